@@ -1,0 +1,132 @@
+//! The compiler: a [`PolicySet`] becomes an immutable, `Send + Sync`
+//! [`CompiledPolicySet`]: every action pattern of every statement in one
+//! automaton ([`action`]), resource patterns as ARN matchers ([`resource`]),
+//! conditions as typed predicates ([`condition`]).
+//!
+//! Second stage of the pipeline: `policy` → `compile` → `eval`. Nothing here
+//! evaluates requests; `eval` runs these structures.
+
+pub mod action;
+pub mod condition;
+pub mod glob;
+pub mod resource;
+
+use crate::policy::set::{KeyId, Shape};
+use crate::policy::{Effect, PolicySet, PrincipalSpec, StatementRef};
+use action::{ActionIndex, ActionIndexBuilder};
+use condition::CompiledCondition;
+use resource::ResourceMatcher;
+use std::fmt;
+
+/// A policy set could not be compiled (an automaton exceeded its size limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    message: String,
+}
+
+impl CompileError {
+    pub(crate) fn new(message: String) -> CompileError {
+        CompileError { message }
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot compile the policy set: {}", self.message)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// One statement, compiled.
+#[derive(Debug)]
+pub struct CompiledStatement {
+    /// Where it came from.
+    pub sref: StatementRef,
+    /// Its effect.
+    pub effect: Effect,
+    /// `(negated, patterns)`; `None` = no Resource element (the attached resource).
+    pub resources: Option<(bool, Box<[ResourceMatcher]>)>,
+    /// The principal element, for resource-based policies and RCPs.
+    pub principal: Option<PrincipalSpec>,
+    /// Conditions, AND-ed.
+    pub conditions: Box<[CompiledCondition]>,
+}
+
+/// An immutable compiled policy set; share it across threads by reference.
+///
+/// # Example
+/// ```
+/// use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+/// use iamsim::request::{Principal, Request};
+/// use iamsim::{CompiledPolicySet, eval::{Scratch, DecisionKind}};
+/// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*NetworkInterface","Resource":"*"}}"#,
+///                      "cni", PolicyKind::Identity)?;
+/// let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() })?;
+/// let mut scratch = Scratch::new(&set);
+/// let req = Request::new(Principal::parse("arn:aws:iam::111122223333:role/node")?, "ec2:CreateNetworkInterface", "*");
+/// assert_eq!(set.decide(&req, &mut scratch).kind, DecisionKind::Allowed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct CompiledPolicySet {
+    pub(crate) set: PolicySet,
+    pub(crate) statements: Vec<CompiledStatement>,
+    pub(crate) actions: ActionIndex,
+    pub(crate) keys: Vec<String>,
+    pub(crate) shape: Shape,
+}
+
+impl CompiledPolicySet {
+    /// Compiles a policy set.
+    ///
+    /// # Errors
+    /// When an automaton exceeds its size limit.
+    pub fn compile(set: PolicySet) -> Result<CompiledPolicySet, CompileError> {
+        let keys = set.condition_keys();
+        let key_id =
+            |k: &str| keys.iter().position(|x| x == k).and_then(|i| KeyId::try_from(i).ok()).unwrap_or(KeyId::MAX);
+        let mut actions = ActionIndexBuilder::default();
+        let mut statements = Vec::new();
+        for (sref, policy, stmt) in set.statements() {
+            let vars = policy.version.variables_enabled();
+            let id =
+                u32::try_from(statements.len()).map_err(|_| CompileError::new("more than 2^32 statements".into()))?;
+            actions.add(id, &stmt.actions.patterns, stmt.actions.negated);
+            statements.push(CompiledStatement {
+                sref,
+                effect: stmt.effect,
+                resources: stmt.resources.as_ref().map(|r| {
+                    (r.negated, r.patterns.iter().map(|p| ResourceMatcher::new(p, policy.kind, vars)).collect())
+                }),
+                principal: stmt.principal.clone(),
+                conditions: stmt
+                    .conditions
+                    .iter()
+                    .map(|c| CompiledCondition::new(c, key_id(&c.key.to_ascii_lowercase()), vars))
+                    .collect(),
+            });
+        }
+        Ok(CompiledPolicySet { shape: set.shape(), actions: actions.build()?, statements, keys, set })
+    }
+
+    /// The source policies.
+    pub fn policy_set(&self) -> &PolicySet {
+        &self.set
+    }
+
+    /// The lower-cased name of a condition key reported in a decision.
+    pub fn key_name(&self, key: KeyId) -> Option<&str> {
+        self.keys.get(key as usize).map(String::as_str)
+    }
+
+    /// Number of statements.
+    pub fn statement_count(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Number of distinct action patterns in the automaton.
+    pub fn action_pattern_count(&self) -> usize {
+        self.actions.pattern_count()
+    }
+}

@@ -1,0 +1,18 @@
+//! Evaluation: requests → decisions. Third stage of the pipeline
+//! (`policy` → `compile` → `eval`).
+//!
+//! * [`CompiledPolicySet::decide`](crate::CompiledPolicySet::decide) with a per-thread [`Scratch`]: the fast path;
+//! * [`reference_decide`]: the naive oracle over the model;
+//! * [`logic`]: the decision rules both share; [`principal`]: principal matching;
+//! * [`batch`]: parallel, order-preserving evaluation of many requests.
+
+pub mod batch;
+pub mod compiled;
+pub mod decision;
+pub mod logic;
+pub mod principal;
+pub mod reference;
+
+pub use compiled::Scratch;
+pub use decision::{Decision, DecisionKind, Hit, KeyId, PrincipalClass};
+pub use reference::reference_decide;

@@ -1,0 +1,89 @@
+//! The result of evaluating one request: `allowed | explicitDeny | implicitDeny`
+//! (or `indeterminate` when an unknown context value decides it), the
+//! statements that decided it and the context keys it needed but lacked.
+
+use crate::policy::{Effect, Layer, StatementRef};
+use smallvec::SmallVec;
+use std::fmt;
+
+pub use crate::policy::set::KeyId;
+
+/// The verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DecisionKind {
+    /// Some policy allows and every applicable layer lets it through.
+    Allowed,
+    /// A matching `Deny` statement.
+    ExplicitDeny,
+    /// Nothing (or not every required layer) allows.
+    ImplicitDeny,
+    /// The answer depends on context values the request marked unknown.
+    Indeterminate,
+}
+
+impl DecisionKind {
+    /// `allowed`, `explicitDeny`, `implicitDeny` or `indeterminate`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DecisionKind::Allowed => "allowed",
+            DecisionKind::ExplicitDeny => "explicitDeny",
+            DecisionKind::ImplicitDeny => "implicitDeny",
+            DecisionKind::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+impl fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a resource-policy statement's `Principal` names the caller (§4.2),
+/// weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PrincipalClass {
+    /// Names the caller's account: delegates to the account's identity policies.
+    Account,
+    /// Names the IAM user behind a federated-user session.
+    ViaUser,
+    /// Names the role of a role session.
+    ViaRole,
+    /// Names the caller itself, `*`, or the service; also identity-type statements.
+    Direct,
+}
+
+/// One statement that applies to the request (action, resource and principal
+/// match), with its condition result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hit {
+    /// Which statement.
+    pub statement: StatementRef,
+    /// Its effect.
+    pub effect: Effect,
+    /// How its principal names the caller (`Direct` for policies without one).
+    pub class: PrincipalClass,
+    /// Whether its conditions hold.
+    pub result: crate::request::Tri,
+}
+
+/// A decision with its explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The verdict.
+    pub kind: DecisionKind,
+    /// For `ExplicitDeny`: the matching Deny statements. For `Allowed`: the
+    /// Allow statements that matched in the layers that apply. Sorted.
+    pub statements: SmallVec<[StatementRef; 4]>,
+    /// For `ImplicitDeny`: the layer that had no allowing statement.
+    pub missing_allow: Option<Layer>,
+    /// Condition keys of applicable statements that the request lacked. Sorted.
+    pub missing_keys: SmallVec<[KeyId; 4]>,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.kind == DecisionKind::Allowed
+    }
+}

@@ -1,0 +1,104 @@
+//! ARN structure (semantics doc §3.1): `arn:partition:service:region:account:resource`,
+//! split on the first five colons; the resource part keeps its own colons.
+//!
+//! Also the per-policy-kind rule for short ARN patterns (§3.2 rule 6), which both
+//! evaluators share.
+
+use super::model::PolicyKind;
+
+/// The six segments of an ARN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `aws`, `aws-cn`, `aws-us-gov`…
+    pub partition: &'a str,
+    /// Service namespace (`s3`, `iam`…).
+    pub service: &'a str,
+    /// Region, possibly empty.
+    pub region: &'a str,
+    /// Account id, possibly empty.
+    pub account: &'a str,
+    /// Everything after the fifth colon.
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Splits an ARN; `None` when it does not start with `arn:` or has fewer than six segments.
+    pub fn parse(text: &'a str) -> Option<Arn<'a>> {
+        let mut it = text.splitn(6, ':');
+        let prefix = it.next()?;
+        if prefix != "arn" {
+            return None;
+        }
+        Some(Arn {
+            partition: it.next()?,
+            service: it.next()?,
+            region: it.next()?,
+            account: it.next()?,
+            resource: it.next()?,
+        })
+    }
+
+    /// The four header segments after `arn`.
+    pub fn header(&self) -> [&'a str; 4] {
+        [self.partition, self.service, self.region, self.account]
+    }
+}
+
+/// An ARN pattern split into its segments, padded per policy kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArnPattern {
+    /// partition, service, region, account patterns.
+    pub header: [String; 4],
+    /// The resource segment pattern (may contain variables).
+    pub resource: String,
+}
+
+impl ArnPattern {
+    /// Splits a pattern that starts with `arn:`. Short patterns (fewer than six
+    /// segments) follow §3.2 rule 6: identity, boundary and session policies pad
+    /// the missing segments with `*`; resource policies and SCPs pad only when the
+    /// last segment ends with `*`; RCPs never. `None` = the pattern matches nothing.
+    pub fn parse(pattern: &str, kind: PolicyKind) -> Option<ArnPattern> {
+        let mut parts: Vec<&str> = pattern.splitn(6, ':').collect();
+        if parts.first() != Some(&"arn") {
+            return None;
+        }
+        if parts.len() < 6 {
+            let pad = match kind {
+                PolicyKind::Identity | PolicyKind::PermissionsBoundary | PolicyKind::Session => true,
+                PolicyKind::Resource | PolicyKind::Scp => parts.last().is_some_and(|p| p.ends_with('*')),
+                PolicyKind::Rcp => false,
+            };
+            if !pad {
+                return None;
+            }
+            parts.resize(6, "*");
+        }
+        let seg = |i: usize| parts.get(i).copied().unwrap_or("").to_string();
+        Some(ArnPattern { header: [seg(1), seg(2), seg(3), seg(4)], resource: seg(5) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_first_five_colons() {
+        let a = Arn::parse("arn:aws:logs:us-east-1:1:log-group:/aws/lambda/fn:log-stream:x").unwrap();
+        assert_eq!(a.resource, "log-group:/aws/lambda/fn:log-stream:x");
+        assert_eq!(Arn::parse("arn:aws:s3:::b").unwrap().account, "");
+        assert!(Arn::parse("arn:aws:s3").is_none());
+        assert!(Arn::parse("*").is_none());
+    }
+
+    #[test]
+    fn short_patterns_per_kind() {
+        let p = ArnPattern::parse("arn:aws:sqs:us-east-1", PolicyKind::Identity).unwrap();
+        assert_eq!(p.header[3], "*");
+        assert_eq!(p.resource, "*");
+        assert!(ArnPattern::parse("arn:aws:sqs:us-east-1", PolicyKind::Resource).is_none());
+        assert!(ArnPattern::parse("arn:aws:sqs:us-east-*", PolicyKind::Resource).is_some());
+        assert!(ArnPattern::parse("arn:aws:sqs:*", PolicyKind::Rcp).is_none());
+    }
+}

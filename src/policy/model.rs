@@ -1,0 +1,176 @@
+//! The validated policy model: what a policy document says, with every value
+//! normalised (single values as one-element lists, condition values as text).
+//!
+//! Built by `policy::parse`, consumed by `compile` and by the reference
+//! evaluator. Holds no matching logic.
+
+use super::operator::Operator;
+use std::fmt;
+
+/// Which kind of policy a document is; decides which elements are required or
+/// forbidden (semantics doc §1.3) and how short ARNs are read (§3.2 rule 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// Identity-based policy (user, group or role; inline or managed).
+    Identity,
+    /// Permissions boundary of a user or role.
+    PermissionsBoundary,
+    /// Session policy passed when a session was created.
+    Session,
+    /// Resource-based policy (bucket, key, queue, role trust policy…).
+    Resource,
+    /// Service control policy (one organization level).
+    Scp,
+    /// Resource control policy (one organization level).
+    Rcp,
+}
+
+impl PolicyKind {
+    /// The name used in decisions and JSON output.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "identity",
+            PolicyKind::PermissionsBoundary => "permissions_boundary",
+            PolicyKind::Session => "session",
+            PolicyKind::Resource => "resource",
+            PolicyKind::Scp => "scp",
+            PolicyKind::Rcp => "rcp",
+        }
+    }
+
+    /// Whether statements of this kind carry a `Principal`.
+    pub fn has_principal(&self) -> bool {
+        matches!(self, PolicyKind::Resource | PolicyKind::Rcp)
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy language version (§1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// `2012-10-17`: policy variables are recognised.
+    V2012_10_17,
+    /// `2008-10-17`: `${…}` is literal text.
+    V2008_10_17,
+    /// No `Version`: same as 2008-10-17.
+    Absent,
+}
+
+impl Version {
+    /// Whether `${…}` policy variables are substituted.
+    pub fn variables_enabled(&self) -> bool {
+        matches!(self, Version::V2012_10_17)
+    }
+}
+
+/// `Allow` or `Deny`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Effect {
+    /// Grants the matched requests.
+    Allow,
+    /// Denies the matched requests; wins over every Allow.
+    Deny,
+}
+
+impl Effect {
+    /// `Allow` or `Deny`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
+}
+
+/// A list of patterns under `Action`/`Resource` (`negated` = false) or
+/// `NotAction`/`NotResource` (`negated` = true).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternList {
+    /// `true` for the `Not…` form: the statement applies when no pattern matches.
+    pub negated: bool,
+    /// The patterns as written.
+    pub patterns: Vec<String>,
+}
+
+/// The kind of a principal entry in a `Principal` map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PrincipalType {
+    /// `AWS`: accounts, users, roles, sessions, `*`.
+    Aws,
+    /// `Service`: service principals such as `ec2.amazonaws.com`.
+    Service,
+    /// `Federated`: SAML/OIDC providers.
+    Federated,
+    /// `CanonicalUser`: S3 canonical user ids.
+    CanonicalUser,
+}
+
+impl PrincipalType {
+    /// The JSON key.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PrincipalType::Aws => "AWS",
+            PrincipalType::Service => "Service",
+            PrincipalType::Federated => "Federated",
+            PrincipalType::CanonicalUser => "CanonicalUser",
+        }
+    }
+}
+
+/// The value of `Principal`/`NotPrincipal`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrincipalSpec {
+    /// `true` for `NotPrincipal`.
+    pub negated: bool,
+    /// The listed principals; `"*"` is stored as `(Aws, "*")`.
+    pub entries: Vec<(PrincipalType, String)>,
+}
+
+/// One condition: operator, key and the values OR-ed under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// The operator with its qualifiers.
+    pub operator: Operator,
+    /// The context key as written (compared case-insensitively).
+    pub key: String,
+    /// The values as text (`true`, `10.0`…), at least one.
+    pub values: Vec<String>,
+}
+
+/// One statement of a policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// `Sid`, if given.
+    pub sid: Option<String>,
+    /// `Allow` or `Deny`.
+    pub effect: Effect,
+    /// `Action` / `NotAction`.
+    pub actions: PatternList,
+    /// `Resource` / `NotResource`; `None` when absent (resource policies may omit
+    /// it, meaning the resource the policy is attached to).
+    pub resources: Option<PatternList>,
+    /// `Principal` / `NotPrincipal`; `None` in identity-type policies.
+    pub principal: Option<PrincipalSpec>,
+    /// Conditions, all AND-ed; empty = always true.
+    pub conditions: Vec<Condition>,
+}
+
+/// A parsed, validated policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// A name for reports (usually the file name).
+    pub name: String,
+    /// The kind it was parsed as.
+    pub kind: PolicyKind,
+    /// The language version.
+    pub version: Version,
+    /// `Id`, if given.
+    pub id: Option<String>,
+    /// The statements, in document order.
+    pub statements: Vec<Statement>,
+}

@@ -1,0 +1,486 @@
+//! What is being authorised: the principal, action, resource, resource owner
+//! and request context (semantics doc §7.1), plus [`Tri`], the three-valued
+//! logic that unknown context values need (§5.5).
+//!
+//! Sits beside `policy` at the bottom of the pipeline: `compile` and `eval`
+//! read requests, nothing here knows about policies.
+
+use std::fmt;
+
+/// Kleene three-valued logic: a condition on a value the request does not know
+/// (replay) is neither true nor false.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tri {
+    /// Definitely not.
+    False,
+    /// Depends on a value that is not known.
+    Unknown,
+    /// Definitely.
+    True,
+}
+
+impl Tri {
+    /// Kleene AND.
+    pub fn and(self, other: Tri) -> Tri {
+        self.min(other)
+    }
+    /// Kleene OR.
+    pub fn or(self, other: Tri) -> Tri {
+        self.max(other)
+    }
+    /// Kleene NOT.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Tri {
+        match self {
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+            Tri::True => Tri::False,
+        }
+    }
+    /// From a plain boolean.
+    pub fn from_bool(b: bool) -> Tri {
+        if b {
+            Tri::True
+        } else {
+            Tri::False
+        }
+    }
+}
+
+/// Who makes the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The root user of an account.
+    Root {
+        /// Account id.
+        account: String,
+        /// `arn:aws:iam::<account>:root`.
+        arn: String,
+    },
+    /// An IAM user (long-term credentials).
+    User {
+        /// Account id.
+        account: String,
+        /// The user ARN, with path.
+        arn: String,
+        /// The user name (last path component).
+        name: String,
+    },
+    /// A session of an IAM role.
+    RoleSession {
+        /// Account id (the role's).
+        account: String,
+        /// The role name (last path component).
+        role_name: String,
+        /// The role ARN; with its path when the request gave one.
+        role_arn: String,
+        /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+        session_arn: String,
+    },
+    /// An STS federated-user session (GetFederationToken).
+    FederatedUser {
+        /// Account id.
+        account: String,
+        /// `arn:aws:sts::<account>:federated-user/<name>`.
+        arn: String,
+        /// The IAM user whose credentials created the session, when known.
+        issuer: Option<String>,
+    },
+    /// An AWS service principal such as `ec2.amazonaws.com`.
+    Service {
+        /// The service principal name.
+        name: String,
+    },
+    /// An unauthenticated caller.
+    Anonymous,
+}
+
+/// Session name given to a principal named by its role ARN.
+pub const DEFAULT_SESSION_NAME: &str = "iamsim";
+
+impl Principal {
+    /// Reads a principal from an ARN or name:
+    /// `arn:aws:iam::A:user/path/name`, `arn:aws:iam::A:root` or a bare 12-digit
+    /// account (root user), `arn:aws:iam::A:role/path/name` (a session of that
+    /// role, named [`DEFAULT_SESSION_NAME`]), `arn:aws:sts::A:assumed-role/R/S`,
+    /// `arn:aws:sts::A:federated-user/N`, `*.amazonaws.com` (service principal),
+    /// `anonymous` or `*`.
+    ///
+    /// # Errors
+    /// A message naming what was expected when the text is none of these.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::request::Principal;
+    /// let p = Principal::parse("arn:aws:iam::111122223333:role/team/app")?;
+    /// assert_eq!(p.account(), Some("111122223333"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Principal, String> {
+        let t = text.trim();
+        if t == "*" || t.eq_ignore_ascii_case("anonymous") {
+            return Ok(Principal::Anonymous);
+        }
+        if is_account_id(t) {
+            return Ok(Principal::Root { account: t.to_string(), arn: format!("arn:aws:iam::{t}:root") });
+        }
+        if !t.starts_with("arn:") && t.ends_with(".amazonaws.com") || t.ends_with(".amazonaws.com.cn") {
+            return Ok(Principal::Service { name: t.to_string() });
+        }
+        let bad = || {
+            format!(
+                "`{t}` is not a principal: expected an IAM user, role, root, assumed-role or federated-user ARN, \
+                 a 12-digit account id, a service principal (*.amazonaws.com) or `anonymous`"
+            )
+        };
+        let arn = crate::policy::Arn::parse(t).ok_or_else(bad)?;
+        if !is_account_id(arn.account) {
+            return Err(format!("{}: the account `{}` is not a 12-digit account id", bad(), arn.account));
+        }
+        let account = arn.account.to_string();
+        let partition = arn.partition;
+        match (arn.service, arn.resource.split_once('/')) {
+            ("iam", None) if arn.resource == "root" => Ok(Principal::Root { account, arn: t.to_string() }),
+            ("iam", Some(("user", rest))) if !rest.is_empty() => {
+                Ok(Principal::User { name: last_component(rest).to_string(), account, arn: t.to_string() })
+            }
+            ("iam", Some(("role", rest))) if !rest.is_empty() => {
+                let role_name = last_component(rest).to_string();
+                Ok(Principal::RoleSession {
+                    session_arn: format!(
+                        "arn:{partition}:sts::{account}:assumed-role/{role_name}/{DEFAULT_SESSION_NAME}"
+                    ),
+                    role_arn: t.to_string(),
+                    role_name,
+                    account,
+                })
+            }
+            ("sts", Some(("assumed-role", rest))) => {
+                let (role_name, session) = rest.split_once('/').ok_or_else(bad)?;
+                if role_name.is_empty() || session.is_empty() {
+                    return Err(bad());
+                }
+                Ok(Principal::RoleSession {
+                    role_arn: format!("arn:{partition}:iam::{account}:role/{role_name}"),
+                    role_name: role_name.to_string(),
+                    session_arn: t.to_string(),
+                    account,
+                })
+            }
+            ("sts", Some(("federated-user", name))) if !name.is_empty() => {
+                Ok(Principal::FederatedUser { account, arn: t.to_string(), issuer: None })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// The principal's account; `None` for services and anonymous callers.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Principal::Root { account, .. }
+            | Principal::User { account, .. }
+            | Principal::RoleSession { account, .. }
+            | Principal::FederatedUser { account, .. } => Some(account),
+            Principal::Service { .. } | Principal::Anonymous => None,
+        }
+    }
+
+    /// `aws:PrincipalArn`: the user, role (with path), federated-user or root ARN.
+    pub fn principal_arn(&self) -> Option<&str> {
+        match self {
+            Principal::Root { arn, .. } | Principal::User { arn, .. } | Principal::FederatedUser { arn, .. } => {
+                Some(arn)
+            }
+            Principal::RoleSession { role_arn, .. } => Some(role_arn),
+            Principal::Service { .. } | Principal::Anonymous => None,
+        }
+    }
+
+    /// Whether this is a session of a service-linked role (path `/aws-service-role/`).
+    pub fn is_service_linked_role(&self) -> bool {
+        matches!(self, Principal::RoleSession { role_arn, .. } if role_arn.contains(":role/aws-service-role/"))
+    }
+
+    /// Whether identity-based policies, boundaries and session policies can apply
+    /// (IAM users, role sessions and federated-user sessions; §7.2).
+    pub fn has_identity_policies(&self) -> bool {
+        matches!(self, Principal::User { .. } | Principal::RoleSession { .. } | Principal::FederatedUser { .. })
+    }
+
+    /// A value of `aws:PrincipalType`.
+    pub fn principal_type(&self) -> &'static str {
+        match self {
+            Principal::Root { .. } => "Account",
+            Principal::User { .. } => "User",
+            Principal::RoleSession { .. } => "AssumedRole",
+            Principal::FederatedUser { .. } => "FederatedUser",
+            Principal::Service { .. } => "Service",
+            Principal::Anonymous => "Anonymous",
+        }
+    }
+
+    /// The ARN or name identifying the caller in reports.
+    pub fn display_name(&self) -> &str {
+        match self {
+            Principal::Root { arn, .. } | Principal::User { arn, .. } | Principal::FederatedUser { arn, .. } => arn,
+            Principal::RoleSession { session_arn, .. } => session_arn,
+            Principal::Service { name } => name,
+            Principal::Anonymous => "anonymous",
+        }
+    }
+
+    /// Keys AWS always sets from the principal (§8.4), lower-cased; used when the
+    /// request context does not give them.
+    fn derived(&self, key: &str) -> Option<&str> {
+        match key {
+            "aws:principalarn" => self.principal_arn(),
+            "aws:principalaccount" => match self {
+                Principal::Anonymous => Some("anonymous"),
+                _ => self.account(),
+            },
+            "aws:principaltype" => Some(self.principal_type()),
+            "aws:username" => match self {
+                Principal::User { name, .. } => Some(name),
+                _ => None,
+            },
+            "aws:principalisawsservice" => {
+                Some(if matches!(self, Principal::Service { .. }) { "true" } else { "false" })
+            }
+            "aws:principalservicename" => match self {
+                Principal::Service { name } => Some(name),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+fn last_component(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Whether `s` is a 12-digit account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A context value as the request carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextValue {
+    /// A single-valued key.
+    Single(String),
+    /// A multi-valued key (possibly empty).
+    Multi(Vec<String>),
+    /// Present in principle but not known (replay); conditions on it are [`Tri::Unknown`].
+    Unknown,
+}
+
+/// What a key lookup finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A single value.
+    Single(&'a str),
+    /// A set of values.
+    Multi(&'a [String]),
+    /// Not known.
+    Unknown,
+}
+
+/// Request context: key → value, keys compared ASCII case-insensitively (§5.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    entries: Vec<(String, ContextValue)>,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// Sets `key` (replacing a value under the same key in any case).
+    pub fn insert(&mut self, key: &str, value: ContextValue) {
+        if let Some(e) = self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            e.1 = value;
+        } else {
+            self.entries.push((key.to_string(), value));
+        }
+    }
+
+    /// The value under `key` (any case).
+    pub fn get(&self, key: &str) -> Option<&ContextValue> {
+        self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    }
+
+    /// Entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Reads a JSON object: key → string, number, boolean or array of those
+    /// (multi-valued); `null` marks a value as unknown.
+    ///
+    /// # Errors
+    /// A message naming the offending key when a value has another type.
+    pub fn from_json(value: &serde_json::Value) -> Result<Context, String> {
+        let obj =
+            value.as_object().ok_or_else(|| format!("context must be a JSON object, found {}", json_type(value)))?;
+        let mut ctx = Context::new();
+        for (k, v) in obj {
+            let scalar = |v: &serde_json::Value| -> Result<String, String> {
+                match v {
+                    serde_json::Value::String(s) => Ok(s.clone()),
+                    serde_json::Value::Number(n) => Ok(n.to_string()),
+                    serde_json::Value::Bool(b) => Ok(b.to_string()),
+                    other => Err(format!(
+                        "context key `{k}`: expected a string, number or boolean, found {}",
+                        json_type(other)
+                    )),
+                }
+            };
+            let cv = match v {
+                serde_json::Value::Array(items) => {
+                    ContextValue::Multi(items.iter().map(scalar).collect::<Result<_, _>>()?)
+                }
+                serde_json::Value::Null => ContextValue::Unknown,
+                other => ContextValue::Single(scalar(other)?),
+            };
+            ctx.insert(k, cv);
+        }
+        Ok(ctx)
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// One authorisation check: (principal, action, resource) with context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Who asks.
+    pub principal: Principal,
+    /// `service:ActionName` (any case).
+    pub action: String,
+    /// The resource ARN, or `*` for actions without a resource type.
+    pub resource: String,
+    /// The account owning the resource; see [`Request::resource_account`].
+    pub resource_account: Option<String>,
+    /// Request context keys.
+    pub context: Context,
+}
+
+impl Request {
+    /// A request with an empty context.
+    pub fn new(principal: Principal, action: &str, resource: &str) -> Request {
+        Request {
+            principal,
+            action: action.to_string(),
+            resource: resource.to_string(),
+            resource_account: None,
+            context: Context::new(),
+        }
+    }
+
+    /// The resource owner: the explicit value, else the account in the resource
+    /// ARN, else the principal's account.
+    pub fn resource_account(&self) -> Option<&str> {
+        if let Some(a) = &self.resource_account {
+            return Some(a);
+        }
+        if let Some(arn) = crate::policy::Arn::parse(&self.resource) {
+            if !arn.account.is_empty() {
+                return Some(arn.account);
+            }
+        }
+        self.principal.account()
+    }
+
+    /// Looks up a context key given in lower case: the explicit context first,
+    /// then the keys AWS derives from the principal. `None` = absent.
+    pub fn lookup(&self, key_lower: &str) -> Option<Value<'_>> {
+        if let Some(v) = self.context.get(key_lower) {
+            return Some(match v {
+                ContextValue::Single(s) => Value::Single(s),
+                ContextValue::Multi(m) => Value::Multi(m),
+                ContextValue::Unknown => Value::Unknown,
+            });
+        }
+        self.principal.derived(key_lower).map(Value::Single)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_principals() {
+        let p = Principal::parse("arn:aws:sts::111111111111:assumed-role/R/s1").unwrap();
+        assert!(matches!(&p, Principal::RoleSession { role_name, .. } if role_name == "R"));
+        assert_eq!(p.principal_arn(), Some("arn:aws:iam::111111111111:role/R"));
+        let u = Principal::parse("arn:aws:iam::111111111111:user/path/alice").unwrap();
+        assert_eq!(u.principal_type(), "User");
+        let r = Request::new(u, "s3:GetObject", "*");
+        assert_eq!(r.lookup("aws:username"), Some(Value::Single("alice")));
+        assert_eq!(r.lookup("aws:principalaccount"), Some(Value::Single("111111111111")));
+        assert!(Principal::parse("arn:aws:iam::111111111111:role/aws-service-role/x/Y")
+            .unwrap()
+            .is_service_linked_role());
+        assert!(matches!(Principal::parse("ec2.amazonaws.com").unwrap(), Principal::Service { .. }));
+        assert!(matches!(Principal::parse("222222222222").unwrap(), Principal::Root { .. }));
+        for bad in [
+            "bob",
+            "arn:aws:iam::1:user/x",
+            "arn:aws:iam::111111111111:group/g",
+            "arn:aws:sts::111111111111:assumed-role/R",
+        ] {
+            assert!(Principal::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn context_keys_are_case_insensitive() {
+        let mut c = Context::new();
+        c.insert("aws:SourceIp", ContextValue::Single("1.2.3.4".into()));
+        c.insert("AWS:SOURCEIP", ContextValue::Single("5.6.7.8".into()));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.get("aws:sourceip"), Some(&ContextValue::Single("5.6.7.8".into())));
+        let j = serde_json::json!({"aws:TagKeys":["a","b"],"n":10,"b":true,"u":null});
+        let c = Context::from_json(&j).unwrap();
+        assert_eq!(c.get("aws:tagkeys"), Some(&ContextValue::Multi(vec!["a".into(), "b".into()])));
+        assert_eq!(c.get("n"), Some(&ContextValue::Single("10".into())));
+        assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
+    }
+
+    #[test]
+    fn kleene() {
+        assert_eq!(Tri::True.and(Tri::Unknown), Tri::Unknown);
+        assert_eq!(Tri::False.and(Tri::Unknown), Tri::False);
+        assert_eq!(Tri::True.or(Tri::Unknown), Tri::True);
+        assert_eq!(Tri::Unknown.not(), Tri::Unknown);
+    }
+}
