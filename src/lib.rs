@@ -33,6 +33,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod compile;
 pub mod eval;
 pub mod policy;

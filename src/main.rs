@@ -1,1 +1,5 @@
-fn main() {}
+//! The `iamsim` binary: see [`iamsim::cli`].
+
+fn main() -> std::process::ExitCode {
+    iamsim::cli::run()
+}

@@ -1,1 +1,20 @@
+//! The one integration test binary: corpus cases, CLI, AWS managed policies,
+//! property tests. Shared helpers live here.
 
+mod cli;
+mod corpus;
+mod managed;
+mod props;
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data` beside the checkout, if present (CI has it; a bare clone may not).
+pub fn shared_data() -> Option<PathBuf> {
+    let p = root().join("../shared/data");
+    p.is_dir().then_some(p)
+}

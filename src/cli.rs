@@ -1,0 +1,94 @@
+//! The `iamsim` command line: argument definitions (clap) and dispatch to one
+//! module per command. Sits on top of the library; nothing below imports it.
+//!
+//! Exit codes: 0 = the command ran (whatever the decisions), 1 = bad input or
+//! I/O error (message on stderr), 2 = usage error (clap).
+
+mod eval_cmd;
+mod load;
+mod output;
+mod simulate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Would AWS IAM allow this request? Compiled IAM policy evaluation.
+#[derive(Debug, Parser)]
+#[command(name = "iamsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Text,
+    /// JSON.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate actions on resources against policies (like `aws iam simulate-custom-policy`).
+    Simulate(simulate::SimulateArgs),
+    /// Evaluate a JSON Lines stream of requests against a policy bundle, in parallel.
+    Eval(EvalArgs),
+}
+
+/// Arguments of `iamsim eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Policy bundle: {"identity":[…],"resource_policy":…,"permissions_boundary":…,"session":[…],"scps":[[…]],"rcps":[[…]]}.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// Requests, one JSON object per line ({"principal","action","resource","resource_account"?,"context"?}); `-` for stdin.
+    #[arg(long)]
+    requests: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write results here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs the CLI with the process arguments.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Eval(args) => eval_cmd::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("iamsim: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A CLI failure: a message for stderr.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError(e.to_string())
+    }
+}
+
+impl CliError {
+    fn new(message: impl Into<String>) -> CliError {
+        CliError(message.into())
+    }
+}

@@ -1,0 +1,142 @@
+//! `iamsim eval`: a JSON Lines stream of requests against a policy bundle.
+//! Streams in chunks (bounded memory for any input), decides each chunk in
+//! parallel with one [`Scratch`] per worker, writes results in input order.
+//! A malformed line yields `{"line":N,"error":"…"}` in its place (nothing is
+//! dropped) and makes the exit code 1.
+
+use super::{load, output, CliError, EvalArgs};
+use crate::compile::CompiledPolicySet;
+use crate::eval::Scratch;
+use crate::policy::PolicySet;
+use crate::request::{Context, Principal, Request};
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::process::ExitCode;
+
+/// Lines decided per parallel chunk; bounds memory.
+const CHUNK_LINES: usize = 16 * 1024;
+
+/// One request line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLine {
+    principal: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    resource_account: Option<String>,
+    #[serde(default)]
+    context: Option<serde_json::Value>,
+}
+
+/// Parses one request line.
+///
+/// # Errors
+/// A message saying what is wrong with the line.
+pub fn parse_request_line(line: &str) -> Result<Request, String> {
+    let raw: RequestLine = serde_json::from_str(line).map_err(|e| format!("invalid request: {e}"))?;
+    let principal = Principal::parse(&raw.principal).map_err(|e| format!("principal: {e}"))?;
+    if !raw.action.contains(':') {
+        return Err(format!("action: `{}` is not of the form service:ActionName", raw.action));
+    }
+    let mut req = Request::new(principal, &raw.action, &raw.resource);
+    req.resource_account = raw.resource_account;
+    if let Some(c) = &raw.context {
+        req.context = Context::from_json(c)?;
+    }
+    Ok(req)
+}
+
+fn eval_line(set: &CompiledPolicySet, scratch: &mut Scratch, line_no: usize, line: &[u8]) -> (String, bool) {
+    let result = std::str::from_utf8(line)
+        .map_err(|_| "line is not valid UTF-8".to_string())
+        .and_then(parse_request_line)
+        .map(|req| {
+            let d = set.decide(&req, scratch);
+            output::result_json(set, &req, &d).to_string()
+        });
+    match result {
+        Ok(s) => (s, false),
+        Err(e) => (serde_json::json!({ "line": line_no, "error": e }).to_string(), true),
+    }
+}
+
+/// Runs `eval`.
+pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
+    let bytes = load::read_file(&args.bundle)?;
+    let set = PolicySet::from_bundle(&bytes, &args.bundle.display().to_string())?;
+    let compiled = CompiledPolicySet::compile(set)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let mut input: Box<dyn BufRead> = if args.requests == "-" {
+        Box::new(BufReader::new(std::io::stdin().lock()))
+    } else {
+        let path = std::path::Path::new(&args.requests);
+        if path.is_dir() {
+            return Err(CliError::new(format!("{}: is a directory, expected a JSON Lines file", path.display())));
+        }
+        let file =
+            std::fs::File::open(path).map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let source = if args.requests == "-" { "<stdin>".to_string() } else { args.requests.clone() };
+    let (mut line_no, mut errors, mut total) = (0usize, 0usize, 0usize);
+    let mut first_error: Option<String> = None;
+    let mut chunk: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
+    loop {
+        chunk.clear();
+        while chunk.len() < CHUNK_LINES {
+            let mut buf = Vec::new();
+            let n =
+                input.read_until(b'\n', &mut buf).map_err(|e| CliError::new(format!("{source}: read error: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                chunk.push((line_no, buf));
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let results: Vec<(String, bool)> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map_init(|| Scratch::new(&compiled), |s, (n, line)| eval_line(&compiled, s, *n, line))
+                .collect()
+        });
+        for ((n, _), (text, failed)) in chunk.iter().zip(&results) {
+            total += 1;
+            if *failed {
+                errors += 1;
+                first_error.get_or_insert_with(|| format!("{source}:{n}: {text}"));
+            }
+            let written = out.write_all(text.as_bytes()).and_then(|_| out.write_all(b"\n"));
+            if let Err(e) = written {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    if errors > 0 {
+        eprintln!("iamsim: error: {errors} of {total} request lines were malformed (each has an error line in the output); first: {}", first_error.unwrap_or_default());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

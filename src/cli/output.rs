@@ -1,0 +1,74 @@
+//! Rendering decisions: the JSON result object of the CLI contract and a text table.
+
+use crate::compile::CompiledPolicySet;
+use crate::eval::{Decision, DecisionKind};
+use crate::request::Request;
+use serde_json::{json, Value};
+
+/// The contract's result object:
+/// `{"action","resource","decision","matched_statements":[…],"missing_context_keys":[…]}`
+/// plus `reason` for implicit denies (which layer had no Allow).
+pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Value {
+    let statements: Vec<Value> = d
+        .statements
+        .iter()
+        .filter_map(|r| {
+            let (policy, stmt) = set.policy_set().get(*r)?;
+            Some(json!({
+                "policy_type": r.layer.kind().as_str(),
+                "policy": policy.name,
+                "statement_index": r.statement,
+                "sid": stmt.sid,
+                "effect": stmt.effect.as_str(),
+            }))
+        })
+        .collect();
+    let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+    let mut v = json!({
+        "action": req.action,
+        "resource": req.resource,
+        "decision": d.kind.as_str(),
+        "matched_statements": statements,
+        "missing_context_keys": missing,
+    });
+    if let (Some(layer), Some(obj)) = (d.missing_allow, v.as_object_mut()) {
+        obj.insert("reason".into(), json!(format!("no statement in the {layer} policies allows the request")));
+    }
+    v
+}
+
+/// One line per statement for the text table.
+pub fn statement_lines(set: &CompiledPolicySet, d: &Decision) -> Vec<String> {
+    d.statements
+        .iter()
+        .filter_map(|r| {
+            let (policy, stmt) = set.policy_set().get(*r)?;
+            let sid = stmt.sid.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            Some(format!("{} {} {} statement {}{sid}", stmt.effect.as_str(), r.layer, policy.name, r.statement))
+        })
+        .collect()
+}
+
+/// A readable table of results.
+pub fn text_table(set: &CompiledPolicySet, rows: &[(Request, Decision)]) -> String {
+    let mut out = String::new();
+    let w_action = rows.iter().map(|(r, _)| r.action.len()).max().unwrap_or(6).max(6);
+    let w_res = rows.iter().map(|(r, _)| r.resource.len()).max().unwrap_or(8).max(8);
+    out.push_str(&format!("{:<w_action$}  {:<w_res$}  DECISION\n", "ACTION", "RESOURCE"));
+    for (req, d) in rows {
+        out.push_str(&format!("{:<w_action$}  {:<w_res$}  {}\n", req.action, req.resource, d.kind));
+        for line in statement_lines(set, d) {
+            out.push_str(&format!("    matched: {line}\n"));
+        }
+        if d.kind == DecisionKind::ImplicitDeny {
+            if let Some(layer) = d.missing_allow {
+                out.push_str(&format!("    reason: no statement in the {layer} policies allows the request\n"));
+            }
+        }
+        let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+        if !missing.is_empty() {
+            out.push_str(&format!("    missing context keys: {}\n", missing.join(", ")));
+        }
+    }
+    out
+}
