@@ -1,1 +1,310 @@
+//! Property tests: on random policy sets and requests the compiled engine
+//! decides exactly as the naive reference evaluator (decision, deciding
+//! statements, missing keys), and basic monotonicity laws hold.
 
+use iamsim::eval::{reference_decide, DecisionKind, Scratch};
+use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::request::{Context, Principal, Request};
+use iamsim::CompiledPolicySet;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const ACTIONS: &[&str] = &[
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "s3:ListAllMyBuckets",
+    "ec2:RunInstances",
+    "ec2:CreateTags",
+    "iam:GetUser",
+    "iam:CreateUser",
+    "kms:Decrypt",
+    "sts:AssumeRole",
+    "sqs:SendMessage",
+];
+const RESOURCES: &[&str] = &[
+    "*",
+    "arn:aws:s3:::b",
+    "arn:aws:s3:::b/alice/x",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::log-2024",
+    "arn:aws:ec2:us-east-1:111111111111:instance/i-1",
+    "arn:aws:iam::111111111111:user/alice",
+    "arn:aws:iam::111111111111:role/T",
+    "arn:aws:kms:us-east-1:111111111111:key/k1",
+    "arn:aws:sqs:eu-west-1:222222222222:q1",
+    "arn:AWS:s3:::b/alice/x",
+    "arn:aws:EC2:us-east-1:111111111111:instance/i-1",
+    "arn:aws:s3:::b/bob/x",
+    "arn:aws:s3:::b/*",
+];
+const PRINCIPALS: &[&str] = &[
+    "arn:aws:iam::111111111111:user/alice",
+    "arn:aws:iam::111111111111:user/bob",
+    "arn:aws:sts::111111111111:assumed-role/R/s1",
+    "arn:aws:iam::111111111111:root",
+    "arn:aws:iam::333333333333:user/carol",
+    "anonymous",
+    "ec2.amazonaws.com",
+];
+
+fn action_pattern() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(ACTIONS).prop_map(str::to_string),
+        1 => Just("*".to_string()),
+        2 => prop::sample::select(&["s3:*", "s3:Get*", "s3:*Object", "ec2:*Tags", "iam:Get?ser", "S3:getobject", "s3:List*", "*:GetObject", "s3:GetObject,PutObject", " s3:GetObject", "kms:*"][..]).prop_map(str::to_string),
+    ]
+}
+
+fn resource_pattern() -> impl Strategy<Value = String> {
+    prop::sample::select(
+        &[
+            "*",
+            "arn:aws:s3:::b",
+            "arn:aws:s3:::b/*",
+            "arn:aws:s3:::*",
+            "arn:aws:s3:::b/${aws:username}/*",
+            "arn:aws:s3:::b/${aws:PrincipalTag/team, 'alice'}/*",
+            "arn:aws:s3:::log-20??",
+            "arn:aws:ec2:*:111111111111:instance/*",
+            "arn:aws:ec2:us-*:*:*",
+            "arn:aws:iam::111111111111:user/${aws:username}",
+            "arn:aws:iam::*:role/T",
+            "arn:aws:sqs",
+            "arn:aws:kms:*:111111111111:key/*",
+            "arn:aws:s3:::b/${*}",
+            "arn:aws:s3:::*/x",
+            "arn:aws:s3:::*alice/x",
+            "arn:AWS:S3:::b/*",
+            "arn:aws:iam::111111111111:*/alice",
+            "arn:aws:ec2:*:*:instance/i-?",
+            "arn:aws:s3:::b/*/?",
+        ][..],
+    )
+    .prop_map(str::to_string)
+}
+
+fn condition() -> impl Strategy<Value = (String, String, Value)> {
+    prop_oneof![
+        prop::sample::select(
+            &[
+                "StringEquals",
+                "StringNotEquals",
+                "StringLike",
+                "StringNotLike",
+                "StringEqualsIgnoreCase",
+                "StringEqualsIfExists",
+                "StringNotLikeIfExists",
+                "ForAnyValue:StringEquals",
+                "ForAllValues:StringLike",
+                "ForAnyValue:StringNotEquals",
+                "ForAllValues:StringNotEquals"
+            ][..]
+        )
+        .prop_flat_map(|op| (
+            Just(op.to_string()),
+            prop::sample::select(&["aws:PrincipalTag/team", "aws:TagKeys", "aws:username", "aws:RequestedRegion"][..]),
+            prop::sample::select(
+                &[
+                    "red",
+                    "blue",
+                    "env",
+                    "us-*",
+                    "alice",
+                    "${aws:username}",
+                    "${aws:PrincipalTag/team}",
+                    "ALICE",
+                    "*east-1",
+                    "*lic*",
+                    "?lice",
+                    "*d",
+                    "r?d"
+                ][..]
+            )
+        ))
+        .prop_map(|(o, k, v)| (o, k.to_string(), json!(v))),
+        (
+            prop::sample::select(
+                &["NumericLessThan", "NumericEquals", "NumericGreaterThanEquals", "NumericNotEquals"][..]
+            ),
+            0..20i32
+        )
+            .prop_map(|(o, n)| (o.to_string(), "s3:max-keys".to_string(), json!(n))),
+        prop::sample::select(&["DateGreaterThan", "DateLessThanEquals", "DateNotEquals"][..]).prop_map(|o| (
+            o.to_string(),
+            "aws:CurrentTime".to_string(),
+            json!("2024-01-01T00:00:00Z")
+        )),
+        (prop::sample::select(&["Bool", "BoolIfExists"][..]), any::<bool>()).prop_map(|(o, b)| (
+            o.to_string(),
+            "aws:MultiFactorAuthPresent".to_string(),
+            json!(b)
+        )),
+        prop::sample::select(&["IpAddress", "NotIpAddress", "NotIpAddressIfExists"][..]).prop_map(|o| (
+            o.to_string(),
+            "aws:SourceIp".to_string(),
+            json!(["203.0.113.0/24", "2001:db8::/32"])
+        )),
+        prop::sample::select(&["ArnLike", "ArnNotLike", "ArnEquals"][..]).prop_map(|o| (
+            o.to_string(),
+            "aws:PrincipalArn".to_string(),
+            json!("arn:aws:iam::*:role/*")
+        )),
+        any::<bool>().prop_map(|b| ("Null".to_string(), "aws:PrincipalTag/team".to_string(), json!(b))),
+    ]
+}
+
+fn statement(with_principal: bool) -> impl Strategy<Value = Value> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::collection::vec(action_pattern(), 1..3),
+        prop::option::weighted(0.85, (any::<bool>(), prop::collection::vec(resource_pattern(), 1..3))),
+        prop::collection::vec(condition(), 0..3),
+        prop::sample::select(
+            &[
+                "*",
+                "111111111111",
+                "arn:aws:iam::111111111111:user/alice",
+                "arn:aws:iam::111111111111:role/R",
+                "arn:aws:sts::111111111111:assumed-role/R/s1",
+                "333333333333",
+                "arn:aws:iam::111111111111:root",
+            ][..],
+        ),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(move |(allow, not_action, actions, resources, conds, principal, not_principal)| {
+            let mut s = serde_json::Map::new();
+            s.insert("Effect".into(), json!(if allow { "Allow" } else { "Deny" }));
+            s.insert(if not_action { "NotAction" } else { "Action" }.into(), json!(actions));
+            let resources = resources.or(if with_principal { None } else { Some((false, vec!["*".to_string()])) });
+            if let Some((not_resource, rs)) = resources {
+                s.insert(if not_resource { "NotResource" } else { "Resource" }.into(), json!(rs));
+            }
+            if with_principal {
+                let p = if principal == "*" { json!("*") } else { json!({ "AWS": principal }) };
+                s.insert(if not_principal && !allow { "NotPrincipal" } else { "Principal" }.into(), p);
+            }
+            let mut c = serde_json::Map::new();
+            for (op, key, value) in conds {
+                c.entry(op).or_insert_with(|| json!({})).as_object_mut().unwrap().insert(key, value);
+            }
+            if !c.is_empty() {
+                s.insert("Condition".into(), Value::Object(c));
+            }
+            Value::Object(s)
+        })
+}
+
+fn policy(kind: PolicyKind) -> impl Strategy<Value = iamsim::policy::Policy> {
+    (prop::collection::vec(statement(kind == PolicyKind::Resource), 1..4), prop::bool::weighted(0.8)).prop_map(
+        move |(stmts, v2012)| {
+            let mut doc = json!({ "Statement": stmts });
+            if v2012 {
+                doc["Version"] = json!("2012-10-17");
+            }
+            parse_policy(doc.to_string().as_bytes(), "generated", kind).expect("generated policies are valid")
+        },
+    )
+}
+
+fn policy_set() -> impl Strategy<Value = PolicySet> {
+    (
+        prop::collection::vec(policy(PolicyKind::Identity), 0..3),
+        prop::option::weighted(0.3, policy(PolicyKind::PermissionsBoundary)),
+        prop::option::weighted(0.2, prop::collection::vec(policy(PolicyKind::Session), 1..2)),
+        prop::option::weighted(0.5, policy(PolicyKind::Resource)),
+        prop::collection::vec(prop::collection::vec(policy(PolicyKind::Scp), 1..3), 0..3),
+    )
+        .prop_map(|(identity, permissions_boundary, session, resource, scps)| PolicySet {
+            identity,
+            permissions_boundary,
+            session,
+            resource,
+            scps,
+            ..Default::default()
+        })
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    (
+        prop::sample::select(PRINCIPALS),
+        prop::sample::select(ACTIONS),
+        any::<bool>(),
+        prop::sample::select(RESOURCES),
+        prop::option::of(prop::sample::select(&["111111111111", "222222222222"][..])),
+        prop::collection::vec(
+            prop::sample::select(vec![
+                ("aws:PrincipalTag/team", json!("red")),
+                ("aws:PrincipalTag/team", json!("alice")),
+                ("aws:TagKeys", json!(["env", "red"])),
+                ("aws:TagKeys", json!([])),
+                ("aws:RequestedRegion", json!("us-east-1")),
+                ("s3:max-keys", json!("7")),
+                ("s3:max-keys", json!("abc")),
+                ("aws:CurrentTime", json!("2024-06-01T00:00:00Z")),
+                ("aws:MultiFactorAuthPresent", json!("true")),
+                ("aws:SourceIp", json!("203.0.113.9")),
+                ("aws:SourceIp", json!("2001:db8::1")),
+                ("aws:SourceIp", json!(null)),
+                ("aws:username", json!("ALICE")),
+            ]),
+            0..4,
+        ),
+    )
+        .prop_map(|(p, action, upper, resource, account, ctx)| {
+            let action = if upper { action.to_ascii_uppercase() } else { action.to_string() };
+            let mut r = Request::new(Principal::parse(p).unwrap(), &action, resource);
+            r.resource_account = account.map(str::to_string);
+            let mut obj = serde_json::Map::new();
+            for (k, v) in ctx {
+                obj.insert(k.to_string(), v);
+            }
+            r.context = Context::from_json(&Value::Object(obj)).unwrap();
+            r
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_equals_reference(set in policy_set(), reqs in prop::collection::vec(request(), 1..6)) {
+        let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
+        let mut scratch = Scratch::new(&compiled);
+        for req in &reqs {
+            let want = reference_decide(&set, req);
+            let got = compiled.decide(req, &mut scratch);
+            prop_assert_eq!(&got, &want, "request {:?}", req);
+        }
+    }
+
+    #[test]
+    fn adding_a_deny_never_allows_and_adding_an_allow_never_denies(set in policy_set(), extra in statement(false), req in request()) {
+        let before = reference_decide(&set, &req).kind;
+        let doc = json!({"Version": "2012-10-17", "Statement": [extra]});
+        let extra = parse_policy(doc.to_string().as_bytes(), "extra", PolicyKind::Identity).unwrap();
+        let is_allow = extra.statements[0].effect == iamsim::policy::Effect::Allow;
+        let mut more = set.clone();
+        more.identity.push(extra);
+        let after = reference_decide(&more, &req).kind;
+        let compiled = CompiledPolicySet::compile(more).unwrap();
+        prop_assert_eq!(compiled.decide(&req, &mut Scratch::new(&compiled)).kind, after);
+        if is_allow {
+            prop_assert!(!(before == DecisionKind::Allowed && after != DecisionKind::Allowed), "allow removed: {before:?} -> {after:?}");
+        } else {
+            prop_assert!(!(before != DecisionKind::Allowed && after == DecisionKind::Allowed), "deny granted: {before:?} -> {after:?}");
+        }
+    }
+
+    #[test]
+    fn statement_order_does_not_matter(set in policy_set(), req in request()) {
+        let mut reversed = set.clone();
+        for p in &mut reversed.identity {
+            p.statements.reverse();
+        }
+        reversed.identity.reverse();
+        prop_assert_eq!(reference_decide(&set, &req).kind, reference_decide(&reversed, &req).kind);
+    }
+}
