@@ -10,8 +10,8 @@
 //! 2. [`compile`]: turn a [`policy::PolicySet`] into an immutable
 //!    [`CompiledPolicySet`] (action automaton, ARN matchers, typed predicates);
 //! 3. [`eval`]: decide [`request::Request`]s: `allowed | explicitDeny |
-//!   implicitDeny`, with the deciding statements and the context keys the
-//!   request lacked.
+//!    implicitDeny`, with the deciding statements and the context keys the
+//!    request lacked.
 //!
 //! ```
 //! use iamsim::policy::{parse_policy, PolicyKind, PolicySet};

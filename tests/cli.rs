@@ -1,1 +1,254 @@
+//! The `iamsim` binary: the `simulate` and `eval` contracts, the corpus main
+//! job, and bad input (located errors, exit 1, never a panic).
 
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn iamsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iamsim")).args(args).current_dir(crate::root()).output().unwrap()
+}
+
+fn iamsim_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        .args(args)
+        .current_dir(crate::root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn simulate_json_follows_the_contract() {
+    let o = iamsim(&[
+        "simulate",
+        "--identity-policy",
+        "corpus/policies/eks-node-cni.json",
+        "--action",
+        "ec2:CreateTags",
+        "--action",
+        "ec2:RunInstances",
+        "--resource",
+        "arn:aws:ec2:us-west-2:123456789012:network-interface/eni-1",
+        "--resource",
+        "arn:aws:ec2:us-west-2:123456789012:volume/vol-1",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "one result per (action, resource) pair");
+    let first = &results[0];
+    assert_eq!(first["action"], "ec2:CreateTags");
+    assert_eq!(first["resource"], "arn:aws:ec2:us-west-2:123456789012:network-interface/eni-1");
+    assert_eq!(first["decision"], "allowed");
+    let m = &first["matched_statements"][0];
+    assert_eq!(m["policy_type"], "identity");
+    assert_eq!(m["policy"], "corpus/policies/eks-node-cni.json");
+    assert_eq!(m["statement_index"], 1);
+    assert_eq!(m["sid"], "TagOnlyNetworkInterfaces");
+    assert_eq!(m["effect"], "Allow");
+    assert!(first["missing_context_keys"].as_array().unwrap().is_empty());
+    assert_eq!(results[1]["decision"], "implicitDeny", "CreateTags on a volume");
+    assert_eq!(results[2]["decision"], "implicitDeny");
+    assert!(results[1]["matched_statements"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn simulate_reports_missing_context_keys_and_uses_context() {
+    let base = [
+        "simulate",
+        "--identity-policy",
+        "corpus/policies/eks-ebs-csi.json",
+        "--action",
+        "ec2:DeleteVolume",
+        "--resource",
+        "arn:aws:ec2:us-west-2:123456789012:volume/vol-1",
+        "--format",
+        "json",
+    ];
+    let o = iamsim(&base);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["results"][0]["decision"], "implicitDeny");
+    assert_eq!(v["results"][0]["missing_context_keys"], serde_json::json!(["ec2:resourcetag/ebs.csi.aws.com/cluster"]));
+    let mut with_ctx = base.to_vec();
+    with_ctx.extend(["--context", r#"{"ec2:ResourceTag/ebs.csi.aws.com/cluster":"true"}"#]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&iamsim(&with_ctx))).unwrap();
+    assert_eq!(v["results"][0]["decision"], "allowed");
+}
+
+#[test]
+fn simulate_layers_scp_boundary_and_resource_policy() {
+    let o = iamsim(&[
+        "simulate",
+        "--principal",
+        "arn:aws:sts::111122223333:assumed-role/eks-node-role/i-1",
+        "--identity-policy",
+        "corpus/policies/eks-node-cni.json",
+        "--permissions-boundary",
+        "corpus/policies/eks-node-boundary.json",
+        "--resource-policy",
+        "corpus/policies/bucket-eks-artifacts.json",
+        "--scp",
+        "corpus/policies/scp-full-access.json",
+        "--scp",
+        "corpus/policies/scp-region-guardrail.json",
+        "--action",
+        "s3:GetObject",
+        "--action",
+        "ec2:CreateNetworkInterface",
+        "--action",
+        "iam:PassRole",
+        "--resource",
+        "arn:aws:s3:::eks-artifacts/bin/kubelet",
+        "--context",
+        r#"{"aws:RequestedRegion":"ap-south-1","aws:SecureTransport":true}"#,
+        "--format",
+        "text",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("DECISION"), "{text}");
+    // ap-south-1 is outside the SCP's approved regions: every non-global action is denied there.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert!(lines[1].starts_with("s3:GetObject") && lines[1].ends_with("explicitDeny"), "{text}");
+    assert!(text.contains("matched: Deny scp level 1 corpus/policies/scp-region-guardrail.json statement 1 (DenyOutsideApprovedRegions)"), "{text}");
+    assert!(
+        lines[3].starts_with("iam:PassRole") && lines[3].ends_with("explicitDeny"),
+        "boundary denies iam:*: {text}"
+    );
+}
+
+#[test]
+fn eval_main_job_gives_the_expected_decisions_on_any_thread_count() {
+    let expected: Vec<String> = std::fs::read_to_string(crate::root().join("corpus/eks/expected.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let o = iamsim(&[
+            "eval",
+            "--bundle",
+            "corpus/eks/bundle.json",
+            "--requests",
+            "corpus/eks/requests.jsonl",
+            "--threads",
+            threads,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let decisions: Vec<String> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(decisions, expected, "threads={threads}");
+        outputs.push(stdout(&o));
+    }
+    assert_eq!(outputs[0], outputs[1], "output is identical and in input order whatever the thread count");
+}
+
+#[test]
+fn eval_reads_stdin_and_keeps_bad_lines_in_place() {
+    let input = b"{\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:CreateNetworkInterface\",\"resource\":\"*\",\"context\":{\"aws:RequestedRegion\":\"us-west-2\"}}\n\
+                  not json\n\
+                  \n\
+                  {\"principal\":\"bob\",\"action\":\"s3:GetObject\",\"resource\":\"*\"}\n\
+                  {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"extra\":1}\n\
+                  {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"context\":{\"aws:RequestedRegion\":\"us-west-2\"}}\n";
+    let o = iamsim_stdin(&["eval", "--bundle", "corpus/eks/bundle.json", "--requests", "-"], input);
+    assert_eq!(o.status.code(), Some(1), "malformed lines make the exit code 1");
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5, "one output line per non-blank input line");
+    assert_eq!(lines[0]["decision"], "allowed");
+    assert_eq!(lines[1]["line"], 2);
+    assert!(lines[1]["error"].as_str().unwrap().contains("invalid request"));
+    assert_eq!(lines[2]["line"], 4);
+    assert!(lines[2]["error"].as_str().unwrap().contains("principal"));
+    assert!(lines[3]["error"].as_str().unwrap().contains("unknown field `extra`"));
+    assert_eq!(lines[4]["decision"], "implicitDeny");
+    assert!(stderr(&o).contains("3 of 5 request lines were malformed"), "{}", stderr(&o));
+}
+
+/// Writes `content` to a fresh temporary file and returns its path.
+fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("iamsim-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+#[test]
+fn bad_policies_get_located_errors_and_exit_1() {
+    let cases: Vec<(&str, &[u8], &str)> = vec![
+        ("syntax.json", b"{\"Version\":\"2012-10-17\",\n\"Statement\":[{\"Effect\":\"Allow\",}]}", "syntax.json:2:32: invalid JSON: expected a string key"),
+        ("operator.json", br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringLikee":{"a":"b"}}}]}"#, "at Statement[0].Condition.StringLikee: unknown condition operator `StringLikee` (did you mean `StringLike`?)"),
+        ("dup.json", b"{\"Statement\":{\"Effect\":\"Allow\",\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\"}}", "duplicate key `Effect`"),
+        ("empty.json", b"  \n", "file is empty"),
+        ("truncated.json", br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Act"#, "unterminated string"),
+        ("binary.json", b"{\"Statement\":\"\xff\xfe\"}", "not valid UTF-8"),
+        ("cidr.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}}"#, "at Statement.Condition.NotIpAddress.aws:SourceIp: `10.0.0.0/33` is not an IP address or CIDR"),
+        ("date.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":["2024-01-01","tomorrow"]}}}}"#, "aws:CurrentTime[1]: `tomorrow` is not a date"),
+        ("number.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}}}"#, "is not a number"),
+        ("base64.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BinaryEquals":{"k":"***"}}}}"#, "is not base64"),
+        ("qualifier.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ForEveryValue:StringLike":{"k":"v"}}}}"#, "unknown set qualifier `ForEveryValue`"),
+        ("types.json", br#"{"Statement":{"Effect":"Allow","Action":{"a":1},"Resource":"*"}}"#, "at Statement.Action: expected a string or an array of strings, found an object"),
+    ];
+    for (name, content, want) in cases {
+        let p = temp_file(name, content);
+        let o = iamsim(&["simulate", "--identity-policy", p.to_str().unwrap(), "--action", "s3:GetObject"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{name}: stderr `{}` lacks `{want}`", stderr(&o));
+        assert!(stderr(&o).contains(name), "{name}: error must name the file: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_arguments_exit_1_without_panicking() {
+    let dir = std::env::temp_dir();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["simulate", "--identity-policy", "no/such/file.json", "--action", "s3:GetObject"],
+            "no/such/file.json: cannot read",
+        ),
+        (vec!["simulate", "--identity-policy", dir.to_str().unwrap(), "--action", "s3:GetObject"], "is a directory"),
+        (vec!["simulate", "--action", "s3:GetObject", "--principal", "bob"], "--principal: `bob` is not a principal"),
+        (vec!["simulate", "--action", "s3:GetObject", "--context", "{\"k\":"], "--context: invalid JSON"),
+        (vec!["simulate", "--action", "s3:GetObject", "--context", "[1]"], "context must be a JSON object"),
+        (vec!["simulate", "--action", "GetObject"], "not of the form service:ActionName"),
+        (vec!["simulate", "--action", "s3:GetObject", "--resource-account", "12"], "not a 12-digit account id"),
+        (
+            vec!["eval", "--bundle", "corpus/eks/bundle.json", "--requests", "no/such.jsonl"],
+            "no/such.jsonl: cannot read",
+        ),
+        (
+            vec!["eval", "--bundle", "corpus/eks/requests.jsonl", "--requests", "-"],
+            "corpus/eks/requests.jsonl:2:1: invalid JSON: unexpected content after the JSON value",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = iamsim(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: stderr `{}` lacks `{want}`", stderr(&o));
+    }
+    let bundle = temp_file("bundle.json", br#"{"identity":[{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}],"scps":[[{"Statement":{"Effect":"Allow","Action":"*"}}]]}"#);
+    let o = iamsim(&["eval", "--bundle", bundle.to_str().unwrap(), "--requests", "-"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bundle.json:scps[0][0]:1:98: at Statement: missing `Resource` or `NotResource`"),
+        "{}",
+        stderr(&o)
+    );
+}

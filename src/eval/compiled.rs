@@ -164,7 +164,7 @@ fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tok
             }
             Values::Bin(vs) => {
                 let rv = parse_base64(r)?;
-                Tri::from_bool(vs.iter().any(|pv| *pv == rv))
+                Tri::from_bool(vs.contains(&rv))
             }
             Values::Ip(vs) => {
                 let ip = parse_ip(r)?;
