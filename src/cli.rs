@@ -4,7 +4,9 @@
 //! Exit codes: 0 = the command ran (whatever the decisions), 1 = bad input or
 //! I/O error (message on stderr), 2 = usage error (clap).
 
+mod bench;
 mod eval_cmd;
+mod gen;
 mod load;
 mod output;
 mod simulate;
@@ -36,6 +38,10 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Evaluate a JSON Lines stream of requests against a policy bundle, in parallel.
     Eval(EvalArgs),
+    /// Measure decisions per second, compiled engine vs reference evaluator, checking they agree.
+    Bench(bench::BenchArgs),
+    /// Write a seeded stream of realistic requests for a policy set, in the `eval` format.
+    GenRequests(gen::GenArgs),
 }
 
 /// Arguments of `iamsim eval`.
@@ -55,12 +61,17 @@ pub struct EvalArgs {
     out: Option<PathBuf>,
 }
 
-/// Runs the CLI with the process arguments.
-pub fn run() -> ExitCode {
+/// Reads the process's live heap bytes (the binary's counting allocator), when available.
+pub type MemoryProbe = fn() -> usize;
+
+/// Runs the CLI with the process arguments. `memory` lets `bench` report sizes.
+pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(&args),
         Command::Eval(args) => eval_cmd::run(&args),
+        Command::Bench(args) => bench::run(&args, memory),
+        Command::GenRequests(args) => gen::run(&args),
     };
     match result {
         Ok(code) => code,

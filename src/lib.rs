@@ -32,12 +32,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod compile;
 pub mod eval;
 pub mod policy;
 pub mod request;
+pub mod workload;
 
 pub use compile::{CompileError, CompiledPolicySet};
 pub use eval::{Decision, DecisionKind};

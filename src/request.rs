@@ -265,10 +265,7 @@ fn last_component(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Whether `s` is a 12-digit account id.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
+pub use crate::policy::principal::is_account_id;
 
 /// A context value as the request carries it.
 #[derive(Clone, Debug, PartialEq, Eq)]

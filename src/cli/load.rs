@@ -31,3 +31,49 @@ pub fn policy(path: &Path, kind: PolicyKind) -> Result<Policy, CliError> {
         _ => Err(CliError::new(format!("{}: expected one policy document, found an array", path.display()))),
     }
 }
+
+/// Where a command takes its policy set from: an `eval` bundle or a directory
+/// whose `*.json` files are all identity policies.
+#[derive(Debug, clap::Args)]
+pub struct SetSource {
+    /// An `eval` bundle file.
+    #[arg(long, conflicts_with = "policies", required_unless_present = "policies")]
+    bundle: Option<std::path::PathBuf>,
+    /// A directory of identity policy documents (`*.json`), e.g. the AWS managed policies.
+    #[arg(long)]
+    policies: Option<std::path::PathBuf>,
+    /// With --policies: only files whose name (without `.json`) matches this `*`/`?` pattern; repeatable.
+    #[arg(long = "name", requires = "policies")]
+    names: Vec<String>,
+}
+
+impl SetSource {
+    /// Loads the set.
+    pub fn load(&self) -> Result<crate::policy::PolicySet, CliError> {
+        if let Some(b) = &self.bundle {
+            let bytes = read_file(b)?;
+            return Ok(crate::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?);
+        }
+        let Some(dir) = &self.policies else { return Err(CliError::new("give --bundle or --policies")) };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| CliError::new(format!("{}: cannot read directory: {e}", dir.display())))?;
+        let wanted = |p: &std::path::Path| {
+            let stem = p.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+            self.names.is_empty() || self.names.iter().any(|n| crate::policy::pattern::glob_match(n, &stem))
+        };
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json") && wanted(p))
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(CliError::new(format!("{}: no *.json policy files (matching --name)", dir.display())));
+        }
+        let mut identity = Vec::with_capacity(paths.len());
+        for p in &paths {
+            identity.extend(policies(p, PolicyKind::Identity)?);
+        }
+        Ok(crate::policy::PolicySet { identity, ..Default::default() })
+    }
+}

@@ -138,7 +138,8 @@ impl ActionIndex {
     pub fn candidates(&self, action: &str, scratch: &mut ActionScratch, out: &mut Vec<u32>) {
         out.clear();
         scratch.lower.clear();
-        scratch.lower.extend(action.chars().map(|c| c.to_ascii_lowercase()));
+        scratch.lower.push_str(action);
+        scratch.lower.make_ascii_lowercase();
         scratch.matched_ids.clear();
         scratch.matched_ids.extend_from_slice(&self.universal);
         if let Some(id) = self.exact.get(scratch.lower.as_str()) {

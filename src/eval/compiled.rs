@@ -4,7 +4,7 @@
 //! in a per-thread [`Scratch`], so the common case allocates nothing.
 
 use super::decision::{Decision, Hit, KeyId, PrincipalClass};
-use super::logic::{combine, condition_result, null_result};
+use super::logic::{combine, condition_result, null_result, ActionFacts};
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
 use crate::compile::condition::{CompiledCondition, StrValue, Values};
@@ -18,6 +18,19 @@ use crate::policy::{Arn, Comparison};
 use crate::request::{Request, Tri, Value};
 use smallvec::SmallVec;
 
+/// Distinct actions remembered per thread before the memo is cleared; bounds
+/// memory on adversarial streams of ever-new action names.
+const MEMO_LIMIT: usize = 1 << 16;
+
+/// Per-thread memo: lower-cased action → its candidate statements and facts.
+/// Real request streams repeat a few hundred actions, so the automaton runs
+/// once per distinct action instead of once per request.
+#[derive(Debug, Clone, Default)]
+struct ActionMemo {
+    index: rustc_hash::FxHashMap<Box<str>, u32>,
+    entries: Vec<(Box<[u32]>, ActionFacts)>,
+}
+
 /// Per-thread mutable buffers for [`CompiledPolicySet::decide`]. Create one per
 /// thread (e.g. with rayon's `map_init`) and reuse it for every request.
 #[derive(Debug, Clone)]
@@ -26,12 +39,21 @@ pub struct Scratch {
     candidates: Vec<u32>,
     hits: Vec<Hit>,
     tokens: Vec<Token>,
+    lower: String,
+    memo: ActionMemo,
 }
 
 impl Scratch {
     /// Buffers sized for `set`.
     pub fn new(set: &CompiledPolicySet) -> Scratch {
-        Scratch { action: set.actions.scratch(), candidates: Vec::new(), hits: Vec::new(), tokens: Vec::new() }
+        Scratch {
+            action: set.actions.scratch(),
+            candidates: Vec::new(),
+            hits: Vec::new(),
+            tokens: Vec::new(),
+            lower: String::new(),
+            memo: ActionMemo::default(),
+        }
     }
 }
 
@@ -56,8 +78,34 @@ impl CompiledPolicySet {
     ///
     /// `scratch` must come from [`Scratch::new`] on this set.
     pub fn decide(&self, req: &Request, scratch: &mut Scratch) -> Decision {
-        let Scratch { action, candidates, hits, tokens } = scratch;
-        self.actions.candidates(&req.action, action, candidates);
+        let Scratch { action, candidates, hits, tokens, lower, memo } = scratch;
+        lower.clear();
+        lower.push_str(&req.action);
+        lower.make_ascii_lowercase();
+        let slot = match memo.index.get(lower.as_str()) {
+            Some(i) => *i as usize,
+            None => {
+                if memo.entries.len() >= MEMO_LIMIT {
+                    memo.index.clear();
+                    memo.entries.clear();
+                }
+                self.actions.candidates(&req.action, action, candidates);
+                memo.entries.push((candidates.as_slice().into(), ActionFacts::of(lower)));
+                let i = memo.entries.len() - 1;
+                memo.index.insert(lower.as_str().into(), u32::try_from(i).unwrap_or(u32::MAX));
+                i
+            }
+        };
+        let Some((candidates, facts)) = memo.entries.get(slot) else {
+            return combine(
+                &self.shape,
+                req,
+                req.resource_account(),
+                &ActionFacts::of(&req.action),
+                &[],
+                SmallVec::new(),
+            );
+        };
         hits.clear();
         let mut missing: SmallVec<[KeyId; 4]> = SmallVec::new();
         let arn = Arn::parse(&req.resource);
@@ -105,7 +153,13 @@ impl CompiledPolicySet {
         }
         missing.sort_unstable();
         missing.dedup();
-        combine(&self.shape, req, hits, missing)
+        // Same rule as `Request::resource_account`, reusing this parse of the ARN.
+        let owner = match (&req.resource_account, &arn) {
+            (Some(a), _) => Some(a.as_str()),
+            (None, Some(a)) if !a.account.is_empty() => Some(a.account),
+            _ => req.principal.account(),
+        };
+        combine(&self.shape, req, owner, facts, hits, missing)
     }
 }
 

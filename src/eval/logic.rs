@@ -80,13 +80,32 @@ const TRUST_ACTIONS: &[&str] = &[
     "sts:setcontext",
 ];
 
-fn service_of(action: &str) -> &str {
-    action.split_once(':').map_or(action, |(s, _)| s)
+/// What the decision rules need to know about an action; depends on the
+/// action name only, so the compiled engine computes it once per distinct action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActionFacts {
+    /// Not authorised by policies (`sts:GetCallerIdentity`, `sts:GetSessionToken`).
+    pub authorization_free: bool,
+    /// A KMS action: the key policy must delegate to the account.
+    pub kms: bool,
+    /// A role trust action (`sts:AssumeRole`…).
+    pub trust: bool,
+    /// Its service is governed by RCPs.
+    pub rcp_service: bool,
 }
 
-/// Whether `action` (any case) is one of `list` (lower-case).
-fn is_one_of(action: &str, list: &[&str]) -> bool {
-    list.iter().any(|a| a.eq_ignore_ascii_case(action))
+impl ActionFacts {
+    /// The facts of `action` (any case).
+    pub fn of(action: &str) -> ActionFacts {
+        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        let one_of = |list: &[&str], s: &str| list.iter().any(|a| a.eq_ignore_ascii_case(s));
+        ActionFacts {
+            authorization_free: one_of(AUTHORIZATION_FREE, action),
+            kms: service.eq_ignore_ascii_case("kms"),
+            trust: one_of(TRUST_ACTIONS, action),
+            rcp_service: one_of(RCP_SERVICES, service),
+        }
+    }
 }
 
 /// Whether SCPs govern this request's principal (§7.2): member-account users,
@@ -105,30 +124,64 @@ pub fn scps_apply(shape: &Shape, req: &Request) -> bool {
         && shape.organization.is_member(p.account())
 }
 
-/// Whether RCPs govern this request's resource (§7.2).
-pub fn rcps_apply(shape: &Shape, req: &Request) -> bool {
-    let service = service_of(&req.action);
-    shape.rcp_levels > 0
-        && RCP_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
-        && shape.organization.is_member(req.resource_account())
+/// Whether RCPs govern a request for `facts`' action on a resource owned by `owner` (§7.2).
+pub fn rcps_apply(shape: &Shape, owner: Option<&str>, facts: &ActionFacts) -> bool {
+    shape.rcp_levels > 0 && facts.rcp_service && shape.organization.is_member(owner)
+}
+
+/// Per-layer results accumulated in one pass over the hits.
+#[derive(Default)]
+struct Tally {
+    denies: SmallVec<[StatementRef; 4]>,
+    deny_unknown: bool,
+    identity: Option<Tri>,
+    boundary: Option<Tri>,
+    session: Option<Tri>,
+    /// Resource-policy allows by principal class: Account, ViaUser/ViaRole, Direct.
+    account: Option<Tri>,
+    via: Option<Tri>,
+    direct: Option<Tri>,
+    scp: SmallVec<[Option<Tri>; 8]>,
+    rcp: SmallVec<[Option<Tri>; 8]>,
+}
+
+fn or_into(slot: &mut Option<Tri>, t: Tri) {
+    *slot = Some(slot.map_or(t, |s| s.or(t)));
+}
+
+fn level_slot(levels: &mut SmallVec<[Option<Tri>; 8]>, level: u16) -> Option<&mut Option<Tri>> {
+    let i = usize::from(level);
+    if levels.len() <= i {
+        levels.resize(i + 1, None);
+    }
+    levels.get_mut(i)
 }
 
 /// Applies §7.3: hits (statements whose action, resource and principal match,
-/// with their condition results) → decision.
-pub fn combine(shape: &Shape, req: &Request, hits: &[Hit], missing_keys: SmallVec<[KeyId; 4]>) -> Decision {
+/// with their condition results) → decision. `facts` must be
+/// `ActionFacts::of(&req.action)` and `owner` must be `req.resource_account()`
+/// (passed in so the caller's parse of the resource ARN is reused).
+pub fn combine(
+    shape: &Shape,
+    req: &Request,
+    owner: Option<&str>,
+    facts: &ActionFacts,
+    hits: &[Hit],
+    missing_keys: SmallVec<[KeyId; 4]>,
+) -> Decision {
     let decision = |kind, statements, missing_allow| Decision {
         kind,
         statements,
         missing_allow,
         missing_keys: missing_keys.clone(),
     };
-    if is_one_of(&req.action, AUTHORIZATION_FREE) {
+    if facts.authorization_free {
         return decision(DecisionKind::Allowed, SmallVec::new(), None);
     }
     let p = &req.principal;
     let identity_applies = p.has_identity_policies();
     let scp = scps_apply(shape, req);
-    let rcp = rcps_apply(shape, req);
+    let rcp = rcps_apply(shape, owner, facts);
     let applies = |layer: Layer| match layer {
         Layer::Identity | Layer::PermissionsBoundary | Layer::Session => identity_applies,
         Layer::Resource => true,
@@ -136,35 +189,59 @@ pub fn combine(shape: &Shape, req: &Request, hits: &[Hit], missing_keys: SmallVe
         Layer::Rcp(_) => rcp,
     };
 
-    // Step 1: an explicit deny anywhere wins.
-    let mut unknown = false;
-    let mut denies: SmallVec<[StatementRef; 4]> = SmallVec::new();
-    for h in hits.iter().filter(|h| h.effect == Effect::Deny && applies(h.statement.layer)) {
-        match h.result {
-            Tri::True => denies.push(h.statement),
-            Tri::Unknown => unknown = true,
-            Tri::False => {}
+    let mut t = Tally {
+        scp: SmallVec::from_elem(None, usize::from(shape.scp_levels)),
+        rcp: SmallVec::from_elem(None, usize::from(shape.rcp_levels)),
+        ..Tally::default()
+    };
+    for h in hits.iter().filter(|h| applies(h.statement.layer)) {
+        if h.effect == Effect::Deny {
+            match h.result {
+                Tri::True => t.denies.push(h.statement),
+                Tri::Unknown => t.deny_unknown = true,
+                Tri::False => {}
+            }
+            continue;
         }
-    }
-    if !denies.is_empty() {
-        denies.sort_unstable();
-        return decision(DecisionKind::ExplicitDeny, denies, None);
+        let slot = match h.statement.layer {
+            Layer::Identity => &mut t.identity,
+            Layer::PermissionsBoundary => &mut t.boundary,
+            Layer::Session => &mut t.session,
+            Layer::Resource => match h.class {
+                PrincipalClass::Direct => &mut t.direct,
+                PrincipalClass::ViaRole | PrincipalClass::ViaUser => &mut t.via,
+                PrincipalClass::Account => &mut t.account,
+            },
+            Layer::Scp(l) => match level_slot(&mut t.scp, l) {
+                Some(s) => s,
+                None => continue,
+            },
+            Layer::Rcp(l) => match level_slot(&mut t.rcp, l) {
+                Some(s) => s,
+                None => continue,
+            },
+        };
+        or_into(slot, h.result);
     }
 
-    let allows = |pred: &dyn Fn(&Hit) -> bool| {
-        hits.iter().filter(|h| h.effect == Effect::Allow && pred(h)).fold(Tri::False, |acc, h| acc.or(h.result))
-    };
+    // Step 1: an explicit deny anywhere wins.
+    if !t.denies.is_empty() {
+        t.denies.sort_unstable();
+        return decision(DecisionKind::ExplicitDeny, t.denies, None);
+    }
+    let mut unknown = t.deny_unknown;
+    let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
 
     // Steps 2 and 3: every RCP level, then every SCP level, must allow.
-    let guardrails = [(rcp, shape.rcp_levels, Layer::Rcp as fn(u16) -> Layer), (scp, shape.scp_levels, Layer::Scp)];
-    for (active, levels, layer_of) in guardrails {
+    let guardrails =
+        [(rcp, shape.rcp_levels, &t.rcp, Layer::Rcp as fn(u16) -> Layer), (scp, shape.scp_levels, &t.scp, Layer::Scp)];
+    for (active, levels, tally, layer_of) in guardrails {
         if !active {
             continue;
         }
         for level in 0..levels {
-            let layer = layer_of(level);
-            match allows(&|h| h.statement.layer == layer) {
-                Tri::False => return decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer)),
+            match allowed(tally.get(usize::from(level)).copied().flatten()) {
+                Tri::False => return decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer_of(level))),
                 Tri::Unknown => unknown = true,
                 Tri::True => {}
             }
@@ -172,32 +249,27 @@ pub fn combine(shape: &Shape, req: &Request, hits: &[Hit], missing_keys: SmallVe
     }
 
     // Step 4: grants (§7.4 same account, §7.5 cross-account and non-IAM callers).
-    let layer_allows = |layer: Layer| allows(&|h| h.statement.layer == layer);
-    let rb = |class: PrincipalClass| allows(&|h| h.statement.layer == Layer::Resource && h.class == class);
-    let id = if identity_applies && shape.has_identity { layer_allows(Layer::Identity) } else { Tri::False };
-    let pb = if identity_applies && shape.has_boundary { layer_allows(Layer::PermissionsBoundary) } else { Tri::True };
+    let id = if identity_applies && shape.has_identity { allowed(t.identity) } else { Tri::False };
+    let pb = if identity_applies && shape.has_boundary { allowed(t.boundary) } else { Tri::True };
     let sp = match (shape.has_session, p) {
-        (true, _) if identity_applies => layer_allows(Layer::Session),
+        (true, _) if identity_applies => allowed(t.session),
         // A federated-user session created without a session policy has no
         // identity-derived permissions (STS GetFederationToken).
         (false, Principal::FederatedUser { .. }) => Tri::False,
         _ => Tri::True,
     };
-    let (direct, via, account) = (
-        rb(PrincipalClass::Direct),
-        rb(PrincipalClass::ViaRole).or(rb(PrincipalClass::ViaUser)),
-        rb(PrincipalClass::Account),
-    );
+    let (direct, via, account) = (allowed(t.direct), allowed(t.via), allowed(t.account));
     let is_root = matches!(p, Principal::Root { .. });
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
     let limits = pb.and(sp);
-    let is_kms = service_of(&req.action).eq_ignore_ascii_case("kms") && shape.has_resource_policy;
-    let is_trust = is_one_of(&req.action, TRUST_ACTIONS) && req.resource.contains(":role/");
+    let is_kms = facts.kms && shape.has_resource_policy;
+    let is_trust = facts.trust && req.resource.contains(":role/");
+    let same_account = p.account() == owner;
 
     let grant = match p {
         Principal::Service { .. } | Principal::Anonymous => direct,
-        _ if p.account() == req.resource_account() => {
+        _ if same_account => {
             // KMS: identity policies count only if the key policy delegates to the
             // account; trust policies: the trust policy must name the caller or its
             // account (then the identity side must allow too).
@@ -217,7 +289,6 @@ pub fn combine(shape: &Shape, req: &Request, hits: &[Hit], missing_keys: SmallVe
 
     match grant {
         Tri::False => {
-            let same = p.account() == req.resource_account();
             let reason = if matches!(p, Principal::Service { .. } | Principal::Anonymous) {
                 Layer::Resource
             } else if identity_side == Tri::False && !is_root {
@@ -228,7 +299,7 @@ pub fn combine(shape: &Shape, req: &Request, hits: &[Hit], missing_keys: SmallVe
                 } else {
                     Layer::Session
                 }
-            } else if same && !is_kms && !is_trust {
+            } else if same_account && !is_kms && !is_trust {
                 Layer::Identity
             } else {
                 Layer::Resource

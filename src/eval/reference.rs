@@ -7,7 +7,7 @@
 //! decision rules in [`super::logic`] and principal matching with the compiled engine.
 
 use super::decision::{Decision, Hit, KeyId, PrincipalClass};
-use super::logic::{combine, condition_result, null_result};
+use super::logic::{combine, condition_result, null_result, ActionFacts};
 use super::principal::principal_class;
 use crate::policy::pattern::{tokens, tokens_match, Token};
 use crate::policy::values::*;
@@ -67,7 +67,7 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     }
     missing.sort_unstable();
     missing.dedup();
-    combine(&set.shape(), req, &hits, missing)
+    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &hits, missing)
 }
 
 fn action_matches(stmt: &Statement, action: &str) -> bool {

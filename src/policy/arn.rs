@@ -24,17 +24,32 @@ pub struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Splits an ARN; `None` when it does not start with `arn:` or has fewer than six segments.
     pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let mut it = text.splitn(6, ':');
-        let prefix = it.next()?;
-        if prefix != "arn" {
+        // One pass over the bytes for the first five colons (hot path: every
+        // decision parses its resource ARN once).
+        let rest = text.strip_prefix("arn:")?;
+        let mut cuts = [0usize; 4];
+        let mut found = 0;
+        for (i, b) in rest.bytes().enumerate() {
+            if b == b':' {
+                if let Some(c) = cuts.get_mut(found) {
+                    *c = i;
+                }
+                found += 1;
+                if found == 4 {
+                    break;
+                }
+            }
+        }
+        if found < 4 {
             return None;
         }
+        let [a, b, c, d] = cuts;
         Some(Arn {
-            partition: it.next()?,
-            service: it.next()?,
-            region: it.next()?,
-            account: it.next()?,
-            resource: it.next()?,
+            partition: rest.get(..a)?,
+            service: rest.get(a + 1..b)?,
+            region: rest.get(b + 1..c)?,
+            account: rest.get(c + 1..d)?,
+            resource: rest.get(d + 1..)?,
         })
     }
 

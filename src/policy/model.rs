@@ -127,8 +127,18 @@ impl PrincipalType {
 pub struct PrincipalSpec {
     /// `true` for `NotPrincipal`.
     pub negated: bool,
-    /// The listed principals; `"*"` is stored as `(Aws, "*")`.
+    /// The listed principals as written; `"*"` is stored as `(Aws, "*")`.
     pub entries: Vec<(PrincipalType, String)>,
+    /// The same entries, typed (see [`PrincipalSpec::new`]).
+    pub values: Vec<super::principal::PrincipalValue>,
+}
+
+impl PrincipalSpec {
+    /// Builds a spec, typing every entry once.
+    pub fn new(negated: bool, entries: Vec<(PrincipalType, String)>) -> PrincipalSpec {
+        let values = entries.iter().map(|(t, v)| super::principal::PrincipalValue::new(*t, v)).collect();
+        PrincipalSpec { negated, entries, values }
+    }
 }
 
 /// One condition: operator, key and the values OR-ed under it.

@@ -343,7 +343,7 @@ impl Parser<'_> {
                 }
                 "Principal" | "NotPrincipal" => {
                     exclusive(principal.is_some(), if m.key == "Principal" { "NotPrincipal" } else { "Principal" })?;
-                    principal = Some(PrincipalSpec { negated: m.key == "NotPrincipal", entries: self.principal(&m.value, &p)? });
+                    principal = Some(PrincipalSpec::new(m.key == "NotPrincipal", self.principal(&m.value, &p)?));
                 }
                 "Condition" => conditions = self.conditions(&m.value, &p)?,
                 other => {

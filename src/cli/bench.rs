@@ -1,0 +1,165 @@
+//! `iamsim bench`: compile a set, generate requests, decide them with the
+//! compiled engine and with the reference evaluator, fail on any mismatch, and
+//! report decisions per second, the ratio, decision counts and thread scaling.
+//! Timings repeat passes over the request set for at least `--min-seconds`.
+
+use super::{load, CliError, Format, MemoryProbe};
+use crate::compile::CompiledPolicySet;
+use crate::eval::{reference_decide, DecisionKind, Scratch};
+use crate::request::Request;
+use crate::workload::Generator;
+use rayon::prelude::*;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Arguments of `iamsim bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    source: load::SetSource,
+    /// Requests to generate (all of them also go through the reference evaluator).
+    #[arg(long, default_value_t = 100_000)]
+    requests: usize,
+    /// Measure scaling from 1 to this many threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Workload seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Minimum measuring time per figure, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    min_seconds: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+/// Runs `work` (one pass over the requests) until `min` has elapsed; returns decisions per second.
+fn rate(requests: usize, min: Duration, mut work: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut passes = 0usize;
+    while passes == 0 || start.elapsed() < min {
+        work();
+        passes += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (passes * requests) as f64 / secs.max(f64::MIN_POSITIVE)
+}
+
+fn parallel_rate(
+    set: &CompiledPolicySet,
+    requests: &[Request],
+    threads: usize,
+    min: Duration,
+) -> Result<f64, CliError> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    Ok(pool.install(|| {
+        rate(requests.len(), min, || {
+            requests.par_chunks(1024).for_each_init(
+                || Scratch::new(set),
+                |s, chunk| {
+                    for r in chunk {
+                        black_box(set.decide(r, s));
+                    }
+                },
+            )
+        })
+    }))
+}
+
+/// Runs `bench`.
+pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, CliError> {
+    let set = args.source.load()?;
+    let statements = set.statements().count();
+    let before = memory.map(|m| m());
+    let t0 = Instant::now();
+    let compiled = CompiledPolicySet::compile(set.clone())?;
+    let compile_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let compiled_bytes = match (memory, before) {
+        (Some(m), Some(b)) => Some(m().saturating_sub(b)),
+        _ => None,
+    };
+    let requests = Generator::new(&set).generate(args.requests.max(1), args.seed);
+    let min = Duration::from_secs_f64(args.min_seconds.max(0.0));
+
+    // Correctness first: every request through both engines.
+    let t_ref = Instant::now();
+    let reference: Vec<_> = requests.iter().map(|r| reference_decide(&set, r)).collect();
+    let reference_per_sec = requests.len() as f64 / t_ref.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+    let mut scratch = Scratch::new(&compiled);
+    let mut mismatches = 0usize;
+    let mut first_mismatch = None;
+    let mut counts = [0usize; 4];
+    for (r, want) in requests.iter().zip(&reference) {
+        let got = compiled.decide(r, &mut scratch);
+        if got != *want {
+            mismatches += 1;
+            first_mismatch.get_or_insert_with(|| format!("{r:?}: compiled {got:?}, reference {want:?}"));
+        }
+        counts[match got.kind {
+            DecisionKind::Allowed => 0,
+            DecisionKind::ExplicitDeny => 1,
+            DecisionKind::ImplicitDeny => 2,
+            DecisionKind::Indeterminate => 3,
+        }] += 1;
+    }
+
+    let compiled_per_sec = rate(requests.len(), min, || {
+        for r in &requests {
+            black_box(compiled.decide(r, &mut scratch));
+        }
+    });
+    let max_threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let mut scaling = Vec::new();
+    for t in 1..=max_threads {
+        scaling.push((t, parallel_rate(&compiled, &requests, t, min)?));
+    }
+    let ratio = compiled_per_sec / reference_per_sec.max(f64::MIN_POSITIVE);
+    let json = serde_json::json!({
+        "requests": requests.len(),
+        "policies": set.policies().count(),
+        "statements": statements,
+        "compile_ms": compile_ms,
+        "compiled_bytes": compiled_bytes,
+        "compiled_per_sec": compiled_per_sec,
+        "ns_per_decision": 1e9 / compiled_per_sec.max(f64::MIN_POSITIVE),
+        "reference_per_sec": reference_per_sec,
+        "ratio": ratio,
+        "mismatches": mismatches,
+        "decisions": {"allowed": counts[0], "explicitDeny": counts[1], "implicitDeny": counts[2], "indeterminate": counts[3]},
+        "scaling": scaling.iter().map(|(t, r)| serde_json::json!({"threads": t, "per_sec": r})).collect::<Vec<_>>(),
+    });
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Text => {
+            println!("policy set      {} policies, {statements} statements", set.policies().count());
+            println!(
+                "compile         {compile_ms:.2} ms, {} bytes",
+                compiled_bytes.map_or("?".to_string(), |b| b.to_string())
+            );
+            println!("requests        {} (seed {})", requests.len(), args.seed);
+            println!(
+                "decisions       allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}",
+                counts[0], counts[1], counts[2], counts[3]
+            );
+            println!(
+                "compiled        {:.0} decisions/s ({:.1} ns/decision), 1 thread",
+                compiled_per_sec,
+                1e9 / compiled_per_sec
+            );
+            println!("reference       {reference_per_sec:.0} decisions/s");
+            println!("ratio           {ratio:.1}x compiled vs reference");
+            for (t, r) in &scaling {
+                let base = scaling.first().map_or(1.0, |(_, b)| *b);
+                println!("threads {t:<7} {r:.0} decisions/s ({:.2}x)", r / base);
+            }
+            println!("mismatches      {mismatches}");
+        }
+    }
+    if let Some(m) = first_mismatch {
+        eprintln!("iamsim: error: {mismatches} decisions differ between compiled and reference; first: {m}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
