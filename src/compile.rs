@@ -70,6 +70,8 @@ pub struct CompiledStatement {
 /// ```
 #[derive(Debug)]
 pub struct CompiledPolicySet {
+    /// Unique per compiled set, so per-thread scratch can be reused safely.
+    pub(crate) id: u64,
     pub(crate) set: PolicySet,
     pub(crate) statements: Vec<CompiledStatement>,
     pub(crate) actions: ActionIndex,
@@ -107,7 +109,9 @@ impl CompiledPolicySet {
                     .collect(),
             });
         }
-        Ok(CompiledPolicySet { shape: set.shape(), actions: actions.build()?, statements, keys, set })
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(CompiledPolicySet { id, shape: set.shape(), actions: actions.build()?, statements, keys, set })
     }
 
     /// The source policies.

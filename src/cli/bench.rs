@@ -5,6 +5,7 @@
 
 use super::{load, CliError, Format, MemoryProbe};
 use crate::compile::CompiledPolicySet;
+use crate::eval::batch::with_thread_scratch;
 use crate::eval::{reference_decide, DecisionKind, Scratch};
 use crate::request::Request;
 use crate::workload::Generator;
@@ -56,14 +57,13 @@ fn parallel_rate(
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     Ok(pool.install(|| {
         rate(requests.len(), min, || {
-            requests.par_chunks(1024).for_each_init(
-                || Scratch::new(set),
-                |s, chunk| {
+            requests.par_chunks(1024).for_each(|chunk| {
+                with_thread_scratch(set, |s| {
                     for r in chunk {
                         black_box(set.decide(r, s));
                     }
-                },
-            )
+                })
+            })
         })
     }))
 }

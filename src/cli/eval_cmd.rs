@@ -6,6 +6,7 @@
 
 use super::{load, output, CliError, EvalArgs};
 use crate::compile::CompiledPolicySet;
+use crate::eval::batch::with_thread_scratch;
 use crate::eval::Scratch;
 use crate::policy::PolicySet;
 use crate::request::{Context, Principal, Request};
@@ -54,7 +55,7 @@ fn eval_line(set: &CompiledPolicySet, scratch: &mut Scratch, line_no: usize, lin
         .and_then(parse_request_line)
         .map(|req| {
             let d = set.decide(&req, scratch);
-            output::result_json(set, &req, &d).to_string()
+            output::result_line(set, &req, &d)
         });
     match result {
         Ok(s) => (s, false),
@@ -68,8 +69,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let set = PolicySet::from_bundle(&bytes, &args.bundle.display().to_string())?;
     let compiled = CompiledPolicySet::compile(set)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
-    let mut input: Box<dyn BufRead> = if args.requests == "-" {
-        Box::new(BufReader::new(std::io::stdin().lock()))
+    let mut input: Box<dyn BufRead + Send> = if args.requests == "-" {
+        Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
     } else {
         let path = std::path::Path::new(&args.requests);
         if path.is_dir() {
@@ -86,33 +87,50 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let source = if args.requests == "-" { "<stdin>".to_string() } else { args.requests.clone() };
-    let (mut line_no, mut errors, mut total) = (0usize, 0usize, 0usize);
+    let (mut errors, mut total) = (0usize, 0usize);
     let mut first_error: Option<String> = None;
-    let mut chunk: Vec<(usize, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
-    loop {
-        chunk.clear();
-        while chunk.len() < CHUNK_LINES {
-            let mut buf = Vec::new();
-            let n =
-                input.read_until(b'\n', &mut buf).map_err(|e| CliError::new(format!("{source}: read error: {e}")))?;
-            if n == 0 {
-                break;
+    // A reader thread fills the next chunk while this one is decided; two
+    // chunks in flight bound memory whatever the input size.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(usize, Vec<u8>)>, String>>(1);
+    let read_source = source.clone();
+    let reader = std::thread::spawn(move || {
+        let mut line_no = 0usize;
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK_LINES);
+            while chunk.len() < CHUNK_LINES {
+                let mut buf = Vec::new();
+                match input.read_until(b'\n', &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{read_source}: read error: {e}")));
+                        return;
+                    }
+                }
+                line_no += 1;
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                if !buf.iter().all(u8::is_ascii_whitespace) {
+                    chunk.push((line_no, buf));
+                }
             }
-            line_no += 1;
-            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                buf.pop();
-            }
-            if !buf.iter().all(u8::is_ascii_whitespace) {
-                chunk.push((line_no, buf));
+            let done = chunk.len() < CHUNK_LINES;
+            if (!chunk.is_empty() && tx.send(Ok(chunk)).is_err()) || done {
+                return;
             }
         }
-        if chunk.is_empty() {
-            break;
-        }
+    });
+    for chunk in rx {
+        let chunk = chunk.map_err(CliError::new)?;
         let results: Vec<(String, bool)> = pool.install(|| {
             chunk
-                .par_iter()
-                .map_init(|| Scratch::new(&compiled), |s, (n, line)| eval_line(&compiled, s, *n, line))
+                .par_chunks(256)
+                .flat_map_iter(|lines| {
+                    with_thread_scratch(&compiled, |s| {
+                        lines.iter().map(|(n, line)| eval_line(&compiled, s, *n, line)).collect::<Vec<_>>()
+                    })
+                })
                 .collect()
         });
         for ((n, _), (text, failed)) in chunk.iter().zip(&results) {
@@ -130,6 +148,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
+    let _ = reader.join();
     match out.flush() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,

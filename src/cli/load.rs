@@ -45,6 +45,12 @@ pub struct SetSource {
     /// With --policies: only files whose name (without `.json`) matches this `*`/`?` pattern; repeatable.
     #[arg(long = "name", requires = "policies")]
     names: Vec<String>,
+    /// With --policies: a permissions boundary to add.
+    #[arg(long = "permissions-boundary", requires = "policies")]
+    boundary: Option<std::path::PathBuf>,
+    /// With --policies: SCPs of one organization level to add (root first); repeatable.
+    #[arg(long = "scp", requires = "policies")]
+    scps: Vec<std::path::PathBuf>,
 }
 
 impl SetSource {
@@ -74,6 +80,15 @@ impl SetSource {
         for p in &paths {
             identity.extend(policies(p, PolicyKind::Identity)?);
         }
-        Ok(crate::policy::PolicySet { identity, ..Default::default() })
+        Ok(crate::policy::PolicySet {
+            identity,
+            permissions_boundary: self
+                .boundary
+                .as_deref()
+                .map(|p| policy(p, PolicyKind::PermissionsBoundary))
+                .transpose()?,
+            scps: self.scps.iter().map(|p| policies(p, PolicyKind::Scp)).collect::<Result<_, _>>()?,
+            ..Default::default()
+        })
     }
 }

@@ -3,7 +3,56 @@
 use crate::compile::CompiledPolicySet;
 use crate::eval::{Decision, DecisionKind};
 use crate::request::Request;
+use serde::Serialize;
 use serde_json::{json, Value};
+
+/// One matched statement in a result (borrowed, serialized without building a `Value`).
+#[derive(Serialize)]
+struct MatchedStatement<'a> {
+    policy_type: &'static str,
+    policy: &'a str,
+    statement_index: u32,
+    sid: Option<&'a str>,
+    effect: &'static str,
+}
+
+/// A result line of the contract, borrowed from the request and the set.
+#[derive(Serialize)]
+struct ResultLine<'a> {
+    action: &'a str,
+    resource: &'a str,
+    decision: &'static str,
+    matched_statements: Vec<MatchedStatement<'a>>,
+    missing_context_keys: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// The contract's result object as one JSON line (same fields as [`result_json`]).
+pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> String {
+    let line = ResultLine {
+        action: &req.action,
+        resource: &req.resource,
+        decision: d.kind.as_str(),
+        matched_statements: d
+            .statements
+            .iter()
+            .filter_map(|r| {
+                let (policy, stmt) = set.policy_set().get(*r)?;
+                Some(MatchedStatement {
+                    policy_type: r.layer.kind().as_str(),
+                    policy: &policy.name,
+                    statement_index: r.statement,
+                    sid: stmt.sid.as_deref(),
+                    effect: stmt.effect.as_str(),
+                })
+            })
+            .collect(),
+        missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
+        reason: d.missing_allow.map(|layer| format!("no statement in the {layer} policies allows the request")),
+    };
+    serde_json::to_string(&line).unwrap_or_default()
+}
 
 /// The contract's result object:
 /// `{"action","resource","decision","matched_statements":[…],"missing_context_keys":[…]}`

@@ -1,12 +1,62 @@
-//! Parallel batch evaluation: rayon workers, each with its own [`Scratch`],
-//! results in input order.
+//! Parallel batch evaluation: rayon workers, results in input order. Each
+//! worker thread keeps one [`Scratch`] per compiled set for as long as the set
+//! is in use, so its action memo stays warm across chunks and calls.
 
 use super::{Decision, Scratch};
 use crate::compile::CompiledPolicySet;
 use crate::request::Request;
 use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Requests handed to a worker at a time: large enough that the per-chunk
+/// thread-local borrow is noise, small enough to balance load.
+const CHUNK: usize = 512;
+
+thread_local! {
+    static SCRATCH: RefCell<Option<(u64, Scratch)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's scratch for `set` (created on first use, and
+/// replaced when the thread moves on to another set).
+pub fn with_thread_scratch<R>(set: &CompiledPolicySet, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            if slot.as_ref().is_none_or(|(id, _)| *id != set.id) {
+                *slot = Some((set.id, Scratch::new(set)));
+            }
+            match slot.as_mut() {
+                Some((_, scratch)) => f(scratch),
+                None => f(&mut Scratch::new(set)),
+            }
+        }
+        // Re-entered from inside `f` (not done by this crate): use a fresh scratch.
+        Err(_) => f(&mut Scratch::new(set)),
+    })
+}
 
 /// Decides every request in parallel; `out[i]` is the decision for `requests[i]`.
+///
+/// # Example
+/// ```
+/// use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+/// use iamsim::request::{Principal, Request};
+/// use iamsim::{CompiledPolicySet, eval::batch::decide_all};
+/// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#, "p", PolicyKind::Identity)?;
+/// let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() })?;
+/// let alice = Principal::parse("arn:aws:iam::111122223333:user/alice")?;
+/// let reqs = vec![Request::new(alice.clone(), "s3:GetObject", "*"), Request::new(alice, "ec2:RunInstances", "*")];
+/// let out = decide_all(&set, &reqs);
+/// assert!(out[0].is_allowed() && !out[1].is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decide_all(set: &CompiledPolicySet, requests: &[Request]) -> Vec<Decision> {
-    requests.par_iter().map_init(|| Scratch::new(set), |scratch, req| set.decide(req, scratch)).collect()
+    let chunks: Vec<Vec<Decision>> = requests
+        .par_chunks(CHUNK)
+        .map(|chunk| with_thread_scratch(set, |s| chunk.iter().map(|r| set.decide(r, s)).collect()))
+        .collect();
+    let mut out = Vec::with_capacity(requests.len());
+    for c in chunks {
+        out.extend(c);
+    }
+    out
 }

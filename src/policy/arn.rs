@@ -27,23 +27,8 @@ impl<'a> Arn<'a> {
         // One pass over the bytes for the first five colons (hot path: every
         // decision parses its resource ARN once).
         let rest = text.strip_prefix("arn:")?;
-        let mut cuts = [0usize; 4];
-        let mut found = 0;
-        for (i, b) in rest.bytes().enumerate() {
-            if b == b':' {
-                if let Some(c) = cuts.get_mut(found) {
-                    *c = i;
-                }
-                found += 1;
-                if found == 4 {
-                    break;
-                }
-            }
-        }
-        if found < 4 {
-            return None;
-        }
-        let [a, b, c, d] = cuts;
+        let mut colons = memchr::memchr_iter(b':', rest.as_bytes());
+        let (a, b, c, d) = (colons.next()?, colons.next()?, colons.next()?, colons.next()?);
         Some(Arn {
             partition: rest.get(..a)?,
             service: rest.get(a + 1..b)?,
