@@ -1,0 +1,19 @@
+//! Arbitrary bytes → the policy parser and the bundle reader: never panics, and
+//! every error is located (names the source and a line or a JSON path).
+#![no_main]
+use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+use libfuzzer_sys::{fuzz_target, Corpus};
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    if data.len() > 64 * 1024 {
+        return Corpus::Reject;
+    }
+    for kind in [PolicyKind::Identity, PolicyKind::Resource, PolicyKind::Scp, PolicyKind::Rcp] {
+        if let Err(e) = parse_policy(data, "fuzz.json", kind) {
+            assert!(e.span().is_some() || !e.path().is_empty(), "unlocated error: {e}");
+            assert!(e.to_string().starts_with("fuzz.json"));
+        }
+    }
+    let _ = PolicySet::from_bundle(data, "bundle.json");
+    Corpus::Keep
+});
