@@ -194,13 +194,7 @@ fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tok
         return null_result(want.iter().copied(), value);
     }
     let cmp = c.operator.base.comparison;
-    let ordered = |o: std::cmp::Ordering| match cmp {
-        Comparison::LessThan => o.is_lt(),
-        Comparison::LessThanEquals => o.is_le(),
-        Comparison::GreaterThan => o.is_gt(),
-        Comparison::GreaterThanEquals => o.is_ge(),
-        _ => o.is_eq(),
-    };
+    let ordered = |o: std::cmp::Ordering| cmp.accepts(o);
     condition_result(&c.operator, value, |r| {
         Some(match &c.values {
             Values::Str(vs) => any_str(vs, r, cmp, req, tokens),

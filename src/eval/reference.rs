@@ -148,13 +148,7 @@ fn match_value(c: &Condition, vars: bool, req: &Request, r: &str) -> Option<Tri>
             })
         })
     };
-    let ordered = |o: std::cmp::Ordering| match cmp {
-        Comparison::LessThan => o.is_lt(),
-        Comparison::LessThanEquals => o.is_le(),
-        Comparison::GreaterThan => o.is_gt(),
-        Comparison::GreaterThanEquals => o.is_ge(),
-        _ => o.is_eq(),
-    };
+    let ordered = |o: std::cmp::Ordering| cmp.accepts(o);
     Some(match c.operator.base.family {
         Family::String => match cmp {
             Comparison::Like => over_values(&|t| tokens_match(t, r, false)),

@@ -47,6 +47,20 @@ pub enum Comparison {
     GreaterThanEquals,
 }
 
+impl Comparison {
+    /// Whether `request.cmp(policy)` satisfies this comparison (numeric and
+    /// date operators; the equality kinds accept `Equal`).
+    pub fn accepts(&self, ordering: std::cmp::Ordering) -> bool {
+        match self {
+            Comparison::LessThan => ordering.is_lt(),
+            Comparison::LessThanEquals => ordering.is_le(),
+            Comparison::GreaterThan => ordering.is_gt(),
+            Comparison::GreaterThanEquals => ordering.is_ge(),
+            Comparison::Equals | Comparison::EqualsIgnoreCase | Comparison::Like => ordering.is_eq(),
+        }
+    }
+}
+
 /// A base condition operator, e.g. `StringNotLike`, without qualifiers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BaseOperator {

@@ -107,30 +107,19 @@ impl Template {
     /// Resolved values are literal: a `*` in a tag value is not a wildcard (Appendix A-13).
     pub fn resolve<'a>(&self, lookup: impl Fn(&str) -> Lookup<'a>) -> Resolved {
         let mut out = Vec::new();
-        let mut unknown = false;
-        for piece in &self.pieces {
-            match piece {
-                Piece::Glob(g) => out.extend(super::pattern::tokens(g)),
-                Piece::Literal(l) => out.extend(l.chars().map(Token::Char)),
-                Piece::Var { key, default } => match (lookup(key), default) {
-                    (Lookup::Value(v), _) => out.extend(v.chars().map(Token::Char)),
-                    (Lookup::Missing, Some(d)) => out.extend(d.chars().map(Token::Char)),
-                    (Lookup::Missing, None) => return Resolved::Missing,
-                    (Lookup::Unknown, _) => unknown = true,
-                },
-            }
-        }
-        if unknown {
-            Resolved::Unknown
-        } else {
-            Resolved::Tokens(out)
+        match self.resolve_into(lookup, &mut out) {
+            Status::Resolved => Resolved::Tokens(out),
+            Status::Missing => Resolved::Missing,
+            Status::Unknown => Resolved::Unknown,
         }
     }
 }
 
 impl Template {
     /// Like [`Template::resolve`], writing into a reused buffer (no allocation
-    /// once `out` has grown): the hot path of the compiled engine.
+    /// once `out` has grown): the hot path of the compiled engine. Both
+    /// evaluators share this one definition of substitution (§6); the corpus
+    /// cases pin its semantics.
     pub fn resolve_into<'a>(&self, lookup: impl Fn(&str) -> Lookup<'a>, out: &mut Vec<Token>) -> Status {
         out.clear();
         let mut unknown = false;
