@@ -43,3 +43,22 @@ pub mod workload;
 
 pub use compile::{CompileError, CompiledPolicySet};
 pub use eval::{Decision, DecisionKind};
+
+#[cfg(test)]
+mod testoibits {
+    //! The compiled set is shared across threads by reference; scratch moves
+    //! between threads; decisions and errors cross thread boundaries.
+    fn assert_send_sync_unwind<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn public_types_are_thread_safe() {
+        assert_send_sync_unwind::<crate::CompiledPolicySet>();
+        assert_send_sync_unwind::<crate::policy::PolicySet>();
+        assert_send_sync_unwind::<crate::request::Request>();
+        assert_send_sync_unwind::<crate::Decision>();
+        assert_send_sync_unwind::<crate::policy::ParseError>();
+        assert_send_sync_unwind::<crate::CompileError>();
+        assert_send::<crate::eval::Scratch>();
+    }
+}

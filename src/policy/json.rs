@@ -137,7 +137,7 @@ impl std::error::Error for SyntaxError {}
 /// [`MAX_DEPTH`], or trailing content.
 pub fn parse(bytes: &[u8]) -> Result<Json, SyntaxError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = Reader { bytes, pos: 0, line: 1, line_start: 0 };
+    let mut reader = Reader { bytes, pos: 0, line: 1, line_start: 0, col_pos: 0, col_chars: 0 };
     reader.skip_ws();
     if reader.pos >= bytes.len() {
         return Err(reader.error("empty document: expected a JSON value"));
@@ -155,18 +155,29 @@ struct Reader<'a> {
     pos: usize,
     line: u32,
     line_start: usize,
+    /// Position up to which characters of the current line were counted, and
+    /// how many: spans are taken in increasing order, so counting resumes here
+    /// (minified documents are one long line; recounting would be quadratic).
+    col_pos: usize,
+    col_chars: usize,
 }
 
 impl Reader<'_> {
-    fn span(&self) -> Span {
-        let start = self.line_start.min(self.bytes.len());
+    fn span(&mut self) -> Span {
+        if self.col_pos < self.line_start || self.col_pos > self.pos {
+            self.col_pos = self.line_start;
+            self.col_chars = 0;
+        }
         let end = self.pos.min(self.bytes.len());
         // Columns count characters, not bytes; invalid UTF-8 counts bytewise.
-        let column = self.bytes.get(start..end).map(|s| s.iter().filter(|b| (**b & 0xC0) != 0x80).count()).unwrap_or(0);
-        Span { line: self.line, column: u32::try_from(column + 1).unwrap_or(u32::MAX) }
+        let counted =
+            self.bytes.get(self.col_pos.min(end)..end).map_or(0, |s| s.iter().filter(|b| (**b & 0xC0) != 0x80).count());
+        self.col_chars += counted;
+        self.col_pos = end;
+        Span { line: self.line, column: u32::try_from(self.col_chars + 1).unwrap_or(u32::MAX) }
     }
 
-    fn error(&self, message: impl Into<String>) -> SyntaxError {
+    fn error(&mut self, message: impl Into<String>) -> SyntaxError {
         SyntaxError { span: self.span(), message: message.into() }
     }
 
@@ -201,7 +212,8 @@ impl Reader<'_> {
             self.pos += 1;
             Ok(())
         } else {
-            Err(self.error(format!("expected {what}, found {}", self.describe_next())))
+            let found = self.describe_next();
+            Err(self.error(format!("expected {what}, found {found}")))
         }
     }
 
@@ -437,6 +449,18 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "accepted {:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn columns_count_characters_incrementally() {
+        // Spans taken in order on one long line, after multibyte characters, and
+        // again after a line break must all be exact.
+        let long = format!("[{}\"é\", true,\n  \"ü\", nul]", "1,".repeat(5000));
+        let e = parse(long.as_bytes()).unwrap_err();
+        assert_eq!(e.span, Span { line: 2, column: 8 });
+        let j = parse(format!("[{}\"é\", 7]", "1,".repeat(5000)).as_bytes()).unwrap();
+        let JsonKind::Array(items) = j.kind else { panic!() };
+        assert_eq!(items.last().unwrap().span, Span { line: 1, column: 10_007 });
     }
 
     #[test]
