@@ -14,5 +14,5 @@ pub mod principal;
 pub mod reference;
 
 pub use compiled::Scratch;
-pub use decision::{Decision, DecisionKind, Hit, KeyId, PrincipalClass};
+pub use decision::{Decision, DecisionKind, Hit, KeyId, KeyReport, PrincipalClass};
 pub use reference::reference_decide;

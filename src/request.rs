@@ -230,9 +230,10 @@ impl Principal {
     }
 
     /// Keys AWS always sets from the principal (§8.4), lower-cased; used when the
-    /// request context does not give them.
-    fn derived(&self, key: &str) -> Option<&str> {
-        match key {
+    /// request context does not give them. `None` = not a principal key;
+    /// `Some(None)` = a principal key this principal does not have (definitely absent).
+    fn derived(&self, key: &str) -> Option<Option<&str>> {
+        Some(match key {
             "aws:principalarn" => self.principal_arn(),
             "aws:principalaccount" => match self {
                 Principal::Anonymous => Some("anonymous"),
@@ -250,8 +251,8 @@ impl Principal {
                 Principal::Service { name } => Some(name),
                 _ => None,
             },
-            _ => None,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -276,6 +277,9 @@ pub enum ContextValue {
     Multi(Vec<String>),
     /// Present in principle but not known (replay); conditions on it are [`Tri::Unknown`].
     Unknown,
+    /// Known to be absent. Only meaningful in an open-world context, where keys
+    /// that are not listed are unknown rather than absent.
+    Absent,
 }
 
 /// What a key lookup finds.
@@ -290,15 +294,31 @@ pub enum Value<'a> {
 }
 
 /// Request context: key → value, keys compared ASCII case-insensitively (§5.1).
+///
+/// Closed world (the default, as in `simulate`): a key that is not listed is
+/// absent. Open world (CloudTrail replay, §5.5): a key that is not listed is
+/// *unknown*, so a condition on it can decide nothing; keys known to be absent
+/// are listed as [`ContextValue::Absent`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     entries: Vec<(String, ContextValue)>,
+    open_world: bool,
 }
 
 impl Context {
-    /// An empty context.
+    /// An empty closed-world context.
     pub fn new() -> Context {
         Context::default()
+    }
+
+    /// An empty open-world context: unlisted keys are unknown.
+    pub fn open_world() -> Context {
+        Context { entries: Vec::new(), open_world: true }
+    }
+
+    /// Whether unlisted keys are unknown rather than absent.
+    pub fn is_open_world(&self) -> bool {
+        self.open_world
     }
 
     /// Sets `key` (replacing a value under the same key in any case).
@@ -417,16 +437,22 @@ impl Request {
     }
 
     /// Looks up a context key given in lower case: the explicit context first,
-    /// then the keys AWS derives from the principal. `None` = absent.
+    /// then the keys AWS derives from the principal, then (open world only)
+    /// unknown. `None` = absent.
     pub fn lookup(&self, key_lower: &str) -> Option<Value<'_>> {
         if let Some(v) = self.context.get(key_lower) {
-            return Some(match v {
-                ContextValue::Single(s) => Value::Single(s),
-                ContextValue::Multi(m) => Value::Multi(m),
-                ContextValue::Unknown => Value::Unknown,
-            });
+            return match v {
+                ContextValue::Single(s) => Some(Value::Single(s)),
+                ContextValue::Multi(m) => Some(Value::Multi(m)),
+                ContextValue::Unknown => Some(Value::Unknown),
+                ContextValue::Absent => None,
+            };
         }
-        self.principal.derived(key_lower).map(Value::Single)
+        match self.principal.derived(key_lower) {
+            Some(v) => v.map(Value::Single),
+            None if self.context.open_world => Some(Value::Unknown),
+            None => None,
+        }
     }
 }
 
@@ -471,6 +497,21 @@ mod tests {
         assert_eq!(c.get("aws:tagkeys"), Some(&ContextValue::Multi(vec!["a".into(), "b".into()])));
         assert_eq!(c.get("n"), Some(&ContextValue::Single("10".into())));
         assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
+    }
+
+    #[test]
+    fn open_world_context_makes_unlisted_keys_unknown() {
+        let mut c = Context::open_world();
+        c.insert("aws:SourceIp", ContextValue::Single("1.2.3.4".into()));
+        c.insert("aws:MultiFactorAuthPresent", ContextValue::Absent);
+        let mut r =
+            Request::new(Principal::parse("arn:aws:sts::111111111111:assumed-role/R/s").unwrap(), "s3:GetObject", "*");
+        r.context = c;
+        assert_eq!(r.lookup("aws:sourceip"), Some(Value::Single("1.2.3.4")));
+        assert_eq!(r.lookup("aws:multifactorauthpresent"), None, "listed as absent");
+        assert_eq!(r.lookup("aws:principaltag/team"), Some(Value::Unknown), "unlisted: unknown");
+        assert_eq!(r.lookup("aws:username"), None, "a role session has no aws:username, even in an open world");
+        assert_eq!(r.lookup("aws:principalaccount"), Some(Value::Single("111111111111")));
     }
 
     #[test]

@@ -208,6 +208,8 @@ pub fn request_json(req: &Request) -> serde_json::Value {
             ContextValue::Single(s) => serde_json::Value::String(s.clone()),
             ContextValue::Multi(m) => serde_json::Value::from(m.clone()),
             ContextValue::Unknown => serde_json::Value::Null,
+            // Closed-world request lines: an absent key is simply not written.
+            ContextValue::Absent => continue,
         };
         ctx.insert(k.to_string(), value);
     }

@@ -55,6 +55,11 @@ struct Check {
     #[serde(default)]
     missing_context_keys: Option<Vec<String>>,
     #[serde(default)]
+    unknown_context_keys: Option<Vec<String>>,
+    /// Unlisted context keys are unknown rather than absent (replay).
+    #[serde(default)]
+    open_world: bool,
+    #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
 }
@@ -118,9 +123,13 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
             .map(|c| {
                 let mut r = Request::new(Principal::parse(&c.principal).unwrap(), &c.action, &c.resource);
                 r.resource_account = c.resource_account.clone();
-                if let Some(ctx) = &c.context {
-                    r.context = Context::from_json(ctx).unwrap();
+                let mut ctx = if c.open_world { Context::open_world() } else { Context::new() };
+                if let Some(given) = &c.context {
+                    for (k, v) in Context::from_json(given).unwrap().iter() {
+                        ctx.insert(k, v.clone());
+                    }
                 }
+                r.context = ctx;
                 r
             })
             .collect();
@@ -144,6 +153,12 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
                 let got: Vec<String> = fast.statements.iter().map(statement_label).collect();
                 if &got != want {
                     failures.push(format!("{what}: statements {got:?} expected {want:?}"));
+                }
+            }
+            if let Some(want) = &c.unknown_context_keys {
+                let got: Vec<&str> = fast.unknown_keys.iter().filter_map(|k| compiled.key_name(*k)).collect();
+                if &got != want {
+                    failures.push(format!("{what}: unknown keys {got:?} expected {want:?}"));
                 }
             }
             if let Some(want) = &c.missing_context_keys {
@@ -176,5 +191,5 @@ fn semantics_cases() {
     }
     println!("corpus: {cases} semantics cases, {checks} checks in {} files", paths.len());
     assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(cases >= 66, "expected every §9 case, found {cases}");
+    assert!(cases >= 66 + 4, "expected every §9 case and the unknown-value cases, found {cases}");
 }

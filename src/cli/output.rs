@@ -24,6 +24,9 @@ struct ResultLine<'a> {
     decision: &'static str,
     matched_statements: Vec<MatchedStatement<'a>>,
     missing_context_keys: Vec<&'a str>,
+    /// Only when the request marked values unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unknown_context_keys: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
@@ -49,6 +52,7 @@ pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Stri
             })
             .collect(),
         missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
+        unknown_context_keys: d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
         reason: d.missing_allow.map(|layer| format!("no statement in the {layer} policies allows the request")),
     };
     serde_json::to_string(&line).unwrap_or_default()
@@ -80,8 +84,14 @@ pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Valu
         "matched_statements": statements,
         "missing_context_keys": missing,
     });
-    if let (Some(layer), Some(obj)) = (d.missing_allow, v.as_object_mut()) {
-        obj.insert("reason".into(), json!(format!("no statement in the {layer} policies allows the request")));
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(layer) = d.missing_allow {
+            obj.insert("reason".into(), json!(format!("no statement in the {layer} policies allows the request")));
+        }
+        if !d.unknown_keys.is_empty() {
+            let unknown: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+            obj.insert("unknown_context_keys".into(), json!(unknown));
+        }
     }
     v
 }

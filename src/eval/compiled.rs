@@ -3,7 +3,7 @@
 //! principal and typed condition predicates run on those only. All buffers live
 //! in a per-thread [`Scratch`], so the common case allocates nothing.
 
-use super::decision::{Decision, Hit, KeyId, PrincipalClass};
+use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
 use super::logic::{combine, condition_result, null_result, ActionFacts};
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
@@ -16,7 +16,6 @@ use crate::policy::values::*;
 use crate::policy::variables::{Lookup, Status};
 use crate::policy::{Arn, Comparison};
 use crate::request::{Request, Tri, Value};
-use smallvec::SmallVec;
 
 /// Distinct actions remembered per thread before the memo is cleared; bounds
 /// memory on adversarial streams of ever-new action names.
@@ -103,11 +102,11 @@ impl CompiledPolicySet {
                 req.resource_account(),
                 &ActionFacts::of(&req.action),
                 &[],
-                SmallVec::new(),
+                KeyReport::default(),
             );
         };
         hits.clear();
-        let mut missing: SmallVec<[KeyId; 4]> = SmallVec::new();
+        let mut keys = KeyReport::default();
         let arn = Arn::parse(&req.resource);
         let resource_is_star = req.resource == "*";
         for id in candidates.iter() {
@@ -142,24 +141,21 @@ impl CompiledPolicySet {
             let mut result = resource;
             for c in stmt.conditions.iter() {
                 let value = req.lookup(&c.key_name);
-                if value.is_none() {
-                    missing.push(c.key);
-                }
+                keys.note(c.key, value);
                 result = result.and(condition(c, value, req, tokens));
             }
             if result != Tri::False {
                 hits.push(Hit { statement: stmt.sref, effect: stmt.effect, class, result });
             }
         }
-        missing.sort_unstable();
-        missing.dedup();
+        keys.finish();
         // Same rule as `Request::resource_account`, reusing this parse of the ARN.
         let owner = match (&req.resource_account, &arn) {
             (Some(a), _) => Some(a.as_str()),
             (None, Some(a)) if !a.account.is_empty() => Some(a.account),
             _ => req.principal.account(),
         };
-        combine(&self.shape, req, owner, facts, hits, missing)
+        combine(&self.shape, req, owner, facts, hits, keys)
     }
 }
 

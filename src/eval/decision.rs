@@ -79,6 +79,37 @@ pub struct Decision {
     pub missing_allow: Option<Layer>,
     /// Condition keys of applicable statements that the request lacked. Sorted.
     pub missing_keys: SmallVec<[KeyId; 4]>,
+    /// Condition keys of applicable statements whose value the request marked
+    /// unknown (open-world replay contexts). Sorted.
+    pub unknown_keys: SmallVec<[KeyId; 4]>,
+}
+
+/// The context keys a decision needed, as the matchers found them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyReport {
+    /// Absent from the request.
+    pub missing: SmallVec<[KeyId; 4]>,
+    /// Unknown in the request.
+    pub unknown: SmallVec<[KeyId; 4]>,
+}
+
+impl KeyReport {
+    /// Records a condition key's lookup result.
+    pub fn note(&mut self, key: KeyId, value: Option<crate::request::Value<'_>>) {
+        match value {
+            None => self.missing.push(key),
+            Some(crate::request::Value::Unknown) => self.unknown.push(key),
+            Some(_) => {}
+        }
+    }
+
+    /// Sorts and deduplicates both lists.
+    pub fn finish(&mut self) {
+        for list in [&mut self.missing, &mut self.unknown] {
+            list.sort_unstable();
+            list.dedup();
+        }
+    }
 }
 
 impl Decision {

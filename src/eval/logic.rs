@@ -9,7 +9,7 @@
 //! The two evaluators differ in how they find hits (naive interpretation vs
 //! compiled automata); that is what differential testing compares.
 
-use super::decision::{Decision, DecisionKind, Hit, KeyId, PrincipalClass};
+use super::decision::{Decision, DecisionKind, Hit, KeyReport, PrincipalClass};
 use crate::policy::{Effect, Layer, Operator, SetQualifier, Shape, StatementRef};
 use crate::request::{Principal, Request, Tri, Value};
 use smallvec::SmallVec;
@@ -167,13 +167,14 @@ pub fn combine(
     owner: Option<&str>,
     facts: &ActionFacts,
     hits: &[Hit],
-    missing_keys: SmallVec<[KeyId; 4]>,
+    keys: KeyReport,
 ) -> Decision {
     let decision = |kind, statements, missing_allow| Decision {
         kind,
         statements,
         missing_allow,
-        missing_keys: missing_keys.clone(),
+        missing_keys: keys.missing.clone(),
+        unknown_keys: keys.unknown.clone(),
     };
     if facts.authorization_free {
         return decision(DecisionKind::Allowed, SmallVec::new(), None);

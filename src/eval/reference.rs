@@ -6,7 +6,7 @@
 //! `iamsim bench`), so it favours obviousness over speed. It shares only the
 //! decision rules in [`super::logic`] and principal matching with the compiled engine.
 
-use super::decision::{Decision, Hit, KeyId, PrincipalClass};
+use super::decision::{Decision, Hit, KeyId, KeyReport, PrincipalClass};
 use super::logic::{combine, condition_result, null_result, ActionFacts};
 use super::principal::principal_class;
 use crate::policy::pattern::{tokens, tokens_match, Token};
@@ -14,7 +14,6 @@ use crate::policy::values::*;
 use crate::policy::variables::{Lookup, Resolved, Template};
 use crate::policy::{Arn, ArnPattern, Comparison, Condition, Family, PolicyKind, PolicySet, Statement};
 use crate::request::{Request, Tri, Value};
-use smallvec::SmallVec;
 
 /// Decides `req` against `set` by direct interpretation.
 ///
@@ -34,7 +33,7 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     let keys = set.condition_keys();
     let has_boundary = set.permissions_boundary.is_some();
     let mut hits = Vec::new();
-    let mut missing: SmallVec<[KeyId; 4]> = SmallVec::new();
+    let mut keys_report = KeyReport::default();
     for (sref, policy, stmt) in set.statements() {
         let vars = policy.version.variables_enabled();
         if !action_matches(stmt, &req.action) {
@@ -54,10 +53,8 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
         let mut result = resource;
         for c in &stmt.conditions {
             let key = c.key.to_ascii_lowercase();
-            if req.lookup(&key).is_none() {
-                if let Some(id) = keys.iter().position(|k| *k == key) {
-                    missing.push(KeyId::try_from(id).unwrap_or(KeyId::MAX));
-                }
+            if let Some(id) = keys.iter().position(|k| *k == key) {
+                keys_report.note(KeyId::try_from(id).unwrap_or(KeyId::MAX), req.lookup(&key));
             }
             result = result.and(condition(c, vars, req));
         }
@@ -65,9 +62,8 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
             hits.push(Hit { statement: sref, effect: stmt.effect, class, result });
         }
     }
-    missing.sort_unstable();
-    missing.dedup();
-    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &hits, missing)
+    keys_report.finish();
+    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &hits, keys_report)
 }
 
 fn action_matches(stmt: &Statement, action: &str) -> bool {
