@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cloudtrail;
 pub mod compile;
 pub mod eval;
 pub mod policy;

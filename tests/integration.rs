@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cloudtrail;
 mod corpus;
 mod managed;
 mod props;
