@@ -9,6 +9,7 @@ mod eval_cmd;
 mod gen;
 mod load;
 mod output;
+mod replay;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -38,6 +39,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Evaluate a JSON Lines stream of requests against a policy bundle, in parallel.
     Eval(EvalArgs),
+    /// Replay CloudTrail logs against current or proposed policies: what would break, what is never used.
+    Replay(replay::ReplayArgs),
     /// Measure decisions per second, compiled engine vs reference evaluator, checking they agree.
     Bench(bench::BenchArgs),
     /// Write a seeded stream of realistic requests for a policy set, in the `eval` format.
@@ -71,6 +74,7 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Eval(args) => eval_cmd::run(&args),
         Command::Bench(args) => bench::run(&args, memory),
+        Command::Replay(args) => replay::run(&args),
         Command::GenRequests(args) => gen::run(&args),
     };
     match result {

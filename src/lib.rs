@@ -38,7 +38,9 @@ pub mod cli;
 pub mod cloudtrail;
 pub mod compile;
 pub mod eval;
+pub mod inventory;
 pub mod policy;
+pub mod replay;
 pub mod request;
 pub mod workload;
 

@@ -303,6 +303,9 @@ pub enum Value<'a> {
 pub struct Context {
     entries: Vec<(String, ContextValue)>,
     open_world: bool,
+    /// In an open world, lower-cased key prefixes whose unlisted keys are absent
+    /// (e.g. `aws:principaltag/` once the principal's tags are known).
+    closed_prefixes: Vec<String>,
 }
 
 impl Context {
@@ -313,7 +316,17 @@ impl Context {
 
     /// An empty open-world context: unlisted keys are unknown.
     pub fn open_world() -> Context {
-        Context { entries: Vec::new(), open_world: true }
+        Context { entries: Vec::new(), open_world: true, closed_prefixes: Vec::new() }
+    }
+
+    /// In an open world, makes unlisted keys starting with `prefix` (any case)
+    /// absent rather than unknown: the listed ones are all there are.
+    pub fn close_prefix(&mut self, prefix: &str) {
+        self.closed_prefixes.push(prefix.to_ascii_lowercase());
+    }
+
+    fn closed(&self, key_lower: &str) -> bool {
+        self.closed_prefixes.iter().any(|p| key_lower.get(..p.len()).is_some_and(|k| k.eq_ignore_ascii_case(p)))
     }
 
     /// Whether unlisted keys are unknown rather than absent.
@@ -450,7 +463,7 @@ impl Request {
         }
         match self.principal.derived(key_lower) {
             Some(v) => v.map(Value::Single),
-            None if self.context.open_world => Some(Value::Unknown),
+            None if self.context.open_world && !self.context.closed(key_lower) => Some(Value::Unknown),
             None => None,
         }
     }
@@ -512,6 +525,8 @@ mod tests {
         assert_eq!(r.lookup("aws:principaltag/team"), Some(Value::Unknown), "unlisted: unknown");
         assert_eq!(r.lookup("aws:username"), None, "a role session has no aws:username, even in an open world");
         assert_eq!(r.lookup("aws:principalaccount"), Some(Value::Single("111111111111")));
+        r.context.close_prefix("aws:PrincipalTag/");
+        assert_eq!(r.lookup("aws:principaltag/team"), None, "tags known: an unlisted tag is absent");
     }
 
     #[test]

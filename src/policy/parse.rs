@@ -88,6 +88,17 @@ pub fn parse_policy(bytes: &[u8], source: &str, kind: PolicyKind) -> Result<Poli
 /// # Errors
 /// As [`parse_policy`].
 pub fn policy_from_json(root: &Json, source: &str, kind: PolicyKind) -> Result<Policy, ParseError> {
+    // A document held in a string (get-account-authorization-details URL-encodes them).
+    if let JsonKind::String(text) = &root.kind {
+        let decoded = decode_document_text(text, source, "")?;
+        let inner = json::parse(decoded.as_bytes()).map_err(|e| ParseError {
+            source: source.to_string(),
+            path: String::new(),
+            span: None,
+            message: format!("invalid JSON inside the string document: {} (at {} of that string)", e.message, e.span),
+        })?;
+        return Parser { source, prefix: String::new() }.policy(&inner, source, kind);
+    }
     let (doc, path) = unwrap_document(root, source)?;
     match doc {
         Unwrapped::Node(node) => Parser { source, prefix: path }.policy(node, source, kind),

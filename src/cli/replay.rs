@@ -1,0 +1,170 @@
+//! `iamsim replay`: CloudTrail logs against current or proposed policies.
+//! Prints a summary, writes every decided check (`--out`) and the report
+//! (`--report`). Every event read is either evaluated or counted as skipped.
+
+use super::{load, CliError, Format};
+use crate::cloudtrail::reader::{collect_files, read_file, Item};
+use crate::inventory::Inventory;
+use crate::policy::PolicyKind;
+use crate::replay::{Replayer, Report};
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `iamsim replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// CloudTrail log files or folders (S3 layout, `.json`/`.json.gz`, JSON Lines); `-` for stdin.
+    #[arg(long = "cloudtrail", required = true)]
+    cloudtrail: Vec<PathBuf>,
+    /// Output of `aws iam get-account-authorization-details`; repeat per account.
+    #[arg(long = "authorization-details", required = true)]
+    details: Vec<PathBuf>,
+    /// Folder of `<PolicyName>.json` managed policy documents, for managed policies the details file does not include.
+    #[arg(long = "managed-policies")]
+    managed: Option<PathBuf>,
+    /// SCPs of one organization level of the principals' accounts (root first); repeatable.
+    #[arg(long = "scp")]
+    scps: Vec<PathBuf>,
+    /// Replace a principal's identity policies with a proposed one: `ARN=FILE` (user or role ARN).
+    #[arg(long = "override")]
+    overrides: Vec<String>,
+    /// A resource's resource-based policy: `ARN=FILE`; repeatable.
+    #[arg(long = "resource-policy")]
+    resource_policies: Vec<String>,
+    /// Write every decided check here (JSON Lines).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the report here (JSON).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
+    // ARNs contain ':' but never '='.
+    s.split_once('=')
+        .filter(|(a, f)| !a.is_empty() && !f.is_empty())
+        .ok_or_else(|| CliError::new(format!("{flag}: expected ARN=FILE, found `{s}`")))
+}
+
+/// Runs `replay`.
+pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+    let start = Instant::now();
+    let mut inventory = Inventory::new();
+    for d in &args.details {
+        let bytes = load::read_file(d)?;
+        inventory.load(&bytes, &d.display().to_string(), args.managed.as_deref())?;
+    }
+    for o in &args.overrides {
+        let (arn, file) = split_pair("--override", o)?;
+        let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
+        if !inventory.set_policies(arn, policies) {
+            return Err(CliError::new(format!(
+                "--override: `{arn}` is not a user or role in the authorization details"
+            )));
+        }
+    }
+    let mut resource_policies = BTreeMap::new();
+    for r in &args.resource_policies {
+        let (arn, file) = split_pair("--resource-policy", r)?;
+        resource_policies.insert(arn.to_string(), load::policy(std::path::Path::new(file), PolicyKind::Resource)?);
+    }
+    let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
+    let files = collect_files(&args.cloudtrail).map_err(CliError::new)?;
+    let mut out: Option<Box<dyn Write>> = match &args.out {
+        Some(p) => Some(Box::new(BufWriter::new(
+            std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
+        ))),
+        None => None,
+    };
+    let mut replayer = Replayer::new(inventory, scps, resource_policies);
+    let bar = indicatif::ProgressBar::new(u64::try_from(files.len()).unwrap_or(0));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut write_error: Option<std::io::Error> = None;
+    for f in &files {
+        let result = read_file(f, &mut |item| match item {
+            Item::Event(_, v) => {
+                for line in replayer.event(&v) {
+                    if let (Some(w), None) = (out.as_mut(), &write_error) {
+                        let text = serde_json::to_string(&line).unwrap_or_default();
+                        if let Err(e) = w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")) {
+                            write_error = Some(e);
+                        }
+                    }
+                }
+            }
+            Item::Malformed(at, why) => replayer.malformed(at.to_string(), why),
+        });
+        if let Err(e) = result {
+            replayer.malformed(f.display().to_string(), e);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(CliError::new(format!("cannot write decisions: {e}")));
+    }
+    if let Some(w) = out.as_mut() {
+        w.flush()?;
+    }
+    let report = replayer.finish(start.elapsed().as_secs_f64());
+    if let Some(p) = &args.report {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report)?),
+        Format::Text => print!("{}", summary(&report, files.len())),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(r: &Report, files: usize) -> String {
+    let mut s = String::new();
+    let d = &r.decisions;
+    s.push_str(&format!(
+        "events: {} read from {files} files, {} evaluated, {} skipped\n",
+        r.events_read, r.events_evaluated, r.events_skipped
+    ));
+    for (why, n) in &r.skipped_reasons {
+        s.push_str(&format!("  skipped {n:>7}  {why}\n"));
+    }
+    s.push_str(&format!(
+        "checks: {}: allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}\n",
+        r.checks, d.allowed, d.explicit_deny, d.implicit_deny, d.indeterminate
+    ));
+    for (why, n) in &r.indeterminate_reasons {
+        s.push_str(&format!("  indeterminate {n:>7}  {why}\n"));
+    }
+    let list = |s: &mut String, title: &str, groups: &[crate::replay::Group]| {
+        s.push_str(&format!("{title}: {} (principal, action, resource) groups\n", groups.len()));
+        for g in groups.iter().take(15) {
+            s.push_str(&format!("  {:>6}  {}  {}  {}\n", g.count, g.principal, g.action, g.resource));
+        }
+    };
+    list(&mut s, "would break (recorded success, simulated deny)", &r.would_break);
+    list(&mut s, "disagreements (recorded AccessDenied, simulated allow)", &r.disagreements);
+    s.push_str(&format!("principals with no known policies: {}\n", r.unknown_principals.len()));
+    for (p, n) in r.unknown_principals.iter().take(10) {
+        s.push_str(&format!("  {n:>6}  {p}\n"));
+    }
+    for u in r.unused_permissions.iter().filter(|u| !u.unused_statements.is_empty() || !u.unused_actions.is_empty()) {
+        s.push_str(&format!(
+            "unused by {}: {} statements, {} actions seen in the logs ({})\n",
+            u.principal,
+            u.unused_statements.len(),
+            u.unused_actions.len(),
+            u.unused_actions.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    s.push_str(&format!("throughput: {:.0} events/s\n", r.events_per_sec));
+    s
+}

@@ -1,0 +1,405 @@
+//! CloudTrail replay: every check an event implies is decided against the
+//! principal's current (or proposed) policies and compared with what AWS
+//! recorded. The report says what would break (recorded success, simulated
+//! deny), where simulation and AWS disagree (recorded AccessDenied, simulated
+//! allow), which principals have no known policies, and which permissions
+//! were never used.
+//!
+//! Top of the pipeline beside `cli`: uses `cloudtrail`, `inventory`, `compile`
+//! and `eval`. Whatever the logs and the inventory cannot settle is
+//! `indeterminate` with the reason, never guessed.
+
+use crate::cloudtrail::event::{to_checks, Outcome};
+use crate::compile::CompiledPolicySet;
+use crate::eval::{Decision, DecisionKind, Scratch};
+use crate::inventory::Inventory;
+use crate::policy::{Effect, Layer, Policy, PolicySet};
+use crate::request::{ContextValue, Principal, Request};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Services whose resources can carry a resource-based policy: without it, an
+/// implicit deny there may be an allow we cannot see.
+const RESOURCE_POLICY_SERVICES: &[&str] = &[
+    "s3",
+    "kms",
+    "sqs",
+    "sns",
+    "lambda",
+    "secretsmanager",
+    "ecr",
+    "glacier",
+    "backup",
+    "events",
+    "logs",
+    "sts",
+    "es",
+    "elasticfilesystem",
+];
+
+/// Counts of simulated decisions.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DecisionCounts {
+    /// Allowed.
+    pub allowed: usize,
+    /// Explicitly denied.
+    #[serde(rename = "explicitDeny")]
+    pub explicit_deny: usize,
+    /// Implicitly denied.
+    #[serde(rename = "implicitDeny")]
+    pub implicit_deny: usize,
+    /// Not decidable from what is known.
+    pub indeterminate: usize,
+}
+
+/// One (principal, action, resource) group of checks.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Group {
+    /// The caller.
+    pub principal: String,
+    /// The IAM action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// How many checks.
+    pub count: usize,
+}
+
+/// A statement never used by a principal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnusedStatement {
+    /// Policy name.
+    pub policy: String,
+    /// Statement index.
+    pub statement_index: u32,
+    /// Sid, if any.
+    pub sid: Option<String>,
+}
+
+/// Unused permissions of one principal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Unused {
+    /// The user or role ARN.
+    pub principal: String,
+    /// Allow statements of its identity policies that allowed nothing in the logs.
+    pub unused_statements: Vec<UnusedStatement>,
+    /// Actions seen in the logs (from anyone) that its policies allow and it never called.
+    pub unused_actions: Vec<String>,
+}
+
+/// The replay report; `report.json` has these fields.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Items read (events plus malformed records).
+    pub events_read: usize,
+    /// Events turned into checks.
+    pub events_evaluated: usize,
+    /// Events skipped (malformed, not API calls, not policy controlled…).
+    pub events_skipped: usize,
+    /// Skipped events by reason.
+    pub skipped_reasons: BTreeMap<String, usize>,
+    /// The first malformed records, with file and position.
+    pub malformed: Vec<String>,
+    /// Checks decided.
+    pub checks: usize,
+    /// Decisions by kind.
+    pub decisions: DecisionCounts,
+    /// Indeterminate checks by reason.
+    pub indeterminate_reasons: BTreeMap<String, usize>,
+    /// Recorded success, simulated deny.
+    pub would_break: Vec<Group>,
+    /// Recorded AccessDenied, simulated allow.
+    pub disagreements: Vec<Group>,
+    /// Principals seen in the logs with no known policies, and their event counts.
+    pub unknown_principals: BTreeMap<String, usize>,
+    /// Never-used permissions per principal of the inventory.
+    pub unused_permissions: Vec<Unused>,
+    /// Events per second over the whole run.
+    pub events_per_sec: f64,
+}
+
+/// One decided check, as written to `decisions.jsonl`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckLine {
+    /// `eventID`.
+    pub event_id: String,
+    /// `eventTime`.
+    pub time: String,
+    /// The caller.
+    pub principal: String,
+    /// The IAM action.
+    pub action: String,
+    /// The resource, or null when it cannot be derived.
+    pub resource: Option<String>,
+    /// `success`, `AccessDenied` or the error code.
+    pub recorded: String,
+    /// The simulated decision.
+    pub decision: &'static str,
+    /// Deciding statements as `policy#index`.
+    pub statements: Vec<String>,
+    /// Context keys the request lacked.
+    pub missing_context_keys: Vec<String>,
+    /// Context keys the event could not tell.
+    pub unknown_context_keys: Vec<String>,
+    /// Why the decision is indeterminate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Replays events against an inventory of policies.
+pub struct Replayer {
+    inventory: Inventory,
+    scps: Vec<Vec<Policy>>,
+    resource_policies: BTreeMap<String, Policy>,
+    sets: HashMap<(String, Option<String>), Arc<CompiledPolicySet>>,
+    scratches: HashMap<u64, Scratch>,
+    report: Report,
+    groups_break: BTreeMap<(String, String, String), usize>,
+    groups_disagree: BTreeMap<(String, String, String), usize>,
+    used_statements: BTreeMap<String, BTreeSet<(String, u32)>>,
+    used_actions: BTreeMap<String, BTreeSet<String>>,
+    seen_actions: BTreeSet<String>,
+}
+
+/// The key under which a principal's identity policies are stored.
+fn policy_owner(p: &Principal) -> Option<&str> {
+    match p {
+        Principal::User { arn, .. } => Some(arn),
+        Principal::RoleSession { role_arn, .. } => Some(role_arn),
+        _ => None,
+    }
+}
+
+impl Replayer {
+    /// A replayer over `inventory`, with the SCP levels of the principals'
+    /// organization and resource policies keyed by resource ARN.
+    pub fn new(inventory: Inventory, scps: Vec<Vec<Policy>>, resource_policies: BTreeMap<String, Policy>) -> Replayer {
+        Replayer {
+            inventory,
+            scps,
+            resource_policies,
+            sets: HashMap::new(),
+            scratches: HashMap::new(),
+            report: Report::default(),
+            groups_break: BTreeMap::new(),
+            groups_disagree: BTreeMap::new(),
+            used_statements: BTreeMap::new(),
+            used_actions: BTreeMap::new(),
+            seen_actions: BTreeSet::new(),
+        }
+    }
+
+    /// Counts a record that could not be read.
+    pub fn malformed(&mut self, location: String, reason: String) {
+        self.report.events_read += 1;
+        self.report.events_skipped += 1;
+        *self.report.skipped_reasons.entry("malformed record".to_string()).or_default() += 1;
+        if self.report.malformed.len() < 100 {
+            self.report.malformed.push(format!("{location}: {reason}"));
+        }
+    }
+
+    fn set_for(&mut self, owner: Option<&str>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
+        let resource_policy = self.resource_policies.get(resource).cloned();
+        let key = (owner.unwrap_or("").to_string(), resource_policy.as_ref().map(|_| resource.to_string()));
+        if let Some(s) = self.sets.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let mut set = match owner {
+            Some(arn) => self.inventory.policy_set(arn, &self.scps).unwrap_or_default(),
+            None => PolicySet { scps: self.scps.clone(), ..PolicySet::default() },
+        };
+        set.resource = resource_policy;
+        let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(|e| e.to_string())?);
+        self.sets.insert(key, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// Replays one event; returns its decided checks.
+    pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
+        self.report.events_read += 1;
+        let ev = match to_checks(value) {
+            Ok(ev) => ev,
+            Err(reason) => {
+                self.report.events_skipped += 1;
+                *self.report.skipped_reasons.entry(reason.to_string()).or_default() += 1;
+                return Vec::new();
+            }
+        };
+        self.report.events_evaluated += 1;
+        let recorded = match &ev.outcome {
+            Outcome::Success => "success".to_string(),
+            Outcome::AccessDenied => "AccessDenied".to_string(),
+            Outcome::OtherError(e) => e.clone(),
+        };
+        let principal_name = ev.principal.display_name().to_string();
+        let owner = policy_owner(&ev.principal).map(str::to_string);
+        let known = owner.as_deref().map(|o| self.inventory.get(o).is_some());
+        if known == Some(false) {
+            *self.report.unknown_principals.entry(owner.clone().unwrap_or_default()).or_default() += 1;
+        }
+        let mut lines = Vec::new();
+        for check in ev.checks {
+            self.report.checks += 1;
+            self.seen_actions.insert(check.action.clone());
+            let mut line = CheckLine {
+                event_id: ev.event_id.clone(),
+                time: ev.time.clone(),
+                principal: principal_name.clone(),
+                action: check.action.clone(),
+                resource: check.request.as_ref().map(|r| r.resource.clone()),
+                recorded: recorded.clone(),
+                decision: DecisionKind::Indeterminate.as_str(),
+                statements: Vec::new(),
+                missing_context_keys: Vec::new(),
+                unknown_context_keys: Vec::new(),
+                reason: None,
+            };
+            let verdict = match (&check.request, known) {
+                (None, _) => Err("resource not derivable from the event".to_string()),
+                (Some(_), Some(false)) => Err("principal not in the authorization details".to_string()),
+                (Some(_), _) if matches!(ev.principal, Principal::FederatedUser { .. }) => {
+                    Err("federated-user session policy is not in the logs".to_string())
+                }
+                (Some(req), _) => self.decide(owner.as_deref(), req, &mut line),
+            };
+            let kind = match verdict {
+                Ok(kind) => kind,
+                Err(reason) => {
+                    *self.report.indeterminate_reasons.entry(reason.clone()).or_default() += 1;
+                    line.reason = Some(reason);
+                    DecisionKind::Indeterminate
+                }
+            };
+            line.decision = kind.as_str();
+            let counts = &mut self.report.decisions;
+            match kind {
+                DecisionKind::Allowed => counts.allowed += 1,
+                DecisionKind::ExplicitDeny => counts.explicit_deny += 1,
+                DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
+                DecisionKind::Indeterminate => counts.indeterminate += 1,
+            }
+            let group = (principal_name.clone(), check.action.clone(), line.resource.clone().unwrap_or_default());
+            let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
+            if ev.outcome == Outcome::Success && denied {
+                *self.groups_break.entry(group).or_default() += 1;
+            } else if ev.outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
+                *self.groups_disagree.entry(group).or_default() += 1;
+            }
+            if let (Some(o), true) = (&owner, ev.outcome == Outcome::Success) {
+                self.used_actions.entry(o.clone()).or_default().insert(check.action.to_ascii_lowercase());
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
+    fn decide(&mut self, owner: Option<&str>, req: &Request, line: &mut CheckLine) -> Result<DecisionKind, String> {
+        let mut req = req.clone();
+        // Principal tags are known from the inventory: listed tags have values,
+        // others are absent (closed world for this one prefix).
+        let identity = owner.and_then(|o| self.inventory.get(o));
+        let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
+        if let Some(id) = identity {
+            for (k, v) in &id.tags {
+                req.context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
+            }
+            req.context.close_prefix("aws:principaltag/");
+        }
+        let set = self.set_for(owner, &req.resource)?;
+        let scratch = self.scratches.entry(set_key(&set)).or_insert_with(|| Scratch::new(&set));
+        let d: Decision = set.decide(&req, scratch);
+        line.statements = d
+            .statements
+            .iter()
+            .filter_map(|r| set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement)))
+            .collect();
+        line.missing_context_keys =
+            d.missing_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
+        line.unknown_context_keys =
+            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
+        if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
+            let used = self.used_statements.entry(o.to_string()).or_default();
+            for r in d.statements.iter().filter(|r| r.layer == Layer::Identity) {
+                if let Some((p, _)) = set.policy_set().get(*r) {
+                    used.insert((p.name.clone(), r.statement));
+                }
+            }
+        }
+        match d.kind {
+            // An unresolved managed policy could hold a Deny or an Allow: only an
+            // explicit deny is certain.
+            DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => {
+                Err("some of the principal's managed policies could not be resolved".to_string())
+            }
+            DecisionKind::ImplicitDeny if set.policy_set().resource.is_none() && resource_policy_possible(&req) => {
+                Err("a resource policy could allow it, and none was provided".to_string())
+            }
+            DecisionKind::Indeterminate => Err(format!("unknown context: {}", line.unknown_context_keys.join(", "))),
+            kind => Ok(kind),
+        }
+    }
+
+    /// Finishes the report.
+    pub fn finish(mut self, seconds: f64) -> Report {
+        let group = |m: BTreeMap<(String, String, String), usize>| {
+            let mut v: Vec<Group> = m
+                .into_iter()
+                .map(|((principal, action, resource), count)| Group { principal, action, resource, count })
+                .collect();
+            v.sort_by(|a, b| {
+                b.count.cmp(&a.count).then_with(|| (&a.principal, &a.action).cmp(&(&b.principal, &b.action)))
+            });
+            v
+        };
+        self.report.would_break = group(std::mem::take(&mut self.groups_break));
+        self.report.disagreements = group(std::mem::take(&mut self.groups_disagree));
+        let seen: Vec<String> = self.seen_actions.iter().cloned().collect();
+        let mut unused = Vec::new();
+        for id in self.inventory.identities() {
+            let used = self.used_statements.get(&id.arn);
+            let mut statements = Vec::new();
+            for p in &id.policies {
+                for (i, s) in p.statements.iter().enumerate() {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    if s.effect == Effect::Allow && !used.is_some_and(|u| u.contains(&(p.name.clone(), index))) {
+                        statements.push(UnusedStatement {
+                            policy: p.name.clone(),
+                            statement_index: index,
+                            sid: s.sid.clone(),
+                        });
+                    }
+                }
+            }
+            let called = self.used_actions.get(&id.arn);
+            let allows = |action: &str| {
+                id.policies.iter().flat_map(|p| &p.statements).any(|s| {
+                    s.effect == Effect::Allow
+                        && s.actions.patterns.iter().any(|pat| {
+                            crate::policy::pattern::tokens_match(&crate::policy::pattern::tokens(pat), action, true)
+                        }) != s.actions.negated
+                })
+            };
+            let actions: Vec<String> = seen
+                .iter()
+                .filter(|a| !called.is_some_and(|c| c.contains(&a.to_ascii_lowercase())) && allows(a))
+                .cloned()
+                .collect();
+            unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
+        }
+        self.report.unused_permissions = unused;
+        self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
+        self.report
+    }
+}
+
+fn set_key(set: &CompiledPolicySet) -> u64 {
+    set.id
+}
+
+/// Whether a resource-based policy could grant this request.
+fn resource_policy_possible(req: &Request) -> bool {
+    let service = req.action.split_once(':').map_or("", |(s, _)| s);
+    req.resource != "*" && RESOURCE_POLICY_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+}
