@@ -233,11 +233,14 @@ fn resources_of(v: &Value, action: &str) -> Option<Vec<String>> {
         }
         // IAM ARNs carry the entity's path, which events do not; names without a
         // path only match path-less patterns (resolve paths from inventory later).
+        // The entity the call acts on is the resource; `policyArn` of
+        // Attach*/Detach*Policy is the iam:PolicyARN condition key, and the
+        // resource only for policy-level calls (GetPolicy, CreatePolicyVersion…).
         "iam" => match (param("userName"), param("roleName"), param("groupName"), param("policyArn")) {
-            (_, _, _, Some(a)) => a.to_string(),
             (Some(u), _, _, _) => format!("arn:aws:iam::{account}:user/{u}"),
             (_, Some(r), _, _) => format!("arn:aws:iam::{account}:role/{r}"),
             (_, _, Some(g), _) => format!("arn:aws:iam::{account}:group/{g}"),
+            (_, _, _, Some(a)) => a.to_string(),
             _ => return None,
         },
         "sts" => param("roleArn")?.to_string(),
@@ -400,6 +403,21 @@ mod tests {
         assert_eq!(r.lookup("aws:multifactorauthpresent"), Some(crate::request::Value::Single("false")));
         assert_eq!(r.lookup("aws:sourceip"), Some(crate::request::Value::Single("203.0.113.9")));
         assert_eq!(r.lookup("aws:principaltag/team"), Some(crate::request::Value::Unknown));
+    }
+
+    #[test]
+    fn iam_calls_are_checked_on_the_entity_not_the_policy() {
+        let user = json!({"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"});
+        let attach = json!({"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","recipientAccountId":"111122223333","userIdentity":user,
+            "requestParameters":{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/IAMFullAccess"}});
+        let r = to_checks(&attach).unwrap().checks.remove(0).request.unwrap();
+        assert_eq!(r.resource, "arn:aws:iam::111122223333:user/bob");
+        let get = json!({"eventSource":"iam.amazonaws.com","eventName":"GetPolicy","recipientAccountId":"111122223333","userIdentity":user,
+            "requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/P"}});
+        assert_eq!(
+            to_checks(&get).unwrap().checks[0].request.as_ref().unwrap().resource,
+            "arn:aws:iam::111122223333:policy/P"
+        );
     }
 
     #[test]
