@@ -1,0 +1,38 @@
+//! Arbitrary bytes → the CloudTrail reader and event mapping: never panics,
+//! and every record is accounted for (an event or a located malformed item);
+//! every event either converts or names a skip reason.
+#![no_main]
+use iamsim::cloudtrail::event::to_checks;
+use iamsim::cloudtrail::reader::{read_stream, Item};
+use libfuzzer_sys::{fuzz_target, Corpus};
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    if data.len() > 64 * 1024 {
+        return Corpus::Reject;
+    }
+    let (mut events, mut malformed) = (0usize, 0usize);
+    read_stream(data, "fuzz", &mut |item| match item {
+        Item::Event(_, v) => {
+            events += 1;
+            if let Ok(checks) = to_checks(&v) {
+                for c in checks.checks {
+                    if let Some(r) = c.request {
+                        assert!(!r.action.is_empty());
+                    }
+                }
+            }
+        }
+        Item::Malformed(at, why) => {
+            malformed += 1;
+            assert!(!why.is_empty() && at.file == "fuzz");
+        }
+    });
+    // Input yields nothing only when it is an empty event list (`[]`,
+    // `{"Records":[]}`): anything else leaves an event or a located problem.
+    if events + malformed == 0 && data.iter().any(|b| !b.is_ascii_whitespace()) {
+        let v: serde_json::Value = serde_json::from_slice(data).expect("silent input must be valid JSON");
+        let empty = |v: &serde_json::Value| v.as_array().is_some_and(Vec::is_empty);
+        assert!(empty(&v) || v.get("Records").is_some_and(empty), "input vanished without a trace: {v}");
+    }
+    Corpus::Keep
+});
