@@ -7,6 +7,7 @@
 mod bench;
 mod eval_cmd;
 mod gen;
+mod gen_cloudtrail;
 mod load;
 mod output;
 mod replay;
@@ -45,6 +46,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write a seeded stream of realistic requests for a policy set, in the `eval` format.
     GenRequests(gen::GenArgs),
+    /// Write synthetic CloudTrail events for the users and roles of an authorization-details file.
+    GenCloudtrail(gen_cloudtrail::GenCloudTrailArgs),
 }
 
 /// Arguments of `iamsim eval`.
@@ -76,6 +79,7 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Bench(args) => bench::run(&args, memory),
         Command::Replay(args) => replay::run(&args),
         Command::GenRequests(args) => gen::run(&args),
+        Command::GenCloudtrail(args) => gen_cloudtrail::run(&args),
     };
     match result {
         Ok(code) => code,

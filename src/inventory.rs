@@ -58,6 +58,11 @@ impl Inventory {
         self.identities.values()
     }
 
+    /// Whether the ARN is a role (else a user).
+    pub fn is_role(arn: &str) -> bool {
+        arn.contains(":role/")
+    }
+
     /// The user or role with this ARN.
     pub fn get(&self, arn: &str) -> Option<&Identity> {
         self.identities.get(arn)

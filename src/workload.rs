@@ -6,6 +6,8 @@
 //!
 //! Beside the pipeline: reads `policy` and builds `request`s.
 
+pub mod cloudtrail;
+
 use crate::policy::{Family, PolicySet};
 use crate::request::{Context, ContextValue, Principal, Request};
 

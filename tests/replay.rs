@@ -99,3 +99,50 @@ fn proposed_policy_shows_what_would_break() {
     assert_eq!(broken, ["ec2:AttachNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:RunInstances"]);
     assert_eq!(r["events_read"], 17);
 }
+
+#[test]
+fn generated_events_round_trip_through_replay() {
+    let dir = std::env::temp_dir().join(format!("iamsim-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["events.json.gz", "events.jsonl"] {
+        let events = dir.join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+            .args([
+                "gen-cloudtrail",
+                "--authorization-details",
+                "corpus/replay/authorization-details.json",
+                "--count",
+                "3000",
+                "--seed",
+                "11",
+                "--out",
+            ])
+            .arg(&events)
+            .current_dir(crate::root())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r = {
+            let report = dir.join(format!("{name}.report.json"));
+            let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+                .args(["replay", "--authorization-details", "corpus/replay/authorization-details.json", "--cloudtrail"])
+                .arg(&events)
+                .arg("--report")
+                .arg(&report)
+                .current_dir(crate::root())
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(report).unwrap()).unwrap()
+        };
+        assert_eq!(r["events_read"], 3000, "{name}");
+        assert_eq!(r["events_evaluated"], 3000, "{name}");
+        // The recorded outcomes are what the engine decides: nothing may break or disagree.
+        assert_eq!(r["would_break"], serde_json::json!([]), "{name}");
+        assert_eq!(r["disagreements"], serde_json::json!([]), "{name}");
+        let d = &r["decisions"];
+        for kind in ["allowed", "explicitDeny", "implicitDeny"] {
+            assert!(d[kind].as_u64().unwrap() > 0, "{name}: no {kind}: {d}");
+        }
+    }
+}
