@@ -152,7 +152,11 @@ pub struct Replayer {
     inventory: Inventory,
     scps: Vec<Vec<Policy>>,
     resource_policies: BTreeMap<String, Policy>,
-    sets: HashMap<(String, Option<String>), Arc<CompiledPolicySet>>,
+    /// Compiled sets by policy owner (user/role ARN, "" for none), then by the
+    /// resource whose resource policy they include ("" for none).
+    sets: HashMap<String, HashMap<String, Arc<CompiledPolicySet>>>,
+    /// Whether `event` should build output lines.
+    want_lines: bool,
     scratches: HashMap<u64, Scratch>,
     report: Report,
     groups_break: BTreeMap<(String, String, String), usize>,
@@ -180,6 +184,7 @@ impl Replayer {
             scps,
             resource_policies,
             sets: HashMap::new(),
+            want_lines: true,
             scratches: HashMap::new(),
             report: Report::default(),
             groups_break: BTreeMap::new(),
@@ -188,6 +193,12 @@ impl Replayer {
             used_actions: BTreeMap::new(),
             seen_actions: BTreeSet::new(),
         }
+    }
+
+    /// Whether [`Replayer::event`] returns the decided checks (off: only the
+    /// report is built, which is faster).
+    pub fn set_want_lines(&mut self, want: bool) {
+        self.want_lines = want;
     }
 
     /// Counts a record that could not be read.
@@ -201,25 +212,37 @@ impl Replayer {
     }
 
     fn set_for(&mut self, owner: Option<&str>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
-        let resource_policy = self.resource_policies.get(resource).cloned();
-        let key = (owner.unwrap_or("").to_string(), resource_policy.as_ref().map(|_| resource.to_string()));
-        if let Some(s) = self.sets.get(&key) {
+        let with_policy = self.resource_policies.contains_key(resource);
+        let resource_key = if with_policy { resource } else { "" };
+        if let Some(s) = self.sets.get(owner.unwrap_or("")).and_then(|m| m.get(resource_key)) {
             return Ok(Arc::clone(s));
         }
+        let resource_policy = self.resource_policies.get(resource).cloned();
         let mut set = match owner {
             Some(arn) => self.inventory.policy_set(arn, &self.scps).unwrap_or_default(),
             None => PolicySet { scps: self.scps.clone(), ..PolicySet::default() },
         };
         set.resource = resource_policy;
         let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(|e| e.to_string())?);
-        self.sets.insert(key, Arc::clone(&compiled));
+        self.sets
+            .entry(owner.unwrap_or("").to_string())
+            .or_default()
+            .insert(resource_key.to_string(), Arc::clone(&compiled));
         Ok(compiled)
     }
 
     /// Replays one event; returns its decided checks.
     pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
+        self.converted(to_checks(value))
+    }
+
+    /// Replays one event already turned into checks (see [`to_checks`]).
+    pub fn converted(
+        &mut self,
+        converted: Result<crate::cloudtrail::event::EventChecks, crate::cloudtrail::event::SkipReason>,
+    ) -> Vec<CheckLine> {
         self.report.events_read += 1;
-        let ev = match to_checks(value) {
+        let ev = match converted {
             Ok(ev) => ev,
             Err(reason) => {
                 self.report.events_skipped += 1;
@@ -242,7 +265,9 @@ impl Replayer {
         let mut lines = Vec::new();
         for check in ev.checks {
             self.report.checks += 1;
-            self.seen_actions.insert(check.action.clone());
+            if !self.seen_actions.contains(&check.action) {
+                self.seen_actions.insert(check.action.clone());
+            }
             let mut line = CheckLine {
                 event_id: ev.event_id.clone(),
                 time: ev.time.clone(),
@@ -256,7 +281,7 @@ impl Replayer {
                 unknown_context_keys: Vec::new(),
                 reason: None,
             };
-            let verdict = match (&check.request, known) {
+            let verdict = match (check.request, known) {
                 (None, _) => Err("resource not derivable from the event".to_string()),
                 (Some(_), Some(false)) => Err("principal not in the authorization details".to_string()),
                 (Some(_), _) if matches!(ev.principal, Principal::FederatedUser { .. }) => {
@@ -288,15 +313,22 @@ impl Replayer {
                 *self.groups_disagree.entry(group).or_default() += 1;
             }
             if let (Some(o), true) = (&owner, ev.outcome == Outcome::Success) {
-                self.used_actions.entry(o.clone()).or_default().insert(check.action.to_ascii_lowercase());
+                let used = match self.used_actions.get_mut(o) {
+                    Some(u) => u,
+                    None => self.used_actions.entry(o.clone()).or_default(),
+                };
+                if !used.contains(&check.action) {
+                    used.insert(check.action.clone());
+                }
             }
-            lines.push(line);
+            if self.want_lines {
+                lines.push(line);
+            }
         }
         lines
     }
 
-    fn decide(&mut self, owner: Option<&str>, req: &Request, line: &mut CheckLine) -> Result<DecisionKind, String> {
-        let mut req = req.clone();
+    fn decide(&mut self, owner: Option<&str>, mut req: Request, line: &mut CheckLine) -> Result<DecisionKind, String> {
         // Principal tags are known from the inventory: listed tags have values,
         // others are absent (closed world for this one prefix).
         let identity = owner.and_then(|o| self.inventory.get(o));
@@ -310,6 +342,9 @@ impl Replayer {
         let set = self.set_for(owner, &req.resource)?;
         let scratch = self.scratches.entry(set_key(&set)).or_insert_with(|| Scratch::new(&set));
         let d: Decision = set.decide(&req, scratch);
+        if !self.want_lines {
+            return self.verdict(&d, unresolved, &req, &set);
+        }
         line.statements = d
             .statements
             .iter()
@@ -320,24 +355,73 @@ impl Replayer {
         line.unknown_context_keys =
             d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
         if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
-            let used = self.used_statements.entry(o.to_string()).or_default();
+            let used = match self.used_statements.get_mut(o) {
+                Some(u) => u,
+                None => self.used_statements.entry(o.to_string()).or_default(),
+            };
             for r in d.statements.iter().filter(|r| r.layer == Layer::Identity) {
                 if let Some((p, _)) = set.policy_set().get(*r) {
-                    used.insert((p.name.clone(), r.statement));
+                    if !used.iter().any(|(name, i)| *i == r.statement && *name == p.name) {
+                        used.insert((p.name.clone(), r.statement));
+                    }
                 }
             }
         }
+        self.verdict(&d, unresolved, &req, &set)
+    }
+
+    /// The check's result: the decision, or why it cannot be trusted.
+    fn verdict(
+        &self,
+        d: &Decision,
+        unresolved: bool,
+        req: &Request,
+        set: &CompiledPolicySet,
+    ) -> Result<DecisionKind, String> {
         match d.kind {
             // An unresolved managed policy could hold a Deny or an Allow: only an
             // explicit deny is certain.
             DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => {
                 Err("some of the principal's managed policies could not be resolved".to_string())
             }
-            DecisionKind::ImplicitDeny if set.policy_set().resource.is_none() && resource_policy_possible(&req) => {
+            DecisionKind::ImplicitDeny if set.policy_set().resource.is_none() && resource_policy_possible(req) => {
                 Err("a resource policy could allow it, and none was provided".to_string())
             }
-            DecisionKind::Indeterminate => Err(format!("unknown context: {}", line.unknown_context_keys.join(", "))),
+            DecisionKind::Indeterminate => {
+                let keys: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+                Err(format!("unknown context: {}", keys.join(", ")))
+            }
             kind => Ok(kind),
+        }
+    }
+
+    /// Replays every file in order, record by record (memory bounded by one
+    /// record). Decided checks go to `lines` (when [`Replayer::set_want_lines`]
+    /// is on); `progress` gets the number of files done.
+    ///
+    /// Single-threaded: a reader thread feeding this one measured slower
+    /// (benches/README.md); parallelism across files is the next step.
+    pub fn replay_files(
+        &mut self,
+        files: &[std::path::PathBuf],
+        mut lines: impl FnMut(Vec<CheckLine>),
+        mut progress: impl FnMut(usize),
+    ) {
+        use crate::cloudtrail::reader::{read_file, Item};
+        for (i, f) in files.iter().enumerate() {
+            let result = read_file(f, &mut |item| match item {
+                Item::Event(_, v) => {
+                    let out = self.event(&v);
+                    if !out.is_empty() {
+                        lines(out);
+                    }
+                }
+                Item::Malformed(at, why) => self.malformed(at.to_string(), why),
+            });
+            if let Err(e) = result {
+                self.malformed(f.display().to_string(), e);
+            }
+            progress(i + 1);
         }
     }
 

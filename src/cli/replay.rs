@@ -3,7 +3,7 @@
 //! (`--report`). Every event read is either evaluated or counted as skipped.
 
 use super::{load, CliError, Format};
-use crate::cloudtrail::reader::{collect_files, read_file, Item};
+use crate::cloudtrail::reader::collect_files;
 use crate::inventory::Inventory;
 use crate::policy::PolicyKind;
 use crate::replay::{Replayer, Report};
@@ -83,31 +83,28 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         None => None,
     };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
+    replayer.set_want_lines(out.is_some());
     let bar = indicatif::ProgressBar::new(u64::try_from(files.len()).unwrap_or(0));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files {msg}")
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut write_error: Option<std::io::Error> = None;
-    for f in &files {
-        let result = read_file(f, &mut |item| match item {
-            Item::Event(_, v) => {
-                for line in replayer.event(&v) {
-                    if let (Some(w), None) = (out.as_mut(), &write_error) {
-                        let text = serde_json::to_string(&line).unwrap_or_default();
-                        if let Err(e) = w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")) {
-                            write_error = Some(e);
-                        }
+    replayer.replay_files(
+        &files,
+        |lines| {
+            if let (Some(w), None) = (out.as_mut(), &write_error) {
+                for line in lines {
+                    let text = serde_json::to_string(&line).unwrap_or_default();
+                    if let Err(e) = w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")) {
+                        write_error = Some(e);
+                        break;
                     }
                 }
             }
-            Item::Malformed(at, why) => replayer.malformed(at.to_string(), why),
-        });
-        if let Err(e) = result {
-            replayer.malformed(f.display().to_string(), e);
-        }
-        bar.inc(1);
-    }
+        },
+        |done| bar.set_position(u64::try_from(done).unwrap_or(0)),
+    );
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(CliError::new(format!("cannot write decisions: {e}")));

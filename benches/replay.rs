@@ -1,0 +1,108 @@
+//! Replay throughput against merely reading the same CloudTrail files with the
+//! same reader, `.json` and `.json.gz`, in one criterion run (the throughput
+//! issue's measure). The replay's answers are checked first: generated events
+//! record what the engine decides, so nothing may break or disagree.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use iamsim::cloudtrail::reader::{read_file, Item};
+use iamsim::inventory::Inventory;
+use iamsim::replay::Replayer;
+use iamsim::workload::cloudtrail::EventGenerator;
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const EVENTS: usize = 20_000;
+
+fn inventory() -> Inventory {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut inv = Inventory::new();
+    let bytes = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
+    inv.load(&bytes, "authorization-details.json", None).unwrap();
+    inv
+}
+
+fn write_events(dir: &Path) -> (PathBuf, PathBuf) {
+    let gen = EventGenerator::new(&inventory()).unwrap();
+    let mut body = Vec::new();
+    body.extend_from_slice(b"{\"Records\":[");
+    let mut first = true;
+    gen.generate(EVENTS, 5, |e| {
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        body.extend_from_slice(e.to_string().as_bytes());
+    });
+    body.extend_from_slice(b"]}");
+    let json = dir.join("events.json");
+    std::fs::write(&json, &body).unwrap();
+    let gz = dir.join("events.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    enc.write_all(&body).unwrap();
+    enc.finish().unwrap();
+    (json, gz)
+}
+
+fn parse_only(path: &Path) -> usize {
+    let mut n = 0;
+    read_file(path, &mut |item| {
+        if let Item::Event(_, v) = item {
+            black_box(&v);
+        }
+        n += 1;
+    })
+    .unwrap();
+    n
+}
+
+/// Replay on one thread: read and decide in turn.
+fn replay(path: &Path) -> iamsim::replay::Report {
+    let mut r = Replayer::new(inventory(), Vec::new(), Default::default());
+    r.set_want_lines(false);
+    read_file(path, &mut |item| match item {
+        Item::Event(_, v) => {
+            black_box(r.event(&v));
+        }
+        Item::Malformed(at, why) => r.malformed(at.to_string(), why),
+    })
+    .unwrap();
+    r.finish(1.0)
+}
+
+/// Replay as the CLI runs it (`Replayer::replay_files`).
+fn replay_files(path: &Path) -> iamsim::replay::Report {
+    let mut r = Replayer::new(inventory(), Vec::new(), Default::default());
+    r.set_want_lines(false);
+    r.replay_files(&[path.to_path_buf()], |_| {}, |_| {});
+    r.finish(1.0)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("iamsim-bench-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, gz) = write_events(&dir);
+    for path in [&json, &gz] {
+        assert_eq!(parse_only(path), EVENTS);
+        for report in [replay(path), replay_files(path)] {
+            assert_eq!(report.events_read, EVENTS);
+            assert_eq!(report.events_evaluated, EVENTS);
+            assert!(
+                report.would_break.is_empty() && report.disagreements.is_empty(),
+                "generated outcomes must replay identically"
+            );
+        }
+    }
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.sample_size(10);
+    g.bench_function("parse_only/json", |b| b.iter(|| parse_only(&json)));
+    g.bench_function("replay/json", |b| b.iter(|| replay_files(&json)));
+    g.bench_function("parse_only/json_gz", |b| b.iter(|| parse_only(&gz)));
+    g.bench_function("replay/json_gz", |b| b.iter(|| replay_files(&gz)));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
