@@ -342,18 +342,6 @@ impl Replayer {
         let set = self.set_for(owner, &req.resource)?;
         let scratch = self.scratches.entry(set_key(&set)).or_insert_with(|| Scratch::new(&set));
         let d: Decision = set.decide(&req, scratch);
-        if !self.want_lines {
-            return self.verdict(&d, unresolved, &req, &set);
-        }
-        line.statements = d
-            .statements
-            .iter()
-            .filter_map(|r| set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement)))
-            .collect();
-        line.missing_context_keys =
-            d.missing_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
-        line.unknown_context_keys =
-            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
         if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
             let used = match self.used_statements.get_mut(o) {
                 Some(u) => u,
@@ -367,6 +355,18 @@ impl Replayer {
                 }
             }
         }
+        if !self.want_lines {
+            return self.verdict(&d, unresolved, &req, &set);
+        }
+        line.statements = d
+            .statements
+            .iter()
+            .filter_map(|r| set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement)))
+            .collect();
+        line.missing_context_keys =
+            d.missing_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
+        line.unknown_context_keys =
+            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
         self.verdict(&d, unresolved, &req, &set)
     }
 
@@ -467,7 +467,7 @@ impl Replayer {
             };
             let actions: Vec<String> = seen
                 .iter()
-                .filter(|a| !called.is_some_and(|c| c.contains(&a.to_ascii_lowercase())) && allows(a))
+                .filter(|a| !called.is_some_and(|c| c.iter().any(|x| x.eq_ignore_ascii_case(a))) && allows(a))
                 .cloned()
                 .collect();
             unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });

@@ -146,3 +146,29 @@ fn generated_events_round_trip_through_replay() {
         }
     }
 }
+
+#[test]
+fn report_is_the_same_without_decision_output() {
+    let with_out = replay(&[]);
+    let report = std::env::temp_dir().join(format!("iamsim-replay-noout-{}.json", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        .args([
+            "replay",
+            "--cloudtrail",
+            "corpus/replay/cloudtrail",
+            "--authorization-details",
+            "corpus/replay/authorization-details.json",
+            "--report",
+        ])
+        .arg(&report)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut without: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut with_out = with_out;
+    for r in [&mut without, &mut with_out] {
+        r.as_object_mut().unwrap().remove("events_per_sec");
+    }
+    assert_eq!(without, with_out);
+}
