@@ -35,7 +35,12 @@ fn every_managed_policy_parses_and_compiles() {
         }
         let bytes = std::fs::read(&path).unwrap();
         match parse_policy(&bytes, &path.file_name().unwrap().to_string_lossy(), PolicyKind::Identity) {
-            Ok(p) => policies.push(p),
+            Ok(p) => {
+                // Written back out, every AWS policy parses to the same model.
+                let again = parse_policy(p.to_json().to_string().as_bytes(), &p.name, PolicyKind::Identity).unwrap();
+                assert_eq!(again, p, "{} does not round-trip", p.name);
+                policies.push(p)
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }

@@ -308,3 +308,16 @@ proptest! {
         prop_assert_eq!(reference_decide(&set, &req).kind, reference_decide(&reversed, &req).kind);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Policy JSON round-trips through the model, for every kind.
+    #[test]
+    fn policy_json_round_trips(set in policy_set()) {
+        for (_, _, p) in set.policies() {
+            let again = parse_policy(p.to_json().to_string().as_bytes(), &p.name, p.kind).unwrap();
+            prop_assert_eq!(&again, p);
+        }
+    }
+}

@@ -184,3 +184,78 @@ pub struct Policy {
     /// The statements, in document order.
     pub statements: Vec<Statement>,
 }
+
+impl Policy {
+    /// The policy as an AWS policy document. Parsing it again gives an equal
+    /// `Policy` (same kind); single values are written as arrays and condition
+    /// values as strings, both of which AWS treats as equivalent (§1.2).
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::policy::{parse_policy, PolicyKind};
+    /// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"iam:*","Resource":"*"}}"#, "p", PolicyKind::Identity)?;
+    /// let again = parse_policy(p.to_json().to_string().as_bytes(), "p", PolicyKind::Identity)?;
+    /// assert_eq!(again, p);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let statements: Vec<Value> = self
+            .statements
+            .iter()
+            .map(|s| {
+                let mut m = Map::new();
+                if let Some(sid) = &s.sid {
+                    m.insert("Sid".into(), json!(sid));
+                }
+                m.insert("Effect".into(), json!(s.effect.as_str()));
+                if let Some(p) = &s.principal {
+                    let key = if p.negated { "NotPrincipal" } else { "Principal" };
+                    let value = if p.entries == [(PrincipalType::Aws, "*".to_string())] {
+                        json!("*")
+                    } else {
+                        let mut by_type: Map<String, Value> = Map::new();
+                        for (t, v) in &p.entries {
+                            let list = by_type.entry(t.as_str()).or_insert_with(|| json!([]));
+                            if let Some(a) = list.as_array_mut() {
+                                a.push(json!(v));
+                            }
+                        }
+                        Value::Object(by_type)
+                    };
+                    m.insert(key.into(), value);
+                }
+                m.insert(if s.actions.negated { "NotAction" } else { "Action" }.into(), json!(s.actions.patterns));
+                if let Some(r) = &s.resources {
+                    m.insert(if r.negated { "NotResource" } else { "Resource" }.into(), json!(r.patterns));
+                }
+                if !s.conditions.is_empty() {
+                    let mut ops: Map<String, Value> = Map::new();
+                    for c in &s.conditions {
+                        let keys = ops.entry(c.operator.to_string()).or_insert_with(|| json!({}));
+                        if let Some(k) = keys.as_object_mut() {
+                            k.insert(c.key.clone(), json!(c.values));
+                        }
+                    }
+                    m.insert("Condition".into(), Value::Object(ops));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        let mut doc = Map::new();
+        match self.version {
+            Version::V2012_10_17 => {
+                doc.insert("Version".into(), json!("2012-10-17"));
+            }
+            Version::V2008_10_17 => {
+                doc.insert("Version".into(), json!("2008-10-17"));
+            }
+            Version::Absent => {}
+        }
+        if let Some(id) = &self.id {
+            doc.insert("Id".into(), json!(id));
+        }
+        doc.insert("Statement".into(), Value::Array(statements));
+        Value::Object(doc)
+    }
+}
