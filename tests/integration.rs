@@ -9,6 +9,7 @@ mod cloudtrail;
 mod corpus;
 mod managed;
 mod props;
+mod regression;
 mod replay;
 
 use std::path::PathBuf;

@@ -94,7 +94,8 @@ pub fn policy_from_json(root: &Json, source: &str, kind: PolicyKind) -> Result<P
         let inner = json::parse(decoded.as_bytes()).map_err(|e| ParseError {
             source: source.to_string(),
             path: String::new(),
-            span: None,
+            // Located at the string in the file; the message places it inside.
+            span: Some(root.span),
             message: format!("invalid JSON inside the string document: {} (at {} of that string)", e.message, e.span),
         })?;
         return Parser { source, prefix: String::new() }.policy(&inner, source, kind);
