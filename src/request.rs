@@ -369,8 +369,9 @@ impl Context {
     /// # Errors
     /// A message naming the offending key when a value has another type.
     pub fn from_json(value: &serde_json::Value) -> Result<Context, String> {
-        let obj =
-            value.as_object().ok_or_else(|| format!("context must be a JSON object, found {}", json_type(value)))?;
+        let obj = value.as_object().ok_or_else(|| {
+            format!("context must be a JSON object, found {}", crate::policy::json::value_type_name(value))
+        })?;
         let mut ctx = Context::new();
         for (k, v) in obj {
             let scalar = |v: &serde_json::Value| -> Result<String, String> {
@@ -380,7 +381,7 @@ impl Context {
                     serde_json::Value::Bool(b) => Ok(b.to_string()),
                     other => Err(format!(
                         "context key `{k}`: expected a string, number or boolean, found {}",
-                        json_type(other)
+                        crate::policy::json::value_type_name(other)
                     )),
                 }
             };
@@ -394,17 +395,6 @@ impl Context {
             ctx.insert(k, cv);
         }
         Ok(ctx)
-    }
-}
-
-fn json_type(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

@@ -137,7 +137,10 @@ impl Records<'_, '_> {
         if v.is_object() {
             (self.sink)(Item::Event(at, v));
         } else {
-            (self.sink)(Item::Malformed(at, format!("record is not a JSON object but {}", type_name(&v))));
+            (self.sink)(Item::Malformed(
+                at,
+                format!("record is not a JSON object but {}", crate::policy::json::value_type_name(&v)),
+            ));
         }
     }
 }
@@ -213,20 +216,12 @@ fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
         index += 1;
         match serde_json::from_slice::<serde_json::Value>(&buf) {
             Ok(v) if v.is_object() => sink(Item::Event(at, v)),
-            Ok(v) => sink(Item::Malformed(at, format!("line is not a JSON object but {}", type_name(&v)))),
+            Ok(v) => sink(Item::Malformed(
+                at,
+                format!("line is not a JSON object but {}", crate::policy::json::value_type_name(&v)),
+            )),
             Err(e) => sink(Item::Malformed(at, format!("invalid JSON: {e}"))),
         }
-    }
-}
-
-fn type_name(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 
