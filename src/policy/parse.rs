@@ -90,7 +90,7 @@ pub fn parse_policy(bytes: &[u8], source: &str, kind: PolicyKind) -> Result<Poli
 pub fn policy_from_json(root: &Json, source: &str, kind: PolicyKind) -> Result<Policy, ParseError> {
     // A document held in a string (get-account-authorization-details URL-encodes them).
     if let JsonKind::String(text) = &root.kind {
-        let decoded = decode_document_text(text, source, "")?;
+        let decoded = decode_document_text(text, source, "").map_err(|e| ParseError { span: Some(root.span), ..e })?;
         let inner = json::parse(decoded.as_bytes()).map_err(|e| ParseError {
             source: source.to_string(),
             path: String::new(),
