@@ -31,16 +31,7 @@ fn corpus_requests() -> (Vec<Request>, Vec<String>) {
 }
 
 fn iamsim_request(line: &str) -> Request {
-    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-    let mut r = Request::new(
-        Principal::parse(v["principal"].as_str().unwrap()).unwrap(),
-        v["action"].as_str().unwrap(),
-        v["resource"].as_str().unwrap(),
-    );
-    if let Some(c) = v.get("context") {
-        r.context = iamsim::request::Context::from_json(c).unwrap();
-    }
-    r
+    Request::from_json(&serde_json::from_str(line).unwrap()).unwrap()
 }
 
 /// The AWS managed policies whose file name matches `pred`, when `../shared/data` is present.

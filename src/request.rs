@@ -425,6 +425,58 @@ impl Request {
         }
     }
 
+    /// Reads a request in the `eval` line form:
+    /// `{"principal","action","resource","resource_account"?,"context"?}`.
+    ///
+    /// # Errors
+    /// A message naming the field that is missing, unknown or malformed.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::request::Request;
+    /// let v = serde_json::json!({"principal": "arn:aws:iam::111122223333:user/a", "action": "s3:GetObject",
+    ///                            "resource": "*", "context": {"aws:SourceIp": "203.0.113.9"}});
+    /// let r = Request::from_json(&v)?;
+    /// assert_eq!(r.action, "s3:GetObject");
+    /// assert!(Request::from_json(&serde_json::json!({"action": "s3:GetObject"})).is_err());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn from_json(v: &serde_json::Value) -> Result<Request, String> {
+        let obj = v.as_object().ok_or_else(|| {
+            format!("a request must be a JSON object, found {}", crate::policy::json::value_type_name(v))
+        })?;
+        if let Some(k) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "resource_account" | "context"))
+        {
+            return Err(format!(
+                "unknown field `{k}` (expected principal, action, resource, resource_account, context)"
+            ));
+        }
+        let field = |name: &str| -> Result<&str, String> {
+            match obj.get(name) {
+                Some(serde_json::Value::String(s)) => Ok(s),
+                Some(other) => {
+                    Err(format!("`{name}` must be a string, found {}", crate::policy::json::value_type_name(other)))
+                }
+                None => Err(format!("missing field `{name}`")),
+            }
+        };
+        let principal = Principal::parse(field("principal")?).map_err(|e| format!("principal: {e}"))?;
+        let action = field("action")?;
+        if !action.contains(':') {
+            return Err(format!("action: `{action}` is not of the form service:ActionName"));
+        }
+        let mut req = Request::new(principal, action, field("resource")?);
+        if obj.contains_key("resource_account") {
+            req.resource_account = Some(field("resource_account")?.to_string());
+        }
+        if let Some(c) = obj.get("context") {
+            req.context = Context::from_json(c)?;
+        }
+        Ok(req)
+    }
+
     /// The resource owner: the explicit value, else the account in the resource
     /// ARN, else the principal's account.
     pub fn resource_account(&self) -> Option<&str> {

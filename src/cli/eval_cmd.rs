@@ -9,44 +9,21 @@ use crate::compile::CompiledPolicySet;
 use crate::eval::batch::with_thread_scratch;
 use crate::eval::Scratch;
 use crate::policy::PolicySet;
-use crate::request::{Context, Principal, Request};
+use crate::request::Request;
 use rayon::prelude::*;
-use serde::Deserialize;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
 /// Lines decided per parallel chunk; bounds memory.
 const CHUNK_LINES: usize = 16 * 1024;
 
-/// One request line.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequestLine {
-    principal: String,
-    action: String,
-    resource: String,
-    #[serde(default)]
-    resource_account: Option<String>,
-    #[serde(default)]
-    context: Option<serde_json::Value>,
-}
-
-/// Parses one request line.
+/// Parses one request line (see [`Request::from_json`]).
 ///
 /// # Errors
 /// A message saying what is wrong with the line.
 pub fn parse_request_line(line: &str) -> Result<Request, String> {
-    let raw: RequestLine = serde_json::from_str(line).map_err(|e| format!("invalid request: {e}"))?;
-    let principal = Principal::parse(&raw.principal).map_err(|e| format!("principal: {e}"))?;
-    if !raw.action.contains(':') {
-        return Err(format!("action: `{}` is not of the form service:ActionName", raw.action));
-    }
-    let mut req = Request::new(principal, &raw.action, &raw.resource);
-    req.resource_account = raw.resource_account;
-    if let Some(c) = &raw.context {
-        req.context = Context::from_json(c)?;
-    }
-    Ok(req)
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("invalid request: {e}"))?;
+    Request::from_json(&v).map_err(|e| format!("invalid request: {e}"))
 }
 
 fn eval_line(set: &CompiledPolicySet, scratch: &mut Scratch, line_no: usize, line: &[u8]) -> (String, bool) {
