@@ -268,36 +268,26 @@ impl Replayer {
             if !self.seen_actions.contains(&check.action) {
                 self.seen_actions.insert(check.action.clone());
             }
-            let mut line = CheckLine {
-                event_id: ev.event_id.clone(),
-                time: ev.time.clone(),
-                principal: principal_name.clone(),
-                action: check.action.clone(),
-                resource: check.request.as_ref().map(|r| r.resource.clone()),
-                recorded: recorded.clone(),
-                decision: DecisionKind::Indeterminate.as_str(),
-                statements: Vec::new(),
-                missing_context_keys: Vec::new(),
-                unknown_context_keys: Vec::new(),
-                reason: None,
-            };
-            let verdict = match (check.request, known) {
+            let mut request = check.request;
+            let judged = match (&mut request, known) {
                 (None, _) => Err("resource not derivable from the event".to_string()),
                 (Some(_), Some(false)) => Err("principal not in the authorization details".to_string()),
                 (Some(_), _) if matches!(ev.principal, Principal::FederatedUser { .. }) => {
                     Err("federated-user session policy is not in the logs".to_string())
                 }
-                (Some(req), _) => self.decide(owner.as_deref(), req, &mut line),
+                (Some(req), _) => self.decide(owner.as_deref(), req),
             };
-            let kind = match verdict {
-                Ok(kind) => kind,
+            let verdict = match &judged {
+                Ok((d, set)) => self.verdict(d, owner.as_deref(), request.as_ref(), set),
+                Err(reason) => Err(reason.clone()),
+            };
+            let kind = match &verdict {
+                Ok(kind) => *kind,
                 Err(reason) => {
                     *self.report.indeterminate_reasons.entry(reason.clone()).or_default() += 1;
-                    line.reason = Some(reason);
                     DecisionKind::Indeterminate
                 }
             };
-            line.decision = kind.as_str();
             let counts = &mut self.report.decisions;
             match kind {
                 DecisionKind::Allowed => counts.allowed += 1,
@@ -305,12 +295,18 @@ impl Replayer {
                 DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
                 DecisionKind::Indeterminate => counts.indeterminate += 1,
             }
-            let group = (principal_name.clone(), check.action.clone(), line.resource.clone().unwrap_or_default());
+            let resource = request.as_ref().map(|r| r.resource.as_str());
             let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
-            if ev.outcome == Outcome::Success && denied {
-                *self.groups_break.entry(group).or_default() += 1;
+            let groups = if ev.outcome == Outcome::Success && denied {
+                Some(&mut self.groups_break)
             } else if ev.outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
-                *self.groups_disagree.entry(group).or_default() += 1;
+                Some(&mut self.groups_disagree)
+            } else {
+                None
+            };
+            if let Some(groups) = groups {
+                let key = (principal_name.clone(), check.action.clone(), resource.unwrap_or_default().to_string());
+                *groups.entry(key).or_default() += 1;
             }
             if let (Some(o), true) = (&owner, ev.outcome == Outcome::Success) {
                 let used = match self.used_actions.get_mut(o) {
@@ -322,26 +318,55 @@ impl Replayer {
                 }
             }
             if self.want_lines {
-                lines.push(line);
+                let names = |keys: &[crate::eval::KeyId], set: &CompiledPolicySet| -> Vec<String> {
+                    keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect()
+                };
+                let (statements, missing, unknown) = match &judged {
+                    Ok((d, set)) => (
+                        d.statements
+                            .iter()
+                            .filter_map(|r| {
+                                set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement))
+                            })
+                            .collect(),
+                        names(&d.missing_keys, set),
+                        names(&d.unknown_keys, set),
+                    ),
+                    Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+                };
+                let reason = verdict.err();
+                lines.push(CheckLine {
+                    event_id: ev.event_id.clone(),
+                    time: ev.time.clone(),
+                    principal: principal_name.clone(),
+                    action: check.action,
+                    resource: resource.map(str::to_string),
+                    recorded: recorded.clone(),
+                    decision: kind.as_str(),
+                    statements,
+                    missing_context_keys: missing,
+                    unknown_context_keys: unknown,
+                    reason,
+                });
             }
         }
         lines
     }
 
-    fn decide(&mut self, owner: Option<&str>, mut req: Request, line: &mut CheckLine) -> Result<DecisionKind, String> {
+    /// Decides one check against its principal's compiled set (adding the
+    /// principal's tags from the inventory) and records the statements used.
+    fn decide(&mut self, owner: Option<&str>, req: &mut Request) -> Result<(Decision, Arc<CompiledPolicySet>), String> {
         // Principal tags are known from the inventory: listed tags have values,
         // others are absent (closed world for this one prefix).
-        let identity = owner.and_then(|o| self.inventory.get(o));
-        let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
-        if let Some(id) = identity {
+        if let Some(id) = owner.and_then(|o| self.inventory.get(o)) {
             for (k, v) in &id.tags {
                 req.context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
             }
             req.context.close_prefix("aws:principaltag/");
         }
         let set = self.set_for(owner, &req.resource)?;
-        let scratch = self.scratches.entry(set_key(&set)).or_insert_with(|| Scratch::new(&set));
-        let d: Decision = set.decide(&req, scratch);
+        let scratch = self.scratches.entry(set.id).or_insert_with(|| Scratch::new(&set));
+        let d: Decision = set.decide(req, scratch);
         if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
             let used = match self.used_statements.get_mut(o) {
                 Some(u) => u,
@@ -355,36 +380,27 @@ impl Replayer {
                 }
             }
         }
-        if !self.want_lines {
-            return self.verdict(&d, unresolved, &req, &set);
-        }
-        line.statements = d
-            .statements
-            .iter()
-            .filter_map(|r| set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement)))
-            .collect();
-        line.missing_context_keys =
-            d.missing_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
-        line.unknown_context_keys =
-            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect();
-        self.verdict(&d, unresolved, &req, &set)
+        Ok((d, set))
     }
 
     /// The check's result: the decision, or why it cannot be trusted.
     fn verdict(
         &self,
         d: &Decision,
-        unresolved: bool,
-        req: &Request,
+        owner: Option<&str>,
+        req: Option<&Request>,
         set: &CompiledPolicySet,
     ) -> Result<DecisionKind, String> {
+        let unresolved = owner.and_then(|o| self.inventory.get(o)).is_some_and(|i| !i.unresolved.is_empty());
         match d.kind {
             // An unresolved managed policy could hold a Deny or an Allow: only an
             // explicit deny is certain.
             DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => {
                 Err("some of the principal's managed policies could not be resolved".to_string())
             }
-            DecisionKind::ImplicitDeny if set.policy_set().resource.is_none() && resource_policy_possible(req) => {
+            DecisionKind::ImplicitDeny
+                if set.policy_set().resource.is_none() && req.is_some_and(resource_policy_possible) =>
+            {
                 Err("a resource policy could allow it, and none was provided".to_string())
             }
             DecisionKind::Indeterminate => {
@@ -476,10 +492,6 @@ impl Replayer {
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
     }
-}
-
-fn set_key(set: &CompiledPolicySet) -> u64 {
-    set.id
 }
 
 /// Whether a resource-based policy could grant this request.
