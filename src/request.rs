@@ -480,15 +480,17 @@ impl Request {
     /// The resource owner: the explicit value, else the account in the resource
     /// ARN, else the principal's account.
     pub fn resource_account(&self) -> Option<&str> {
-        if let Some(a) = &self.resource_account {
-            return Some(a);
+        self.resource_account_given(crate::policy::Arn::parse(&self.resource).as_ref())
+    }
+
+    /// [`Request::resource_account`] for a caller that already parsed the
+    /// resource ARN (the compiled engine parses it once per decision).
+    pub fn resource_account_given<'a>(&'a self, arn: Option<&crate::policy::Arn<'a>>) -> Option<&'a str> {
+        match (&self.resource_account, arn) {
+            (Some(a), _) => Some(a),
+            (None, Some(a)) if !a.account.is_empty() => Some(a.account),
+            _ => self.principal.account(),
         }
-        if let Some(arn) = crate::policy::Arn::parse(&self.resource) {
-            if !arn.account.is_empty() {
-                return Some(arn.account);
-            }
-        }
-        self.principal.account()
     }
 
     /// Looks up a context key given in lower case: the explicit context first,

@@ -50,6 +50,20 @@ impl Rng {
     }
 }
 
+/// A concrete string matching `pattern`: each `*` becomes one of `fillers`,
+/// each `?` a random letter.
+pub(crate) fn fill(rng: &mut Rng, fillers: &[&str], pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push_str(rng.pick(fillers).copied().unwrap_or("")),
+            '?' => out.push(char::from(b'a' + u8::try_from(rng.below(26)).unwrap_or(0))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The account the generated principals and resources live in.
 pub const ACCOUNT: &str = "111122223333";
 const REGIONS: &[&str] = &["us-west-2", "eu-west-1", "us-east-1", "ap-south-1"];
@@ -108,21 +122,9 @@ impl Generator {
         (0..n).map(|_| self.one(&mut rng)).collect()
     }
 
-    fn fill(rng: &mut Rng, pattern: &str) -> String {
-        let mut out = String::with_capacity(pattern.len() + 8);
-        for c in pattern.chars() {
-            match c {
-                '*' => out.push_str(rng.pick(FILLERS).copied().unwrap_or("")),
-                '?' => out.push(char::from(b'a' + u8::try_from(rng.below(26)).unwrap_or(0))),
-                c => out.push(c),
-            }
-        }
-        out
-    }
-
     fn action(&self, rng: &mut Rng) -> String {
         let pattern = rng.pick(&self.actions).cloned().unwrap_or_default();
-        let mut a = Self::fill(rng, &pattern);
+        let mut a = fill(rng, FILLERS, &pattern);
         match rng.below(10) {
             // Near misses: another name in the same service, or a typo.
             0 => a.push_str("Extra"),
@@ -161,7 +163,7 @@ impl Generator {
             }
         }
         if let Some(res) = segs.get_mut(5) {
-            let filled = Self::fill(rng, &res.replace("${", "").replace('}', ""));
+            let filled = fill(rng, FILLERS, &res.replace("${", "").replace('}', ""));
             *res = if rng.chance(10) { format!("{filled}-other") } else { filled };
         }
         segs.join(":")
@@ -183,7 +185,7 @@ impl Generator {
                 Family::Date => "2024-06-01T00:00:00Z".to_string(),
                 Family::Numeric => rng.below(20).to_string(),
                 _ => match rng.pick(values) {
-                    Some(v) if rng.chance(70) => Self::fill(rng, &v.replace("${", "").replace('}', "")),
+                    Some(v) if rng.chance(70) => fill(rng, FILLERS, &v.replace("${", "").replace('}', "")),
                     _ => "unrelated".to_string(),
                 },
             };

@@ -149,13 +149,7 @@ impl CompiledPolicySet {
             }
         }
         keys.finish();
-        // Same rule as `Request::resource_account`, reusing this parse of the ARN.
-        let owner = match (&req.resource_account, &arn) {
-            (Some(a), _) => Some(a.as_str()),
-            (None, Some(a)) if !a.account.is_empty() => Some(a.account),
-            _ => req.principal.account(),
-        };
-        combine(&self.shape, req, owner, facts, hits, keys)
+        combine(&self.shape, req, req.resource_account_given(arn.as_ref()), facts, hits, keys)
     }
 }
 

@@ -5,7 +5,7 @@
 //! and no disagreement: a round-trip check of the event ↔ request mapping.
 //! Also a volume workload for replay benchmarks.
 
-use super::{Rng, ACCOUNT};
+use super::{fill, Rng, ACCOUNT};
 use crate::cloudtrail::event::to_checks;
 use crate::compile::CompiledPolicySet;
 use crate::eval::{DecisionKind, Scratch};
@@ -27,18 +27,6 @@ pub struct EventGenerator {
 }
 
 const REGIONS: &[&str] = &["us-west-2", "eu-west-1"];
-
-fn fill(rng: &mut Rng, pattern: &str, filler: &[&str]) -> String {
-    let mut out = String::new();
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push_str(rng.pick(filler).copied().unwrap_or("x")),
-            '?' => out.push('q'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 impl EventGenerator {
     /// Prepares the actors of `inventory`.
@@ -110,7 +98,7 @@ fn event(actor: &Actor, scratch: &mut Scratch, rng: &mut Rng, i: usize) -> Value
     let account = account_of(&actor.arn);
     let region = rng.pick(REGIONS).copied().unwrap_or("us-west-2");
     let pattern = rng.pick(&actor.actions).cloned().unwrap_or_default();
-    let mut action = fill(rng, &pattern, &["Object", "Instances", "NetworkInterface", "Volume", "Tags"]);
+    let mut action = fill(rng, &["Object", "Instances", "NetworkInterface", "Volume", "Tags"], &pattern);
     if rng.chance(15) {
         action.push_str("Extra"); // a near miss: usually denied
     }
@@ -126,7 +114,7 @@ fn event(actor: &Actor, scratch: &mut Scratch, rng: &mut Rng, i: usize) -> Value
                 *a = account.to_string();
             }
             if let Some(r) = segs.get_mut(5) {
-                *r = fill(rng, &r.replace("${", "").replace('}', ""), &["a", "b1", "data/x.csv"]);
+                *r = fill(rng, &["a", "b1", "data/x.csv"], &r.replace("${", "").replace('}', ""));
             }
             segs.join(":")
         }
