@@ -2,9 +2,11 @@
 //! module per command. Sits on top of the library; nothing below imports it.
 //!
 //! Exit codes: 0 = the command ran (whatever the decisions), 1 = bad input or
-//! I/O error (message on stderr), 2 = usage error (clap).
+//! I/O error (message on stderr), 2 = usage error (clap), 3 = a check failed
+//! (`validate` found errors, `diff` found new access).
 
 mod bench;
+mod catalog_cmd;
 mod eval_cmd;
 mod gen;
 mod gen_cloudtrail;
@@ -48,6 +50,14 @@ enum Command {
     GenRequests(gen::GenArgs),
     /// Write synthetic CloudTrail events for the users and roles of an authorization-details file.
     GenCloudtrail(gen_cloudtrail::GenCloudTrailArgs),
+    /// Import or inspect the AWS service reference (actions, resource types, condition keys).
+    Catalog(catalog_cmd::CatalogArgs),
+    /// List the concrete actions patterns (or a policy's Action/NotAction) match, with access levels.
+    Expand(catalog_cmd::ExpandArgs),
+    /// Check policies against the catalog: unknown actions, resources and keys that never match, risky patterns.
+    Validate(catalog_cmd::ValidateArgs),
+    /// The access NEW grants that OLD does not, and the reverse; exit 3 when NEW grants new access.
+    Diff(catalog_cmd::DiffArgs),
 }
 
 /// Arguments of `iamsim eval`.
@@ -80,6 +90,10 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::GenRequests(args) => gen::run(&args),
         Command::GenCloudtrail(args) => gen_cloudtrail::run(&args),
+        Command::Catalog(args) => catalog_cmd::run_catalog(&args),
+        Command::Expand(args) => catalog_cmd::run_expand(&args),
+        Command::Validate(args) => catalog_cmd::run_validate(&args),
+        Command::Diff(args) => catalog_cmd::run_diff(&args),
     };
     match result {
         Ok(code) => code,

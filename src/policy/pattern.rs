@@ -68,9 +68,160 @@ pub fn tokens_match(pattern: &[Token], text: &str, fold: bool) -> bool {
     pattern.get(p..).is_some_and(|rest| rest.iter().all(|tok| *tok == Token::Star))
 }
 
+/// Whether some string matches both patterns (`*`/`?` wildcards, exact
+/// characters): a search over the product of the two patterns' positions.
+/// Used to ask whether a policy's resource pattern can name a resource of a
+/// type whose ARN format is given as a pattern.
+pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
+    let width = b.len() + 1;
+    let mut seen = vec![false; (a.len() + 1) * width];
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((i, j)) = stack.pop() {
+        let Some(slot) = seen.get_mut(i * width + j) else { continue };
+        if *slot {
+            continue;
+        }
+        *slot = true;
+        let (x, y) = (a.get(i), b.get(j));
+        if x.is_none() && y.is_none() {
+            return true;
+        }
+        // A star may match nothing.
+        if x == Some(&Token::Star) {
+            stack.push((i + 1, j));
+        }
+        if y == Some(&Token::Star) {
+            stack.push((i, j + 1));
+        }
+        // Or both consume one common character.
+        if let (Some(x), Some(y)) = (x, y) {
+            let compatible = match (x, y) {
+                (Token::Char(c), Token::Char(d)) => c == d,
+                _ => true,
+            };
+            if compatible {
+                let next_i = if *x == Token::Star { i } else { i + 1 };
+                let next_j = if *y == Token::Star { j } else { j + 1 };
+                if (next_i, next_j) != (i, j) {
+                    stack.push((next_i, next_j));
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether every string `specific` matches is matched by `general`, decided
+/// syntactically: `general`'s `*` absorbs any run of `specific`'s tokens, its
+/// `?` one non-star token, its characters only the same character. Sound (a
+/// `true` is always right); a `false` can be too cautious for contrived pairs
+/// such as `a*` vs `a*a*`, which only ever reports more new access, never less.
+pub fn pattern_covers(general: &[Token], specific: &[Token]) -> bool {
+    let width = specific.len() + 1;
+    // reach[i][j]: general[..i] can produce specific[..j].
+    let mut reach = vec![false; (general.len() + 1) * width];
+    if let Some(first) = reach.first_mut() {
+        *first = true;
+    }
+    for i in 0..=general.len() {
+        for j in 0..=specific.len() {
+            if i == 0 && j == 0 {
+                continue;
+            }
+            let cell =
+                match (i.checked_sub(1).and_then(|k| general.get(k)), j.checked_sub(1).and_then(|k| specific.get(k))) {
+                    (Some(Token::Star), s) => {
+                        let skip = reach.get((i - 1) * width + j).copied().unwrap_or(false);
+                        let absorb = s.is_some() && reach.get(i * width + j - 1).copied().unwrap_or(false);
+                        skip || absorb
+                    }
+                    (Some(g), Some(s)) => {
+                        let same = match (g, s) {
+                            (Token::One, Token::Star) => false,
+                            (Token::One, _) => true,
+                            (Token::Char(c), Token::Char(d)) => c == d,
+                            _ => false,
+                        };
+                        same && reach.get((i - 1) * width + j - 1).copied().unwrap_or(false)
+                    }
+                    _ => false,
+                };
+            if let Some(slot) = reach.get_mut(i * width + j) {
+                *slot = cell;
+            }
+        }
+    }
+    reach.last().copied().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intersection_table() {
+        let t = [
+            ("arn:aws:s3:::*", "arn:*:s3:::*/*", true),
+            ("arn:aws:s3:::bucket", "arn:*:s3:::*/*", false),
+            ("arn:aws:s3:::bucket/*", "arn:*:s3:::*", true),
+            ("instance/*", "volume/*", false),
+            ("abc*", "abd*", false),
+            ("arn:aws:ec2:*:*:*", "arn:*:ec2:*:*:volume/*", true),
+            ("a?c", "*b*", true),
+            ("abc", "abd", false),
+            ("", "*", true),
+            ("", "?", false),
+        ];
+        for (a, b, want) in t {
+            assert_eq!(patterns_intersect(&tokens(a), &tokens(b)), want, "{a} ∩ {b}");
+            assert_eq!(patterns_intersect(&tokens(b), &tokens(a)), want, "{b} ∩ {a}");
+        }
+    }
+
+    #[test]
+    fn coverage_table() {
+        let t = [
+            ("*", "anything*", true),
+            ("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/*", true),
+            ("arn:aws:s3:::b/*", "arn:aws:s3:::b", false),
+            ("arn:aws:s3:::b/?", "arn:aws:s3:::b/*", false),
+            ("a?c", "abc", true),
+            ("abc", "a?c", false),
+            ("ec2:*", "ec2:Describe*", true),
+            ("ec2:Describe*", "ec2:*", false),
+        ];
+        for (g, s, want) in t {
+            assert_eq!(pattern_covers(&tokens(g), &tokens(s)), want, "{g} ⊇ {s}");
+        }
+    }
+
+    /// Both decisions agree with brute force over short strings.
+    #[test]
+    fn algebra_agrees_with_enumeration() {
+        let alphabet = ['a', 'b'];
+        let mut strings = vec![String::new()];
+        for len in 1..=4 {
+            let mut next = Vec::new();
+            for s in strings.iter().filter(|s| s.len() == len - 1) {
+                for c in alphabet {
+                    next.push(format!("{s}{c}"));
+                }
+            }
+            strings.extend(next);
+        }
+        let patterns = ["*", "a*", "*a", "a?", "?", "ab", "*b*", "a*b", "??", "b*a*"];
+        for p in patterns {
+            for q in patterns {
+                let (tp, tq) = (tokens(p), tokens(q));
+                let both = strings.iter().any(|s| glob_match(p, s) && glob_match(q, s));
+                // Strings up to length 4 witness every intersection of these short patterns.
+                assert_eq!(patterns_intersect(&tp, &tq), both, "{p} ∩ {q}");
+                if pattern_covers(&tp, &tq) {
+                    assert!(strings.iter().all(|s| !glob_match(q, s) || glob_match(p, s)), "{p} ⊇ {q} claimed");
+                }
+            }
+        }
+    }
 
     #[test]
     fn wildcard_table() {
