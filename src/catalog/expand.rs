@@ -27,8 +27,7 @@ impl Catalog {
         // Only services a pattern can reach: a `NotAction` list or a wildcard
         // in a service prefix reaches all of them.
         let reach_all = lists.iter().any(|(patterns, negated)| {
-            *negated
-                || patterns.iter().any(|p| p.split_once(':').is_none_or(|(prefix, _)| prefix.contains(['*', '?'])))
+            *negated || patterns.iter().any(|p| p.split_once(':').is_none_or(|(prefix, _)| prefix.contains(['*', '?'])))
         });
         let mut services: Vec<u32> = if reach_all {
             (0..self.services.len()).filter_map(|s| u32::try_from(s).ok()).collect()

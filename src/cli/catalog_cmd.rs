@@ -374,22 +374,26 @@ struct History {
 fn read_history(path: &Path, name: &str) -> Result<History, CliError> {
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| CliError::new(format!("{shown}: cannot read: {e}")))?;
-    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|x| x == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
+    let mut bytes = Vec::new();
+    let read = if path.extension().is_some_and(|x| x == "gz") {
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes)
     } else {
-        Box::new(file)
+        std::io::Read::read_to_end(&mut { file }, &mut bytes)
     };
-    let mut all: serde_json::Map<String, serde_json::Value> = serde_json::from_reader(std::io::BufReader::new(reader))
-        .map_err(|e| {
+    read.map_err(|e| CliError::new(format!("{shown}: cannot read: {e}")))?;
+    // Only the named policy is parsed into values; the others stay raw text.
+    let all: std::collections::HashMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(&bytes).map_err(|e| {
             CliError::new(format!(
                 "{shown}: line {}, column {}: expected {{name: {{versions: …}}}}: {e}",
                 e.line(),
                 e.column()
             ))
         })?;
-    let Some(entry) = all.remove(name) else {
+    let Some(raw) = all.get(name) else {
         return Err(CliError::new(format!("{shown}: no managed policy named {name:?}")));
     };
+    let entry: serde_json::Value = serde_json::from_str(raw.get())?;
     let Some(serde_json::Value::Object(versions)) = entry.get("versions").cloned() else {
         return Err(CliError::new(format!("{shown}: {name}.versions: expected an object of versions")));
     };
