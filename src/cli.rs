@@ -10,6 +10,7 @@ mod catalog_cmd;
 mod eval_cmd;
 mod gen;
 mod gen_cloudtrail;
+mod generate;
 mod load;
 mod output;
 mod replay;
@@ -58,6 +59,8 @@ enum Command {
     Validate(catalog_cmd::ValidateArgs),
     /// The access NEW grants that OLD does not, and the reverse; exit 3 when NEW grants new access.
     Diff(catalog_cmd::DiffArgs),
+    /// Least-privilege policy for a principal from a replay report, validated and proved by replay.
+    Generate(generate::GenerateArgs),
 }
 
 /// Arguments of `iamsim eval`.
@@ -94,6 +97,7 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Expand(args) => catalog_cmd::run_expand(&args),
         Command::Validate(args) => catalog_cmd::run_validate(&args),
         Command::Diff(args) => catalog_cmd::run_diff(&args),
+        Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -124,6 +124,11 @@ impl CompiledPolicySet {
         self.keys.get(key as usize).map(String::as_str)
     }
 
+    /// The lower-cased names of every condition key the set's statements test.
+    pub fn key_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.keys.iter().map(String::as_str)
+    }
+
     /// Number of statements.
     pub fn statement_count(&self) -> usize {
         self.statements.len()

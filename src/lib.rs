@@ -39,6 +39,7 @@ pub mod cli;
 pub mod cloudtrail;
 pub mod compile;
 pub mod eval;
+pub mod generate;
 pub mod inventory;
 pub mod policy;
 pub mod replay;

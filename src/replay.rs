@@ -9,7 +9,8 @@
 //! and `eval`. Whatever the logs and the inventory cannot settle is
 //! `indeterminate` with the reason, never guessed.
 
-use crate::cloudtrail::event::{to_checks, Outcome};
+use crate::catalog::Catalog;
+use crate::cloudtrail::event::{to_checks_with, Outcome};
 use crate::compile::CompiledPolicySet;
 use crate::eval::{Decision, DecisionKind, Scratch};
 use crate::inventory::Inventory;
@@ -91,6 +92,8 @@ pub struct Unused {
 /// The replay report; `report.json` has these fields.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// Log files read.
+    pub files: usize,
     /// Items read (events plus malformed records).
     pub events_read: usize,
     /// Events turned into checks.
@@ -115,8 +118,65 @@ pub struct Report {
     pub unknown_principals: BTreeMap<String, usize>,
     /// Never-used permissions per principal of the inventory.
     pub unused_permissions: Vec<Unused>,
+    /// Per principal of the inventory, what its recorded successes used (the
+    /// input of least-privilege generation).
+    pub used_permissions: Vec<Used>,
+    /// With a catalog: actions the events imply that the catalog does not know, with counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_actions: Option<BTreeMap<String, usize>>,
+    /// The inputs of the run, so that the same replay can be repeated (set by the CLI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<ReplayInputs>,
     /// Events per second over the whole run.
     pub events_per_sec: f64,
+}
+
+/// What one principal's recorded successes used.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Used {
+    /// The user or role ARN.
+    pub principal: String,
+    /// The actions, sorted.
+    pub actions: Vec<UsedAction>,
+}
+
+/// One action a principal used successfully.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct UsedAction {
+    /// The IAM action.
+    pub action: String,
+    /// Checks of recorded successes.
+    pub count: usize,
+    /// Of those, how many the simulation denies (explicitly or implicitly).
+    pub denied: usize,
+    /// Distinct resources (at most [`MAX_USED_RESOURCES`]); `*` for actions on no resource.
+    pub resources: Vec<String>,
+    /// More distinct resources were seen than are listed.
+    pub more_resources: bool,
+    /// Some checks' resources could not be derived from their events.
+    pub unknown_resources: bool,
+}
+
+/// Distinct resources kept per (principal, action) in [`UsedAction::resources`].
+pub const MAX_USED_RESOURCES: usize = 50;
+
+/// The inputs of a replay run, as given on the command line.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ReplayInputs {
+    /// CloudTrail files or folders.
+    pub cloudtrail: Vec<String>,
+    /// Authorization-details files.
+    pub authorization_details: Vec<String>,
+    /// The managed-policies folder, if any.
+    pub managed_policies: Option<String>,
+    /// SCP files, root level first.
+    pub scps: Vec<String>,
+    /// `ARN=FILE` resource policies.
+    pub resource_policies: Vec<String>,
+    /// `ARN=FILE` overrides.
+    pub overrides: Vec<String>,
+    /// The catalog, if any.
+    pub catalog: Option<String>,
 }
 
 /// One decided check, as written to `decisions.jsonl`.
@@ -162,9 +222,17 @@ pub struct Replayer {
     groups_break: BTreeMap<(String, String, String), usize>,
     groups_disagree: BTreeMap<(String, String, String), usize>,
     used_statements: BTreeMap<String, BTreeSet<(String, u32)>>,
-    used_actions: BTreeMap<String, BTreeSet<String>>,
+    used_actions: BTreeMap<String, BTreeMap<String, UsedAction>>,
     seen_actions: BTreeSet<String>,
+    catalog: Option<Arc<Catalog>>,
+    unknown_actions: BTreeMap<String, usize>,
+    /// Per compiled set and action: the set's condition keys the catalog says
+    /// the action never carries (known absent rather than unknown).
+    closed_keys: HashMap<u64, HashMap<String, KeyList>>,
 }
+
+/// Condition key names, shared between cache and caller.
+type KeyList = Arc<[Box<str>]>;
 
 /// The key under which a principal's identity policies are stored.
 fn policy_owner(p: &Principal) -> Option<&str> {
@@ -192,7 +260,19 @@ impl Replayer {
             used_statements: BTreeMap::new(),
             used_actions: BTreeMap::new(),
             seen_actions: BTreeSet::new(),
+            catalog: None,
+            unknown_actions: BTreeMap::new(),
+            closed_keys: HashMap::new(),
         }
+    }
+
+    /// Uses the service reference: actions it does not know are reported;
+    /// whether an action takes a resource comes from its resource types; and a
+    /// service condition key the catalog says an action never carries is absent
+    /// from that action's requests instead of unknown. (That last rule trusts
+    /// the catalog: AWS documents which keys each action supports.)
+    pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
+        self.catalog = Some(catalog);
     }
 
     /// Whether [`Replayer::event`] returns the decided checks (off: only the
@@ -233,10 +313,11 @@ impl Replayer {
 
     /// Replays one event; returns its decided checks.
     pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
-        self.converted(to_checks(value))
+        let converted = to_checks_with(value, self.catalog.as_deref());
+        self.converted(converted)
     }
 
-    /// Replays one event already turned into checks (see [`to_checks`]).
+    /// Replays one event already turned into checks (see [`to_checks_with`]).
     pub fn converted(
         &mut self,
         converted: Result<crate::cloudtrail::event::EventChecks, crate::cloudtrail::event::SkipReason>,
@@ -267,6 +348,11 @@ impl Replayer {
             self.report.checks += 1;
             if !self.seen_actions.contains(&check.action) {
                 self.seen_actions.insert(check.action.clone());
+            }
+            if let Some(catalog) = &self.catalog {
+                if catalog.action(&check.action).is_none() {
+                    *self.unknown_actions.entry(check.action.clone()).or_default() += 1;
+                }
             }
             let mut request = check.request;
             let judged = match (&mut request, known) {
@@ -313,8 +399,24 @@ impl Replayer {
                     Some(u) => u,
                     None => self.used_actions.entry(o.clone()).or_default(),
                 };
-                if !used.contains(&check.action) {
-                    used.insert(check.action.clone());
+                let entry = match used.get_mut(&check.action) {
+                    Some(e) => e,
+                    None => used.entry(check.action.clone()).or_insert_with(|| UsedAction {
+                        action: check.action.clone(),
+                        count: 0,
+                        denied: 0,
+                        resources: Vec::new(),
+                        more_resources: false,
+                        unknown_resources: false,
+                    }),
+                };
+                entry.count += 1;
+                entry.denied += usize::from(denied);
+                match resource {
+                    Some(r) if entry.resources.iter().any(|x| x == r) => {}
+                    Some(r) if entry.resources.len() < MAX_USED_RESOURCES => entry.resources.push(r.to_string()),
+                    Some(_) => entry.more_resources = true,
+                    None => entry.unknown_resources = true,
                 }
             }
             if self.want_lines {
@@ -365,6 +467,7 @@ impl Replayer {
             req.context.close_prefix("aws:principaltag/");
         }
         let set = self.set_for(owner, &req.resource)?;
+        self.close_inapplicable_keys(&set, req);
         let scratch = self.scratches.entry(set.id).or_insert_with(|| Scratch::new(&set));
         let d: Decision = set.decide(req, scratch);
         if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
@@ -381,6 +484,36 @@ impl Replayer {
             }
         }
         Ok((d, set))
+    }
+
+    /// Marks absent the set's service condition keys that the catalog says
+    /// this action never carries (an open-world context would call them unknown).
+    fn close_inapplicable_keys(&mut self, set: &CompiledPolicySet, req: &mut Request) {
+        let Some(catalog) = &self.catalog else { return };
+        let keys = match self.closed_keys.get(&set.id).and_then(|m| m.get(req.action.as_str())) {
+            Some(k) => Arc::clone(k),
+            None => {
+                let keys: KeyList = match catalog.action(&req.action) {
+                    Some(id) => set
+                        .key_names()
+                        .filter(|k| !k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")))
+                        .filter(|k| {
+                            matches!(catalog.condition_key(k), Some(crate::catalog::KeyMatch::Service(_)) | None)
+                        })
+                        .filter(|k| !catalog.key_applies(id, k))
+                        .map(Box::from)
+                        .collect(),
+                    None => Arc::from(Vec::new()),
+                };
+                self.closed_keys.entry(set.id).or_default().insert(req.action.clone(), Arc::clone(&keys));
+                keys
+            }
+        };
+        for key in keys.iter() {
+            if req.context.get(key).is_none() {
+                req.context.insert(key, ContextValue::Absent);
+            }
+        }
     }
 
     /// The check's result: the decision, or why it cannot be trusted.
@@ -472,7 +605,8 @@ impl Replayer {
                     }
                 }
             }
-            let called = self.used_actions.get(&id.arn);
+            let called = self.used_actions.get(&id.arn).map(|m| m.keys().cloned().collect::<BTreeSet<String>>());
+            let called = called.as_ref();
             let allows = |action: &str| {
                 id.policies.iter().flat_map(|p| &p.statements).any(|s| {
                     s.effect == Effect::Allow
@@ -489,6 +623,13 @@ impl Replayer {
             unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
         }
         self.report.unused_permissions = unused;
+        self.report.used_permissions = std::mem::take(&mut self.used_actions)
+            .into_iter()
+            .map(|(principal, actions)| Used { principal, actions: actions.into_values().collect() })
+            .collect();
+        if self.catalog.is_some() {
+            self.report.unknown_actions = Some(std::mem::take(&mut self.unknown_actions));
+        }
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
     }

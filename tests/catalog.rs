@@ -67,7 +67,7 @@ fn describe(catalog: &Catalog, with_required: bool) -> BTreeMap<String, String> 
 #[test]
 fn snapshot_reads_back_what_was_written() {
     let catalog = corpus_catalog();
-    assert_eq!(catalog.services().len(), 3);
+    assert_eq!(catalog.services().len(), 4);
     let dir = temp_dir("snapshot");
     let file = dir.join("catalog.json");
     catalog.write_snapshot(&file).unwrap();

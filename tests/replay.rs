@@ -172,3 +172,130 @@ fn report_is_the_same_without_decision_output() {
     }
     assert_eq!(without, with_out);
 }
+
+/// With a catalog, events whose actions it does not know are reported (the
+/// corpus catalog holds only parts of s3, ec2, iam and kms); decisions are unchanged.
+#[test]
+fn replay_with_a_catalog_reports_unknown_actions() {
+    let without = replay(&[]);
+    let with = replay(&["--catalog", "corpus/catalog/service-reference"]);
+    assert_eq!(without.get("unknown_actions"), None);
+    assert_eq!(
+        with["unknown_actions"],
+        serde_json::json!({"iam:CreateUser": 1, "iam:DeleteRole": 1, "iam:ListUsers": 1, "logs:PutLogEvents": 1})
+    );
+    assert_eq!(with["decisions"], without["decisions"]);
+    assert_eq!(with["inputs"]["catalog"], "corpus/catalog/service-reference");
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// A service condition key the catalog says an action never carries is
+/// absent, not unknown: `ec2:InstanceType` is not in DescribeInstances'
+/// context, so `StringEqualsIfExists` on it holds.
+#[test]
+fn catalog_makes_keys_an_action_never_carries_absent() {
+    let dir = std::env::temp_dir().join(format!("iamsim-replay-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*","Condition":{"StringEqualsIfExists":{"ec2:InstanceType":"t3.micro"}}}]}"#;
+    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
+        "GroupList": [], "UserPolicyList": [{"PolicyName": "describe", "PolicyDocument": policy}], "AttachedManagedPolicies": [], "Tags": []}],
+        "GroupDetailList": [], "RoleDetailList": [], "Policies": []});
+    let details = write(&dir, "details.json", &details.to_string());
+    let event = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE", "arn": "arn:aws:iam::111122223333:user/dave",
+        "accountId": "111122223333", "userName": "dave"}, "eventTime": "2026-11-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances", "awsRegion": "us-west-2", "sourceIPAddress": "203.0.113.1", "userAgent": "cli",
+        "requestParameters": {}, "responseElements": null, "eventID": "e1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
+    let events = write(&dir, "events.jsonl", &format!("{event}\n"));
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+            .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details])
+            .args(extra)
+            .current_dir(crate::root())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let open = run(&[]);
+    assert_eq!(open["decisions"]["indeterminate"], 1, "{open}");
+    assert_eq!(open["indeterminate_reasons"], serde_json::json!({"unknown context: ec2:instancetype": 1}));
+    let typed = run(&["--catalog", "corpus/catalog/service-reference"]);
+    assert_eq!(typed["decisions"]["allowed"], 1, "{typed}");
+}
+
+/// `generate --from-replay`: a policy with exactly the node role's used
+/// actions, proved by replaying the same logs with it in place.
+#[test]
+fn generated_policy_covers_what_was_used_and_is_proved() {
+    let dir = std::env::temp_dir().join(format!("iamsim-generate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        .args([
+            "replay",
+            "--cloudtrail",
+            "corpus/replay/cloudtrail",
+            "--authorization-details",
+            "corpus/replay/authorization-details.json",
+        ])
+        .args(["--catalog", "corpus/catalog/service-reference", "--report"])
+        .arg(&report)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let policy_path = dir.join("policy.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        .args(["generate", "--from-replay"])
+        .arg(&report)
+        .args(["--principal", "arn:aws:iam::111122223333:role/eks-node-role", "--out"])
+        .arg(&policy_path)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "all 6 recorded successes of arn:aws:iam::111122223333:role/eks-node-role in 6 actions are still allowed"
+        ),
+        "{err}"
+    );
+    let policy =
+        iamsim::policy::parse_policy(&std::fs::read(&policy_path).unwrap(), "p", iamsim::policy::PolicyKind::Identity)
+            .unwrap();
+    let granted: std::collections::BTreeMap<String, Vec<String>> = policy
+        .statements
+        .iter()
+        .flat_map(|s| s.actions.patterns.iter().map(move |a| (a.clone(), s.resources.clone().unwrap().patterns)))
+        .collect();
+    let want: std::collections::BTreeMap<String, Vec<String>> = [
+        ("ec2:AttachNetworkInterface", "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-01"),
+        // The event named only the subnet: the resource is not known, so `*`.
+        ("ec2:CreateNetworkInterface", "*"),
+        ("ec2:DeleteNetworkInterface", "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-02"),
+        ("ec2:DescribeInstances", "*"),
+        ("ec2:RunInstances", "arn:aws:ec2:us-west-2:111122223333:instance/i-9"),
+        ("kms:Decrypt", "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_string(), vec![r.to_string()]))
+    .collect();
+    assert_eq!(granted, want);
+    // An unknown principal is a clear error naming the ones the report has.
+    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        .args(["generate", "--no-prove", "--from-replay"])
+        .arg(&report)
+        .args(["--principal", "arn:aws:iam::111122223333:user/nobody"])
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("principals with some: arn:aws:iam::111122223333:role/eks-node-role"));
+}

@@ -28,6 +28,30 @@ impl CatalogArg {
     pub fn load(&self) -> Result<Catalog, CliError> {
         Ok(Catalog::load_selected(self.catalog.as_deref())?)
     }
+
+    /// Loads the catalog when `--catalog` or `IAMSIM_CATALOG` names one; `None` otherwise.
+    pub fn load_optional(&self) -> Result<Option<Catalog>, CliError> {
+        let named =
+            self.catalog.is_some() || std::env::var_os(crate::catalog::CATALOG_ENV).is_some_and(|v| !v.is_empty());
+        if named {
+            self.load().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A catalog argument naming `path` (or nothing).
+    pub fn from_path(path: Option<PathBuf>) -> CatalogArg {
+        CatalogArg { catalog: path }
+    }
+
+    /// The path named, for reports.
+    pub fn named(&self) -> Option<String> {
+        self.catalog
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .or_else(|| std::env::var(crate::catalog::CATALOG_ENV).ok().filter(|v| !v.is_empty()))
+    }
 }
 
 /// Arguments of `iamsim catalog`.

@@ -6,7 +6,7 @@ use super::{load, CliError, Format};
 use crate::cloudtrail::reader::collect_files;
 use crate::inventory::Inventory;
 use crate::policy::PolicyKind;
-use crate::replay::{Replayer, Report};
+use crate::replay::{ReplayInputs, Replayer, Report};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -43,6 +43,43 @@ pub struct ReplayArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    #[command(flatten)]
+    catalog: super::catalog_cmd::CatalogArg,
+}
+
+impl ReplayArgs {
+    /// The inputs as recorded in the report, so `generate` can replay them again.
+    fn inputs(&self) -> ReplayInputs {
+        let shown = |p: &PathBuf| p.display().to_string();
+        ReplayInputs {
+            cloudtrail: self.cloudtrail.iter().map(shown).collect(),
+            authorization_details: self.details.iter().map(shown).collect(),
+            managed_policies: self.managed.as_ref().map(shown),
+            scps: self.scps.iter().map(shown).collect(),
+            resource_policies: self.resource_policies.clone(),
+            overrides: self.overrides.clone(),
+            catalog: self.catalog.named(),
+        }
+    }
+
+    /// The same replay with `principal`'s identity policies replaced by `file`'s.
+    pub fn with_override(inputs: &ReplayInputs, principal: &str, file: &std::path::Path) -> ReplayArgs {
+        let mut overrides: Vec<String> =
+            inputs.overrides.iter().filter(|o| !o.starts_with(&format!("{principal}="))).cloned().collect();
+        overrides.push(format!("{principal}={}", file.display()));
+        ReplayArgs {
+            cloudtrail: inputs.cloudtrail.iter().map(PathBuf::from).collect(),
+            details: inputs.authorization_details.iter().map(PathBuf::from).collect(),
+            managed: inputs.managed_policies.as_ref().map(PathBuf::from),
+            scps: inputs.scps.iter().map(PathBuf::from).collect(),
+            overrides,
+            resource_policies: inputs.resource_policies.clone(),
+            out: None,
+            report: None,
+            format: Format::Json,
+            catalog: super::catalog_cmd::CatalogArg::from_path(inputs.catalog.as_ref().map(PathBuf::from)),
+        }
+    }
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
@@ -54,7 +91,19 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError
 
 /// Runs `replay`.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+    let report = replay(args, true)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&report)?),
+        Format::Text => print!("{}", summary(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the replay the arguments describe and returns its report (also
+/// written to `--report`); `progress` shows a bar on stderr.
+pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     let start = Instant::now();
+    let catalog = args.catalog.load_optional()?;
     let mut inventory = Inventory::new();
     for d in &args.details {
         let bytes = load::read_file(d)?;
@@ -84,7 +133,14 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
     replayer.set_want_lines(out.is_some());
-    let bar = indicatif::ProgressBar::new(u64::try_from(files.len()).unwrap_or(0));
+    if let Some(c) = catalog {
+        replayer.set_catalog(std::sync::Arc::new(c));
+    }
+    let bar = if progress {
+        indicatif::ProgressBar::new(u64::try_from(files.len()).unwrap_or(0))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} files")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -112,19 +168,18 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     if let Some(w) = out.as_mut() {
         w.flush()?;
     }
-    let report = replayer.finish(start.elapsed().as_secs_f64());
+    let mut report = replayer.finish(start.elapsed().as_secs_f64());
+    report.files = files.len();
+    report.inputs = Some(args.inputs());
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
     }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&report)?),
-        Format::Text => print!("{}", summary(&report, files.len())),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
-fn summary(r: &Report, files: usize) -> String {
+fn summary(r: &Report) -> String {
+    let files = r.files;
     let mut s = String::new();
     let d = &r.decisions;
     s.push_str(&format!(
@@ -161,6 +216,12 @@ fn summary(r: &Report, files: usize) -> String {
             u.unused_actions.len(),
             u.unused_actions.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
         ));
+    }
+    if let Some(unknown) = &r.unknown_actions {
+        s.push_str(&format!("actions not in the catalog: {}\n", unknown.len()));
+        for (a, n) in unknown.iter().take(10) {
+            s.push_str(&format!("  {n:>6}  {a}\n"));
+        }
     }
     s.push_str(&format!("throughput: {:.0} events/s\n", r.events_per_sec));
     s

@@ -288,8 +288,8 @@ fn resources_of(v: &Value, action: &str) -> Option<Vec<String>> {
     Some(vec![arn])
 }
 
-/// Actions authorised on `*` (no resource type) that events commonly carry;
-/// the service reference catalog will replace this list.
+/// Actions authorised on `*` (no resource type) that events commonly carry:
+/// the fallback when no catalog is given (with one, its resource types decide).
 fn wildcard_only(action: &str) -> bool {
     let (service, name) = action.split_once(':').unwrap_or(("", action));
     matches!(
@@ -323,6 +323,16 @@ fn wildcard_only(action: &str) -> bool {
 /// # Errors
 /// The reason the event yields no check.
 pub fn to_checks(v: &Value) -> Result<EventChecks, SkipReason> {
+    to_checks_with(v, None)
+}
+
+/// Converts one event; with a catalog, whether an action is authorised on
+/// `*` alone comes from its resource types (actions the catalog does not know
+/// fall back to the built-in list).
+///
+/// # Errors
+/// The reason the event yields no check.
+pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> Result<EventChecks, SkipReason> {
     let event_type = text(v, &["eventType"]).unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
         return Err(SkipReason::NotApiCall(event_type.to_string()));
@@ -346,7 +356,10 @@ pub fn to_checks(v: &Value) -> Result<EventChecks, SkipReason> {
         .map(str::to_string);
     let mut checks = Vec::new();
     for action in actions {
-        let resources = if wildcard_only(&action) { Some(vec!["*".to_string()]) } else { resources_of(v, &action) };
+        let star_only = catalog
+            .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
+            .unwrap_or_else(|| wildcard_only(&action));
+        let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(v, &action) };
         match resources {
             Some(list) => {
                 for resource in list {
