@@ -160,6 +160,40 @@ pub struct UsedAction {
 /// Distinct resources kept per (principal, action) in [`UsedAction::resources`].
 pub const MAX_USED_RESOURCES: usize = 50;
 
+impl UsedAction {
+    /// Adds a resource, keeping the list sorted and the [`MAX_USED_RESOURCES`]
+    /// smallest, so the result does not depend on the order events arrive in.
+    fn add_resource(&mut self, resource: &str) {
+        match self.resources.binary_search_by(|x| x.as_str().cmp(resource)) {
+            Ok(_) => {}
+            Err(at) if at < MAX_USED_RESOURCES => {
+                self.resources.insert(at, resource.to_string());
+                if self.resources.len() > MAX_USED_RESOURCES {
+                    self.resources.pop();
+                    self.more_resources = true;
+                }
+            }
+            Err(_) => self.more_resources = true,
+        }
+    }
+
+    fn merge(&mut self, other: UsedAction) {
+        self.count += other.count;
+        self.denied += other.denied;
+        self.more_resources |= other.more_resources;
+        self.unknown_resources |= other.unknown_resources;
+        for r in &other.resources {
+            self.add_resource(r);
+        }
+    }
+}
+
+fn add_counts<K: Ord>(into: &mut BTreeMap<K, usize>, from: BTreeMap<K, usize>) {
+    for (k, n) in from {
+        *into.entry(k).or_default() += n;
+    }
+}
+
 /// The inputs of a replay run, as given on the command line.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ReplayInputs {
@@ -209,14 +243,16 @@ pub struct CheckLine {
 
 /// Replays events against an inventory of policies.
 pub struct Replayer {
-    inventory: Inventory,
-    scps: Vec<Vec<Policy>>,
-    resource_policies: BTreeMap<String, Policy>,
+    inventory: Arc<Inventory>,
+    scps: Arc<Vec<Vec<Policy>>>,
+    resource_policies: Arc<BTreeMap<String, Policy>>,
     /// Compiled sets by policy owner (user/role ARN, "" for none), then by the
     /// resource whose resource policy they include ("" for none).
     sets: HashMap<String, HashMap<String, Arc<CompiledPolicySet>>>,
     /// Whether `event` should build output lines.
     want_lines: bool,
+    /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
+    threads: Option<usize>,
     scratches: HashMap<u64, Scratch>,
     report: Report,
     groups_break: BTreeMap<(String, String, String), usize>,
@@ -248,11 +284,12 @@ impl Replayer {
     /// organization and resource policies keyed by resource ARN.
     pub fn new(inventory: Inventory, scps: Vec<Vec<Policy>>, resource_policies: BTreeMap<String, Policy>) -> Replayer {
         Replayer {
-            inventory,
-            scps,
-            resource_policies,
+            inventory: Arc::new(inventory),
+            scps: Arc::new(scps),
+            resource_policies: Arc::new(resource_policies),
             sets: HashMap::new(),
             want_lines: true,
+            threads: None,
             scratches: HashMap::new(),
             report: Report::default(),
             groups_break: BTreeMap::new(),
@@ -273,6 +310,11 @@ impl Replayer {
     /// the catalog: AWS documents which keys each action supports.)
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = Some(catalog);
+    }
+
+    /// Worker threads for [`Replayer::replay_files`]; 1 = in order on the calling thread.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = Some(threads);
     }
 
     /// Whether [`Replayer::event`] returns the decided checks (off: only the
@@ -299,8 +341,8 @@ impl Replayer {
         }
         let resource_policy = self.resource_policies.get(resource).cloned();
         let mut set = match owner {
-            Some(arn) => self.inventory.policy_set(arn, &self.scps).unwrap_or_default(),
-            None => PolicySet { scps: self.scps.clone(), ..PolicySet::default() },
+            Some(arn) => self.inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
+            None => PolicySet { scps: self.scps.to_vec(), ..PolicySet::default() },
         };
         set.resource = resource_policy;
         let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(|e| e.to_string())?);
@@ -413,9 +455,7 @@ impl Replayer {
                 entry.count += 1;
                 entry.denied += usize::from(denied);
                 match resource {
-                    Some(r) if entry.resources.iter().any(|x| x == r) => {}
-                    Some(r) if entry.resources.len() < MAX_USED_RESOURCES => entry.resources.push(r.to_string()),
-                    Some(_) => entry.more_resources = true,
+                    Some(r) => entry.add_resource(r),
                     None => entry.unknown_resources = true,
                 }
             }
@@ -544,33 +584,148 @@ impl Replayer {
         }
     }
 
-    /// Replays every file in order, record by record (memory bounded by one
-    /// record). Decided checks go to `lines` (when [`Replayer::set_want_lines`]
-    /// is on); `progress` gets the number of files done.
+    /// A replayer with the same inputs and settings and an empty report, for
+    /// another worker; [`Replayer::merge`] folds its results back.
+    pub fn fork(&self) -> Replayer {
+        Replayer {
+            inventory: Arc::clone(&self.inventory),
+            scps: Arc::clone(&self.scps),
+            resource_policies: Arc::clone(&self.resource_policies),
+            sets: HashMap::new(),
+            want_lines: self.want_lines,
+            threads: self.threads,
+            scratches: HashMap::new(),
+            report: Report::default(),
+            groups_break: BTreeMap::new(),
+            groups_disagree: BTreeMap::new(),
+            used_statements: BTreeMap::new(),
+            used_actions: BTreeMap::new(),
+            seen_actions: BTreeSet::new(),
+            catalog: self.catalog.clone(),
+            unknown_actions: BTreeMap::new(),
+            closed_keys: HashMap::new(),
+        }
+    }
+
+    /// Adds what a forked replayer saw to this one's results.
+    pub fn merge(&mut self, other: Replayer) {
+        let (mine, theirs) = (&mut self.report, other.report);
+        mine.files += theirs.files;
+        mine.events_read += theirs.events_read;
+        mine.events_evaluated += theirs.events_evaluated;
+        mine.events_skipped += theirs.events_skipped;
+        mine.checks += theirs.checks;
+        mine.decisions.allowed += theirs.decisions.allowed;
+        mine.decisions.explicit_deny += theirs.decisions.explicit_deny;
+        mine.decisions.implicit_deny += theirs.decisions.implicit_deny;
+        mine.decisions.indeterminate += theirs.decisions.indeterminate;
+        add_counts(&mut mine.skipped_reasons, theirs.skipped_reasons);
+        add_counts(&mut mine.indeterminate_reasons, theirs.indeterminate_reasons);
+        add_counts(&mut mine.unknown_principals, theirs.unknown_principals);
+        let room = 100usize.saturating_sub(mine.malformed.len());
+        mine.malformed.extend(theirs.malformed.into_iter().take(room));
+        add_counts(&mut self.groups_break, other.groups_break);
+        add_counts(&mut self.groups_disagree, other.groups_disagree);
+        add_counts(&mut self.unknown_actions, other.unknown_actions);
+        for (owner, used) in other.used_statements {
+            self.used_statements.entry(owner).or_default().extend(used);
+        }
+        for (owner, actions) in other.used_actions {
+            let mine = self.used_actions.entry(owner).or_default();
+            for (action, used) in actions {
+                match mine.get_mut(&action) {
+                    Some(m) => m.merge(used),
+                    None => {
+                        mine.insert(action, used);
+                    }
+                }
+            }
+        }
+        self.seen_actions.extend(other.seen_actions);
+    }
+
+    fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
+        use crate::cloudtrail::reader::{read_file, Item};
+        let result = read_file(file, &mut |item| match item {
+            Item::Event(_, v) => {
+                let out = self.event(&v);
+                if !out.is_empty() {
+                    lines(out);
+                }
+            }
+            Item::Malformed(at, why) => self.malformed(at.to_string(), why),
+        });
+        if let Err(e) = result {
+            self.malformed(file.display().to_string(), e);
+        }
+        self.report.files += 1;
+    }
+
+    /// Replays every file, record by record (memory bounded by one record per
+    /// worker). Files are shared among the current rayon pool's threads, each
+    /// with a [`Replayer::fork`], merged at the end; a file's decided checks
+    /// reach `lines` in the file's order (when [`Replayer::set_want_lines`] is
+    /// on), files in the order they finish. `progress` gets the number of files done.
     ///
-    /// Single-threaded: a reader thread feeding this one measured slower
-    /// (benches/README.md); parallelism across files is the next step.
+    /// Within a file, reading and deciding stay on one thread: a reader thread
+    /// feeding a deciding one measured slower (benches/README.md).
     pub fn replay_files(
         &mut self,
         files: &[std::path::PathBuf],
         mut lines: impl FnMut(Vec<CheckLine>),
-        mut progress: impl FnMut(usize),
+        progress: impl Fn(usize) + Sync,
     ) {
-        use crate::cloudtrail::reader::{read_file, Item};
-        for (i, f) in files.iter().enumerate() {
-            let result = read_file(f, &mut |item| match item {
-                Item::Event(_, v) => {
-                    let out = self.event(&v);
-                    if !out.is_empty() {
-                        lines(out);
-                    }
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let threads = self.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) if threads > 1 && files.len() > 1 => pool,
+            // One thread (or no pool to be had): in order, on this thread.
+            _ => {
+                for (i, f) in files.iter().enumerate() {
+                    self.replay_file(f, &mut lines);
+                    progress(i + 1);
                 }
-                Item::Malformed(at, why) => self.malformed(at.to_string(), why),
-            });
-            if let Err(e) = result {
-                self.malformed(f.display().to_string(), e);
+                return;
             }
-            progress(i + 1);
+        };
+        let done = AtomicUsize::new(0);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<CheckLine>>(64);
+        let want_lines = self.want_lines;
+        let seed = self.fork();
+        let (seed, progress, done) = (&seed, &progress, &done);
+        let merged = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                pool.install(|| {
+                    files
+                        .par_iter()
+                        .fold(
+                            || (seed.fork(), send.clone()),
+                            |(mut r, send), f| {
+                                // A file's lines are sent together so they stay in order.
+                                let mut buffer = Vec::new();
+                                r.replay_file(f, &mut |l| buffer.extend(l));
+                                if want_lines && !buffer.is_empty() {
+                                    let _ = send.send(buffer);
+                                }
+                                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                                (r, send)
+                            },
+                        )
+                        .map(|(r, _)| r)
+                        .reduce_with(|mut a, b| {
+                            a.merge(b);
+                            a
+                        })
+                })
+            });
+            for batch in receive {
+                lines(batch);
+            }
+            worker.join()
+        });
+        if let Ok(Some(other)) = merged {
+            self.merge(other);
         }
     }
 

@@ -43,6 +43,9 @@ pub struct ReplayArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Worker threads, each replaying whole files (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
     #[command(flatten)]
     catalog: super::catalog_cmd::CatalogArg,
 }
@@ -77,6 +80,7 @@ impl ReplayArgs {
             out: None,
             report: None,
             format: Format::Json,
+            threads: None,
             catalog: super::catalog_cmd::CatalogArg::from_path(inputs.catalog.as_ref().map(PathBuf::from)),
         }
     }
@@ -133,6 +137,12 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
     replayer.set_want_lines(out.is_some());
+    if let Some(n) = args.threads {
+        if n == 0 {
+            return Err(CliError::new("--threads: expected at least 1"));
+        }
+        replayer.set_threads(n);
+    }
     if let Some(c) = catalog {
         replayer.set_catalog(std::sync::Arc::new(c));
     }
@@ -169,7 +179,6 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         w.flush()?;
     }
     let mut report = replayer.finish(start.elapsed().as_secs_f64());
-    report.files = files.len();
     report.inputs = Some(args.inputs());
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
