@@ -115,6 +115,7 @@ mod tests {
             action: action.to_string(),
             count: 1,
             denied: 0,
+            indeterminate: 0,
             resources: resources.iter().map(|r| r.to_string()).collect(),
             more_resources: more,
             unknown_resources: unknown,

@@ -149,6 +149,9 @@ pub struct UsedAction {
     pub count: usize,
     /// Of those, how many the simulation denies (explicitly or implicitly).
     pub denied: usize,
+    /// Of those, how many the simulation cannot settle (indeterminate).
+    #[serde(default)]
+    pub indeterminate: usize,
     /// Distinct resources (at most [`MAX_USED_RESOURCES`]); `*` for actions on no resource.
     pub resources: Vec<String>,
     /// More distinct resources were seen than are listed.
@@ -180,6 +183,7 @@ impl UsedAction {
     fn merge(&mut self, other: UsedAction) {
         self.count += other.count;
         self.denied += other.denied;
+        self.indeterminate += other.indeterminate;
         self.more_resources |= other.more_resources;
         self.unknown_resources |= other.unknown_resources;
         for r in &other.resources {
@@ -447,6 +451,7 @@ impl Replayer {
                         action: check.action.clone(),
                         count: 0,
                         denied: 0,
+                        indeterminate: 0,
                         resources: Vec::new(),
                         more_resources: false,
                         unknown_resources: false,
@@ -454,6 +459,7 @@ impl Replayer {
                 };
                 entry.count += 1;
                 entry.denied += usize::from(denied);
+                entry.indeterminate += usize::from(kind == DecisionKind::Indeterminate);
                 match resource {
                     Some(r) => entry.add_resource(r),
                     None => entry.unknown_resources = true,
@@ -575,6 +581,13 @@ impl Replayer {
                 if set.policy_set().resource.is_none() && req.is_some_and(resource_policy_possible) =>
             {
                 Err("a resource policy could allow it, and none was provided".to_string())
+            }
+            // Identity policies count for a KMS key only if its key policy
+            // delegates to the account (§7.4); without the key policy, an allow
+            // from them is not certain.
+            DecisionKind::Allowed if set.policy_set().resource.is_none() && req.is_some_and(kms_key_request) => {
+                Err("the key policy was not provided; identity policies count only if it delegates to the account"
+                    .to_string())
             }
             DecisionKind::Indeterminate => {
                 let keys: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect();
@@ -788,6 +801,11 @@ impl Replayer {
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
     }
+}
+
+/// Whether the request is on a KMS key (whose key policy decides whether identity policies count).
+fn kms_key_request(req: &Request) -> bool {
+    req.action.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:")) && req.resource.contains(":key/")
 }
 
 /// Whether a resource-based policy could grant this request.

@@ -7,6 +7,7 @@
 mod catalog;
 mod cli;
 mod cloudtrail;
+mod conformance;
 mod corpus;
 mod managed;
 mod props;

@@ -100,11 +100,12 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         };
         let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, &policy_file), false)?;
         let after = proof.used_permissions.iter().find(|u| u.principal == args.principal);
-        let mut checked = 0;
+        let (mut checked, mut unsettled) = (0, 0);
         for before in &used.actions {
             let now = after.and_then(|u| u.actions.iter().find(|a| a.action == before.action));
             let denied_now = now.map_or(before.count, |a| a.denied);
             checked += before.count;
+            unsettled += now.map_or(0, |a| a.indeterminate);
             if denied_now > before.denied {
                 failed = true;
                 eprintln!(
@@ -119,8 +120,13 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
             }
         }
         if !failed {
+            let settled = if unsettled == 0 {
+                String::new()
+            } else {
+                format!(" ({unsettled} of them indeterminate, as before: see the replay's reasons)")
+            };
             eprintln!(
-                "proof: replayed {} events; all {checked} recorded successes of {} in {} actions are still allowed",
+                "proof: replayed {} events; none of the {checked} recorded successes of {} in {} actions is denied{settled}",
                 proof.events_read,
                 args.principal,
                 used.actions.len()

@@ -264,7 +264,8 @@ pub fn combine(
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
     let limits = pb.and(sp);
-    let is_kms = facts.kms && shape.has_resource_policy;
+    // Key policies govern keys only: aliases (and `*`) are controlled by IAM policies alone.
+    let is_kms = facts.kms && shape.has_resource_policy && req.resource.contains(":key/");
     let is_trust = facts.trust && req.resource.contains(":role/");
     let same_account = p.account() == owner;
 
