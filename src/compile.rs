@@ -51,6 +51,8 @@ pub struct CompiledStatement {
     pub principal: Option<PrincipalSpec>,
     /// Conditions, AND-ed.
     pub conditions: Box<[CompiledCondition]>,
+    /// Policy-variable keys the statement resolves (reported like condition keys).
+    pub variables: Box<[(KeyId, Box<str>)]>,
 }
 
 /// An immutable compiled policy set; share it across threads by reference.
@@ -107,6 +109,7 @@ impl CompiledPolicySet {
                     .iter()
                     .map(|c| CompiledCondition::new(c, key_id(&c.key.to_ascii_lowercase()), vars))
                     .collect(),
+                variables: stmt.variable_keys(vars).into_iter().map(|k| (key_id(&k), k.into_boxed_str())).collect(),
             });
         }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

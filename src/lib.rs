@@ -41,6 +41,7 @@ pub mod compile;
 pub mod eval;
 pub mod generate;
 pub mod inventory;
+pub mod lines;
 pub mod policy;
 pub mod replay;
 pub mod request;

@@ -7,6 +7,7 @@
 
 pub mod arn;
 pub mod json;
+pub mod limits;
 pub mod model;
 pub mod operator;
 pub mod parse;

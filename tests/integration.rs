@@ -9,6 +9,7 @@ mod cli;
 mod cloudtrail;
 mod conformance;
 mod corpus;
+mod failsafe;
 mod managed;
 mod props;
 mod regression;

@@ -315,7 +315,23 @@ pub fn run_validate(args: &ValidateArgs) -> Result<ExitCode, CliError> {
         let source = file.display().to_string();
         let bytes = load::read_file(file)?;
         let findings = match parse_document(&bytes, &source, args.kind) {
-            Ok((policy, root)) => validate(&catalog, &policy, Some(&root))?,
+            Ok((policy, root)) => {
+                let mut findings = validate(&catalog, &policy, Some(&root))?;
+                if let Some(w) = crate::policy::limits::size_warning(&String::from_utf8_lossy(&bytes), policy.kind) {
+                    findings.insert(
+                        0,
+                        Finding {
+                            severity: Severity::Warning,
+                            code: "policy-size",
+                            path: String::new(),
+                            line: None,
+                            column: None,
+                            message: w,
+                        },
+                    );
+                }
+                findings
+            }
             // A document AWS would reject is an error finding, and the run goes on.
             Err(e) => vec![Finding {
                 severity: Severity::Error,
@@ -341,7 +357,8 @@ pub fn run_validate(args: &ValidateArgs) -> Result<ExitCode, CliError> {
                         (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
                         _ => file.clone(),
                     };
-                    writeln!(out, "{at}: {}[{}] {}: {}", f.severity.as_str(), f.code, f.path, f.message)?;
+                    let path = if f.path.is_empty() { String::new() } else { format!(" {}", f.path) };
+                    writeln!(out, "{at}: {}[{}]{path}: {}", f.severity.as_str(), f.code, f.message)?;
                 }
             }
         }

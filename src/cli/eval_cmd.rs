@@ -26,9 +26,16 @@ pub fn parse_request_line(line: &str) -> Result<Request, String> {
     Request::from_json(&v).map_err(|e| format!("invalid request: {e}"))
 }
 
-fn eval_line(set: &CompiledPolicySet, scratch: &mut Scratch, line_no: usize, line: &[u8]) -> (String, bool) {
-    let result = std::str::from_utf8(line)
-        .map_err(|_| "line is not valid UTF-8".to_string())
+fn eval_line(
+    set: &CompiledPolicySet,
+    scratch: &mut Scratch,
+    line_no: usize,
+    line: &Result<Vec<u8>, usize>,
+) -> (String, bool) {
+    let result = line
+        .as_ref()
+        .map_err(|n| format!("line of {n} bytes is over the {} MiB limit", crate::lines::MAX_LINE_BYTES >> 20))
+        .and_then(|l| std::str::from_utf8(l).map_err(|_| "line is not valid UTF-8".to_string()))
         .and_then(parse_request_line)
         .map(|req| {
             let d = set.decide(&req, scratch);
@@ -68,7 +75,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let mut first_error: Option<String> = None;
     // A reader thread fills the next chunk while this one is decided; two
     // chunks in flight bound memory whatever the input size.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(usize, Vec<u8>)>, String>>(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(usize, Result<Vec<u8>, usize>)>, String>>(1);
     let read_source = source.clone();
     let reader = std::thread::spawn(move || {
         let mut line_no = 0usize;
@@ -76,20 +83,25 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
             let mut chunk = Vec::with_capacity(CHUNK_LINES);
             while chunk.len() < CHUNK_LINES {
                 let mut buf = Vec::new();
-                match input.read_until(b'\n', &mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {}
+                let line = match crate::lines::read_line(&mut input, &mut buf, crate::lines::MAX_LINE_BYTES) {
+                    Ok(crate::lines::Line::End) => break,
+                    Ok(line) => line,
                     Err(e) => {
                         let _ = tx.send(Err(format!("{read_source}: read error: {e}")));
                         return;
                     }
-                }
+                };
                 line_no += 1;
+                if let crate::lines::Line::TooLong(n) = line {
+                    // Kept in place as an error line, like any other bad request.
+                    chunk.push((line_no, Err(n)));
+                    continue;
+                }
                 while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                     buf.pop();
                 }
                 if !buf.iter().all(u8::is_ascii_whitespace) {
-                    chunk.push((line_no, buf));
+                    chunk.push((line_no, Ok(buf)));
                 }
             }
             let done = chunk.len() < CHUNK_LINES;

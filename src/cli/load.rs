@@ -17,10 +17,31 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
     Ok(bytes)
 }
 
-/// Reads a file holding one policy document or a JSON array of them.
+/// Reads a file holding one policy document or a JSON array of them; warns
+/// on stderr about documents past AWS's size limits (they are still used).
 pub fn policies(path: &Path, kind: PolicyKind) -> Result<Vec<Policy>, CliError> {
     let bytes = read_file(path)?;
-    Ok(parse_policy_list(&bytes, &path.display().to_string(), kind)?)
+    let list = parse_policy_list(&bytes, &path.display().to_string(), kind)?;
+    for w in size_warnings(&path.display().to_string(), &bytes, &list) {
+        eprintln!("iamsim: warning: {w}");
+    }
+    Ok(list)
+}
+
+/// A warning for each policy past AWS's size limit for its kind: measured on
+/// the file's own text for a single document, on the normalised document in arrays.
+fn size_warnings(source: &str, bytes: &[u8], list: &[Policy]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let single = list.len() == 1 && !text.trim_start().starts_with('[');
+    let mut out = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let own = if single { None } else { Some(p.to_json().to_string()) };
+        if let Some(w) = crate::policy::limits::size_warning(own.as_deref().unwrap_or(&text), p.kind) {
+            let at = if single { source.to_string() } else { format!("{source}[{i}]") };
+            out.push(format!("{at}: {w}"));
+        }
+    }
+    out
 }
 
 /// Reads a file holding exactly one policy document.
@@ -58,7 +79,13 @@ impl SetSource {
     pub fn load(&self) -> Result<crate::policy::PolicySet, CliError> {
         if let Some(b) = &self.bundle {
             let bytes = read_file(b)?;
-            return Ok(crate::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?);
+            let set = crate::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?;
+            for (layer, index, p) in set.policies() {
+                if let Some(w) = crate::policy::limits::size_warning(&p.to_json().to_string(), p.kind) {
+                    eprintln!("iamsim: warning: {}: {layer:?} policy {index}: {w}", b.display());
+                }
+            }
+            return Ok(set);
         }
         let Some(dir) = &self.policies else { return Err(CliError::new("give --bundle or --policies")) };
         let entries = std::fs::read_dir(dir)
@@ -77,8 +104,21 @@ impl SetSource {
             return Err(CliError::new(format!("{}: no *.json policy files (matching --name)", dir.display())));
         }
         let mut identity = Vec::with_capacity(paths.len());
+        let mut oversized = Vec::new();
         for p in &paths {
-            identity.extend(policies(p, PolicyKind::Identity)?);
+            let bytes = read_file(p)?;
+            let list = parse_policy_list(&bytes, &p.display().to_string(), PolicyKind::Identity)?;
+            oversized.extend(size_warnings(&p.display().to_string(), &bytes, &list));
+            identity.extend(list);
+        }
+        // One line for a directory: AWS's own managed policies exceed the customer limit.
+        if let Some(first) = oversized.first() {
+            eprintln!(
+                "iamsim: warning: {} of {} policies in {} are over AWS's size limits (accepted); first: {first}",
+                oversized.len(),
+                paths.len(),
+                dir.display()
+            );
         }
         Ok(crate::policy::PolicySet {
             identity,

@@ -196,10 +196,9 @@ fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
     let mut buf = Vec::new();
     let (mut line_no, mut index) = (0usize, 0usize);
     loop {
-        buf.clear();
-        match input.read_until(b'\n', &mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
+        let line = match crate::lines::read_line(&mut input, &mut buf, crate::lines::MAX_LINE_BYTES) {
+            Ok(crate::lines::Line::End) => return,
+            Ok(line) => line,
             Err(e) => {
                 sink(Item::Malformed(
                     Location { file: name.to_string(), index, line: Some(line_no + 1) },
@@ -207,8 +206,16 @@ fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
                 ));
                 return;
             }
-        }
+        };
         line_no += 1;
+        if let crate::lines::Line::TooLong(n) = line {
+            sink(Item::Malformed(
+                Location { file: name.to_string(), index, line: Some(line_no) },
+                format!("line of {n} bytes is over the {} MiB limit", crate::lines::MAX_LINE_BYTES >> 20),
+            ));
+            index += 1;
+            continue;
+        }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

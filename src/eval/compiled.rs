@@ -144,6 +144,9 @@ impl CompiledPolicySet {
                 keys.note(c.key, value);
                 result = result.and(condition(c, value, req, tokens));
             }
+            for (key, name) in stmt.variables.iter() {
+                keys.note(*key, req.lookup(name));
+            }
             if result != Tri::False {
                 hits.push(Hit { statement: stmt.sref, effect: stmt.effect, class, result });
             }

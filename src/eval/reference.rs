@@ -58,6 +58,12 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
             }
             result = result.and(condition(c, vars, req));
         }
+        // Variables the statement resolved: absent or unknown ones are reported too.
+        for key in stmt.variable_keys(vars) {
+            if let Some(id) = keys.iter().position(|k| *k == key) {
+                keys_report.note(KeyId::try_from(id).unwrap_or(KeyId::MAX), req.lookup(&key));
+            }
+        }
         if result != Tri::False {
             hits.push(Hit { statement: sref, effect: stmt.effect, class, result });
         }

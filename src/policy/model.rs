@@ -170,6 +170,42 @@ pub struct Statement {
     pub conditions: Vec<Condition>,
 }
 
+impl Statement {
+    /// The lower-cased keys of the policy variables the statement uses (in the
+    /// resource part of `Resource`/`NotResource` patterns and in the values of
+    /// operators that take variables), in order of appearance, without
+    /// repeats. Empty unless `variables` (Version 2012-10-17).
+    pub fn variable_keys(&self, variables: bool) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        if !variables {
+            return keys;
+        }
+        let mut add = |text: &str| {
+            for piece in super::variables::Template::parse(text, true).pieces {
+                if let super::variables::Piece::Var { key, .. } = piece {
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+            }
+        };
+        for pattern in self.resources.iter().flat_map(|r| &r.patterns) {
+            // Variables count only in the resource part of an ARN (§6).
+            let resource_part = match pattern.match_indices(':').nth(4) {
+                Some((i, _)) if pattern.starts_with("arn:") => &pattern[i + 1..],
+                _ => pattern.as_str(),
+            };
+            add(resource_part);
+        }
+        for c in self.conditions.iter().filter(|c| c.operator.base.accepts_variables()) {
+            for v in &c.values {
+                add(v);
+            }
+        }
+        keys
+    }
+}
+
 /// A parsed, validated policy document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {

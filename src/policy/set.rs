@@ -179,13 +179,13 @@ impl PolicySet {
         }
     }
 
-    /// Every condition key in the set, lower-cased, in first-appearance order.
-    /// A key's position is its [`KeyId`] in decisions.
+    /// Every condition key and policy-variable key in the set, lower-cased, in
+    /// first-appearance order. A key's position is its [`KeyId`] in decisions.
     pub fn condition_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
-        for (_, _, s) in self.statements() {
-            for c in &s.conditions {
-                let k = c.key.to_ascii_lowercase();
+        for (_, policy, s) in self.statements() {
+            let conditions = s.conditions.iter().map(|c| c.key.to_ascii_lowercase());
+            for k in conditions.chain(s.variable_keys(policy.version.variables_enabled())) {
                 if !keys.contains(&k) {
                     keys.push(k);
                 }

@@ -1,0 +1,76 @@
+//! Bounded line reading for the JSON Lines inputs (`eval` requests,
+//! CloudTrail Lake exports): a line longer than the bound is skipped to its
+//! end without being held in memory, so a hostile input cannot exhaust it.
+
+use std::io::BufRead;
+
+/// The longest line kept, in bytes (16 MiB: far above any request or
+/// CloudTrail event, which AWS caps at 256 KB).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// End of input.
+    End,
+    /// A line (in the buffer, without its `\n`).
+    Kept,
+    /// A line longer than the bound, of this many bytes; the buffer is empty.
+    TooLong(usize),
+}
+
+/// Reads the next line into `buf` (cleared first), keeping at most `max` bytes.
+///
+/// # Errors
+/// I/O errors of the input.
+pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    buf.clear();
+    let mut total = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(match (any, total > max) {
+                (false, _) => Line::End,
+                (true, true) => Line::TooLong(total),
+                (true, false) => Line::Kept,
+            });
+        }
+        any = true;
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        total += take;
+        if total <= max {
+            buf.extend_from_slice(&chunk[..take]);
+        } else {
+            buf.clear();
+        }
+        input.consume(if done { take + 1 } else { take });
+        if done {
+            return Ok(if total > max { Line::TooLong(total) } else { Line::Kept });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_skipped_and_reading_goes_on() {
+        let text = b"ab\ncdefgh\n\nxy";
+        let mut input = std::io::BufReader::with_capacity(2, &text[..]);
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        loop {
+            match read_line(&mut input, &mut buf, 4).unwrap() {
+                Line::End => break,
+                Line::Kept => seen.push(String::from_utf8(buf.clone()).unwrap()),
+                Line::TooLong(n) => seen.push(format!("too long: {n}")),
+            }
+        }
+        assert_eq!(seen, ["ab", "too long: 6", "", "xy"]);
+    }
+}
