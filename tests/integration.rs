@@ -10,6 +10,7 @@ mod cloudtrail;
 mod conformance;
 mod corpus;
 mod failsafe;
+mod hostile;
 mod managed;
 mod props;
 mod regression;

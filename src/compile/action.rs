@@ -100,7 +100,14 @@ impl ActionIndexBuilder {
             None
         } else {
             let re = meta::Regex::builder()
-                .configure(meta::Config::new().match_kind(MatchKind::All).nfa_size_limit(Some(256 << 20)))
+                // No capture slots: only which patterns match is asked, and
+                // slots would make the PikeVM's cache quadratic in the pattern count.
+                .configure(
+                    meta::Config::new()
+                        .match_kind(MatchKind::All)
+                        .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
+                        .nfa_size_limit(Some(256 << 20)),
+                )
                 .syntax(regex_automata::util::syntax::Config::new().unicode(true).utf8(true))
                 .build_many(&regexes)
                 .map_err(|e| CompileError::new(format!("action automaton: {e}")))?;
