@@ -233,6 +233,16 @@ fn generate(catalog: &Catalog, count: usize, seed: u64) -> Vec<Case> {
                 };
                 document(vec![statement(&t, catalog, &mut rng, Some(principal))])
             });
+            // Every KMS key has a key policy: when none was drawn, the key gets
+            // AWS's default one (delegating to the account), as AWS does.
+            let resource_policy = match resource_policy {
+                None if service == "kms" && t.resource.contains(":key/") => Some(json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                        "Principal": {"AWS": format!("arn:aws:iam::{}:root", t.account)}, "Action": "kms:*", "Resource": "*"}]
+                })),
+                other => other,
+            };
             let ctx = context(&mut rng, &t);
             let simulation = json!({
                 "request": {
