@@ -432,3 +432,19 @@ fn cli_diff_exit_codes() {
     let o = iamsim(&["diff", "--catalog", cat, "corpus/catalog/diff/new.json", "corpus/catalog/diff/new.json"], None);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn simulate_warns_about_actions_the_catalog_does_not_know() {
+    let args = [
+        "simulate",
+        "--catalog",
+        "corpus/catalog/service-reference",
+        "--identity-policy",
+        "corpus/catalog/diff/new.json",
+    ];
+    let o = iamsim(&[&args[..], &["--action", "s3:GetObjct", "--action", "s3:GetObject"]].concat(), None);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--action s3:GetObjct: not in the catalog (did you mean s3:GetObject?)"), "{err}");
+    assert!(!err.contains("--action s3:GetObject:"), "{err}");
+}

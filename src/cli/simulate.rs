@@ -51,10 +51,20 @@ pub struct SimulateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// With a catalog (or $IAMSIM_CATALOG), actions it does not know are warned about.
+    #[command(flatten)]
+    catalog: super::catalog_cmd::CatalogArg,
 }
 
 /// Runs `simulate`.
 pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
+    if let Some(catalog) = args.catalog.load_optional()? {
+        for action in args.actions.iter().filter(|a| catalog.action(a).is_none()) {
+            let hint = catalog.suggest_action(action);
+            let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
+            eprintln!("iamsim: warning: --action {action}: not in the catalog{hint}; no real request carries it");
+        }
+    }
     let set = PolicySet {
         identity: args
             .identity
