@@ -287,10 +287,19 @@ impl Replayer {
     /// A replayer over `inventory`, with the SCP levels of the principals'
     /// organization and resource policies keyed by resource ARN.
     pub fn new(inventory: Inventory, scps: Vec<Vec<Policy>>, resource_policies: BTreeMap<String, Policy>) -> Replayer {
+        Replayer::sharing(Arc::new(inventory), Arc::new(scps), Arc::new(resource_policies))
+    }
+
+    /// A replayer over shared inputs, with default settings and nothing seen yet.
+    fn sharing(
+        inventory: Arc<Inventory>,
+        scps: Arc<Vec<Vec<Policy>>>,
+        resource_policies: Arc<BTreeMap<String, Policy>>,
+    ) -> Replayer {
         Replayer {
-            inventory: Arc::new(inventory),
-            scps: Arc::new(scps),
-            resource_policies: Arc::new(resource_policies),
+            inventory,
+            scps,
+            resource_policies,
             sets: HashMap::new(),
             want_lines: true,
             threads: None,
@@ -600,24 +609,12 @@ impl Replayer {
     /// A replayer with the same inputs and settings and an empty report, for
     /// another worker; [`Replayer::merge`] folds its results back.
     pub fn fork(&self) -> Replayer {
-        Replayer {
-            inventory: Arc::clone(&self.inventory),
-            scps: Arc::clone(&self.scps),
-            resource_policies: Arc::clone(&self.resource_policies),
-            sets: HashMap::new(),
-            want_lines: self.want_lines,
-            threads: self.threads,
-            scratches: HashMap::new(),
-            report: Report::default(),
-            groups_break: BTreeMap::new(),
-            groups_disagree: BTreeMap::new(),
-            used_statements: BTreeMap::new(),
-            used_actions: BTreeMap::new(),
-            seen_actions: BTreeSet::new(),
-            catalog: self.catalog.clone(),
-            unknown_actions: BTreeMap::new(),
-            closed_keys: HashMap::new(),
-        }
+        let mut fork =
+            Replayer::sharing(Arc::clone(&self.inventory), Arc::clone(&self.scps), Arc::clone(&self.resource_policies));
+        fork.want_lines = self.want_lines;
+        fork.threads = self.threads;
+        fork.catalog = self.catalog.clone();
+        fork
     }
 
     /// Adds what a forked replayer saw to this one's results.
