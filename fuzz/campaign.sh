@@ -13,5 +13,5 @@ for target in parse_policy wildcard_vs_regex compiled_vs_reference cloudtrail_re
   cp -n ../corpus/policies/*.json ../corpus/replay/cloudtrail/lake-export.jsonl ../corpus/regressions/*/* ../corpus/seeds/*/* "corpus/$target/" 2>/dev/null || true
   echo "== $target $(date -u +%FT%TZ) ${seconds}s" >> campaign.log
   cargo fuzz run -O -s none "$target" "corpus/$target" -- -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 2>&1 \
-    | grep -E "^(stat::|#[0-9]+ +DONE|==[0-9]+== ERROR|SUMMARY)" >> campaign.log || echo "$target: exit $?" >> campaign.log
+    | grep -E "^(stat::|#[0-9]+[[:space:]]+DONE|==[0-9]+== ERROR|SUMMARY)" >> campaign.log || echo "$target: exit $?" >> campaign.log
 done

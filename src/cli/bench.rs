@@ -77,7 +77,8 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
     let compiled = CompiledPolicySet::compile(set.clone())?;
     let compile_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let compiled_bytes = match (memory, before) {
-        (Some(m), Some(b)) => Some(m().saturating_sub(b)),
+        // The counter wraps when memory from before the first probe is freed.
+        (Some(m), Some(b)) => Some(isize::try_from(m().wrapping_sub(b)).unwrap_or(0).max(0).unsigned_abs()),
         _ => None,
     };
     let requests = Generator::new(&set).generate(args.requests.max(1), args.seed);
