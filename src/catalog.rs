@@ -9,11 +9,16 @@
 //! service-reference JSON, or our snapshot); the questions asked of it live in
 //! [`expand`], [`validate`] and [`diff`].
 //!
-//! ```no_run
+//! ```
 //! use iamsim::catalog::Catalog;
-//! let catalog = Catalog::load(std::path::Path::new("../shared/data/iam-catalog"))?;
+//! // Any catalog directory or snapshot; this one is the small AWS-format corpus catalog.
+//! let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference"))?;
 //! let actions = catalog.expand_patterns(&["ec2:*NetworkInterface".to_string()])?;
-//! assert!(actions.iter().any(|a| catalog.action_name(*a) == "ec2:CreateNetworkInterface"));
+//! let names: Vec<String> = actions.iter().map(|a| catalog.action_name(*a)).collect();
+//! assert_eq!(names, ["ec2:AttachNetworkInterface", "ec2:CreateNetworkInterface",
+//!                    "ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"]);
+//! let describe = catalog.action("ec2:describeinstances").unwrap();
+//! assert!(catalog.is_wildcard_only(describe));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

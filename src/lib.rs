@@ -13,6 +13,11 @@
 //!    implicitDeny`, with the deciding statements and the context keys the
 //!    request lacked.
 //!
+//! Beside it: [`catalog`] (the AWS service reference: expand, validate, diff),
+//! [`cloudtrail`] and [`replay`] (CloudTrail against current or proposed
+//! policies), [`generate`] (least-privilege policies from a replay) and
+//! [`cli`].
+//!
 //! ```
 //! use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
 //! use iamsim::request::{Principal, Request};
