@@ -448,3 +448,26 @@ fn simulate_warns_about_actions_the_catalog_does_not_know() {
     assert!(err.contains("--action s3:GetObjct: not in the catalog (did you mean s3:GetObject?)"), "{err}");
     assert!(!err.contains("--action s3:GetObject:"), "{err}");
 }
+
+#[test]
+fn validate_guesses_the_policy_kind_from_the_statements() {
+    let dir = temp_dir("kind");
+    let identity = dir.join("identity.json");
+    std::fs::write(&identity, br#"{"Version":"2012-10-17","Statement":[{"Sid":"Principal","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#).unwrap();
+    let bucket = dir.join("bucket.json");
+    std::fs::write(&bucket, br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#).unwrap();
+    let cat = "corpus/catalog/service-reference";
+    for file in [&identity, &bucket] {
+        let o = iamsim(&["validate", "--catalog", cat, "--format", "json", file.to_str().unwrap()], None);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    // Forcing the wrong kind is an error finding, located.
+    let o = iamsim(&["validate", "--catalog", cat, "--kind", "identity", bucket.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("error[invalid-policy] Statement[0]: an identity policy cannot have `Principal`"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

@@ -284,6 +284,25 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(files)
 }
 
+/// Whether any statement of the document (or of a CLI wrapper around it) has `Principal` or `NotPrincipal`.
+fn names_a_principal(node: &json::Json) -> bool {
+    fn statements(node: &json::Json, depth: u32) -> Option<&json::Json> {
+        if let Some(s) = node.get("Statement") {
+            return Some(s);
+        }
+        if depth == 0 {
+            return None;
+        }
+        node.as_object()?.iter().find_map(|m| statements(&m.value, depth - 1))
+    }
+    let has = |s: &json::Json| s.get("Principal").is_some() || s.get("NotPrincipal").is_some();
+    match statements(node, 3).map(|s| &s.kind) {
+        Some(json::JsonKind::Array(items)) => items.iter().any(has),
+        Some(_) => statements(node, 3).is_some_and(has),
+        None => false,
+    }
+}
+
 /// Parses a document whose kind is given or guessed: resource-based when any statement names a principal.
 fn parse_document(
     bytes: &[u8],
@@ -292,14 +311,7 @@ fn parse_document(
 ) -> Result<(Policy, json::Json), crate::policy::ParseError> {
     let root = json::parse(bytes).map_err(|e| crate::policy::ParseError::at(source, "", Some(e.span), e.message))?;
     let kind = kind.map_or_else(
-        || {
-            let text = String::from_utf8_lossy(bytes);
-            if text.contains("\"Principal\"") || text.contains("\"NotPrincipal\"") {
-                PolicyKind::Resource
-            } else {
-                PolicyKind::Identity
-            }
-        },
+        || if names_a_principal(&root) { PolicyKind::Resource } else { PolicyKind::Identity },
         KindArg::kind,
     );
     let policy = policy_from_json(&root, source, kind)?;

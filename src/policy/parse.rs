@@ -397,14 +397,11 @@ impl Parser<'_> {
             }
             _ => {
                 if principal.is_some() {
-                    return Err(self.err(
-                        path,
-                        node.span,
-                        format!(
-                            "a {} policy cannot have `Principal` or `NotPrincipal`",
-                            kind.as_str().replace('_', " ")
-                        ),
-                    ));
+                    return Err(self.err(path, node.span, {
+                        let kind = kind.as_str().replace('_', " ");
+                        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                        format!("{article} {kind} policy cannot have `Principal` or `NotPrincipal`")
+                    }));
                 }
             }
         }
