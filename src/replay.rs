@@ -519,7 +519,7 @@ impl Replayer {
             for (k, v) in &id.tags {
                 req.context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
             }
-            req.context.close_prefix("aws:principaltag/");
+            req.context.close_prefix_static("aws:principaltag/");
         }
         let set = self.set_for(owner, &req.resource)?;
         self.close_inapplicable_keys(&set, req);

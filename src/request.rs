@@ -301,11 +301,13 @@ pub enum Value<'a> {
 /// are listed as [`ContextValue::Absent`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    entries: Vec<(String, ContextValue)>,
+    /// Keys borrowed when they are literals (replay builds a context per
+    /// event: no allocation for its ~12 fixed key names).
+    entries: Vec<(std::borrow::Cow<'static, str>, ContextValue)>,
     open_world: bool,
     /// In an open world, lower-cased key prefixes whose unlisted keys are absent
     /// (e.g. `aws:principaltag/` once the principal's tags are known).
-    closed_prefixes: Vec<String>,
+    closed_prefixes: Vec<std::borrow::Cow<'static, str>>,
 }
 
 impl Context {
@@ -316,13 +318,19 @@ impl Context {
 
     /// An empty open-world context: unlisted keys are unknown.
     pub fn open_world() -> Context {
-        Context { entries: Vec::new(), open_world: true, closed_prefixes: Vec::new() }
+        Context { entries: Vec::with_capacity(16), open_world: true, closed_prefixes: Vec::new() }
     }
 
     /// In an open world, makes unlisted keys starting with `prefix` (any case)
     /// absent rather than unknown: the listed ones are all there are.
     pub fn close_prefix(&mut self, prefix: &str) {
-        self.closed_prefixes.push(prefix.to_ascii_lowercase());
+        // Compared case-insensitively, so literal prefixes need no copy.
+        self.closed_prefixes.push(std::borrow::Cow::Owned(prefix.to_ascii_lowercase()));
+    }
+
+    /// [`Context::close_prefix`] for a prefix known at compile time: not copied.
+    pub fn close_prefix_static(&mut self, prefix: &'static str) {
+        self.closed_prefixes.push(std::borrow::Cow::Borrowed(prefix));
     }
 
     fn closed(&self, key_lower: &str) -> bool {
@@ -339,7 +347,16 @@ impl Context {
         if let Some(e) = self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
             e.1 = value;
         } else {
-            self.entries.push((key.to_string(), value));
+            self.entries.push((std::borrow::Cow::Owned(key.to_string()), value));
+        }
+    }
+
+    /// [`Context::insert`] for a key known at compile time: the name is not copied.
+    pub fn insert_static(&mut self, key: &'static str, value: ContextValue) {
+        if let Some(e) = self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            e.1 = value;
+        } else {
+            self.entries.push((std::borrow::Cow::Borrowed(key), value));
         }
     }
 
@@ -350,7 +367,7 @@ impl Context {
 
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// Number of entries.

@@ -138,57 +138,61 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
     let mut c = Context::open_world();
     let single = |s: &str| ContextValue::Single(s.to_string());
     if let Some(t) = text(v, &["eventTime"]) {
-        c.insert("aws:CurrentTime", single(t));
+        c.insert_static("aws:CurrentTime", single(t));
         if let Some(ms) = crate::policy::values::parse_date(t) {
-            c.insert("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
+            c.insert_static("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
         }
     }
     if let Some(r) = text(v, &["awsRegion"]) {
-        c.insert("aws:RequestedRegion", single(r));
+        c.insert_static("aws:RequestedRegion", single(r));
     }
     let via_endpoint = text(v, &["vpcEndpointId"]);
     match (text(v, &["sourceIPAddress"]), via_endpoint) {
-        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => c.insert("aws:SourceIp", single(ip)),
+        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => {
+            c.insert_static("aws:SourceIp", single(ip))
+        }
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.insert("aws:SourceIp", ContextValue::Absent);
-            c.insert("aws:SourceVpce", single(vpce));
+            c.insert_static("aws:SourceIp", ContextValue::Absent);
+            c.insert_static("aws:SourceVpce", single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::policy::values::parse_ip(ip).is_some()) {
-                c.insert("aws:VpcSourceIp", single(ip));
+                c.insert_static("aws:VpcSourceIp", single(ip));
             }
         }
         _ => {} // a service name or "AWS Internal": unknown
     }
     if let Some(id) = text(v, &["userIdentity", "principalId"]) {
-        c.insert("aws:userid", single(id));
+        c.insert_static("aws:userid", single(id));
     }
     if let Some(ua) = text(v, &["userAgent"]) {
-        c.insert("aws:UserAgent", single(ua));
+        c.insert_static("aws:UserAgent", single(ua));
     }
     if v.get("tlsDetails").is_some_and(Value::is_object) {
-        c.insert("aws:SecureTransport", single("true"));
+        c.insert_static("aws:SecureTransport", single("true"));
     }
     let temporary = text(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("ASIA"))
         || v.pointer("/userIdentity/sessionContext/attributes").is_some();
     match text(v, &["userIdentity", "sessionContext", "attributes", "mfaAuthenticated"]) {
-        Some(m) if temporary => c.insert("aws:MultiFactorAuthPresent", single(m)),
+        Some(m) if temporary => c.insert_static("aws:MultiFactorAuthPresent", single(m)),
         // Long-term access keys never carry the key (§5.3, §8.4).
         _ if text(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("AKIA")) => {
-            c.insert("aws:MultiFactorAuthPresent", ContextValue::Absent);
-            c.insert("aws:TokenIssueTime", ContextValue::Absent);
+            c.insert_static("aws:MultiFactorAuthPresent", ContextValue::Absent);
+            c.insert_static("aws:TokenIssueTime", ContextValue::Absent);
         }
         _ => {}
     }
     if let Some(t) = text(v, &["userIdentity", "sessionContext", "attributes", "creationDate"]) {
-        c.insert("aws:TokenIssueTime", single(t));
+        c.insert_static("aws:TokenIssueTime", single(t));
     }
     if let Some(s) = text(v, &["userIdentity", "sessionContext", "sourceIdentity"]) {
-        c.insert("aws:SourceIdentity", single(s));
+        c.insert_static("aws:SourceIdentity", single(s));
     }
     match text(v, &["userIdentity", "invokedBy"]) {
         Some("AWS Internal") => {}
-        Some(_) if !matches!(principal, Principal::Service { .. }) => c.insert("aws:ViaAWSService", single("true")),
-        None => c.insert("aws:ViaAWSService", single("false")),
+        Some(_) if !matches!(principal, Principal::Service { .. }) => {
+            c.insert_static("aws:ViaAWSService", single("true"))
+        }
+        None => c.insert_static("aws:ViaAWSService", single("false")),
         _ => {}
     }
     c
@@ -354,17 +358,27 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
         .and_then(Value::as_array)
         .and_then(|l| l.iter().find_map(|r| text(r, &["accountId"])))
         .map(str::to_string);
+    let planned: Vec<(String, Option<Vec<String>>)> = actions
+        .into_iter()
+        .map(|action| {
+            let star_only = catalog
+                .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
+                .unwrap_or_else(|| wildcard_only(&action));
+            let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(v, &action) };
+            (action, resources)
+        })
+        .collect();
+    // The last request takes the context; the others get copies.
+    let mut copies_left = planned.iter().map(|(_, r)| r.as_ref().map_or(0, Vec::len)).sum::<usize>();
+    let mut context = context;
     let mut checks = Vec::new();
-    for action in actions {
-        let star_only = catalog
-            .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
-            .unwrap_or_else(|| wildcard_only(&action));
-        let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(v, &action) };
+    for (action, resources) in planned {
         match resources {
             Some(list) => {
                 for resource in list {
                     let mut req = Request::new(principal.clone(), &action, &resource);
-                    req.context = context.clone();
+                    copies_left -= 1;
+                    req.context = if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() };
                     // resources[].accountId names the owner when the ARN does not (S3).
                     let owner = v.get("resources").and_then(Value::as_array).and_then(|l| {
                         l.iter()
