@@ -168,8 +168,8 @@ pub fn run_expand(args: &ExpandArgs) -> Result<ExitCode, CliError> {
             }
         }
         Some(path) => {
-            let policy =
-                load::policy(path, PolicyKind::Identity).or_else(|_| load::policy(path, PolicyKind::Resource))?;
+            let bytes = load::read_file(path)?;
+            let (policy, _) = parse_document(&bytes, &path.display().to_string(), None)?;
             let lists: Vec<(&[String], bool)> =
                 policy.statements.iter().map(|s| (s.actions.patterns.as_slice(), s.actions.negated)).collect();
             let per_statement = catalog.expand_lists(&lists)?;
