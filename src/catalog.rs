@@ -57,6 +57,8 @@ struct Index {
     actions: Vec<HashMap<String, u32>>,
     global_keys: KeyTable,
     service_keys: Vec<KeyTable>,
+    /// [`Catalog::other_key_prefixes`] as globs (`agent.*.buildkite.dev`).
+    other_prefixes: Vec<Vec<Token>>,
 }
 
 /// One service prefix.
@@ -346,7 +348,15 @@ impl Catalog {
     }
 
     fn reindex(&mut self) {
-        let mut index = Index { global_keys: KeyTable::build(&self.global_keys), ..Index::default() };
+        let mut index = Index {
+            global_keys: KeyTable::build(&self.global_keys),
+            other_prefixes: self
+                .other_key_prefixes
+                .iter()
+                .map(|p| tokens(&key_glob(p).unwrap_or_else(|| p.clone())))
+                .collect(),
+            ..Index::default()
+        };
         for (i, service) in self.services.iter().enumerate() {
             index.by_prefix.insert(service.prefix.to_ascii_lowercase(), u32::try_from(i).unwrap_or(u32::MAX));
             let actions = service
@@ -444,10 +454,7 @@ impl Catalog {
                 return service.condition_keys.get(id as usize).map(KeyMatch::Service);
             }
         }
-        let other = self.other_key_prefixes.iter().any(|p| match key_glob(p) {
-            Some(glob) => tokens_match(&tokens(&glob), prefix, true),
-            None => p == prefix,
-        });
+        let other = self.index.other_prefixes.iter().any(|glob| tokens_match(glob, prefix, true));
         other.then_some(KeyMatch::Other)
     }
 
@@ -461,6 +468,8 @@ impl Catalog {
         let (Some(service), Some(action)) = (self.service_of(id), self.action_def(id)) else {
             return false;
         };
+        // Listed names are documented forms (`…/${TagKey}`, `…/tag-key`, `<key>`),
+        // and one service may spell the same key both ways: match their globs.
         let listed = |names: &[String]| {
             names.iter().any(|n| {
                 let n = n.to_ascii_lowercase();

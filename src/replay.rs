@@ -12,6 +12,7 @@
 use crate::catalog::Catalog;
 use crate::cloudtrail::event::{to_checks_with, Outcome};
 use crate::compile::CompiledPolicySet;
+use crate::eval::logic::{on_kms_key, ActionFacts};
 use crate::eval::{Decision, DecisionKind, Scratch};
 use crate::inventory::Inventory;
 use crate::policy::{Effect, Layer, Policy, PolicySet};
@@ -594,7 +595,10 @@ impl Replayer {
             // Identity policies count for a KMS key only if its key policy
             // delegates to the account (§7.4); without the key policy, an allow
             // from them is not certain.
-            DecisionKind::Allowed if set.policy_set().resource.is_none() && req.is_some_and(kms_key_request) => {
+            DecisionKind::Allowed
+                if set.policy_set().resource.is_none()
+                    && req.is_some_and(|r| on_kms_key(&ActionFacts::of(&r.action), &r.resource)) =>
+            {
                 Err("the key policy was not provided; identity policies count only if it delegates to the account"
                     .to_string())
             }
@@ -798,11 +802,6 @@ impl Replayer {
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
     }
-}
-
-/// Whether the request is on a KMS key (whose key policy decides whether identity policies count).
-fn kms_key_request(req: &Request) -> bool {
-    req.action.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("kms:")) && req.resource.contains(":key/")
 }
 
 /// Whether a resource-based policy could grant this request.

@@ -16,6 +16,7 @@ use crate::policy::pattern::{pattern_covers, tokens, Token};
 use crate::policy::{Condition, Effect, Policy};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 /// One grant: an effect on an action for a resource pattern, under conditions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -47,10 +48,16 @@ impl AccessDiff {
     }
 }
 
+/// A statement's resource pattern, tokenised once and shared by all its actions' items.
+struct Resource {
+    text: String,
+    /// `None` for `NotResource` and an absent element: compared as text.
+    tokens: Option<Vec<Token>>,
+}
+
 struct Item<'a> {
     effect: Effect,
-    resource: String,
-    tokens: Option<Vec<Token>>,
+    resource: Rc<Resource>,
     conditions: &'a [Condition],
 }
 
@@ -63,20 +70,17 @@ fn grants<'a>(catalog: &Catalog, policies: &'a [Policy]) -> Result<Grants<'a>, C
     let expanded = catalog.expand_lists(&lists)?;
     let mut out: Grants<'a> = HashMap::new();
     for (st, actions) in statements.iter().zip(expanded) {
-        let resources: Vec<(String, Option<Vec<Token>>)> = match &st.resources {
-            Some(r) if !r.negated => r.patterns.iter().map(|p| (p.clone(), Some(tokens(p)))).collect(),
-            Some(r) => vec![(format!("NotResource {:?}", r.patterns), None)],
-            None => vec![("(attached resource)".to_string(), None)],
+        let resources: Vec<Rc<Resource>> = match &st.resources {
+            Some(r) if !r.negated => {
+                r.patterns.iter().map(|p| Rc::new(Resource { text: p.clone(), tokens: Some(tokens(p)) })).collect()
+            }
+            Some(r) => vec![Rc::new(Resource { text: format!("NotResource {:?}", r.patterns), tokens: None })],
+            None => vec![Rc::new(Resource { text: "(attached resource)".to_string(), tokens: None })],
         };
         for action in actions {
             let items = out.entry(action).or_default();
-            for (resource, tokens) in &resources {
-                items.push(Item {
-                    effect: st.effect,
-                    resource: resource.clone(),
-                    tokens: tokens.clone(),
-                    conditions: &st.conditions,
-                });
+            for resource in &resources {
+                items.push(Item { effect: st.effect, resource: Rc::clone(resource), conditions: &st.conditions });
             }
         }
     }
@@ -88,9 +92,9 @@ fn covered(item: &Item<'_>, by: Option<&Vec<Item<'_>>>) -> bool {
         list.iter().any(|other| {
             other.effect == item.effect
                 && (other.conditions.is_empty() || other.conditions == item.conditions)
-                && match (&other.tokens, &item.tokens) {
+                && match (&other.resource.tokens, &item.resource.tokens) {
                     (Some(g), Some(s)) => pattern_covers(g, s),
-                    _ => other.resource == item.resource,
+                    _ => other.resource.text == item.resource.text,
                 }
         })
     })
@@ -111,7 +115,7 @@ pub fn diff(catalog: &Catalog, old: &[Policy], new: &[Policy]) -> Result<AccessD
     let grant = |action: ActionId, item: &Item<'_>| Grant {
         action: catalog.action_name(action),
         effect: item.effect.as_str(),
-        resource: item.resource.clone(),
+        resource: item.resource.text.clone(),
         condition: condition_text(item.conditions),
     };
     for (action, items) in &new_grants {

@@ -15,7 +15,7 @@ use crate::policy::json::{Json, JsonKind, Span};
 use crate::policy::pattern::{glob_match, pattern_covers, patterns_intersect, tokens, Token};
 use crate::policy::{Condition, Effect, Family, Policy, SetQualifier, Statement};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -61,28 +61,26 @@ pub struct Finding {
 
 /// Finds JSON paths and positions of statement elements in the source document.
 struct Locator<'a> {
-    document: Option<&'a Json>,
+    /// The document (inside any CLI wrapper) and its path prefix with a trailing dot.
+    document: Option<(&'a Json, String)>,
 }
 
 impl<'a> Locator<'a> {
     fn new(root: Option<&'a Json>) -> Locator<'a> {
-        // The CLI wrappers nest the document; find the object holding `Statement`.
-        fn find(node: &Json, depth: u32) -> Option<&Json> {
-            if node.get("Statement").is_some() {
-                return Some(node);
-            }
-            if depth == 0 {
-                return None;
-            }
-            node.as_object()?.iter().find_map(|m| find(&m.value, depth - 1))
-        }
-        Locator { document: root.and_then(|r| find(r, 3)) }
+        let document = root.and_then(crate::policy::document_node).map(|(node, prefix)| {
+            let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}.") };
+            (node, prefix)
+        });
+        Locator { document }
     }
 
     fn statement(&self, index: usize) -> (String, Option<&'a Json>) {
-        match self.document.and_then(|d| d.get("Statement")) {
-            Some(Json { kind: JsonKind::Array(items), .. }) => (format!("Statement[{index}]"), items.get(index)),
-            Some(node) => ("Statement".to_string(), Some(node)),
+        let prefix = self.document.as_ref().map_or("", |(_, p)| p.as_str());
+        match self.document.as_ref().and_then(|(d, _)| d.get("Statement")) {
+            Some(Json { kind: JsonKind::Array(items), .. }) => {
+                (format!("{prefix}Statement[{index}]"), items.get(index))
+            }
+            Some(node) => (format!("{prefix}Statement"), Some(node)),
             None => (format!("Statement[{index}]"), None),
         }
     }
@@ -221,12 +219,11 @@ fn check_actions(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f: 
         if hits.is_empty() {
             continue;
         }
-        let mine: HashSet<&ActionId> = hits.iter().collect();
         let cover = ex.per_pattern.iter().enumerate().find(|(k, other)| {
             *k != j
                 && other.len() >= hits.len()
                 && (other.len() > hits.len() || *k < j)
-                && mine.iter().all(|a| other.binary_search(a).is_ok())
+                && hits.iter().all(|a| other.binary_search(a).is_ok())
         });
         if let Some((k, _)) = cover {
             let (pattern, other) = (&st.actions.patterns[j], &st.actions.patterns[k]);
@@ -544,28 +541,22 @@ fn covers(a: &Statement, a_actions: &[ActionId], b: &Statement, b_actions: &[Act
 }
 
 fn check_redundant_statements(policy: &Policy, expanded: &[Expanded], f: &mut Findings<'_>) {
-    let mut reported = HashMap::new();
+    let sid = |s: &Statement, k: usize| s.sid.as_ref().map_or(format!("Statement[{k}]"), |sid| format!("{sid:?}"));
     for (j, b) in policy.statements.iter().enumerate() {
-        for (i, a) in policy.statements.iter().enumerate() {
-            if i == j || reported.contains_key(&j) {
-                continue;
-            }
-            let (ea, eb) = (&expanded[i].statement, &expanded[j].statement);
-            // Identical statements: report the later one only.
-            if covers(a, ea, b, eb) && (!covers(b, eb, a, ea) || i < j) {
-                reported.insert(j, i);
-                let sid = |s: &Statement, k: usize| {
-                    s.sid.as_ref().map_or(format!("Statement[{k}]"), |sid| format!("{sid:?}"))
-                };
-                let (path, _) = f.locator.statement(j);
-                let span = f.locator.statement(j).1.map(|n| n.span);
-                f.push(
-                    Severity::Suggestion,
-                    "redundant-statement",
-                    (path, span),
-                    format!("{} adds nothing: {} already grants or denies all of it", sid(b, j), sid(a, i)),
-                );
-            }
+        let eb = &expanded[j].statement;
+        // Identical statements: only the later one is reported.
+        let cover = policy.statements.iter().enumerate().find(|(i, a)| {
+            let ea = &expanded[*i].statement;
+            *i != j && covers(a, ea, b, eb) && (!covers(b, eb, a, ea) || *i < j)
+        });
+        if let Some((i, a)) = cover {
+            let (path, node) = f.locator.statement(j);
+            f.push(
+                Severity::Suggestion,
+                "redundant-statement",
+                (path, node.map(|n| n.span)),
+                format!("{} adds nothing: {} already grants or denies all of it", sid(b, j), sid(a, i)),
+            );
         }
     }
 }

@@ -270,13 +270,7 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut inner: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| CliError::new(format!("{}: cannot list: {e}", path.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            inner.sort();
-            files.extend(inner);
+            files.extend(load::json_files(path)?);
         } else {
             files.push(path.clone());
         }
@@ -285,20 +279,11 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 }
 
 /// Whether any statement of the document (or of a CLI wrapper around it) has `Principal` or `NotPrincipal`.
-fn names_a_principal(node: &json::Json) -> bool {
-    fn statements(node: &json::Json, depth: u32) -> Option<&json::Json> {
-        if let Some(s) = node.get("Statement") {
-            return Some(s);
-        }
-        if depth == 0 {
-            return None;
-        }
-        node.as_object()?.iter().find_map(|m| statements(&m.value, depth - 1))
-    }
+fn names_a_principal(root: &json::Json) -> bool {
     let has = |s: &json::Json| s.get("Principal").is_some() || s.get("NotPrincipal").is_some();
-    match statements(node, 3).map(|s| &s.kind) {
-        Some(json::JsonKind::Array(items)) => items.iter().any(has),
-        Some(_) => statements(node, 3).is_some_and(has),
+    match crate::policy::document_node(root).and_then(|(doc, _)| doc.get("Statement")) {
+        Some(json::Json { kind: json::JsonKind::Array(items), .. }) => items.iter().any(has),
+        Some(statement) => has(statement),
         None => false,
     }
 }
@@ -309,7 +294,7 @@ fn parse_document(
     source: &str,
     kind: Option<KindArg>,
 ) -> Result<(Policy, json::Json), crate::policy::ParseError> {
-    let root = json::parse(bytes).map_err(|e| crate::policy::ParseError::at(source, "", Some(e.span), e.message))?;
+    let root = crate::policy::parse_json(bytes, source)?;
     let kind = kind.map_or_else(
         || if names_a_principal(&root) { PolicyKind::Resource } else { PolicyKind::Identity },
         KindArg::kind,

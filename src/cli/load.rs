@@ -53,6 +53,19 @@ pub fn policy(path: &Path, kind: PolicyKind) -> Result<Policy, CliError> {
     }
 }
 
+/// The `*.json` files of a directory, sorted.
+pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| CliError::new(format!("{}: cannot read directory: {e}", dir.display())))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// Where a command takes its policy set from: an `eval` bundle or a directory
 /// whose `*.json` files are all identity policies.
 #[derive(Debug, clap::Args)]
@@ -88,18 +101,11 @@ impl SetSource {
             return Ok(set);
         }
         let Some(dir) = &self.policies else { return Err(CliError::new("give --bundle or --policies")) };
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| CliError::new(format!("{}: cannot read directory: {e}", dir.display())))?;
         let wanted = |p: &std::path::Path| {
             let stem = p.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
             self.names.is_empty() || self.names.iter().any(|n| crate::policy::pattern::glob_match(n, &stem))
         };
-        let mut paths: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && wanted(p))
-            .collect();
-        paths.sort();
+        let paths: Vec<_> = json_files(dir)?.into_iter().filter(|p| wanted(p)).collect();
         if paths.is_empty() {
             return Err(CliError::new(format!("{}: no *.json policy files (matching --name)", dir.display())));
         }

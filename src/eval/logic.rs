@@ -94,6 +94,13 @@ pub struct ActionFacts {
     pub rcp_service: bool,
 }
 
+/// Whether a request is on a KMS key, where identity policies count only if
+/// the key policy delegates to the account (§7.4). Key policies govern keys
+/// only: aliases (and `*`) are controlled by IAM policies alone.
+pub fn on_kms_key(facts: &ActionFacts, resource: &str) -> bool {
+    facts.kms && resource.contains(":key/")
+}
+
 impl ActionFacts {
     /// The facts of `action` (any case).
     pub fn of(action: &str) -> ActionFacts {
@@ -264,8 +271,7 @@ pub fn combine(
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
     let limits = pb.and(sp);
-    // Key policies govern keys only: aliases (and `*`) are controlled by IAM policies alone.
-    let is_kms = facts.kms && shape.has_resource_policy && req.resource.contains(":key/");
+    let is_kms = shape.has_resource_policy && on_kms_key(facts, &req.resource);
     let is_trust = facts.trust && req.resource.contains(":role/");
     let same_account = p.account() == owner;
 

@@ -79,8 +79,26 @@ impl std::error::Error for ParseError {}
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_policy(bytes: &[u8], source: &str, kind: PolicyKind) -> Result<Policy, ParseError> {
-    let root = json::parse(bytes).map_err(|e| syntax_error(source, "", e))?;
-    policy_from_json(&root, source, kind)
+    policy_from_json(&parse_json(bytes, source)?, source, kind)
+}
+
+/// Reads the JSON of a policy file, with `invalid JSON` errors located as
+/// [`parse_policy`] locates them (for callers that also need the positions).
+///
+/// # Errors
+/// Invalid JSON, duplicate keys, nesting past [`json::MAX_DEPTH`].
+pub fn parse_json(bytes: &[u8], source: &str) -> Result<Json, ParseError> {
+    json::parse(bytes).map_err(|e| syntax_error(source, "", e))
+}
+
+/// The policy document inside `root`, found through the CLI wrappers
+/// [`parse_policy`] accepts, with its JSON path prefix (`PolicyVersion.Document`
+/// or empty); `None` when the document is held in a string.
+pub fn document_node(root: &Json) -> Option<(&Json, String)> {
+    match unwrap_document(root, "") {
+        Ok((Unwrapped::Node(node), path)) => Some((node, path)),
+        _ => None,
+    }
 }
 
 /// Parses an already-read JSON value holding a policy (or a wrapper around one).
@@ -115,7 +133,7 @@ pub fn policy_from_json(root: &Json, source: &str, kind: PolicyKind) -> Result<P
 /// # Errors
 /// As [`parse_policy`]; array elements are located as `[i]`.
 pub fn parse_policy_list(bytes: &[u8], source: &str, kind: PolicyKind) -> Result<Vec<Policy>, ParseError> {
-    let root = json::parse(bytes).map_err(|e| syntax_error(source, "", e))?;
+    let root = parse_json(bytes, source)?;
     match &root.kind {
         JsonKind::Array(items) => items
             .iter()
