@@ -17,8 +17,9 @@ use crate::eval::{Decision, DecisionKind, Scratch};
 use crate::inventory::Inventory;
 use crate::policy::{Effect, Layer, Policy, PolicySet};
 use crate::request::{ContextValue, Principal, Request};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Services whose resources can carry a resource-based policy: without it, an
@@ -168,6 +169,14 @@ impl UsedAction {
     /// Adds a resource, keeping the list sorted and the [`MAX_USED_RESOURCES`]
     /// smallest, so the result does not depend on the order events arrive in.
     fn add_resource(&mut self, resource: &str) {
+        // Full and past the largest kept: the common case once a busy action
+        // has been seen on many resources, settled by one comparison.
+        if self.resources.len() >= MAX_USED_RESOURCES
+            && self.resources.last().is_some_and(|last| last.as_str() < resource)
+        {
+            self.more_resources = true;
+            return;
+        }
         match self.resources.binary_search_by(|x| x.as_str().cmp(resource)) {
             Ok(_) => {}
             Err(at) if at < MAX_USED_RESOURCES => {
@@ -253,23 +262,24 @@ pub struct Replayer {
     resource_policies: Arc<BTreeMap<String, Policy>>,
     /// Compiled sets by policy owner (user/role ARN, "" for none), then by the
     /// resource whose resource policy they include ("" for none).
-    sets: HashMap<String, HashMap<String, Arc<CompiledPolicySet>>>,
+    sets: FxHashMap<String, FxHashMap<String, Arc<CompiledPolicySet>>>,
     /// Whether `event` should build output lines.
     want_lines: bool,
     /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
     threads: Option<usize>,
-    scratches: HashMap<u64, Scratch>,
+    scratches: FxHashMap<u64, Scratch>,
     report: Report,
     groups_break: BTreeMap<(String, String, String), usize>,
     groups_disagree: BTreeMap<(String, String, String), usize>,
-    used_statements: BTreeMap<String, BTreeSet<(String, u32)>>,
-    used_actions: BTreeMap<String, BTreeMap<String, UsedAction>>,
-    seen_actions: BTreeSet<String>,
+    // Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
+    used_statements: FxHashMap<String, FxHashSet<(String, u32)>>,
+    used_actions: FxHashMap<String, FxHashMap<String, UsedAction>>,
+    seen_actions: FxHashSet<String>,
     catalog: Option<Arc<Catalog>>,
     unknown_actions: BTreeMap<String, usize>,
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
-    closed_keys: HashMap<u64, HashMap<String, KeyList>>,
+    closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
 }
 
 /// Condition key names, shared between cache and caller.
@@ -301,19 +311,19 @@ impl Replayer {
             inventory,
             scps,
             resource_policies,
-            sets: HashMap::new(),
+            sets: FxHashMap::default(),
             want_lines: true,
             threads: None,
-            scratches: HashMap::new(),
+            scratches: FxHashMap::default(),
             report: Report::default(),
             groups_break: BTreeMap::new(),
             groups_disagree: BTreeMap::new(),
-            used_statements: BTreeMap::new(),
-            used_actions: BTreeMap::new(),
-            seen_actions: BTreeSet::new(),
+            used_statements: FxHashMap::default(),
+            used_actions: FxHashMap::default(),
+            seen_actions: FxHashSet::default(),
             catalog: None,
             unknown_actions: BTreeMap::new(),
-            closed_keys: HashMap::new(),
+            closed_keys: FxHashMap::default(),
         }
     }
 
@@ -389,15 +399,18 @@ impl Replayer {
         };
         self.report.events_evaluated += 1;
         let recorded = match &ev.outcome {
-            Outcome::Success => "success".to_string(),
-            Outcome::AccessDenied => "AccessDenied".to_string(),
-            Outcome::OtherError(e) => e.clone(),
+            Outcome::Success => "success",
+            Outcome::AccessDenied => "AccessDenied",
+            Outcome::OtherError(e) => e.as_str(),
         };
-        let principal_name = ev.principal.display_name().to_string();
-        let owner = policy_owner(&ev.principal).map(str::to_string);
-        let known = owner.as_deref().map(|o| self.inventory.get(o).is_some());
+        let principal_name = ev.principal.display_name();
+        let owner = policy_owner(&ev.principal);
+        // One inventory lookup per event (a local handle, so `self` stays free).
+        let inventory = Arc::clone(&self.inventory);
+        let identity = owner.and_then(|o| inventory.get(o));
+        let known = owner.map(|_| identity.is_some());
         if known == Some(false) {
-            *self.report.unknown_principals.entry(owner.clone().unwrap_or_default()).or_default() += 1;
+            *self.report.unknown_principals.entry(owner.unwrap_or_default().to_string()).or_default() += 1;
         }
         let mut lines = Vec::new();
         for check in ev.checks {
@@ -417,10 +430,10 @@ impl Replayer {
                 (Some(_), _) if matches!(ev.principal, Principal::FederatedUser { .. }) => {
                     Err("federated-user session policy is not in the logs".to_string())
                 }
-                (Some(req), _) => self.decide(owner.as_deref(), req),
+                (Some(req), _) => self.decide(owner, identity, req),
             };
             let verdict = match &judged {
-                Ok((d, set)) => self.verdict(d, owner.as_deref(), request.as_ref(), set),
+                Ok((d, set)) => self.verdict(d, identity, request.as_ref(), set),
                 Err(reason) => Err(reason.clone()),
             };
             let kind = match &verdict {
@@ -447,13 +460,13 @@ impl Replayer {
                 None
             };
             if let Some(groups) = groups {
-                let key = (principal_name.clone(), check.action.clone(), resource.unwrap_or_default().to_string());
+                let key = (principal_name.to_string(), check.action.clone(), resource.unwrap_or_default().to_string());
                 *groups.entry(key).or_default() += 1;
             }
-            if let (Some(o), true) = (&owner, ev.outcome == Outcome::Success) {
+            if let (Some(o), true) = (owner, ev.outcome == Outcome::Success) {
                 let used = match self.used_actions.get_mut(o) {
                     Some(u) => u,
-                    None => self.used_actions.entry(o.clone()).or_default(),
+                    None => self.used_actions.entry(o.to_string()).or_default(),
                 };
                 let entry = match used.get_mut(&check.action) {
                     Some(e) => e,
@@ -496,10 +509,10 @@ impl Replayer {
                 lines.push(CheckLine {
                     event_id: ev.event_id.clone(),
                     time: ev.time.clone(),
-                    principal: principal_name.clone(),
+                    principal: principal_name.to_string(),
                     action: check.action,
                     resource: resource.map(str::to_string),
-                    recorded: recorded.clone(),
+                    recorded: recorded.to_string(),
                     decision: kind.as_str(),
                     statements,
                     missing_context_keys: missing,
@@ -513,10 +526,15 @@ impl Replayer {
 
     /// Decides one check against its principal's compiled set (adding the
     /// principal's tags from the inventory) and records the statements used.
-    fn decide(&mut self, owner: Option<&str>, req: &mut Request) -> Result<(Decision, Arc<CompiledPolicySet>), String> {
+    fn decide(
+        &mut self,
+        owner: Option<&str>,
+        identity: Option<&crate::inventory::Identity>,
+        req: &mut Request,
+    ) -> Result<(Decision, Arc<CompiledPolicySet>), String> {
         // Principal tags are known from the inventory: listed tags have values,
         // others are absent (closed world for this one prefix).
-        if let Some(id) = owner.and_then(|o| self.inventory.get(o)) {
+        if let Some(id) = identity {
             for (k, v) in &id.tags {
                 req.context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
             }
@@ -576,11 +594,11 @@ impl Replayer {
     fn verdict(
         &self,
         d: &Decision,
-        owner: Option<&str>,
+        identity: Option<&crate::inventory::Identity>,
         req: Option<&Request>,
         set: &CompiledPolicySet,
     ) -> Result<DecisionKind, String> {
-        let unresolved = owner.and_then(|o| self.inventory.get(o)).is_some_and(|i| !i.unresolved.is_empty());
+        let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
         match d.kind {
             // An unresolved managed policy could hold a Deny or an Allow: only an
             // explicit deny is certain.
@@ -757,7 +775,8 @@ impl Replayer {
         };
         self.report.would_break = group(std::mem::take(&mut self.groups_break));
         self.report.disagreements = group(std::mem::take(&mut self.groups_disagree));
-        let seen: Vec<String> = self.seen_actions.iter().cloned().collect();
+        let mut seen: Vec<String> = self.seen_actions.iter().cloned().collect();
+        seen.sort_unstable();
         let mut unused = Vec::new();
         for id in self.inventory.identities() {
             let used = self.used_statements.get(&id.arn);
@@ -792,10 +811,16 @@ impl Replayer {
             unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
         }
         self.report.unused_permissions = unused;
-        self.report.used_permissions = std::mem::take(&mut self.used_actions)
+        let mut used: Vec<Used> = std::mem::take(&mut self.used_actions)
             .into_iter()
-            .map(|(principal, actions)| Used { principal, actions: actions.into_values().collect() })
+            .map(|(principal, actions)| {
+                let mut actions: Vec<UsedAction> = actions.into_values().collect();
+                actions.sort_unstable_by(|a, b| a.action.cmp(&b.action));
+                Used { principal, actions }
+            })
             .collect();
+        used.sort_unstable_by(|a, b| a.principal.cmp(&b.principal));
+        self.report.used_permissions = used;
         if self.catalog.is_some() {
             self.report.unknown_actions = Some(std::mem::take(&mut self.unknown_actions));
         }

@@ -80,12 +80,120 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     for p in path {
         cur = cur.get(p)?;
     }
-    cur.as_str().filter(|s| !s.is_empty())
+    nonempty(cur)
+}
+
+fn nonempty(v: &Value) -> Option<&str> {
+    v.as_str().filter(|s| !s.is_empty())
+}
+
+/// The fields of an event the mapping reads, found in one pass over the
+/// record. Looking each one up by name would hash it: with serde_json's
+/// `preserve_order` (which policy round-trips need) objects are SipHash maps,
+/// and ~30 lookups per event cost more than deciding the event.
+#[derive(Default)]
+struct EventView<'a> {
+    event_type: Option<&'a str>,
+    source: Option<&'a str>,
+    name: Option<&'a str>,
+    time: Option<&'a str>,
+    region: Option<&'a str>,
+    vpc_endpoint: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    recipient_account: Option<&'a str>,
+    event_id: Option<&'a str>,
+    error_code: Option<&'a str>,
+    tls: bool,
+    identity: Option<IdentityView<'a>>,
+    parameters: Option<&'a Value>,
+    resources: &'a [Value],
+}
+
+/// `userIdentity`, read the same way.
+#[derive(Default)]
+struct IdentityView<'a> {
+    kind: Option<&'a str>,
+    arn: Option<&'a str>,
+    principal_id: Option<&'a str>,
+    account_id: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    invoked_by: Option<&'a str>,
+    issuer_arn: Option<&'a str>,
+    source_identity: Option<&'a str>,
+    /// `sessionContext.attributes` is present.
+    attributes: bool,
+    mfa_authenticated: Option<&'a str>,
+    creation_date: Option<&'a str>,
+}
+
+impl<'a> EventView<'a> {
+    fn of(v: &'a Value) -> EventView<'a> {
+        let mut e = EventView::default();
+        let Some(map) = v.as_object() else { return e };
+        for (k, v) in map {
+            match k.as_str() {
+                "eventType" => e.event_type = nonempty(v),
+                "eventSource" => e.source = nonempty(v),
+                "eventName" => e.name = nonempty(v),
+                "eventTime" => e.time = nonempty(v),
+                "awsRegion" => e.region = nonempty(v),
+                "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
+                "sourceIPAddress" => e.source_ip = nonempty(v),
+                "userAgent" => e.user_agent = nonempty(v),
+                "recipientAccountId" => e.recipient_account = nonempty(v),
+                "eventID" => e.event_id = nonempty(v),
+                "errorCode" => e.error_code = nonempty(v),
+                "tlsDetails" => e.tls = v.is_object(),
+                "userIdentity" => e.identity = v.as_object().map(IdentityView::of),
+                "requestParameters" => e.parameters = Some(v),
+                "resources" => e.resources = v.as_array().map_or(&[], Vec::as_slice),
+                _ => {}
+            }
+        }
+        e
+    }
+
+    /// `resources[].accountId` of the first entry that has one.
+    fn resources_account(&self) -> Option<&'a str> {
+        self.resources.iter().find_map(|r| text(r, &["accountId"]))
+    }
+}
+
+impl<'a> IdentityView<'a> {
+    fn of(map: &'a serde_json::Map<String, Value>) -> IdentityView<'a> {
+        let mut id = IdentityView::default();
+        for (k, v) in map {
+            match k.as_str() {
+                "type" => id.kind = nonempty(v),
+                "arn" => id.arn = nonempty(v),
+                "principalId" => id.principal_id = nonempty(v),
+                "accountId" => id.account_id = nonempty(v),
+                "accessKeyId" => id.access_key_id = nonempty(v),
+                "invokedBy" => id.invoked_by = nonempty(v),
+                "sessionContext" => {
+                    id.issuer_arn = text(v, &["sessionIssuer", "arn"]);
+                    id.source_identity = text(v, &["sourceIdentity"]);
+                    if let Some(attributes) = v.get("attributes") {
+                        id.attributes = true;
+                        id.mfa_authenticated = text(attributes, &["mfaAuthenticated"]);
+                        id.creation_date = text(attributes, &["creationDate"]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        id
+    }
 }
 
 /// The outcome recorded in an event.
 pub fn outcome(v: &Value) -> Outcome {
-    match text(v, &["errorCode"]) {
+    outcome_of(&EventView::of(v))
+}
+
+fn outcome_of(e: &EventView<'_>) -> Outcome {
+    match e.error_code {
         None => Outcome::Success,
         Some(c)
             if c.starts_with("AccessDenied") || c.ends_with("UnauthorizedOperation") || c == "AuthorizationError" =>
@@ -101,20 +209,22 @@ pub fn outcome(v: &Value) -> Outcome {
 /// # Errors
 /// The reason the identity cannot be modelled.
 pub fn principal_of(v: &Value) -> Result<Principal, SkipReason> {
-    let id = v.get("userIdentity").filter(|u| u.is_object()).ok_or(SkipReason::NoIdentity)?;
-    let kind = text(id, &["type"]).unwrap_or("");
+    identity_principal(&EventView::of(v))
+}
+
+fn identity_principal(e: &EventView<'_>) -> Result<Principal, SkipReason> {
+    let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
+    let kind = id.kind.unwrap_or("");
     let unmodelled =
         || SkipReason::UnmodelledPrincipal(if kind.is_empty() { "(none)".to_string() } else { kind.to_string() });
     let malformed = || SkipReason::MalformedIdentity(kind.to_string());
-    let parsed = || text(id, &["arn"]).and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
+    let parsed = || id.arn.and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
     match kind {
         "IAMUser" | "Root" => parsed(),
         "AssumedRole" => {
             let mut p = parsed()?;
             // The session ARN has no role path; the issuer ARN has it (§8.3).
-            if let (Principal::RoleSession { role_arn, .. }, Some(issuer)) =
-                (&mut p, text(id, &["sessionContext", "sessionIssuer", "arn"]))
-            {
+            if let (Principal::RoleSession { role_arn, .. }, Some(issuer)) = (&mut p, id.issuer_arn) {
                 *role_arn = issuer.to_string();
             }
             Ok(p)
@@ -122,32 +232,33 @@ pub fn principal_of(v: &Value) -> Result<Principal, SkipReason> {
         "FederatedUser" => {
             let mut p = parsed()?;
             if let Principal::FederatedUser { issuer, .. } = &mut p {
-                *issuer = text(id, &["sessionContext", "sessionIssuer", "arn"]).map(str::to_string);
+                *issuer = id.issuer_arn.map(str::to_string);
             }
             Ok(p)
         }
-        "AWSService" => {
-            text(id, &["invokedBy"]).map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed)
-        }
+        "AWSService" => id.invoked_by.map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed),
         _ => Err(unmodelled()),
     }
 }
 
 /// The context an event can tell (§8.4), open-world.
 pub fn context_of(v: &Value, principal: &Principal) -> Context {
+    event_context(&EventView::of(v), principal)
+}
+
+fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
     let mut c = Context::open_world();
     let single = |s: &str| ContextValue::Single(s.to_string());
-    if let Some(t) = text(v, &["eventTime"]) {
+    if let Some(t) = e.time {
         c.insert_static("aws:CurrentTime", single(t));
         if let Some(ms) = crate::policy::values::parse_date(t) {
             c.insert_static("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
         }
     }
-    if let Some(r) = text(v, &["awsRegion"]) {
+    if let Some(r) = e.region {
         c.insert_static("aws:RequestedRegion", single(r));
     }
-    let via_endpoint = text(v, &["vpcEndpointId"]);
-    match (text(v, &["sourceIPAddress"]), via_endpoint) {
+    match (e.source_ip, e.vpc_endpoint) {
         (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => {
             c.insert_static("aws:SourceIp", single(ip))
         }
@@ -161,33 +272,34 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
         }
         _ => {} // a service name or "AWS Internal": unknown
     }
-    if let Some(id) = text(v, &["userIdentity", "principalId"]) {
-        c.insert_static("aws:userid", single(id));
+    let none = IdentityView::default();
+    let id = e.identity.as_ref().unwrap_or(&none);
+    if let Some(pid) = id.principal_id {
+        c.insert_static("aws:userid", single(pid));
     }
-    if let Some(ua) = text(v, &["userAgent"]) {
+    if let Some(ua) = e.user_agent {
         c.insert_static("aws:UserAgent", single(ua));
     }
-    if v.get("tlsDetails").is_some_and(Value::is_object) {
+    if e.tls {
         c.insert_static("aws:SecureTransport", single("true"));
     }
-    let temporary = text(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("ASIA"))
-        || v.pointer("/userIdentity/sessionContext/attributes").is_some();
-    match text(v, &["userIdentity", "sessionContext", "attributes", "mfaAuthenticated"]) {
+    let temporary = id.access_key_id.is_some_and(|k| k.starts_with("ASIA")) || id.attributes;
+    match id.mfa_authenticated {
         Some(m) if temporary => c.insert_static("aws:MultiFactorAuthPresent", single(m)),
         // Long-term access keys never carry the key (§5.3, §8.4).
-        _ if text(v, &["userIdentity", "accessKeyId"]).is_some_and(|k| k.starts_with("AKIA")) => {
+        _ if id.access_key_id.is_some_and(|k| k.starts_with("AKIA")) => {
             c.insert_static("aws:MultiFactorAuthPresent", ContextValue::Absent);
             c.insert_static("aws:TokenIssueTime", ContextValue::Absent);
         }
         _ => {}
     }
-    if let Some(t) = text(v, &["userIdentity", "sessionContext", "attributes", "creationDate"]) {
+    if let Some(t) = id.creation_date {
         c.insert_static("aws:TokenIssueTime", single(t));
     }
-    if let Some(s) = text(v, &["userIdentity", "sessionContext", "sourceIdentity"]) {
+    if let Some(s) = id.source_identity {
         c.insert_static("aws:SourceIdentity", single(s));
     }
-    match text(v, &["userIdentity", "invokedBy"]) {
+    match id.invoked_by {
         Some("AWS Internal") => {}
         Some(_) if !matches!(principal, Principal::Service { .. }) => {
             c.insert_static("aws:ViaAWSService", single("true"))
@@ -199,9 +311,9 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
 }
 
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
-fn resources_of(v: &Value, action: &str) -> Option<Vec<String>> {
+fn resources_of(e: &EventView<'_>, action: &str) -> Option<Vec<String>> {
     let (service, name) = action.split_once(':')?;
-    if let Some(list) = v.get("resources").and_then(Value::as_array).filter(|l| !l.is_empty()) {
+    if let list @ [_, ..] = e.resources {
         let typed: Vec<(&str, &str)> =
             list.iter().filter_map(|r| Some((text(r, &["type"]).unwrap_or(""), text(r, &["ARN"])?))).collect();
         if service == "s3" {
@@ -221,9 +333,9 @@ fn resources_of(v: &Value, action: &str) -> Option<Vec<String>> {
             return Some(all);
         }
     }
-    let p = v.get("requestParameters")?;
-    let region = text(v, &["awsRegion"]).unwrap_or("");
-    let account = text(v, &["recipientAccountId"]).or_else(|| text(v, &["userIdentity", "accountId"])).unwrap_or("");
+    let p = e.parameters?;
+    let region = e.region.unwrap_or("");
+    let account = e.recipient_account.or_else(|| e.identity.as_ref().and_then(|id| id.account_id)).unwrap_or("");
     let param = |k: &str| text(p, &[k]);
     let arn = match service {
         "s3" => {
@@ -337,34 +449,31 @@ pub fn to_checks(v: &Value) -> Result<EventChecks, SkipReason> {
 /// # Errors
 /// The reason the event yields no check.
 pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> Result<EventChecks, SkipReason> {
-    let event_type = text(v, &["eventType"]).unwrap_or("AwsApiCall");
+    let e = EventView::of(v);
+    let event_type = e.event_type.unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
         return Err(SkipReason::NotApiCall(event_type.to_string()));
     }
-    let (Some(source), Some(name)) = (text(v, &["eventSource"]), text(v, &["eventName"])) else {
+    let (Some(source), Some(name)) = (e.source, e.name) else {
         return Err(SkipReason::UnmappedAction("an event without eventSource or eventName".to_string()));
     };
-    let has_version = v.pointer("/requestParameters/versionId").is_some();
+    let has_version = e.parameters.and_then(|p| p.get("versionId")).is_some();
     let actions = match map_action(source, name, has_version) {
         Mapped::Actions(a) => a,
         Mapped::NotPolicyControlled => return Err(SkipReason::NotPolicyControlled),
         Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
     };
-    let principal = principal_of(v)?;
-    let context = context_of(v, &principal);
+    let principal = identity_principal(&e)?;
+    let context = event_context(&e, &principal);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
-    let resource_account = v
-        .get("resources")
-        .and_then(Value::as_array)
-        .and_then(|l| l.iter().find_map(|r| text(r, &["accountId"])))
-        .map(str::to_string);
+    let resource_account = e.resources_account();
     let planned: Vec<(String, Option<Vec<String>>)> = actions
         .into_iter()
         .map(|action| {
             let star_only = catalog
                 .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
                 .unwrap_or_else(|| wildcard_only(&action));
-            let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(v, &action) };
+            let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(&e, &action) };
             (action, resources)
         })
         .collect();
@@ -380,13 +489,13 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
                     copies_left -= 1;
                     req.context = if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() };
                     // resources[].accountId names the owner when the ARN does not (S3).
-                    let owner = v.get("resources").and_then(Value::as_array).and_then(|l| {
-                        l.iter()
-                            .find(|r| text(r, &["ARN"]) == Some(resource.as_str()))
-                            .and_then(|r| text(r, &["accountId"]))
-                    });
+                    let owner = e
+                        .resources
+                        .iter()
+                        .find(|r| text(r, &["ARN"]) == Some(resource.as_str()))
+                        .and_then(|r| text(r, &["accountId"]));
                     req.resource_account =
-                        owner.map(str::to_string).or_else(|| resource_account.clone().filter(|_| resource != "*"));
+                        owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
                     checks.push(Check { request: Some(req), action: action.clone() });
                 }
             }
@@ -394,10 +503,10 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
         }
     }
     Ok(EventChecks {
-        event_id: text(v, &["eventID"]).unwrap_or("").to_string(),
-        time: text(v, &["eventTime"]).unwrap_or("").to_string(),
+        event_id: e.event_id.unwrap_or("").to_string(),
+        time: e.time.unwrap_or("").to_string(),
         principal,
-        outcome: outcome(v),
+        outcome: outcome_of(&e),
         checks,
     })
 }
