@@ -262,7 +262,7 @@ pub struct Replayer {
     resource_policies: Arc<BTreeMap<String, Policy>>,
     /// Compiled sets by policy owner (user/role ARN, "" for none), then by the
     /// resource whose resource policy they include ("" for none).
-    sets: FxHashMap<String, FxHashMap<String, Arc<CompiledPolicySet>>>,
+    sets: FxHashMap<String, OwnerSets>,
     /// Whether `event` should build output lines.
     want_lines: bool,
     /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
@@ -280,6 +280,15 @@ pub struct Replayer {
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
     closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
+}
+
+/// One policy owner's compiled sets.
+#[derive(Default)]
+struct OwnerSets {
+    /// Without a resource policy (the common case: one lookup).
+    plain: Option<Arc<CompiledPolicySet>>,
+    /// With the resource policy of the resource named by the key.
+    with_resource_policy: FxHashMap<String, Arc<CompiledPolicySet>>,
 }
 
 /// Condition key names, shared between cache and caller.
@@ -358,9 +367,12 @@ impl Replayer {
     }
 
     fn set_for(&mut self, owner: Option<&str>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
-        let with_policy = self.resource_policies.contains_key(resource);
-        let resource_key = if with_policy { resource } else { "" };
-        if let Some(s) = self.sets.get(owner.unwrap_or("")).and_then(|m| m.get(resource_key)) {
+        let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        let cached = self.sets.get(owner.unwrap_or("")).and_then(|sets| match with_policy {
+            false => sets.plain.as_ref(),
+            true => sets.with_resource_policy.get(resource),
+        });
+        if let Some(s) = cached {
             return Ok(Arc::clone(s));
         }
         let resource_policy = self.resource_policies.get(resource).cloned();
@@ -370,10 +382,13 @@ impl Replayer {
         };
         set.resource = resource_policy;
         let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(|e| e.to_string())?);
-        self.sets
-            .entry(owner.unwrap_or("").to_string())
-            .or_default()
-            .insert(resource_key.to_string(), Arc::clone(&compiled));
+        let sets = self.sets.entry(owner.unwrap_or("").to_string()).or_default();
+        match with_policy {
+            false => sets.plain = Some(Arc::clone(&compiled)),
+            true => {
+                sets.with_resource_policy.insert(resource.to_string(), Arc::clone(&compiled));
+            }
+        }
         Ok(compiled)
     }
 

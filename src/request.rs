@@ -360,6 +360,13 @@ impl Context {
         }
     }
 
+    /// Appends `key`, which the caller knows is not there yet (no search);
+    /// for building a context from scratch.
+    pub(crate) fn push_static(&mut self, key: &'static str, value: ContextValue) {
+        debug_assert!(self.get(key).is_none(), "{key} pushed twice");
+        self.entries.push((std::borrow::Cow::Borrowed(key), value));
+    }
+
     /// The value under `key` (any case).
     pub fn get(&self, key: &str) -> Option<&ContextValue> {
         self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)

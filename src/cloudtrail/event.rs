@@ -7,6 +7,7 @@
 use super::action::{map_action, Mapped};
 use crate::request::{Context, ContextValue, Principal, Request};
 use serde_json::Value;
+use smallvec::SmallVec;
 use std::fmt;
 
 /// What AWS recorded for the call.
@@ -107,7 +108,24 @@ struct EventView<'a> {
     tls: bool,
     identity: Option<IdentityView<'a>>,
     parameters: Option<&'a Value>,
-    resources: &'a [Value],
+    resources: SmallVec<[ResourceEntry<'a>; 2]>,
+}
+
+/// One `resources[]` entry.
+#[derive(Default)]
+struct ResourceEntry<'a> {
+    kind: &'a str,
+    arn: Option<&'a str>,
+    account: Option<&'a str>,
+}
+
+/// Calls `f` on every member of `v` when it is an object.
+fn each_member<'a>(v: &'a Value, mut f: impl FnMut(&str, &'a Value)) {
+    if let Some(map) = v.as_object() {
+        for (k, v) in map {
+            f(k, v);
+        }
+    }
 }
 
 /// `userIdentity`, read the same way.
@@ -130,9 +148,8 @@ struct IdentityView<'a> {
 impl<'a> EventView<'a> {
     fn of(v: &'a Value) -> EventView<'a> {
         let mut e = EventView::default();
-        let Some(map) = v.as_object() else { return e };
-        for (k, v) in map {
-            match k.as_str() {
+        each_member(v, |k, v| {
+            match k {
                 "eventType" => e.event_type = nonempty(v),
                 "eventSource" => e.source = nonempty(v),
                 "eventName" => e.name = nonempty(v),
@@ -147,16 +164,31 @@ impl<'a> EventView<'a> {
                 "tlsDetails" => e.tls = v.is_object(),
                 "userIdentity" => e.identity = v.as_object().map(IdentityView::of),
                 "requestParameters" => e.parameters = Some(v),
-                "resources" => e.resources = v.as_array().map_or(&[], Vec::as_slice),
+                "resources" => {
+                    e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
+                }
                 _ => {}
             }
-        }
+        });
         e
     }
 
     /// `resources[].accountId` of the first entry that has one.
     fn resources_account(&self) -> Option<&'a str> {
-        self.resources.iter().find_map(|r| text(r, &["accountId"]))
+        self.resources.iter().find_map(|r| r.account)
+    }
+}
+
+impl<'a> ResourceEntry<'a> {
+    fn of(v: &'a Value) -> ResourceEntry<'a> {
+        let mut r = ResourceEntry::default();
+        each_member(v, |k, v| match k {
+            "type" => r.kind = nonempty(v).unwrap_or(""),
+            "ARN" => r.arn = nonempty(v),
+            "accountId" => r.account = nonempty(v),
+            _ => {}
+        });
+        r
     }
 }
 
@@ -171,15 +203,19 @@ impl<'a> IdentityView<'a> {
                 "accountId" => id.account_id = nonempty(v),
                 "accessKeyId" => id.access_key_id = nonempty(v),
                 "invokedBy" => id.invoked_by = nonempty(v),
-                "sessionContext" => {
-                    id.issuer_arn = text(v, &["sessionIssuer", "arn"]);
-                    id.source_identity = text(v, &["sourceIdentity"]);
-                    if let Some(attributes) = v.get("attributes") {
+                "sessionContext" => each_member(v, |k, v| match k {
+                    "sessionIssuer" => id.issuer_arn = text(v, &["arn"]),
+                    "sourceIdentity" => id.source_identity = nonempty(v),
+                    "attributes" => {
                         id.attributes = true;
-                        id.mfa_authenticated = text(attributes, &["mfaAuthenticated"]);
-                        id.creation_date = text(attributes, &["creationDate"]);
+                        each_member(v, |k, v| match k {
+                            "mfaAuthenticated" => id.mfa_authenticated = nonempty(v),
+                            "creationDate" => id.creation_date = nonempty(v),
+                            _ => {}
+                        });
                     }
-                }
+                    _ => {}
+                }),
                 _ => {}
             }
         }
@@ -247,27 +283,28 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
 }
 
 fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
+    // Every key below is pushed at most once (`push_static` does not look for it).
     let mut c = Context::open_world();
     let single = |s: &str| ContextValue::Single(s.to_string());
     if let Some(t) = e.time {
-        c.insert_static("aws:CurrentTime", single(t));
+        c.push_static("aws:CurrentTime", single(t));
         if let Some(ms) = crate::policy::values::parse_date(t) {
-            c.insert_static("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
+            c.push_static("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
         }
     }
     if let Some(r) = e.region {
-        c.insert_static("aws:RequestedRegion", single(r));
+        c.push_static("aws:RequestedRegion", single(r));
     }
     match (e.source_ip, e.vpc_endpoint) {
         (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => {
-            c.insert_static("aws:SourceIp", single(ip))
+            c.push_static("aws:SourceIp", single(ip))
         }
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.insert_static("aws:SourceIp", ContextValue::Absent);
-            c.insert_static("aws:SourceVpce", single(vpce));
+            c.push_static("aws:SourceIp", ContextValue::Absent);
+            c.push_static("aws:SourceVpce", single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::policy::values::parse_ip(ip).is_some()) {
-                c.insert_static("aws:VpcSourceIp", single(ip));
+                c.push_static("aws:VpcSourceIp", single(ip));
             }
         }
         _ => {} // a service name or "AWS Internal": unknown
@@ -275,36 +312,36 @@ fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
     let none = IdentityView::default();
     let id = e.identity.as_ref().unwrap_or(&none);
     if let Some(pid) = id.principal_id {
-        c.insert_static("aws:userid", single(pid));
+        c.push_static("aws:userid", single(pid));
     }
     if let Some(ua) = e.user_agent {
-        c.insert_static("aws:UserAgent", single(ua));
+        c.push_static("aws:UserAgent", single(ua));
     }
     if e.tls {
-        c.insert_static("aws:SecureTransport", single("true"));
+        c.push_static("aws:SecureTransport", single("true"));
     }
     let temporary = id.access_key_id.is_some_and(|k| k.starts_with("ASIA")) || id.attributes;
+    // Long-term access keys never carry these keys (§5.3, §8.4).
+    let long_term = id.access_key_id.is_some_and(|k| k.starts_with("AKIA"));
     match id.mfa_authenticated {
-        Some(m) if temporary => c.insert_static("aws:MultiFactorAuthPresent", single(m)),
-        // Long-term access keys never carry the key (§5.3, §8.4).
-        _ if id.access_key_id.is_some_and(|k| k.starts_with("AKIA")) => {
-            c.insert_static("aws:MultiFactorAuthPresent", ContextValue::Absent);
-            c.insert_static("aws:TokenIssueTime", ContextValue::Absent);
-        }
+        Some(m) if temporary => c.push_static("aws:MultiFactorAuthPresent", single(m)),
+        _ if long_term => c.push_static("aws:MultiFactorAuthPresent", ContextValue::Absent),
         _ => {}
     }
-    if let Some(t) = id.creation_date {
-        c.insert_static("aws:TokenIssueTime", single(t));
+    match id.creation_date {
+        Some(t) => c.push_static("aws:TokenIssueTime", single(t)),
+        None if long_term => c.push_static("aws:TokenIssueTime", ContextValue::Absent),
+        None => {}
     }
     if let Some(s) = id.source_identity {
-        c.insert_static("aws:SourceIdentity", single(s));
+        c.push_static("aws:SourceIdentity", single(s));
     }
     match id.invoked_by {
         Some("AWS Internal") => {}
         Some(_) if !matches!(principal, Principal::Service { .. }) => {
-            c.insert_static("aws:ViaAWSService", single("true"))
+            c.push_static("aws:ViaAWSService", single("true"))
         }
-        None => c.insert_static("aws:ViaAWSService", single("false")),
+        None => c.push_static("aws:ViaAWSService", single("false")),
         _ => {}
     }
     c
@@ -313,9 +350,8 @@ fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
 fn resources_of(e: &EventView<'_>, action: &str) -> Option<Vec<String>> {
     let (service, name) = action.split_once(':')?;
-    if let list @ [_, ..] = e.resources {
-        let typed: Vec<(&str, &str)> =
-            list.iter().filter_map(|r| Some((text(r, &["type"]).unwrap_or(""), text(r, &["ARN"])?))).collect();
+    if !e.resources.is_empty() {
+        let typed: SmallVec<[(&str, &str); 2]> = e.resources.iter().filter_map(|r| Some((r.kind, r.arn?))).collect();
         if service == "s3" {
             // Object permissions are checked on the object, the rest on the bucket.
             let want = if name.contains("Object") || name.contains("MultipartUpload") {
@@ -480,22 +516,23 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
     // The last request takes the context; the others get copies.
     let mut copies_left = planned.iter().map(|(_, r)| r.as_ref().map_or(0, Vec::len)).sum::<usize>();
     let mut context = context;
-    let mut checks = Vec::new();
+    let mut checks = Vec::with_capacity(copies_left.max(1));
     for (action, resources) in planned {
         match resources {
             Some(list) => {
                 for resource in list {
-                    let mut req = Request::new(principal.clone(), &action, &resource);
                     copies_left -= 1;
-                    req.context = if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() };
                     // resources[].accountId names the owner when the ARN does not (S3).
-                    let owner = e
-                        .resources
-                        .iter()
-                        .find(|r| text(r, &["ARN"]) == Some(resource.as_str()))
-                        .and_then(|r| text(r, &["accountId"]));
-                    req.resource_account =
+                    let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
+                    let resource_account =
                         owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
+                    let req = Request {
+                        principal: principal.clone(),
+                        action: action.clone(),
+                        resource,
+                        resource_account,
+                        context: if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() },
+                    };
                     checks.push(Check { request: Some(req), action: action.clone() });
                 }
             }
