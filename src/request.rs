@@ -293,22 +293,72 @@ pub enum Value<'a> {
     Unknown,
 }
 
+/// A context entry as [`Context::get`] and [`Context::iter`] see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextEntry<'a> {
+    /// A single value.
+    Single(&'a str),
+    /// A set of values.
+    Multi(&'a [String]),
+    /// Present in principle but not known.
+    Unknown,
+    /// Known to be absent.
+    Absent,
+}
+
+impl ContextEntry<'_> {
+    /// An owned copy.
+    pub fn to_value(&self) -> ContextValue {
+        match *self {
+            ContextEntry::Single(s) => ContextValue::Single(s.to_string()),
+            ContextEntry::Multi(m) => ContextValue::Multi(m.to_vec()),
+            ContextEntry::Unknown => ContextValue::Unknown,
+            ContextEntry::Absent => ContextValue::Absent,
+        }
+    }
+}
+
+/// How an entry is stored: single values are ranges of one shared buffer, so
+/// a context of a dozen keys is two allocations, not a dozen (replay builds
+/// one per event; evaluation reads them from one place).
+#[derive(Clone, Debug)]
+enum Slot {
+    Single(u32, u32),
+    Multi(Vec<String>),
+    Unknown,
+    Absent,
+}
+
 /// Request context: key → value, keys compared ASCII case-insensitively (§5.1).
 ///
 /// Closed world (the default, as in `simulate`): a key that is not listed is
 /// absent. Open world (CloudTrail replay, §5.5): a key that is not listed is
 /// *unknown*, so a condition on it can decide nothing; keys known to be absent
 /// are listed as [`ContextValue::Absent`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Context {
     /// Keys borrowed when they are literals (replay builds a context per
     /// event: no allocation for its ~12 fixed key names).
-    entries: Vec<(std::borrow::Cow<'static, str>, ContextValue)>,
+    entries: Vec<(std::borrow::Cow<'static, str>, Slot)>,
+    /// The single values, back to back.
+    text: String,
     open_world: bool,
     /// In an open world, lower-cased key prefixes whose unlisted keys are absent
     /// (e.g. `aws:principaltag/` once the principal's tags are known).
     closed_prefixes: Vec<std::borrow::Cow<'static, str>>,
 }
+
+/// Equal when they say the same thing (the value buffer may hold replaced values).
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        self.open_world == other.open_world
+            && self.closed_prefixes == other.closed_prefixes
+            && self.entries.len() == other.entries.len()
+            && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl Eq for Context {}
 
 impl Context {
     /// An empty closed-world context.
@@ -318,7 +368,12 @@ impl Context {
 
     /// An empty open-world context: unlisted keys are unknown.
     pub fn open_world() -> Context {
-        Context { entries: Vec::with_capacity(16), open_world: true, closed_prefixes: Vec::new() }
+        Context {
+            entries: Vec::with_capacity(16),
+            text: String::with_capacity(256),
+            open_world: true,
+            closed_prefixes: Vec::new(),
+        }
     }
 
     /// In an open world, makes unlisted keys starting with `prefix` (any case)
@@ -342,39 +397,94 @@ impl Context {
         self.open_world
     }
 
+    /// Stores a value; a single value is copied into the shared buffer (or,
+    /// past 4 GiB, kept as a one-element set).
+    fn slot(&mut self, value: ContextValue) -> Slot {
+        match value {
+            ContextValue::Single(s) => self.slot_str(&s),
+            ContextValue::Multi(m) => Slot::Multi(m),
+            ContextValue::Unknown => Slot::Unknown,
+            ContextValue::Absent => Slot::Absent,
+        }
+    }
+
+    fn slot_str(&mut self, s: &str) -> Slot {
+        let start = self.text.len();
+        match (u32::try_from(start), u32::try_from(start + s.len())) {
+            (Ok(a), Ok(b)) => {
+                self.text.push_str(s);
+                Slot::Single(a, b)
+            }
+            // Never in practice; stays correct (a set of one is not a single
+            // value for unqualified operators, so keep it single): spill.
+            _ => Slot::Multi(vec![s.to_string()]),
+        }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
+    }
+
+    fn set(&mut self, key: std::borrow::Cow<'static, str>, slot: Slot) {
+        match self.position(&key) {
+            Some(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.1 = slot;
+                }
+            }
+            None => self.entries.push((key, slot)),
+        }
+    }
+
     /// Sets `key` (replacing a value under the same key in any case).
     pub fn insert(&mut self, key: &str, value: ContextValue) {
-        if let Some(e) = self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            e.1 = value;
-        } else {
-            self.entries.push((std::borrow::Cow::Owned(key.to_string()), value));
-        }
+        let slot = self.slot(value);
+        self.set(std::borrow::Cow::Owned(key.to_string()), slot);
     }
 
     /// [`Context::insert`] for a key known at compile time: the name is not copied.
     pub fn insert_static(&mut self, key: &'static str, value: ContextValue) {
-        if let Some(e) = self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-            e.1 = value;
-        } else {
-            self.entries.push((std::borrow::Cow::Borrowed(key), value));
-        }
+        let slot = self.slot(value);
+        self.set(std::borrow::Cow::Borrowed(key), slot);
+    }
+
+    /// Sets a single value under a key known at compile time; the value is
+    /// copied into the context's buffer (no allocation of its own).
+    pub fn insert_static_str(&mut self, key: &'static str, value: &str) {
+        let slot = self.slot_str(value);
+        self.set(std::borrow::Cow::Borrowed(key), slot);
     }
 
     /// Appends `key`, which the caller knows is not there yet (no search);
     /// for building a context from scratch.
-    pub(crate) fn push_static(&mut self, key: &'static str, value: ContextValue) {
+    pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
-        self.entries.push((std::borrow::Cow::Borrowed(key), value));
+        let slot = match value {
+            ContextEntry::Single(s) => self.slot_str(s),
+            ContextEntry::Multi(m) => Slot::Multi(m.to_vec()),
+            ContextEntry::Unknown => Slot::Unknown,
+            ContextEntry::Absent => Slot::Absent,
+        };
+        self.entries.push((std::borrow::Cow::Borrowed(key), slot));
     }
 
-    /// The value under `key` (any case).
-    pub fn get(&self, key: &str) -> Option<&ContextValue> {
-        self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    fn entry<'a>(&'a self, slot: &'a Slot) -> ContextEntry<'a> {
+        match slot {
+            Slot::Single(a, b) => ContextEntry::Single(self.text.get(*a as usize..*b as usize).unwrap_or_default()),
+            Slot::Multi(m) => ContextEntry::Multi(m),
+            Slot::Unknown => ContextEntry::Unknown,
+            Slot::Absent => ContextEntry::Absent,
+        }
+    }
+
+    /// The entry under `key` (any case).
+    pub fn get(&self, key: &str) -> Option<ContextEntry<'_>> {
+        self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| self.entry(v))
     }
 
     /// Entries in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &ContextValue)> {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, ContextEntry<'_>)> {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), self.entry(v)))
     }
 
     /// Number of entries.
@@ -523,10 +633,10 @@ impl Request {
     pub fn lookup(&self, key_lower: &str) -> Option<Value<'_>> {
         if let Some(v) = self.context.get(key_lower) {
             return match v {
-                ContextValue::Single(s) => Some(Value::Single(s)),
-                ContextValue::Multi(m) => Some(Value::Multi(m)),
-                ContextValue::Unknown => Some(Value::Unknown),
-                ContextValue::Absent => None,
+                ContextEntry::Single(s) => Some(Value::Single(s)),
+                ContextEntry::Multi(m) => Some(Value::Multi(m)),
+                ContextEntry::Unknown => Some(Value::Unknown),
+                ContextEntry::Absent => None,
             };
         }
         match self.principal.derived(key_lower) {
@@ -572,11 +682,11 @@ mod tests {
         c.insert("aws:SourceIp", ContextValue::Single("1.2.3.4".into()));
         c.insert("AWS:SOURCEIP", ContextValue::Single("5.6.7.8".into()));
         assert_eq!(c.len(), 1);
-        assert_eq!(c.get("aws:sourceip"), Some(&ContextValue::Single("5.6.7.8".into())));
+        assert_eq!(c.get("aws:sourceip"), Some(ContextEntry::Single("5.6.7.8")));
         let j = serde_json::json!({"aws:TagKeys":["a","b"],"n":10,"b":true,"u":null});
         let c = Context::from_json(&j).unwrap();
-        assert_eq!(c.get("aws:tagkeys"), Some(&ContextValue::Multi(vec!["a".into(), "b".into()])));
-        assert_eq!(c.get("n"), Some(&ContextValue::Single("10".into())));
+        assert_eq!(c.get("aws:tagkeys"), Some(ContextEntry::Multi(&["a".to_string(), "b".to_string()])));
+        assert_eq!(c.get("n"), Some(ContextEntry::Single("10")));
         assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
     }
 

@@ -9,7 +9,7 @@
 pub mod cloudtrail;
 
 use crate::policy::{Family, PolicySet};
-use crate::request::{Context, ContextValue, Principal, Request};
+use crate::request::{Context, ContextEntry, ContextValue, Principal, Request};
 
 /// splitmix64: a tiny seeded generator whose stream never changes across
 /// versions (a benchmark must see the same requests for the same seed).
@@ -209,11 +209,11 @@ pub fn request_json(req: &Request) -> serde_json::Value {
     let mut ctx = serde_json::Map::new();
     for (k, v) in req.context.iter() {
         let value = match v {
-            ContextValue::Single(s) => serde_json::Value::String(s.clone()),
-            ContextValue::Multi(m) => serde_json::Value::from(m.clone()),
-            ContextValue::Unknown => serde_json::Value::Null,
+            ContextEntry::Single(s) => serde_json::Value::String(s.to_string()),
+            ContextEntry::Multi(m) => serde_json::Value::from(m.to_vec()),
+            ContextEntry::Unknown => serde_json::Value::Null,
             // Closed-world request lines: an absent key is simply not written.
-            ContextValue::Absent => continue,
+            ContextEntry::Absent => continue,
         };
         ctx.insert(k.to_string(), value);
     }

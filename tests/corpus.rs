@@ -126,7 +126,7 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
                 let mut ctx = if c.open_world { Context::open_world() } else { Context::new() };
                 if let Some(given) = &c.context {
                     for (k, v) in Context::from_json(given).unwrap().iter() {
-                        ctx.insert(k, v.clone());
+                        ctx.insert(k, v.to_value());
                     }
                 }
                 r.context = ctx;

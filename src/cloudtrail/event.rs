@@ -5,7 +5,7 @@
 //! the event cannot tell is unknown, never assumed absent.
 
 use super::action::{map_action, Mapped};
-use crate::request::{Context, ContextValue, Principal, Request};
+use crate::request::{Context, ContextEntry, Principal, Request};
 use serde_json::Value;
 use smallvec::SmallVec;
 use std::fmt;
@@ -148,27 +148,25 @@ struct IdentityView<'a> {
 impl<'a> EventView<'a> {
     fn of(v: &'a Value) -> EventView<'a> {
         let mut e = EventView::default();
-        each_member(v, |k, v| {
-            match k {
-                "eventType" => e.event_type = nonempty(v),
-                "eventSource" => e.source = nonempty(v),
-                "eventName" => e.name = nonempty(v),
-                "eventTime" => e.time = nonempty(v),
-                "awsRegion" => e.region = nonempty(v),
-                "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
-                "sourceIPAddress" => e.source_ip = nonempty(v),
-                "userAgent" => e.user_agent = nonempty(v),
-                "recipientAccountId" => e.recipient_account = nonempty(v),
-                "eventID" => e.event_id = nonempty(v),
-                "errorCode" => e.error_code = nonempty(v),
-                "tlsDetails" => e.tls = v.is_object(),
-                "userIdentity" => e.identity = v.as_object().map(IdentityView::of),
-                "requestParameters" => e.parameters = Some(v),
-                "resources" => {
-                    e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
-                }
-                _ => {}
+        each_member(v, |k, v| match k {
+            "eventType" => e.event_type = nonempty(v),
+            "eventSource" => e.source = nonempty(v),
+            "eventName" => e.name = nonempty(v),
+            "eventTime" => e.time = nonempty(v),
+            "awsRegion" => e.region = nonempty(v),
+            "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
+            "sourceIPAddress" => e.source_ip = nonempty(v),
+            "userAgent" => e.user_agent = nonempty(v),
+            "recipientAccountId" => e.recipient_account = nonempty(v),
+            "eventID" => e.event_id = nonempty(v),
+            "errorCode" => e.error_code = nonempty(v),
+            "tlsDetails" => e.tls = v.is_object(),
+            "userIdentity" => e.identity = v.as_object().map(IdentityView::of),
+            "requestParameters" => e.parameters = Some(v),
+            "resources" => {
+                e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
             }
+            _ => {}
         });
         e
     }
@@ -285,23 +283,21 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
 fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
     // Every key below is pushed at most once (`push_static` does not look for it).
     let mut c = Context::open_world();
-    let single = |s: &str| ContextValue::Single(s.to_string());
+    use ContextEntry::Single as single;
     if let Some(t) = e.time {
         c.push_static("aws:CurrentTime", single(t));
         if let Some(ms) = crate::policy::values::parse_date(t) {
-            c.push_static("aws:EpochTime", ContextValue::Single((ms / 1000).to_string()));
+            c.push_static("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
         }
     }
     if let Some(r) = e.region {
         c.push_static("aws:RequestedRegion", single(r));
     }
     match (e.source_ip, e.vpc_endpoint) {
-        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => {
-            c.push_static("aws:SourceIp", single(ip))
-        }
+        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => c.push_static("aws:SourceIp", single(ip)),
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.push_static("aws:SourceIp", ContextValue::Absent);
+            c.push_static("aws:SourceIp", ContextEntry::Absent);
             c.push_static("aws:SourceVpce", single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::policy::values::parse_ip(ip).is_some()) {
                 c.push_static("aws:VpcSourceIp", single(ip));
@@ -325,12 +321,12 @@ fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
     let long_term = id.access_key_id.is_some_and(|k| k.starts_with("AKIA"));
     match id.mfa_authenticated {
         Some(m) if temporary => c.push_static("aws:MultiFactorAuthPresent", single(m)),
-        _ if long_term => c.push_static("aws:MultiFactorAuthPresent", ContextValue::Absent),
+        _ if long_term => c.push_static("aws:MultiFactorAuthPresent", ContextEntry::Absent),
         _ => {}
     }
     match id.creation_date {
         Some(t) => c.push_static("aws:TokenIssueTime", single(t)),
-        None if long_term => c.push_static("aws:TokenIssueTime", ContextValue::Absent),
+        None if long_term => c.push_static("aws:TokenIssueTime", ContextEntry::Absent),
         None => {}
     }
     if let Some(s) = id.source_identity {
