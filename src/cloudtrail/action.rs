@@ -93,8 +93,8 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
         return Mapped::NotPolicyControlled;
     }
     let name = match prefix {
-        "lambda" => lambda_name(event_name),
-        "cloudfront" => strip_date_suffix(event_name),
+        "lambda" => std::borrow::Cow::Owned(lambda_name(event_name)),
+        "cloudfront" => std::borrow::Cow::Owned(strip_date_suffix(event_name)),
         "s3" => {
             let renamed = S3_RENAMES.iter().find(|(api, _)| *api == event_name).map_or(event_name, |(_, perm)| *perm);
             if has_version_id
@@ -111,14 +111,18 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
             {
                 return Mapped::Actions(vec![format!("s3:{renamed}").replace("Object", "ObjectVersion")]);
             }
-            renamed.to_string()
+            std::borrow::Cow::Borrowed(renamed)
         }
-        _ => event_name.to_string(),
+        _ => std::borrow::Cow::Borrowed(event_name),
     };
     if name.is_empty() {
         return Mapped::Unmapped;
     }
-    Mapped::Actions(vec![format!("{prefix}:{name}")])
+    let mut action = String::with_capacity(prefix.len() + 1 + name.len());
+    action.push_str(prefix);
+    action.push(':');
+    action.push_str(&name);
+    Mapped::Actions(vec![action])
 }
 
 /// Lambda API names carry API-version suffixes in old logs (`CreateFunction20150331`,

@@ -344,7 +344,10 @@ fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
 }
 
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
-fn resources_of(e: &EventView<'_>, action: &str) -> Option<Vec<String>> {
+/// Resource ARNs of one check (usually one).
+type Resources = SmallVec<[String; 1]>;
+
+fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
     let (service, name) = action.split_once(':')?;
     if !e.resources.is_empty() {
         let typed: SmallVec<[(&str, &str); 2]> = e.resources.iter().filter_map(|r| Some((r.kind, r.arn?))).collect();
@@ -355,12 +358,12 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Vec<String>> {
             } else {
                 "AWS::S3::Bucket"
             };
-            let picked: Vec<String> = typed.iter().filter(|(t, _)| *t == want).map(|(_, a)| (*a).to_string()).collect();
+            let picked: Resources = typed.iter().filter(|(t, _)| *t == want).map(|(_, a)| (*a).to_string()).collect();
             if !picked.is_empty() {
                 return Some(picked);
             }
         }
-        let all: Vec<String> = typed.iter().map(|(_, a)| (*a).to_string()).collect();
+        let all: Resources = typed.iter().map(|(_, a)| (*a).to_string()).collect();
         if !all.is_empty() {
             return Some(all);
         }
@@ -433,7 +436,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Vec<String>> {
         }
         _ => return None,
     };
-    Some(vec![arn])
+    Some(smallvec::smallvec![arn])
 }
 
 /// Actions authorised on `*` (no resource type) that events commonly carry:
@@ -499,18 +502,19 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
     let context = event_context(&e, &principal);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
-    let planned: Vec<(String, Option<Vec<String>>)> = actions
+    let planned: SmallVec<[(String, Option<Resources>); 1]> = actions
         .into_iter()
         .map(|action| {
             let star_only = catalog
                 .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
                 .unwrap_or_else(|| wildcard_only(&action));
-            let resources = if star_only { Some(vec!["*".to_string()]) } else { resources_of(&e, &action) };
+            let resources =
+                if star_only { Some(smallvec::smallvec!["*".to_string()]) } else { resources_of(&e, &action) };
             (action, resources)
         })
         .collect();
     // The last request takes the context; the others get copies.
-    let mut copies_left = planned.iter().map(|(_, r)| r.as_ref().map_or(0, Vec::len)).sum::<usize>();
+    let mut copies_left = planned.iter().map(|(_, r)| r.as_ref().map_or(0, SmallVec::len)).sum::<usize>();
     let mut context = context;
     let mut checks = Vec::with_capacity(copies_left.max(1));
     for (action, resources) in planned {
