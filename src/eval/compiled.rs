@@ -21,13 +21,71 @@ use crate::request::{Request, Tri, Value};
 /// memory on adversarial streams of ever-new action names.
 const MEMO_LIMIT: usize = 1 << 16;
 
-/// Per-thread memo: lower-cased action → its candidate statements and facts.
+/// Per-thread memo: action (any case) → its candidate statements and facts.
 /// Real request streams repeat a few hundred actions, so the automaton runs
-/// once per distinct action instead of once per request.
+/// once per distinct action instead of once per request. Looked up by a
+/// case-blind hash, so the request's action is neither copied nor lower-cased.
 #[derive(Debug, Clone, Default)]
 struct ActionMemo {
-    index: rustc_hash::FxHashMap<Box<str>, u32>,
-    entries: Vec<(Box<[u32]>, ActionFacts)>,
+    /// Indexes into `entries`, hashed by [`caseless_hash`] of the name.
+    index: hashbrown::HashTable<u32>,
+    entries: Vec<MemoEntry>,
+}
+
+#[derive(Debug, Clone)]
+struct MemoEntry {
+    action: Box<str>,
+    candidates: Box<[u32]>,
+    facts: ActionFacts,
+}
+
+/// FxHash of the bytes with bit 5 set, eight at a time: `A`–`Z` hash like
+/// `a`–`z` (other bytes may collide too; equality is checked exactly).
+fn caseless_hash(s: &str) -> u64 {
+    use std::hash::Hasher;
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let mut h = rustc_hash::FxHasher::default();
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        h.write_u64(u64::from_le_bytes(word) | CASE);
+    }
+    let mut tail = [0u8; 8];
+    let rest = chunks.remainder();
+    if let Some(t) = tail.get_mut(..rest.len()) {
+        t.copy_from_slice(rest);
+    }
+    h.write_u64(u64::from_le_bytes(tail) | CASE);
+    h.write_usize(s.len());
+    h.finish()
+}
+
+impl ActionMemo {
+    /// The entry's position.
+    fn find(&self, action: &str) -> Option<usize> {
+        let entries = &self.entries;
+        let slot = self.index.find(caseless_hash(action), |&i| {
+            entries.get(i as usize).is_some_and(|e| e.action.eq_ignore_ascii_case(action))
+        })?;
+        Some(*slot as usize)
+    }
+
+    /// Adds an entry; returns its position.
+    fn insert(&mut self, entry: MemoEntry) -> usize {
+        if self.entries.len() >= MEMO_LIMIT {
+            self.index.clear();
+            self.entries.clear();
+        }
+        let i = self.entries.len();
+        let hash = caseless_hash(&entry.action);
+        self.entries.push(entry);
+        let entries = &self.entries;
+        // MEMO_LIMIT keeps positions far below u32::MAX.
+        let slot = u32::try_from(i).unwrap_or(u32::MAX);
+        self.index.insert_unique(hash, slot, |&j| entries.get(j as usize).map_or(0, |e| caseless_hash(&e.action)));
+        i
+    }
 }
 
 /// Per-thread mutable buffers for [`CompiledPolicySet::decide`]. Create one per
@@ -38,7 +96,6 @@ pub struct Scratch {
     candidates: Vec<u32>,
     hits: Vec<Hit>,
     tokens: Vec<Token>,
-    lower: String,
     memo: ActionMemo,
 }
 
@@ -50,7 +107,6 @@ impl Scratch {
             candidates: Vec::new(),
             hits: Vec::new(),
             tokens: Vec::new(),
-            lower: String::new(),
             memo: ActionMemo::default(),
         }
     }
@@ -77,25 +133,20 @@ impl CompiledPolicySet {
     ///
     /// `scratch` must come from [`Scratch::new`] on this set.
     pub fn decide(&self, req: &Request, scratch: &mut Scratch) -> Decision {
-        let Scratch { action, candidates, hits, tokens, lower, memo } = scratch;
-        lower.clear();
-        lower.push_str(&req.action);
-        lower.make_ascii_lowercase();
-        let slot = match memo.index.get(lower.as_str()) {
-            Some(i) => *i as usize,
+        let Scratch { action, candidates, hits, tokens, memo } = scratch;
+        let slot = match memo.find(&req.action) {
+            Some(i) => i,
             None => {
-                if memo.entries.len() >= MEMO_LIMIT {
-                    memo.index.clear();
-                    memo.entries.clear();
-                }
                 self.actions.candidates(&req.action, action, candidates);
-                memo.entries.push((candidates.as_slice().into(), ActionFacts::of(lower)));
-                let i = memo.entries.len() - 1;
-                memo.index.insert(lower.as_str().into(), u32::try_from(i).unwrap_or(u32::MAX));
-                i
+                memo.insert(MemoEntry {
+                    action: req.action.as_str().into(),
+                    candidates: candidates.as_slice().into(),
+                    facts: ActionFacts::of(&req.action),
+                })
             }
         };
-        let Some((candidates, facts)) = memo.entries.get(slot) else {
+        let Some(MemoEntry { candidates, facts, .. }) = memo.entries.get(slot) else {
+            // Not reached (the slot was just found or added): decide without statements.
             return combine(
                 &self.shape,
                 req,
@@ -259,5 +310,35 @@ fn str_match(v: &StrValue, r: &str, cmp: Comparison, req: &Request, tokens: &mut
                 _ => tokens_equal(tokens, r, false),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{parse_policy, PolicyKind, PolicySet};
+    use crate::request::Principal;
+
+    #[test]
+    fn memo_is_case_blind_and_exact() {
+        assert_eq!(caseless_hash("S3:GetObject"), caseless_hash("s3:getobject"));
+        assert_eq!(caseless_hash("ec2:CreateNetworkInterface"), caseless_hash("EC2:createnetworkinterface"));
+        let p = parse_policy(
+            br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+            "p",
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() }).unwrap();
+        let mut scratch = Scratch::new(&set);
+        let who = Principal::parse("arn:aws:iam::111122223333:user/a").unwrap();
+        for (action, allowed) in
+            [("s3:GetObject", true), ("S3:GETOBJECT", true), ("s3:getobject", true), ("s3:GetObjects", false)]
+        {
+            let d = set.decide(&Request::new(who.clone(), action, "*"), &mut scratch);
+            assert_eq!(d.is_allowed(), allowed, "{action}");
+        }
+        // One entry per distinct action, whatever its case.
+        assert_eq!(scratch.memo.entries.len(), 2);
     }
 }

@@ -176,12 +176,13 @@ pub fn combine(
     hits: &[Hit],
     keys: KeyReport,
 ) -> Decision {
-    let decision = |kind, statements, missing_allow| Decision {
+    // Called once, on the path that decides: takes the key lists, no copies.
+    let decision = move |kind, statements, missing_allow| Decision {
         kind,
         statements,
         missing_allow,
-        missing_keys: keys.missing.clone(),
-        unknown_keys: keys.unknown.clone(),
+        missing_keys: keys.missing,
+        unknown_keys: keys.unknown,
     };
     if facts.authorization_free {
         return decision(DecisionKind::Allowed, SmallVec::new(), None);
