@@ -132,6 +132,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse_only/json_gz", |b| b.iter(|| parse_only(&gz)));
     g.bench_function("replay/json_gz", |b| b.iter(|| replay_files(&gz)));
     g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, bench);

@@ -401,7 +401,7 @@ impl Replayer {
     /// Replays one event already turned into checks (see [`to_checks_with`]).
     pub fn converted(
         &mut self,
-        converted: Result<crate::cloudtrail::event::EventChecks, crate::cloudtrail::event::SkipReason>,
+        converted: Result<crate::cloudtrail::event::EventChecks<'_>, crate::cloudtrail::event::SkipReason>,
     ) -> Vec<CheckLine> {
         self.report.events_read += 1;
         let ev = match converted {
@@ -522,8 +522,8 @@ impl Replayer {
                 };
                 let reason = verdict.err();
                 lines.push(CheckLine {
-                    event_id: ev.event_id.clone(),
-                    time: ev.time.clone(),
+                    event_id: ev.event_id.to_string(),
+                    time: ev.time.to_string(),
                     principal: principal_name.to_string(),
                     action: check.action,
                     resource: resource.map(str::to_string),

@@ -61,13 +61,13 @@ pub struct Check {
     pub action: String,
 }
 
-/// An event turned into checks.
+/// An event turned into checks; borrows the event's id and time.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventChecks {
-    /// `eventID`.
-    pub event_id: String,
-    /// `eventTime`.
-    pub time: String,
+pub struct EventChecks<'a> {
+    /// `eventID` (empty when missing).
+    pub event_id: &'a str,
+    /// `eventTime` (empty when missing).
+    pub time: &'a str,
     /// The caller as reported.
     pub principal: Principal,
     /// What AWS recorded.
@@ -473,7 +473,7 @@ fn wildcard_only(action: &str) -> bool {
 ///
 /// # Errors
 /// The reason the event yields no check.
-pub fn to_checks(v: &Value) -> Result<EventChecks, SkipReason> {
+pub fn to_checks(v: &Value) -> Result<EventChecks<'_>, SkipReason> {
     to_checks_with(v, None)
 }
 
@@ -483,7 +483,10 @@ pub fn to_checks(v: &Value) -> Result<EventChecks, SkipReason> {
 ///
 /// # Errors
 /// The reason the event yields no check.
-pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> Result<EventChecks, SkipReason> {
+pub fn to_checks_with<'a>(
+    v: &'a Value,
+    catalog: Option<&crate::catalog::Catalog>,
+) -> Result<EventChecks<'a>, SkipReason> {
     let e = EventView::of(v);
     let event_type = e.event_type.unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
@@ -520,7 +523,12 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
     for (action, resources) in planned {
         match resources {
             Some(list) => {
-                for resource in list {
+                let mut action = Some(action);
+                let last = list.len().saturating_sub(1);
+                for (i, resource) in list.into_iter().enumerate() {
+                    // The last check on this action takes the name; the others copy it.
+                    let name = if i == last { action.take() } else { action.clone() };
+                    let name = name.unwrap_or_default();
                     copies_left -= 1;
                     // resources[].accountId names the owner when the ARN does not (S3).
                     let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
@@ -528,20 +536,20 @@ pub fn to_checks_with(v: &Value, catalog: Option<&crate::catalog::Catalog>) -> R
                         owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
                     let req = Request {
                         principal: principal.clone(),
-                        action: action.clone(),
+                        action: name.clone(),
                         resource,
                         resource_account,
                         context: if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() },
                     };
-                    checks.push(Check { request: Some(req), action: action.clone() });
+                    checks.push(Check { request: Some(req), action: name });
                 }
             }
             None => checks.push(Check { request: None, action }),
         }
     }
     Ok(EventChecks {
-        event_id: e.event_id.unwrap_or("").to_string(),
-        time: e.time.unwrap_or("").to_string(),
+        event_id: e.event_id.unwrap_or(""),
+        time: e.time.unwrap_or(""),
         principal,
         outcome: outcome_of(&e),
         checks,
@@ -613,13 +621,15 @@ mod tests {
             ),
             Err(SkipReason::UnmodelledPrincipal("AWSAccount".into()))
         );
-        let c = to_checks(&json!({"eventSource":"ec2.amazonaws.com","eventName":"CreateVpc","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}})).unwrap();
+        let vpc = json!({"eventSource":"ec2.amazonaws.com","eventName":"CreateVpc","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
+        let c = to_checks(&vpc).unwrap();
         assert_eq!(
             c.checks,
             vec![Check { request: None, action: "ec2:CreateVpc".into() }],
             "resource not derivable: indeterminate, not guessed"
         );
-        let c = to_checks(&json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}})).unwrap();
+        let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
+        let c = to_checks(&describe).unwrap();
         let r = c.checks[0].request.as_ref().unwrap();
         assert_eq!(r.resource, "*");
         assert_eq!(r.lookup("aws:multifactorauthpresent"), None, "long-term keys: MFA key absent");
