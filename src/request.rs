@@ -117,6 +117,16 @@ impl Principal {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(text: &str) -> Result<Principal, String> {
+        Principal::parse_with_role(text, None)
+    }
+
+    /// [`Principal::parse`], giving an assumed-role session the role ARN
+    /// (with its path) known from elsewhere, such as a CloudTrail event's
+    /// session issuer, instead of one rebuilt from the session ARN.
+    ///
+    /// # Errors
+    /// As [`Principal::parse`].
+    pub fn parse_with_role(text: &str, role_arn: Option<&str>) -> Result<Principal, String> {
         let t = text.trim();
         if t == "*" || t.eq_ignore_ascii_case("anonymous") {
             return Ok(Principal::Anonymous);
@@ -161,7 +171,10 @@ impl Principal {
                     return Err(bad());
                 }
                 Ok(Principal::RoleSession {
-                    role_arn: format!("arn:{partition}:iam::{account}:role/{role_name}"),
+                    role_arn: match role_arn {
+                        Some(given) => given.to_string(),
+                        None => format!("arn:{partition}:iam::{account}:role/{role_name}"),
+                    },
                     role_name: role_name.to_string(),
                     session_arn: t.to_string(),
                     account,
@@ -656,6 +669,13 @@ mod tests {
         let p = Principal::parse("arn:aws:sts::111111111111:assumed-role/R/s1").unwrap();
         assert!(matches!(&p, Principal::RoleSession { role_name, .. } if role_name == "R"));
         assert_eq!(p.principal_arn(), Some("arn:aws:iam::111111111111:role/R"));
+        let with_path = Principal::parse_with_role(
+            "arn:aws:sts::111111111111:assumed-role/R/s1",
+            Some("arn:aws:iam::111111111111:role/p/R"),
+        )
+        .unwrap();
+        assert_eq!(with_path.principal_arn(), Some("arn:aws:iam::111111111111:role/p/R"));
+        assert_eq!(with_path.display_name(), "arn:aws:sts::111111111111:assumed-role/R/s1");
         let u = Principal::parse("arn:aws:iam::111111111111:user/path/alice").unwrap();
         assert_eq!(u.principal_type(), "User");
         let r = Request::new(u, "s3:GetObject", "*");

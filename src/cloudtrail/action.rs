@@ -6,8 +6,8 @@
 /// What an event's API call maps to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mapped {
-    /// The IAM actions to check (usually one).
-    Actions(Vec<String>),
+    /// The IAM actions to check (usually one, stored inline).
+    Actions(smallvec::SmallVec<[String; 1]>),
     /// Not authorised by IAM policies (e.g. `sts:GetCallerIdentity`, console sign-in).
     NotPolicyControlled,
     /// No mapping is known for this event source.
@@ -109,7 +109,9 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
                         | "DeleteObjectTagging"
                 )
             {
-                return Mapped::Actions(vec![format!("s3:{renamed}").replace("Object", "ObjectVersion")]);
+                return Mapped::Actions(
+                    smallvec::smallvec![format!("s3:{renamed}").replace("Object", "ObjectVersion")],
+                );
             }
             std::borrow::Cow::Borrowed(renamed)
         }
@@ -122,7 +124,7 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
     action.push_str(prefix);
     action.push(':');
     action.push_str(&name);
-    Mapped::Actions(vec![action])
+    Mapped::Actions(smallvec::smallvec![action])
 }
 
 /// Lambda API names carry API-version suffixes in old logs (`CreateFunction20150331`,
@@ -203,7 +205,7 @@ mod tests {
         }
         assert_eq!(
             map_action("s3.amazonaws.com", "GetObject", true),
-            Mapped::Actions(vec!["s3:GetObjectVersion".into()])
+            Mapped::Actions(smallvec::smallvec!["s3:GetObjectVersion".into()])
         );
         assert_eq!(map_action("sts.amazonaws.com", "GetCallerIdentity", false), Mapped::NotPolicyControlled);
         assert_eq!(map_action("signin.amazonaws.com", "ConsoleLogin", false), Mapped::NotPolicyControlled);

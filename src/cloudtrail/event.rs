@@ -255,14 +255,8 @@ fn identity_principal(e: &EventView<'_>) -> Result<Principal, SkipReason> {
     let parsed = || id.arn.and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
     match kind {
         "IAMUser" | "Root" => parsed(),
-        "AssumedRole" => {
-            let mut p = parsed()?;
-            // The session ARN has no role path; the issuer ARN has it (§8.3).
-            if let (Principal::RoleSession { role_arn, .. }, Some(issuer)) = (&mut p, id.issuer_arn) {
-                *role_arn = issuer.to_string();
-            }
-            Ok(p)
-        }
+        // The session ARN has no role path; the issuer ARN has it (§8.3).
+        "AssumedRole" => id.arn.and_then(|a| Principal::parse_with_role(a, id.issuer_arn).ok()).ok_or_else(malformed),
         "FederatedUser" => {
             let mut p = parsed()?;
             if let Principal::FederatedUser { issuer, .. } = &mut p {
