@@ -51,28 +51,38 @@ fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     let mut found = [0usize; 4];
     let mut n = 0;
-    let chunks = bytes.chunks_exact(8);
-    let mut tail = [0u8; 8];
-    if let Some(t) = tail.get_mut(..chunks.remainder().len()) {
-        t.copy_from_slice(chunks.remainder());
-    }
-    let words = chunks.map(|c| <[u8; 8]>::try_from(c).unwrap_or_default()).chain(std::iter::once(tail));
-    for (k, word) in words.enumerate() {
-        // Zero bytes of `v` are colons of the chunk (padding is 0, not ':').
-        // Exact per byte: no carry crosses a byte boundary.
+    // Zero bytes of `v` are the word's colons; exact per byte (no carry
+    // crosses a byte boundary). Returns true once four are found.
+    let mut scan = |k: usize, word: [u8; 8]| -> bool {
         let v = u64::from_le_bytes(word) ^ COLONS;
         let mut zeros = !(((v & LOW7) + LOW7) | v | LOW7);
         while zeros != 0 {
-            let slot = found.get_mut(n)?;
-            *slot = k * 8 + (zeros.trailing_zeros() / 8) as usize;
+            if let Some(slot) = found.get_mut(n) {
+                *slot = k * 8 + (zeros.trailing_zeros() / 8) as usize;
+            }
             n += 1;
             if n == found.len() {
-                return Some(found);
+                return true;
             }
             zeros &= zeros - 1;
         }
+        false
+    };
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    let full = chunks.len();
+    for (k, chunk) in chunks.enumerate() {
+        if scan(k, <[u8; 8]>::try_from(chunk).unwrap_or_default()) {
+            return Some(found);
+        }
     }
-    None
+    // The short tail (header colons are usually found before it), padded
+    // with zeros, which are not colons.
+    let mut tail = [0u8; 8];
+    for (t, b) in tail.iter_mut().zip(rest) {
+        *t = *b;
+    }
+    scan(full, tail).then_some(found)
 }
 
 /// An ARN pattern split into its segments, padded per policy kind.
