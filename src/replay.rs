@@ -272,7 +272,9 @@ pub struct Replayer {
     groups_break: BTreeMap<(String, String, String), usize>,
     groups_disagree: BTreeMap<(String, String, String), usize>,
     // Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
-    used_statements: FxHashMap<String, FxHashSet<(String, u32)>>,
+    /// Per owner: (policy, statement) positions in its identity policies,
+    /// which its compiled sets list in the inventory's order.
+    used_statements: FxHashMap<String, FxHashSet<(u32, u32)>>,
     used_actions: FxHashMap<String, FxHashMap<String, UsedAction>>,
     seen_actions: FxHashSet<String>,
     catalog: Option<Arc<Catalog>>,
@@ -564,13 +566,7 @@ impl Replayer {
                 Some(u) => u,
                 None => self.used_statements.entry(o.to_string()).or_default(),
             };
-            for r in d.statements.iter().filter(|r| r.layer == Layer::Identity) {
-                if let Some((p, _)) = set.policy_set().get(*r) {
-                    if !used.iter().any(|(name, i)| *i == r.statement && *name == p.name) {
-                        used.insert((p.name.clone(), r.statement));
-                    }
-                }
-            }
+            used.extend(d.statements.iter().filter(|r| r.layer == Layer::Identity).map(|r| (r.policy, r.statement)));
         }
         Ok((d, set))
     }
@@ -796,10 +792,11 @@ impl Replayer {
         for id in self.inventory.identities() {
             let used = self.used_statements.get(&id.arn);
             let mut statements = Vec::new();
-            for p in &id.policies {
+            for (pi, p) in id.policies.iter().enumerate() {
+                let policy = u32::try_from(pi).unwrap_or(u32::MAX);
                 for (i, s) in p.statements.iter().enumerate() {
                     let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    if s.effect == Effect::Allow && !used.is_some_and(|u| u.contains(&(p.name.clone(), index))) {
+                    if s.effect == Effect::Allow && !used.is_some_and(|u| u.contains(&(policy, index))) {
                         statements.push(UnusedStatement {
                             policy: p.name.clone(),
                             statement_index: index,
