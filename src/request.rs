@@ -337,6 +337,8 @@ impl ContextEntry<'_> {
 #[derive(Clone, Debug)]
 enum Slot {
     Single(u32, u32),
+    /// A single value stored on its own (only past the buffer's 4 GiB range).
+    Owned(Box<str>),
     Multi(Vec<String>),
     Unknown,
     Absent,
@@ -410,8 +412,7 @@ impl Context {
         self.open_world
     }
 
-    /// Stores a value; a single value is copied into the shared buffer (or,
-    /// past 4 GiB, kept as a one-element set).
+    /// Stores a value; a single value is copied into the shared buffer.
     fn slot(&mut self, value: ContextValue) -> Slot {
         match value {
             ContextValue::Single(s) => self.slot_str(&s),
@@ -428,9 +429,8 @@ impl Context {
                 self.text.push_str(s);
                 Slot::Single(a, b)
             }
-            // Never in practice; stays correct (a set of one is not a single
-            // value for unqualified operators, so keep it single): spill.
-            _ => Slot::Multi(vec![s.to_string()]),
+            // Past 4 GiB of values (never in practice): still a single value.
+            _ => Slot::Owned(s.into()),
         }
     }
 
@@ -461,13 +461,6 @@ impl Context {
         self.set(std::borrow::Cow::Borrowed(key), slot);
     }
 
-    /// Sets a single value under a key known at compile time; the value is
-    /// copied into the context's buffer (no allocation of its own).
-    pub fn insert_static_str(&mut self, key: &'static str, value: &str) {
-        let slot = self.slot_str(value);
-        self.set(std::borrow::Cow::Borrowed(key), slot);
-    }
-
     /// Appends `key`, which the caller knows is not there yet (no search);
     /// for building a context from scratch.
     pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
@@ -484,6 +477,7 @@ impl Context {
     fn entry<'a>(&'a self, slot: &'a Slot) -> ContextEntry<'a> {
         match slot {
             Slot::Single(a, b) => ContextEntry::Single(self.text.get(*a as usize..*b as usize).unwrap_or_default()),
+            Slot::Owned(s) => ContextEntry::Single(s),
             Slot::Multi(m) => ContextEntry::Multi(m),
             Slot::Unknown => ContextEntry::Unknown,
             Slot::Absent => ContextEntry::Absent,
@@ -708,6 +702,30 @@ mod tests {
         assert_eq!(c.get("aws:tagkeys"), Some(ContextEntry::Multi(&["a".to_string(), "b".to_string()])));
         assert_eq!(c.get("n"), Some(ContextEntry::Single("10")));
         assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
+    }
+
+    #[test]
+    fn contexts_compare_by_what_they_say() {
+        // A replaced value stays in the shared buffer; equality ignores it.
+        let mut replaced = Context::new();
+        replaced.insert("k", ContextValue::Single("old".into()));
+        replaced.insert("k", ContextValue::Single("new".into()));
+        replaced.insert("e", ContextValue::Single(String::new()));
+        let mut direct = Context::new();
+        direct.insert("k", ContextValue::Single("new".into()));
+        direct.insert("e", ContextValue::Single(String::new()));
+        assert_eq!(replaced, direct);
+        assert_eq!(replaced.get("e"), Some(ContextEntry::Single("")));
+        direct.insert("k", ContextValue::Unknown);
+        assert_ne!(replaced, direct);
+        let listed: Vec<_> = replaced.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("k".to_string(), ContextValue::Single("new".into())),
+                ("e".to_string(), ContextValue::Single(String::new()))
+            ]
+        );
     }
 
     #[test]
