@@ -11,7 +11,6 @@ use iamsim::policy::pattern::{tokens, tokens_match};
 use iamsim::policy::{json, parse_policy, policy_from_json, PolicyKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn corpus_catalog() -> Catalog {
     Catalog::load(&crate::root().join("corpus/catalog/service-reference")).unwrap()
@@ -292,7 +291,7 @@ fn managed_policy_history_reads_as_access_diffs() {
     let Some(dir) = shared_catalog_dir() else { return };
     let history = dir.parent().unwrap().join("managed-policies-history/managed-policies-all-versions.json.gz");
     let run = |old: &str, new: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        let o = crate::iamsim_command()
             .args(["diff", "--format", "json", "--history"])
             .arg(&history)
             .args([old, new].into_iter().filter(|a| !a.is_empty()))
@@ -352,8 +351,8 @@ fn diff_of_two_files_reports_both_directions() {
 }
 
 fn iamsim(args: &[&str], env: Option<(&str, &Path)>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iamsim"));
-    cmd.args(args).current_dir(crate::root()).env_remove("IAMSIM_CATALOG");
+    let mut cmd = crate::iamsim_command();
+    cmd.args(args);
     if let Some((k, v)) = env {
         cmd.env(k, v);
     }

@@ -2,16 +2,15 @@
 //! job, and bad input (located errors, exit 1, never a panic).
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 fn iamsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iamsim")).args(args).current_dir(crate::root()).output().unwrap()
+    crate::iamsim_command().args(args).output().unwrap()
 }
 
 fn iamsim_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let mut child = crate::iamsim_command()
         .args(args)
-        .current_dir(crate::root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -8,7 +8,6 @@ use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
 use iamsim::request::{Context, ContextValue, Principal, Request};
 use iamsim::CompiledPolicySet;
 use serde_json::{json, Value};
-use std::process::Command;
 
 fn base() -> Value {
     json!({
@@ -179,10 +178,9 @@ fn overlong_lines_are_located_errors() {
         .to_string();
     let long = format!(r#"{{"principal":"{}"}}"#, "x".repeat(17 << 20));
     std::fs::write(&requests, format!("{good}\n{long}\n{good}\n")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args(["eval", "--bundle", "corpus/eks/bundle.json", "--requests"])
         .arg(&requests)
-        .current_dir(crate::root())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -194,7 +192,7 @@ fn overlong_lines_are_located_errors() {
     // The same line in a CloudTrail JSON Lines export is a counted, located malformed record.
     let events = dir.join("events.jsonl");
     std::fs::write(&events, format!("{long}\n")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args([
             "replay",
             "--format",
@@ -204,7 +202,6 @@ fn overlong_lines_are_located_errors() {
             "--cloudtrail",
         ])
         .arg(&events)
-        .current_dir(crate::root())
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -23,6 +23,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `iamsim` binary, run from the repository root and blind to any
+/// catalog in the environment (tests say which catalog they use).
+pub fn iamsim_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_iamsim"));
+    cmd.current_dir(root()).env_remove("IAMSIM_CATALOG");
+    cmd
+}
+
 /// `../shared/data` beside the checkout, if present (CI has it; a bare clone may not).
 pub fn shared_data() -> Option<PathBuf> {
     let p = root().join("../shared/data");

@@ -3,8 +3,6 @@
 //! (corpus/replay/README.md lists each event's expected result), and a
 //! proposed policy (`--override`) shows what it would break.
 
-use std::process::Command;
-
 fn replay(extra: &[&str]) -> serde_json::Value {
     let dir = std::env::temp_dir().join(format!("iamsim-replay-{}-{}", std::process::id(), extra.len()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -22,7 +20,7 @@ fn replay(extra: &[&str]) -> serde_json::Value {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim")).args(&args).current_dir(crate::root()).output().unwrap();
+    let o = crate::iamsim_command().args(&args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let lines = std::fs::read_to_string(&out).unwrap().lines().count();
@@ -106,7 +104,7 @@ fn generated_events_round_trip_through_replay() {
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["events.json.gz", "events.jsonl"] {
         let events = dir.join(name);
-        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        let o = crate::iamsim_command()
             .args([
                 "gen-cloudtrail",
                 "--authorization-details",
@@ -118,18 +116,16 @@ fn generated_events_round_trip_through_replay() {
                 "--out",
             ])
             .arg(&events)
-            .current_dir(crate::root())
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let r = {
             let report = dir.join(format!("{name}.report.json"));
-            let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+            let o = crate::iamsim_command()
                 .args(["replay", "--authorization-details", "corpus/replay/authorization-details.json", "--cloudtrail"])
                 .arg(&events)
                 .arg("--report")
                 .arg(&report)
-                .current_dir(crate::root())
                 .output()
                 .unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -151,7 +147,7 @@ fn generated_events_round_trip_through_replay() {
 fn report_is_the_same_without_decision_output() {
     let with_out = replay(&[]);
     let report = std::env::temp_dir().join(format!("iamsim-replay-noout-{}.json", std::process::id()));
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args([
             "replay",
             "--cloudtrail",
@@ -161,7 +157,6 @@ fn report_is_the_same_without_decision_output() {
             "--report",
         ])
         .arg(&report)
-        .current_dir(crate::root())
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -212,10 +207,9 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
         "requestParameters": {}, "responseElements": null, "eventID": "e1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
     let events = write(&dir, "events.jsonl", &format!("{event}\n"));
     let run = |extra: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        let o = crate::iamsim_command()
             .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details])
             .args(extra)
-            .current_dir(crate::root())
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -235,7 +229,7 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
     let dir = std::env::temp_dir().join(format!("iamsim-generate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("report.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args([
             "replay",
             "--cloudtrail",
@@ -245,17 +239,15 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
         ])
         .args(["--catalog", "corpus/catalog/service-reference", "--report"])
         .arg(&report)
-        .current_dir(crate::root())
         .output()
         .unwrap();
     assert!(o.status.success());
     let policy_path = dir.join("policy.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args(["generate", "--from-replay"])
         .arg(&report)
         .args(["--principal", "arn:aws:iam::111122223333:role/eks-node-role", "--out"])
         .arg(&policy_path)
-        .current_dir(crate::root())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -288,11 +280,10 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
     .collect();
     assert_eq!(granted, want);
     // An unknown principal is a clear error naming the ones the report has.
-    let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+    let o = crate::iamsim_command()
         .args(["generate", "--no-prove", "--from-replay"])
         .arg(&report)
         .args(["--principal", "arn:aws:iam::111122223333:user/nobody"])
-        .current_dir(crate::root())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
@@ -308,7 +299,7 @@ fn parallel_replay_matches_sequential() {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     for seed in 1..=6 {
-        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        let o = crate::iamsim_command()
             .args([
                 "gen-cloudtrail",
                 "--authorization-details",
@@ -320,7 +311,6 @@ fn parallel_replay_matches_sequential() {
             .arg(seed.to_string())
             .arg("--out")
             .arg(logs.join(format!("f{seed}.json.gz")))
-            .current_dir(crate::root())
             .output()
             .unwrap();
         assert!(o.status.success());
@@ -329,7 +319,7 @@ fn parallel_replay_matches_sequential() {
     std::fs::write(logs.join("broken.json"), b"{\"Records\":[{\"eventVersion\":").unwrap();
     let run = |threads: &str| {
         let (report, out) = (dir.join(format!("r{threads}.json")), dir.join(format!("d{threads}.jsonl")));
-        let o = Command::new(env!("CARGO_BIN_EXE_iamsim"))
+        let o = crate::iamsim_command()
             .args([
                 "replay",
                 "--authorization-details",
@@ -343,7 +333,6 @@ fn parallel_replay_matches_sequential() {
             .arg(&report)
             .arg("--out")
             .arg(&out)
-            .current_dir(crate::root())
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
