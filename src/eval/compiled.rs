@@ -45,18 +45,9 @@ fn caseless_hash(s: &str) -> u64 {
     use std::hash::Hasher;
     const CASE: u64 = 0x2020_2020_2020_2020;
     let mut h = rustc_hash::FxHasher::default();
-    let mut chunks = s.as_bytes().chunks_exact(8);
-    for c in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        h.write_u64(u64::from_le_bytes(word) | CASE);
+    for word in crate::words::le_words(s.as_bytes()) {
+        h.write_u64(word | CASE);
     }
-    let mut tail = [0u8; 8];
-    let rest = chunks.remainder();
-    if let Some(t) = tail.get_mut(..rest.len()) {
-        t.copy_from_slice(rest);
-    }
-    h.write_u64(u64::from_le_bytes(tail) | CASE);
     h.write_usize(s.len());
     h.finish()
 }

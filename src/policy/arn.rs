@@ -51,38 +51,23 @@ fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     let mut found = [0usize; 4];
     let mut n = 0;
-    // Zero bytes of `v` are the word's colons; exact per byte (no carry
-    // crosses a byte boundary). Returns true once four are found.
-    let mut scan = |k: usize, word: [u8; 8]| -> bool {
-        let v = u64::from_le_bytes(word) ^ COLONS;
+    // The padding is zeros, not colons; the tail word is built only when the
+    // header colons were not all found before it.
+    for (k, word) in crate::words::le_words(bytes).enumerate() {
+        // Zero bytes of `v` are the word's colons; exact per byte (no carry
+        // crosses a byte boundary).
+        let v = word ^ COLONS;
         let mut zeros = !(((v & LOW7) + LOW7) | v | LOW7);
         while zeros != 0 {
-            if let Some(slot) = found.get_mut(n) {
-                *slot = k * 8 + (zeros.trailing_zeros() / 8) as usize;
-            }
+            *found.get_mut(n)? = k * 8 + (zeros.trailing_zeros() / 8) as usize;
             n += 1;
             if n == found.len() {
-                return true;
+                return Some(found);
             }
             zeros &= zeros - 1;
         }
-        false
-    };
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder();
-    let full = chunks.len();
-    for (k, chunk) in chunks.enumerate() {
-        if scan(k, <[u8; 8]>::try_from(chunk).unwrap_or_default()) {
-            return Some(found);
-        }
     }
-    // The short tail (header colons are usually found before it), padded
-    // with zeros, which are not colons.
-    let mut tail = [0u8; 8];
-    for (t, b) in tail.iter_mut().zip(rest) {
-        *t = *b;
-    }
-    scan(full, tail).then_some(found)
+    None
 }
 
 /// An ARN pattern split into its segments, padded per policy kind.
