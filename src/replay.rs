@@ -271,7 +271,8 @@ pub struct Replayer {
     report: Report,
     groups_break: BTreeMap<(String, String, String), usize>,
     groups_disagree: BTreeMap<(String, String, String), usize>,
-    // Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
+    // The three below are looked up for every check: hashed (Fx, not
+    // SipHash), sorted in `finish`.
     /// Per owner: (policy, statement) positions in its identity policies,
     /// which its compiled sets list in the inventory's order.
     used_statements: FxHashMap<String, FxHashSet<(u32, u32)>>,
@@ -369,7 +370,7 @@ impl Replayer {
     }
 
     fn set_for(&mut self, owner: Option<&str>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
-        let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        let with_policy = self.resource_policies.contains_key(resource);
         let cached = self.sets.get(owner.unwrap_or("")).and_then(|sets| match with_policy {
             false => sets.plain.as_ref(),
             true => sets.with_resource_policy.get(resource),

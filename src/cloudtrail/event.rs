@@ -161,7 +161,7 @@ impl<'a> EventView<'a> {
             "eventID" => e.event_id = nonempty(v),
             "errorCode" => e.error_code = nonempty(v),
             "tlsDetails" => e.tls = v.is_object(),
-            "userIdentity" => e.identity = v.as_object().map(IdentityView::of),
+            "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
             "requestParameters" => e.parameters = Some(v),
             "resources" => {
                 e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
@@ -191,32 +191,30 @@ impl<'a> ResourceEntry<'a> {
 }
 
 impl<'a> IdentityView<'a> {
-    fn of(map: &'a serde_json::Map<String, Value>) -> IdentityView<'a> {
+    fn of(v: &'a Value) -> IdentityView<'a> {
         let mut id = IdentityView::default();
-        for (k, v) in map {
-            match k.as_str() {
-                "type" => id.kind = nonempty(v),
-                "arn" => id.arn = nonempty(v),
-                "principalId" => id.principal_id = nonempty(v),
-                "accountId" => id.account_id = nonempty(v),
-                "accessKeyId" => id.access_key_id = nonempty(v),
-                "invokedBy" => id.invoked_by = nonempty(v),
-                "sessionContext" => each_member(v, |k, v| match k {
-                    "sessionIssuer" => id.issuer_arn = text(v, &["arn"]),
-                    "sourceIdentity" => id.source_identity = nonempty(v),
-                    "attributes" => {
-                        id.attributes = true;
-                        each_member(v, |k, v| match k {
-                            "mfaAuthenticated" => id.mfa_authenticated = nonempty(v),
-                            "creationDate" => id.creation_date = nonempty(v),
-                            _ => {}
-                        });
-                    }
-                    _ => {}
-                }),
+        each_member(v, |k, v| match k {
+            "type" => id.kind = nonempty(v),
+            "arn" => id.arn = nonempty(v),
+            "principalId" => id.principal_id = nonempty(v),
+            "accountId" => id.account_id = nonempty(v),
+            "accessKeyId" => id.access_key_id = nonempty(v),
+            "invokedBy" => id.invoked_by = nonempty(v),
+            "sessionContext" => each_member(v, |k, v| match k {
+                "sessionIssuer" => id.issuer_arn = text(v, &["arn"]),
+                "sourceIdentity" => id.source_identity = nonempty(v),
+                "attributes" => {
+                    id.attributes = true;
+                    each_member(v, |k, v| match k {
+                        "mfaAuthenticated" => id.mfa_authenticated = nonempty(v),
+                        "creationDate" => id.creation_date = nonempty(v),
+                        _ => {}
+                    });
+                }
                 _ => {}
-            }
-        }
+            }),
+            _ => {}
+        });
         id
     }
 }
@@ -344,7 +342,6 @@ type Resources = SmallVec<[String; 1]>;
 fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
     let (service, name) = action.split_once(':')?;
     if !e.resources.is_empty() {
-        let typed: SmallVec<[(&str, &str); 2]> = e.resources.iter().filter_map(|r| Some((r.kind, r.arn?))).collect();
         if service == "s3" {
             // Object permissions are checked on the object, the rest on the bucket.
             let want = if name.contains("Object") || name.contains("MultipartUpload") {
@@ -352,12 +349,13 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
             } else {
                 "AWS::S3::Bucket"
             };
-            let picked: Resources = typed.iter().filter(|(t, _)| *t == want).map(|(_, a)| (*a).to_string()).collect();
+            let picked: Resources =
+                e.resources.iter().filter(|r| r.kind == want).filter_map(|r| r.arn).map(str::to_string).collect();
             if !picked.is_empty() {
                 return Some(picked);
             }
         }
-        let all: Resources = typed.iter().map(|(_, a)| (*a).to_string()).collect();
+        let all: Resources = e.resources.iter().filter_map(|r| r.arn).map(str::to_string).collect();
         if !all.is_empty() {
             return Some(all);
         }
@@ -517,12 +515,10 @@ pub fn to_checks_with<'a>(
     for (action, resources) in planned {
         match resources {
             Some(list) => {
-                let mut action = Some(action);
-                let last = list.len().saturating_sub(1);
+                let (mut action, last) = (action, list.len().saturating_sub(1));
                 for (i, resource) in list.into_iter().enumerate() {
                     // The last check on this action takes the name; the others copy it.
-                    let name = if i == last { action.take() } else { action.clone() };
-                    let name = name.unwrap_or_default();
+                    let name = if i == last { std::mem::take(&mut action) } else { action.clone() };
                     copies_left -= 1;
                     // resources[].accountId names the owner when the ARN does not (S3).
                     let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
