@@ -20,12 +20,20 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
 /// Reads a file holding one policy document or a JSON array of them; warns
 /// on stderr about documents past AWS's size limits (they are still used).
 pub fn policies(path: &Path, kind: PolicyKind) -> Result<Vec<Policy>, CliError> {
-    let bytes = read_file(path)?;
-    let list = parse_policy_list(&bytes, &path.display().to_string(), kind)?;
-    for w in size_warnings(&path.display().to_string(), &bytes, &list) {
+    let (list, warnings) = policies_and_size_warnings(path, kind)?;
+    for w in warnings {
         eprintln!("iamsim: warning: {w}");
     }
     Ok(list)
+}
+
+/// [`policies`], handing back the size warnings instead of printing them.
+fn policies_and_size_warnings(path: &Path, kind: PolicyKind) -> Result<(Vec<Policy>, Vec<String>), CliError> {
+    let bytes = read_file(path)?;
+    let source = path.display().to_string();
+    let list = parse_policy_list(&bytes, &source, kind)?;
+    let warnings = size_warnings(&source, &bytes, &list);
+    Ok((list, warnings))
 }
 
 /// A warning for each policy past AWS's size limit for its kind: measured on
@@ -112,9 +120,8 @@ impl SetSource {
         let mut identity = Vec::with_capacity(paths.len());
         let mut oversized = Vec::new();
         for p in &paths {
-            let bytes = read_file(p)?;
-            let list = parse_policy_list(&bytes, &p.display().to_string(), PolicyKind::Identity)?;
-            oversized.extend(size_warnings(&p.display().to_string(), &bytes, &list));
+            let (list, warnings) = policies_and_size_warnings(p, PolicyKind::Identity)?;
+            oversized.extend(warnings);
             identity.extend(list);
         }
         // One line for a directory: AWS's own managed policies exceed the customer limit.
