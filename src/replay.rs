@@ -10,7 +10,7 @@
 //! `indeterminate` with the reason, never guessed.
 
 use crate::catalog::Catalog;
-use crate::cloudtrail::event::{to_checks_with, Outcome};
+use crate::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled};
 use crate::compile::CompiledPolicySet;
 use crate::eval::logic::{on_kms_key, ActionFacts};
 use crate::eval::{Decision, DecisionKind, Scratch};
@@ -166,6 +166,19 @@ pub struct UsedAction {
 pub const MAX_USED_RESOURCES: usize = 50;
 
 impl UsedAction {
+    /// Not used yet.
+    fn new(action: &str) -> UsedAction {
+        UsedAction {
+            action: action.to_string(),
+            count: 0,
+            denied: 0,
+            indeterminate: 0,
+            resources: Vec::new(),
+            more_resources: false,
+            unknown_resources: false,
+        }
+    }
+
     /// Adds a resource, keeping the list sorted and the [`MAX_USED_RESOURCES`]
     /// smallest, so the result does not depend on the order events arrive in.
     fn add_resource(&mut self, resource: &str) {
@@ -260,9 +273,12 @@ pub struct Replayer {
     inventory: Arc<Inventory>,
     scps: Arc<Vec<Vec<Policy>>>,
     resource_policies: Arc<BTreeMap<String, Policy>>,
-    /// Compiled sets by policy owner (user/role ARN, "" for none), then by the
-    /// resource whose resource policy they include ("" for none).
-    sets: FxHashMap<String, OwnerSets>,
+    /// Per policy owner (user or role ARN): its compiled sets and what it
+    /// used, found once per event through `owner_slots`.
+    owners: Vec<OwnerState>,
+    owner_slots: FxHashMap<Box<str>, usize>,
+    /// Compiled sets of principals without identity policies (root, services…).
+    ownerless: OwnerSets,
     /// Whether `event` should build output lines.
     want_lines: bool,
     /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
@@ -271,18 +287,26 @@ pub struct Replayer {
     report: Report,
     groups_break: BTreeMap<(String, String, String), usize>,
     groups_disagree: BTreeMap<(String, String, String), usize>,
-    // The three below are looked up for every check: hashed (Fx, not
-    // SipHash), sorted in `finish`.
-    /// Per owner: (policy, statement) positions in its identity policies,
-    /// which its compiled sets list in the inventory's order.
-    used_statements: FxHashMap<String, FxHashSet<(u32, u32)>>,
-    used_actions: FxHashMap<String, FxHashMap<String, UsedAction>>,
+    /// Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
     seen_actions: FxHashSet<String>,
     catalog: Option<Arc<Catalog>>,
     unknown_actions: BTreeMap<String, usize>,
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
     closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
+    /// The last event's buffers, for the next one.
+    recycled: Option<Recycled>,
+}
+
+/// One policy owner: its compiled sets and what its recorded successes used.
+struct OwnerState {
+    arn: Box<str>,
+    sets: OwnerSets,
+    /// (policy, statement) positions in its identity policies, which its
+    /// compiled sets list in the inventory's order.
+    used_statements: FxHashSet<(u32, u32)>,
+    /// By action (hashed, sorted in `finish`).
+    used_actions: FxHashMap<String, UsedAction>,
 }
 
 /// One policy owner's compiled sets.
@@ -323,19 +347,20 @@ impl Replayer {
             inventory,
             scps,
             resource_policies,
-            sets: FxHashMap::default(),
+            owners: Vec::new(),
+            owner_slots: FxHashMap::default(),
+            ownerless: OwnerSets::default(),
             want_lines: true,
             threads: None,
             scratches: FxHashMap::default(),
             report: Report::default(),
             groups_break: BTreeMap::new(),
             groups_disagree: BTreeMap::new(),
-            used_statements: FxHashMap::default(),
-            used_actions: FxHashMap::default(),
             seen_actions: FxHashSet::default(),
             catalog: None,
             unknown_actions: BTreeMap::new(),
             closed_keys: FxHashMap::default(),
+            recycled: None,
         }
     }
 
@@ -369,23 +394,43 @@ impl Replayer {
         }
     }
 
-    fn set_for(&mut self, owner: Option<&str>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
-        let with_policy = self.resource_policies.contains_key(resource);
-        let cached = self.sets.get(owner.unwrap_or("")).and_then(|sets| match with_policy {
+    /// The position of `owner`'s state, added on first sight.
+    fn owner_slot(&mut self, owner: &str) -> usize {
+        if let Some(&i) = self.owner_slots.get(owner) {
+            return i;
+        }
+        let i = self.owners.len();
+        self.owners.push(OwnerState {
+            arn: owner.into(),
+            sets: OwnerSets::default(),
+            used_statements: FxHashSet::default(),
+            used_actions: FxHashMap::default(),
+        });
+        self.owner_slots.insert(owner.into(), i);
+        i
+    }
+
+    /// The compiled set for the owner in `slot` (`None`: no identity policies)
+    /// and, when one is given for `resource`, its resource policy.
+    fn set_for(&mut self, slot: Option<usize>, resource: &str) -> Result<Arc<CompiledPolicySet>, String> {
+        let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        let (owner, sets) = match slot.and_then(|i| self.owners.get_mut(i)) {
+            Some(o) => (Some(&*o.arn), &mut o.sets),
+            None => (None, &mut self.ownerless),
+        };
+        let cached = match with_policy {
             false => sets.plain.as_ref(),
             true => sets.with_resource_policy.get(resource),
-        });
+        };
         if let Some(s) = cached {
             return Ok(Arc::clone(s));
         }
-        let resource_policy = self.resource_policies.get(resource).cloned();
         let mut set = match owner {
             Some(arn) => self.inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
             None => PolicySet { scps: self.scps.to_vec(), ..PolicySet::default() },
         };
-        set.resource = resource_policy;
+        set.resource = self.resource_policies.get(resource).cloned();
         let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(|e| e.to_string())?);
-        let sets = self.sets.entry(owner.unwrap_or("").to_string()).or_default();
         match with_policy {
             false => sets.plain = Some(Arc::clone(&compiled)),
             true => {
@@ -397,7 +442,8 @@ impl Replayer {
 
     /// Replays one event; returns its decided checks.
     pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
-        let converted = to_checks_with(value, self.catalog.as_deref());
+        let recycled = self.recycled.take().unwrap_or_default();
+        let converted = to_checks_reusing(value, self.catalog.as_deref(), recycled);
         self.converted(converted)
     }
 
@@ -416,42 +462,60 @@ impl Replayer {
             }
         };
         self.report.events_evaluated += 1;
-        let recorded = match &ev.outcome {
+        let EventChecks { event_id, time, principal, context, outcome, mut checks } = ev;
+        let recorded = match &outcome {
             Outcome::Success => "success",
             Outcome::AccessDenied => "AccessDenied",
             Outcome::OtherError(e) => e.as_str(),
         };
-        let principal_name = ev.principal.display_name();
-        let owner = policy_owner(&ev.principal);
-        // One inventory lookup per event (a local handle, so `self` stays free).
+        // One inventory lookup and one owner lookup per event (a local
+        // inventory handle, so `self` stays free).
         let inventory = Arc::clone(&self.inventory);
-        let identity = owner.and_then(|o| inventory.get(o));
-        let known = owner.map(|_| identity.is_some());
-        if known == Some(false) {
-            *self.report.unknown_principals.entry(owner.unwrap_or_default().to_string()).or_default() += 1;
+        let (identity, slot) = match policy_owner(&principal) {
+            Some(owner) => {
+                let identity = inventory.get(owner);
+                if identity.is_none() {
+                    *self.report.unknown_principals.entry(owner.to_string()).or_default() += 1;
+                }
+                (identity, Some(self.owner_slot(owner)))
+            }
+            None => (None, None),
+        };
+        let known = slot.map(|_| identity.is_some());
+        let federated = matches!(principal, Principal::FederatedUser { .. });
+        // The event's principal and context go into one request, which each
+        // check completes with its action and resource (no per-check copies).
+        let mut request =
+            Request { principal, action: String::new(), resource: String::new(), resource_account: None, context };
+        if let Some(id) = identity {
+            add_principal_tags(&mut request.context, id);
         }
         let mut lines = Vec::new();
-        for check in ev.checks {
+        for Check { action, resource, resource_account } in checks.drain(..) {
             self.report.checks += 1;
-            if !self.seen_actions.contains(&check.action) {
-                self.seen_actions.insert(check.action.clone());
+            if !self.seen_actions.contains(&action) {
+                self.seen_actions.insert(action.clone());
             }
             if let Some(catalog) = &self.catalog {
-                if catalog.action(&check.action).is_none() {
-                    *self.unknown_actions.entry(check.action.clone()).or_default() += 1;
+                if catalog.action(&action).is_none() {
+                    *self.unknown_actions.entry(action.clone()).or_default() += 1;
                 }
             }
-            let mut request = check.request;
-            let judged = match (&mut request, known) {
-                (None, _) => Err("resource not derivable from the event".to_string()),
-                (Some(_), Some(false)) => Err("principal not in the authorization details".to_string()),
-                (Some(_), _) if matches!(ev.principal, Principal::FederatedUser { .. }) => {
-                    Err("federated-user session policy is not in the logs".to_string())
-                }
-                (Some(req), _) => self.decide(owner, identity, req),
+            request.action = action;
+            let derived = resource.is_some();
+            if let Some(r) = resource {
+                request.resource = r;
+                request.resource_account = resource_account;
+            }
+            let judged = match known {
+                _ if !derived => Err("resource not derivable from the event".to_string()),
+                Some(false) => Err("principal not in the authorization details".to_string()),
+                _ if federated => Err("federated-user session policy is not in the logs".to_string()),
+                _ => self.decide(slot, &mut request),
             };
+            let req = derived.then_some(&request);
             let verdict = match &judged {
-                Ok((d, set)) => self.verdict(d, identity, request.as_ref(), set),
+                Ok((d, set)) => self.verdict(d, identity, req, set),
                 Err(reason) => Err(reason.clone()),
             };
             let kind = match &verdict {
@@ -468,35 +532,26 @@ impl Replayer {
                 DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
                 DecisionKind::Indeterminate => counts.indeterminate += 1,
             }
-            let resource = request.as_ref().map(|r| r.resource.as_str());
+            let resource = req.map(|r| r.resource.as_str());
+            let principal_name = request.principal.display_name();
             let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
-            let groups = if ev.outcome == Outcome::Success && denied {
+            let groups = if outcome == Outcome::Success && denied {
                 Some(&mut self.groups_break)
-            } else if ev.outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
+            } else if outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
                 Some(&mut self.groups_disagree)
             } else {
                 None
             };
             if let Some(groups) = groups {
-                let key = (principal_name.to_string(), check.action.clone(), resource.unwrap_or_default().to_string());
+                let key =
+                    (principal_name.to_string(), request.action.clone(), resource.unwrap_or_default().to_string());
                 *groups.entry(key).or_default() += 1;
             }
-            if let (Some(o), true) = (owner, ev.outcome == Outcome::Success) {
-                let used = match self.used_actions.get_mut(o) {
-                    Some(u) => u,
-                    None => self.used_actions.entry(o.to_string()).or_default(),
-                };
-                let entry = match used.get_mut(&check.action) {
+            if let (Some(owner), Outcome::Success) = (slot.and_then(|i| self.owners.get_mut(i)), &outcome) {
+                let action = &request.action;
+                let entry = match owner.used_actions.get_mut(action) {
                     Some(e) => e,
-                    None => used.entry(check.action.clone()).or_insert_with(|| UsedAction {
-                        action: check.action.clone(),
-                        count: 0,
-                        denied: 0,
-                        indeterminate: 0,
-                        resources: Vec::new(),
-                        more_resources: false,
-                        unknown_resources: false,
-                    }),
+                    None => owner.used_actions.entry(action.clone()).or_insert_with(|| UsedAction::new(action)),
                 };
                 entry.count += 1;
                 entry.denied += usize::from(denied);
@@ -523,51 +578,39 @@ impl Replayer {
                     ),
                     Err(_) => (Vec::new(), Vec::new(), Vec::new()),
                 };
-                let reason = verdict.err();
                 lines.push(CheckLine {
-                    event_id: ev.event_id.to_string(),
-                    time: ev.time.to_string(),
+                    event_id: event_id.to_string(),
+                    time: time.to_string(),
                     principal: principal_name.to_string(),
-                    action: check.action,
+                    action: request.action.clone(),
                     resource: resource.map(str::to_string),
                     recorded: recorded.to_string(),
                     decision: kind.as_str(),
                     statements,
                     missing_context_keys: missing,
                     unknown_context_keys: unknown,
-                    reason,
+                    reason: verdict.err(),
                 });
             }
         }
+        self.recycled = Some(Recycled { context: request.context, checks });
         lines
     }
 
-    /// Decides one check against its principal's compiled set (adding the
-    /// principal's tags from the inventory) and records the statements used.
-    fn decide(
-        &mut self,
-        owner: Option<&str>,
-        identity: Option<&crate::inventory::Identity>,
-        req: &mut Request,
-    ) -> Result<(Decision, Arc<CompiledPolicySet>), String> {
-        // Principal tags are known from the inventory: listed tags have values,
-        // others are absent (closed world for this one prefix).
-        if let Some(id) = identity {
-            for (k, v) in &id.tags {
-                req.context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
-            }
-            req.context.close_prefix_static("aws:principaltag/");
-        }
-        let set = self.set_for(owner, &req.resource)?;
+    /// Decides one check against the compiled set of the owner in `slot` and
+    /// records the statements used. The catalog's closed keys are added to
+    /// the request's context for this check only.
+    fn decide(&mut self, slot: Option<usize>, req: &mut Request) -> Result<(Decision, Arc<CompiledPolicySet>), String> {
+        let set = self.set_for(slot, &req.resource)?;
+        let mark = req.context.mark();
         self.close_inapplicable_keys(&set, req);
         let scratch = self.scratches.entry(set.id).or_insert_with(|| Scratch::new(&set));
         let d: Decision = set.decide(req, scratch);
-        if let (Some(o), DecisionKind::Allowed) = (owner, d.kind) {
-            let used = match self.used_statements.get_mut(o) {
-                Some(u) => u,
-                None => self.used_statements.entry(o.to_string()).or_default(),
-            };
-            used.extend(d.statements.iter().filter(|r| r.layer == Layer::Identity).map(|r| (r.policy, r.statement)));
+        req.context.truncate(mark);
+        if let (Some(owner), DecisionKind::Allowed) = (slot.and_then(|i| self.owners.get_mut(i)), d.kind) {
+            owner
+                .used_statements
+                .extend(d.statements.iter().filter(|r| r.layer == Layer::Identity).map(|r| (r.policy, r.statement)));
         }
         Ok((d, set))
     }
@@ -671,12 +714,12 @@ impl Replayer {
         add_counts(&mut self.groups_break, other.groups_break);
         add_counts(&mut self.groups_disagree, other.groups_disagree);
         add_counts(&mut self.unknown_actions, other.unknown_actions);
-        for (owner, used) in other.used_statements {
-            self.used_statements.entry(owner).or_default().extend(used);
-        }
-        for (owner, actions) in other.used_actions {
-            let mine = self.used_actions.entry(owner).or_default();
-            for (action, used) in actions {
+        for theirs in other.owners {
+            let i = self.owner_slot(&theirs.arn);
+            let Some(mine) = self.owners.get_mut(i) else { continue };
+            mine.used_statements.extend(theirs.used_statements);
+            let mine = &mut mine.used_actions;
+            for (action, used) in theirs.used_actions {
                 match mine.get_mut(&action) {
                     Some(m) => m.merge(used),
                     None => {
@@ -791,7 +834,8 @@ impl Replayer {
         seen.sort_unstable();
         let mut unused = Vec::new();
         for id in self.inventory.identities() {
-            let used = self.used_statements.get(&id.arn);
+            let owner = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i));
+            let used = owner.map(|o| &o.used_statements);
             let mut statements = Vec::new();
             for (pi, p) in id.policies.iter().enumerate() {
                 let policy = u32::try_from(pi).unwrap_or(u32::MAX);
@@ -806,7 +850,7 @@ impl Replayer {
                     }
                 }
             }
-            let called = self.used_actions.get(&id.arn).map(|m| m.keys().cloned().collect::<BTreeSet<String>>());
+            let called = owner.map(|o| o.used_actions.keys().cloned().collect::<BTreeSet<String>>());
             let called = called.as_ref();
             let allows = |action: &str| {
                 id.policies.iter().flat_map(|p| &p.statements).any(|s| {
@@ -824,12 +868,13 @@ impl Replayer {
             unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
         }
         self.report.unused_permissions = unused;
-        let mut used: Vec<Used> = std::mem::take(&mut self.used_actions)
+        let mut used: Vec<Used> = std::mem::take(&mut self.owners)
             .into_iter()
-            .map(|(principal, actions)| {
-                let mut actions: Vec<UsedAction> = actions.into_values().collect();
+            .filter(|o| !o.used_actions.is_empty())
+            .map(|o| {
+                let mut actions: Vec<UsedAction> = o.used_actions.into_values().collect();
                 actions.sort_unstable_by(|a, b| a.action.cmp(&b.action));
-                Used { principal, actions }
+                Used { principal: o.arn.into(), actions }
             })
             .collect();
         used.sort_unstable_by(|a, b| a.principal.cmp(&b.principal));
@@ -840,6 +885,15 @@ impl Replayer {
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
     }
+}
+
+/// Principal tags are known from the inventory: listed tags have values,
+/// others are absent (closed world for this one prefix).
+fn add_principal_tags(context: &mut crate::request::Context, identity: &crate::inventory::Identity) {
+    for (k, v) in &identity.tags {
+        context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
+    }
+    context.close_prefix_static("aws:principaltag/");
 }
 
 /// Whether a resource-based policy could grant this request.

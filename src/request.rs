@@ -363,6 +363,13 @@ pub struct Context {
     closed_prefixes: Vec<std::borrow::Cow<'static, str>>,
 }
 
+/// A context's length, to go back to ([`Context::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ContextMark {
+    entries: usize,
+    text: usize,
+}
+
 /// Equal when they say the same thing (the value buffer may hold replaced values).
 impl PartialEq for Context {
     fn eq(&self, other: &Context) -> bool {
@@ -459,6 +466,27 @@ impl Context {
     pub fn insert_static(&mut self, key: &'static str, value: ContextValue) {
         let slot = self.slot(value);
         self.set(std::borrow::Cow::Borrowed(key), slot);
+    }
+
+    /// Empties the context into an open-world one, keeping its buffers.
+    pub(crate) fn reset_open_world(&mut self) {
+        self.entries.clear();
+        self.text.clear();
+        self.closed_prefixes.clear();
+        self.open_world = true;
+    }
+
+    /// How long the context is now, for [`Context::truncate`].
+    pub(crate) fn mark(&self) -> ContextMark {
+        ContextMark { entries: self.entries.len(), text: self.text.len() }
+    }
+
+    /// Drops the keys added since `mark`. Only for keys that were added (by
+    /// `insert` of a new key or `push_static`), not replaced: a replaced value
+    /// stays. Lets a replay reuse one event's context for each of its checks.
+    pub(crate) fn truncate(&mut self, mark: ContextMark) {
+        self.entries.truncate(mark.entries);
+        self.text.truncate(mark.text);
     }
 
     /// Appends `key`, which the caller knows is not there yet (no search);
@@ -702,6 +730,24 @@ mod tests {
         assert_eq!(c.get("aws:tagkeys"), Some(ContextEntry::Multi(&["a".to_string(), "b".to_string()])));
         assert_eq!(c.get("n"), Some(ContextEntry::Single("10")));
         assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
+    }
+
+    #[test]
+    fn truncating_to_a_mark_drops_added_keys_only() {
+        let mut c = Context::open_world();
+        c.push_static("aws:SourceIp", ContextEntry::Single("203.0.113.9"));
+        let before = c.clone();
+        let mark = c.mark();
+        c.insert("ec2:InstanceType", ContextValue::Absent);
+        c.insert("s3:prefix", ContextValue::Single("logs/".into()));
+        assert_eq!(c.get("s3:prefix"), Some(ContextEntry::Single("logs/")));
+        c.truncate(mark);
+        assert_eq!(c, before);
+        assert_eq!(c.get("ec2:instancetype"), None);
+        // Values added after truncating land where the dropped ones were.
+        c.insert("k", ContextValue::Single("v".into()));
+        assert_eq!(c.get("aws:sourceip"), Some(ContextEntry::Single("203.0.113.9")));
+        assert_eq!(c.get("k"), Some(ContextEntry::Single("v")));
     }
 
     #[test]

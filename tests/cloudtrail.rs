@@ -31,7 +31,7 @@ fn every_sample_event_is_accounted_for() {
                     Ok(c) => {
                         converted += 1;
                         checks += c.checks.len();
-                        undetermined_resource += c.checks.iter().filter(|k| k.request.is_none()).count();
+                        undetermined_resource += c.checks.iter().filter(|k| k.resource.is_none()).count();
                         let kind = match c.principal {
                             Principal::User { .. } => "user",
                             Principal::RoleSession { .. } => "role session",

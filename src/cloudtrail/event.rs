@@ -51,17 +51,22 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// One (action, resource) authorisation an event implies.
+/// One (action, resource) authorisation an event implies; with the event's
+/// principal and context it makes a request ([`EventChecks::request`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
-    /// The request to decide; `None` when its resource cannot be derived from
-    /// the event (the check is then indeterminate, never guessed).
-    pub request: Option<Request>,
     /// The IAM action.
     pub action: String,
+    /// The resource ARN (`*` for actions without resource types); `None` when
+    /// the event does not tell it (the check is then indeterminate, never guessed).
+    pub resource: Option<String>,
+    /// The resource's owner account, when the event names it (`resources[].accountId`).
+    pub resource_account: Option<String>,
 }
 
-/// An event turned into checks; borrows the event's id and time.
+/// An event turned into checks; borrows the event's id and time. The
+/// principal and context are the event's, shared by its checks (a replay
+/// moves them into one request per event instead of copying them per check).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventChecks<'a> {
     /// `eventID` (empty when missing).
@@ -70,10 +75,27 @@ pub struct EventChecks<'a> {
     pub time: &'a str,
     /// The caller as reported.
     pub principal: Principal,
+    /// What the event tells of the request context (open-world).
+    pub context: Context,
     /// What AWS recorded.
     pub outcome: Outcome,
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
+}
+
+impl EventChecks<'_> {
+    /// The request `check` (one of [`EventChecks::checks`]) stands for: the
+    /// event's principal and context with the check's action and resource;
+    /// `None` when the resource is unknown.
+    pub fn request(&self, check: &Check) -> Option<Request> {
+        Some(Request {
+            principal: self.principal.clone(),
+            action: check.action.clone(),
+            resource: check.resource.clone()?,
+            resource_account: check.resource_account.clone(),
+            context: self.context.clone(),
+        })
+    }
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -269,12 +291,15 @@ fn identity_principal(e: &EventView<'_>) -> Result<Principal, SkipReason> {
 
 /// The context an event can tell (§8.4), open-world.
 pub fn context_of(v: &Value, principal: &Principal) -> Context {
-    event_context(&EventView::of(v), principal)
+    let mut c = Context::open_world();
+    event_context(&EventView::of(v), principal, &mut c);
+    c
 }
 
-fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
+/// Fills `c` (emptied first) with the event's context.
+fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
+    c.reset_open_world();
     // Every key below is pushed at most once (`push_static` does not look for it).
-    let mut c = Context::open_world();
     use ContextEntry::Single as single;
     if let Some(t) = e.time {
         c.push_static("aws:CurrentTime", single(t));
@@ -332,7 +357,6 @@ fn event_context(e: &EventView<'_>, principal: &Principal) -> Context {
         None => c.push_static("aws:ViaAWSService", single("false")),
         _ => {}
     }
-    c
 }
 
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
@@ -479,6 +503,25 @@ pub fn to_checks_with<'a>(
     v: &'a Value,
     catalog: Option<&crate::catalog::Catalog>,
 ) -> Result<EventChecks<'a>, SkipReason> {
+    to_checks_reusing(v, catalog, Recycled::default())
+}
+
+/// An earlier event's context and check list, emptied and refilled by the
+/// next event: a replay maps millions of events, and allocation was most of
+/// the mapping's cost.
+#[derive(Default)]
+pub(crate) struct Recycled {
+    pub context: Context,
+    pub checks: Vec<Check>,
+}
+
+/// [`to_checks_with`] into `recycled`'s buffers.
+pub(crate) fn to_checks_reusing<'a>(
+    v: &'a Value,
+    catalog: Option<&crate::catalog::Catalog>,
+    recycled: Recycled,
+) -> Result<EventChecks<'a>, SkipReason> {
+    let Recycled { mut context, mut checks } = recycled;
     let e = EventView::of(v);
     let event_type = e.event_type.unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
@@ -494,53 +537,34 @@ pub fn to_checks_with<'a>(
         Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
     };
     let principal = identity_principal(&e)?;
-    let context = event_context(&e, &principal);
+    event_context(&e, &principal, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
-    let planned: SmallVec<[(String, Option<Resources>); 1]> = actions
-        .into_iter()
-        .map(|action| {
-            let star_only = catalog
-                .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
-                .unwrap_or_else(|| wildcard_only(&action));
-            let resources =
-                if star_only { Some(smallvec::smallvec!["*".to_string()]) } else { resources_of(&e, &action) };
-            (action, resources)
-        })
-        .collect();
-    // The last request takes the context; the others get copies.
-    let mut copies_left = planned.iter().map(|(_, r)| r.as_ref().map_or(0, SmallVec::len)).sum::<usize>();
-    let mut context = context;
-    let mut checks = Vec::with_capacity(copies_left.max(1));
-    for (action, resources) in planned {
-        match resources {
-            Some(list) => {
-                let (mut action, last) = (action, list.len().saturating_sub(1));
-                for (i, resource) in list.into_iter().enumerate() {
-                    // The last check on this action takes the name; the others copy it.
-                    let name = if i == last { std::mem::take(&mut action) } else { action.clone() };
-                    copies_left -= 1;
-                    // resources[].accountId names the owner when the ARN does not (S3).
-                    let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
-                    let resource_account =
-                        owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
-                    let req = Request {
-                        principal: principal.clone(),
-                        action: name.clone(),
-                        resource,
-                        resource_account,
-                        context: if copies_left == 0 { std::mem::take(&mut context) } else { context.clone() },
-                    };
-                    checks.push(Check { request: Some(req), action: name });
-                }
-            }
-            None => checks.push(Check { request: None, action }),
+    checks.clear();
+    for action in actions {
+        let star_only = catalog
+            .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
+            .unwrap_or_else(|| wildcard_only(&action));
+        let resources = if star_only { Some(smallvec::smallvec!["*".to_string()]) } else { resources_of(&e, &action) };
+        let Some(list) = resources else {
+            checks.push(Check { action, resource: None, resource_account: None });
+            continue;
+        };
+        let (mut action, last) = (action, list.len().saturating_sub(1));
+        for (i, resource) in list.into_iter().enumerate() {
+            // The last check on this action takes the name; the others copy it.
+            let name = if i == last { std::mem::take(&mut action) } else { action.clone() };
+            // resources[].accountId names the owner when the ARN does not (S3).
+            let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
+            let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
+            checks.push(Check { action: name, resource: Some(resource), resource_account });
         }
     }
     Ok(EventChecks {
         event_id: e.event_id.unwrap_or(""),
         time: e.time.unwrap_or(""),
         principal,
+        context,
         outcome: outcome_of(&e),
         checks,
     })
@@ -563,7 +587,7 @@ mod tests {
         let c = to_checks(&e).unwrap();
         assert_eq!(c.outcome, Outcome::AccessDenied);
         assert_eq!(c.checks.len(), 1);
-        let r = c.checks[0].request.as_ref().unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
         assert_eq!(r.resource, "arn:aws:s3:::b/k");
         assert_eq!(r.resource_account(), Some("444455556666"), "owner from resources[].accountId");
         assert_eq!(
@@ -581,12 +605,13 @@ mod tests {
         let user = json!({"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"});
         let attach = json!({"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","recipientAccountId":"111122223333","userIdentity":user,
             "requestParameters":{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/IAMFullAccess"}});
-        let r = to_checks(&attach).unwrap().checks.remove(0).request.unwrap();
+        let c = to_checks(&attach).unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
         assert_eq!(r.resource, "arn:aws:iam::111122223333:user/bob");
         let get = json!({"eventSource":"iam.amazonaws.com","eventName":"GetPolicy","recipientAccountId":"111122223333","userIdentity":user,
             "requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/P"}});
         assert_eq!(
-            to_checks(&get).unwrap().checks[0].request.as_ref().unwrap().resource,
+            to_checks(&get).unwrap().checks[0].resource.as_deref().unwrap(),
             "arn:aws:iam::111122223333:policy/P"
         );
     }
@@ -615,12 +640,12 @@ mod tests {
         let c = to_checks(&vpc).unwrap();
         assert_eq!(
             c.checks,
-            vec![Check { request: None, action: "ec2:CreateVpc".into() }],
+            vec![Check { action: "ec2:CreateVpc".into(), resource: None, resource_account: None }],
             "resource not derivable: indeterminate, not guessed"
         );
         let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
         let c = to_checks(&describe).unwrap();
-        let r = c.checks[0].request.as_ref().unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
         assert_eq!(r.resource, "*");
         assert_eq!(r.lookup("aws:multifactorauthpresent"), None, "long-term keys: MFA key absent");
     }

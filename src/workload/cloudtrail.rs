@@ -153,7 +153,7 @@ fn event(actor: &Actor, scratch: &mut Scratch, rng: &mut Rng, i: usize) -> Value
         Ok(ev) => ev
             .checks
             .iter()
-            .all(|c| c.request.as_ref().is_some_and(|r| actor.set.decide(r, scratch).kind == DecisionKind::Allowed)),
+            .all(|c| ev.request(c).is_some_and(|r| actor.set.decide(&r, scratch).kind == DecisionKind::Allowed)),
         Err(_) => false,
     };
     if !allowed {
