@@ -294,8 +294,8 @@ pub struct Replayer {
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
     closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
-    /// The last event's buffers, for the next one.
-    recycled: Option<Recycled>,
+    /// The last event's buffers and the principals parsed so far, for the next events.
+    recycled: Recycled,
 }
 
 /// One policy owner: its compiled sets and what its recorded successes used.
@@ -360,7 +360,7 @@ impl Replayer {
             catalog: None,
             unknown_actions: BTreeMap::new(),
             closed_keys: FxHashMap::default(),
-            recycled: None,
+            recycled: Recycled::default(),
         }
     }
 
@@ -442,8 +442,7 @@ impl Replayer {
 
     /// Replays one event; returns its decided checks.
     pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
-        let recycled = self.recycled.take().unwrap_or_default();
-        let converted = to_checks_reusing(value, self.catalog.as_deref(), recycled);
+        let converted = to_checks_reusing(value, self.catalog.as_deref(), &mut self.recycled);
         self.converted(converted)
     }
 
@@ -462,7 +461,7 @@ impl Replayer {
             }
         };
         self.report.events_evaluated += 1;
-        let EventChecks { event_id, time, principal, context, outcome, mut checks } = ev;
+        let EventChecks { event_id, time, principal, context, outcome, mut checks, principal_key } = ev;
         let recorded = match &outcome {
             Outcome::Success => "success",
             Outcome::AccessDenied => "AccessDenied",
@@ -593,7 +592,12 @@ impl Replayer {
                 });
             }
         }
-        self.recycled = Some(Recycled { context: request.context, checks });
+        // What the next event reuses.
+        self.recycled.context = request.context;
+        self.recycled.checks = checks;
+        if let Some(key) = principal_key {
+            self.recycled.principals.put_back(key, request.principal);
+        }
         lines
     }
 

@@ -81,6 +81,8 @@ pub struct EventChecks<'a> {
     pub outcome: Outcome,
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
+    /// Under what the principal goes back to the [`PrincipalCache`] it came from.
+    pub(crate) principal_key: Option<Box<str>>,
 }
 
 impl EventChecks<'_> {
@@ -503,25 +505,65 @@ pub fn to_checks_with<'a>(
     v: &'a Value,
     catalog: Option<&crate::catalog::Catalog>,
 ) -> Result<EventChecks<'a>, SkipReason> {
-    to_checks_reusing(v, catalog, Recycled::default())
+    let mut checks = to_checks_reusing(v, catalog, &mut Recycled::default())?;
+    checks.principal_key = None;
+    Ok(checks)
 }
 
-/// An earlier event's context and check list, emptied and refilled by the
-/// next event: a replay maps millions of events, and allocation was most of
-/// the mapping's cost.
+/// What one event's mapping leaves for the next: its emptied context and
+/// check list, and the principals parsed so far. A replay maps millions of
+/// events, and allocation was most of the mapping's cost.
 #[derive(Default)]
 pub(crate) struct Recycled {
     pub context: Context,
     pub checks: Vec<Check>,
+    pub principals: PrincipalCache,
 }
 
-/// [`to_checks_with`] into `recycled`'s buffers.
+/// Distinct principals kept by a [`PrincipalCache`] before it starts over.
+const PRINCIPAL_CACHE_LIMIT: usize = 4096;
+
+/// Principals parsed from earlier events, by the `userIdentity` fields they
+/// were parsed from. An event takes its principal out and the replay puts it
+/// back when done, so a principal is neither parsed nor copied again.
+#[derive(Default)]
+pub(crate) struct PrincipalCache {
+    parsed: rustc_hash::FxHashMap<Box<str>, Principal>,
+    /// The key being looked up (a reused buffer).
+    key: String,
+}
+
+impl PrincipalCache {
+    /// The event's principal, with the key to [`PrincipalCache::put_back`] it under.
+    fn take(&mut self, e: &EventView<'_>) -> Result<(Principal, Box<str>), SkipReason> {
+        let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
+        // Everything `identity_principal` reads (present fields are non-empty).
+        self.key.clear();
+        for part in [id.kind, id.arn, id.issuer_arn, id.invoked_by] {
+            self.key.push_str(part.unwrap_or(""));
+            self.key.push('\0');
+        }
+        if let Some((key, principal)) = self.parsed.remove_entry(self.key.as_str()) {
+            return Ok((principal, key));
+        }
+        Ok((identity_principal(e)?, self.key.as_str().into()))
+    }
+
+    /// Returns a principal taken with [`PrincipalCache::take`].
+    pub(crate) fn put_back(&mut self, key: Box<str>, principal: Principal) {
+        if self.parsed.len() >= PRINCIPAL_CACHE_LIMIT {
+            self.parsed.clear();
+        }
+        self.parsed.insert(key, principal);
+    }
+}
+
+/// [`to_checks_with`] into `recycled`'s buffers, with its principals.
 pub(crate) fn to_checks_reusing<'a>(
     v: &'a Value,
     catalog: Option<&crate::catalog::Catalog>,
-    recycled: Recycled,
+    recycled: &mut Recycled,
 ) -> Result<EventChecks<'a>, SkipReason> {
-    let Recycled { mut context, mut checks } = recycled;
     let e = EventView::of(v);
     let event_type = e.event_type.unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
@@ -536,10 +578,12 @@ pub(crate) fn to_checks_reusing<'a>(
         Mapped::NotPolicyControlled => return Err(SkipReason::NotPolicyControlled),
         Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
     };
-    let principal = identity_principal(&e)?;
+    let (principal, principal_key) = recycled.principals.take(&e)?;
+    let mut context = std::mem::take(&mut recycled.context);
     event_context(&e, &principal, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
+    let mut checks = std::mem::take(&mut recycled.checks);
     checks.clear();
     for action in actions {
         let star_only = catalog
@@ -567,6 +611,7 @@ pub(crate) fn to_checks_reusing<'a>(
         context,
         outcome: outcome_of(&e),
         checks,
+        principal_key: Some(principal_key),
     })
 }
 
@@ -598,6 +643,34 @@ mod tests {
         assert_eq!(r.lookup("aws:multifactorauthpresent"), Some(crate::request::Value::Single("false")));
         assert_eq!(r.lookup("aws:sourceip"), Some(crate::request::Value::Single("203.0.113.9")));
         assert_eq!(r.lookup("aws:principaltag/team"), Some(crate::request::Value::Unknown));
+    }
+
+    /// A principal comes from the cache only for the same identity fields:
+    /// the same session ARN with another issuer is another principal.
+    #[test]
+    fn cached_principals_match_their_identity_fields() {
+        let event = |arn: &str, issuer: &str| {
+            json!({"eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"AssumedRole","arn":arn,
+                "sessionContext":{"sessionIssuer":{"arn":issuer}}}})
+        };
+        let session = "arn:aws:sts::111122223333:assumed-role/app/s1";
+        let (a, b) = (
+            event(session, "arn:aws:iam::111122223333:role/team/app"),
+            event(session, "arn:aws:iam::111122223333:role/app"),
+        );
+        let mut recycled = Recycled::default();
+        let mut role_of = |v: &Value| {
+            let c = to_checks_reusing(v, None, &mut recycled).unwrap();
+            let role = c.principal.principal_arn().map(str::to_string);
+            assert_eq!(Some(c.principal.clone()), to_checks(v).ok().map(|d| d.principal), "as parsed afresh");
+            recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+            role
+        };
+        for _ in 0..2 {
+            assert_eq!(role_of(&a).as_deref(), Some("arn:aws:iam::111122223333:role/team/app"));
+            assert_eq!(role_of(&b).as_deref(), Some("arn:aws:iam::111122223333:role/app"));
+        }
+        assert_eq!(recycled.principals.parsed.len(), 2);
     }
 
     #[test]
