@@ -55,6 +55,19 @@ pub struct CompiledStatement {
     pub variables: Box<[(KeyId, Box<str>)]>,
 }
 
+impl CompiledStatement {
+    /// Whether the statement applies to every request for its actions: no
+    /// condition, no policy variable, no `Principal`, and no `Resource` element
+    /// or one listing `*` (a `NotResource` never qualifies).
+    pub fn always_hits(&self) -> bool {
+        let every_resource = match &self.resources {
+            None => true,
+            Some((negated, matchers)) => !negated && matchers.iter().any(|m| matches!(m, ResourceMatcher::Any)),
+        };
+        every_resource && self.principal.is_none() && self.conditions.is_empty() && self.variables.is_empty()
+    }
+}
+
 /// An immutable compiled policy set; share it across threads by reference.
 ///
 /// # Example
@@ -79,6 +92,8 @@ pub struct CompiledPolicySet {
     pub(crate) actions: ActionIndex,
     pub(crate) keys: Vec<String>,
     pub(crate) shape: Shape,
+    /// `shape` has identity policies only: decisions take the folded rules.
+    pub(crate) identity_only: bool,
 }
 
 impl CompiledPolicySet {
@@ -114,7 +129,9 @@ impl CompiledPolicySet {
         }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(CompiledPolicySet { id, shape: set.shape(), actions: actions.build()?, statements, keys, set })
+        let shape = set.shape();
+        let identity_only = crate::eval::logic::identity_only(&shape);
+        Ok(CompiledPolicySet { id, shape, identity_only, actions: actions.build()?, statements, keys, set })
     }
 
     /// The source policies.

@@ -21,6 +21,7 @@ const ACTIONS: &[&str] = &[
     "kms:Decrypt",
     "sts:AssumeRole",
     "sqs:SendMessage",
+    "sts:GetCallerIdentity",
 ];
 const RESOURCES: &[&str] = &[
     "*",
@@ -46,6 +47,7 @@ const PRINCIPALS: &[&str] = &[
     "arn:aws:iam::333333333333:user/carol",
     "anonymous",
     "ec2.amazonaws.com",
+    "arn:aws:sts::111111111111:federated-user/f",
 ];
 
 fn action_pattern() -> impl Strategy<Value = String> {
@@ -277,6 +279,21 @@ proptest! {
             let want = reference_decide(&set, req);
             let got = compiled.decide(req, &mut scratch);
             prop_assert_eq!(&got, &want, "request {:?}", req);
+        }
+    }
+
+    /// Identity policies alone take the compiled engine's folded rules
+    /// (`combine_identity_only`); the reference always runs the general ones.
+    #[test]
+    fn compiled_equals_reference_on_identity_policies_alone(
+        identity in prop::collection::vec(policy(PolicyKind::Identity), 0..4),
+        reqs in prop::collection::vec(request(), 1..8),
+    ) {
+        let set = PolicySet { identity, ..Default::default() };
+        let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
+        let mut scratch = Scratch::new(&compiled);
+        for req in &reqs {
+            prop_assert_eq!(&compiled.decide(req, &mut scratch), &reference_decide(&set, req), "request {:?}", req);
         }
     }
 

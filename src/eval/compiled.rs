@@ -4,7 +4,7 @@
 //! in a per-thread [`Scratch`], so the common case allocates nothing.
 
 use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
-use super::logic::{combine, condition_result, null_result, ActionFacts};
+use super::logic::{combine, combine_identity_only, condition_result, null_result, ActionFacts};
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
 use crate::compile::condition::{CompiledCondition, StrValue, Values};
@@ -35,8 +35,37 @@ struct ActionMemo {
 #[derive(Debug, Clone)]
 struct MemoEntry {
     action: Box<str>,
-    candidates: Box<[u32]>,
+    /// The hits of candidates that hold whatever the request (no condition,
+    /// no principal, `Resource: *`), computed once for the action.
+    static_hits: Box<[Hit]>,
+    /// The other candidates, examined per request.
+    dynamic: Box<[u32]>,
     facts: ActionFacts,
+}
+
+impl MemoEntry {
+    /// Splits the action's candidate statements into static hits and the rest.
+    fn new(set: &CompiledPolicySet, action: &str, candidates: &[u32]) -> MemoEntry {
+        let mut static_hits = Vec::new();
+        let mut dynamic = Vec::new();
+        for &id in candidates {
+            match set.statements.get(id as usize) {
+                Some(stmt) if stmt.always_hits() => static_hits.push(Hit {
+                    statement: stmt.sref,
+                    effect: stmt.effect,
+                    class: PrincipalClass::Direct,
+                    result: Tri::True,
+                }),
+                _ => dynamic.push(id),
+            }
+        }
+        MemoEntry {
+            action: action.into(),
+            static_hits: static_hits.into(),
+            dynamic: dynamic.into(),
+            facts: ActionFacts::of(action),
+        }
+    }
 }
 
 /// FxHash of the bytes with bit 5 set, eight at a time: `A`–`Z` hash like
@@ -129,14 +158,10 @@ impl CompiledPolicySet {
             Some(i) => i,
             None => {
                 self.actions.candidates(&req.action, action, candidates);
-                memo.insert(MemoEntry {
-                    action: req.action.as_str().into(),
-                    candidates: candidates.as_slice().into(),
-                    facts: ActionFacts::of(&req.action),
-                })
+                memo.insert(MemoEntry::new(self, &req.action, candidates))
             }
         };
-        let Some(MemoEntry { candidates, facts, .. }) = memo.entries.get(slot) else {
+        let Some(MemoEntry { static_hits, dynamic, facts, .. }) = memo.entries.get(slot) else {
             // Not reached (the slot was just found or added): decide without statements.
             return combine(
                 &self.shape,
@@ -148,10 +173,11 @@ impl CompiledPolicySet {
             );
         };
         hits.clear();
+        hits.extend_from_slice(static_hits);
         let mut keys = KeyReport::default();
         let arn = Arn::parse(&req.resource);
         let resource_is_star = req.resource == "*";
-        for id in candidates.iter() {
+        for id in dynamic.iter() {
             let Some(stmt) = self.statements.get(*id as usize) else { continue };
             let resource = match &stmt.resources {
                 None => Tri::True,
@@ -194,7 +220,11 @@ impl CompiledPolicySet {
             }
         }
         keys.finish();
-        combine(&self.shape, req, req.resource_account_given(arn.as_ref()), facts, hits, keys)
+        let owner = req.resource_account_given(arn.as_ref());
+        if self.identity_only {
+            return combine_identity_only(&self.shape, req, owner, facts, hits, keys);
+        }
+        combine(&self.shape, req, owner, facts, hits, keys)
     }
 }
 

@@ -328,6 +328,97 @@ pub fn combine(
     }
 }
 
+/// Whether `shape` has identity policies and no other layer: no boundary,
+/// session policy, resource policy, SCP or RCP (the common embedding).
+pub fn identity_only(shape: &Shape) -> bool {
+    !shape.has_boundary
+        && !shape.has_session
+        && !shape.has_resource_policy
+        && shape.scp_levels == 0
+        && shape.rcp_levels == 0
+}
+
+/// [`combine`] for an [`identity_only`] shape, with the absent layers folded
+/// away (no tallies per layer, no guardrail loops): the same rules, checked
+/// against the reference evaluator, which always runs [`combine`]. Every hit
+/// is an identity statement.
+pub fn combine_identity_only(
+    shape: &Shape,
+    req: &Request,
+    owner: Option<&str>,
+    facts: &ActionFacts,
+    hits: &[Hit],
+    keys: KeyReport,
+) -> Decision {
+    debug_assert!(identity_only(shape));
+    let decision = move |kind, statements, missing_allow| Decision {
+        kind,
+        statements,
+        missing_allow,
+        missing_keys: keys.missing,
+        unknown_keys: keys.unknown,
+    };
+    if facts.authorization_free {
+        return decision(DecisionKind::Allowed, SmallVec::new(), None);
+    }
+    let p = &req.principal;
+    // Identity statements count only for principals that have identity policies.
+    let counted = if p.has_identity_policies() { hits } else { &[] };
+    let mut allow: Option<Tri> = None;
+    let mut deny_unknown = false;
+    let mut denies: SmallVec<[StatementRef; 4]> = SmallVec::new();
+    for h in counted {
+        match (h.effect, h.result) {
+            (Effect::Deny, Tri::True) => denies.push(h.statement),
+            (Effect::Deny, Tri::Unknown) => deny_unknown = true,
+            (Effect::Deny, Tri::False) => {}
+            (Effect::Allow, r) => or_into(&mut allow, r),
+        }
+    }
+    if !denies.is_empty() {
+        denies.sort_unstable();
+        return decision(DecisionKind::ExplicitDeny, denies, None);
+    }
+    let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
+    // No session policy: a federated-user session has no identity-derived permissions.
+    let session = if matches!(p, Principal::FederatedUser { .. }) { Tri::False } else { Tri::True };
+    let is_root = matches!(p, Principal::Root { .. });
+    let identity_side = if is_root { Tri::True } else { id.and(session) };
+    // Without a trust policy in the set, a role trust action on a role is not granted.
+    let is_trust = facts.trust && req.resource.contains(":role/");
+    let service = matches!(p, Principal::Service { .. } | Principal::Anonymous);
+    let same_account = p.account() == owner;
+    let grant = if !service && same_account && !is_trust { identity_side } else { Tri::False };
+    match grant {
+        Tri::False => {
+            let reason = if service {
+                Layer::Resource
+            } else if identity_side == Tri::False && !is_root {
+                if id == Tri::False {
+                    Layer::Identity
+                } else {
+                    Layer::Session
+                }
+            } else if same_account && !is_trust {
+                Layer::Identity
+            } else {
+                Layer::Resource
+            };
+            decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
+        }
+        Tri::True if !deny_unknown => {
+            let mut granted: SmallVec<[StatementRef; 4]> = counted
+                .iter()
+                .filter(|h| h.effect == Effect::Allow && h.result == Tri::True)
+                .map(|h| h.statement)
+                .collect();
+            granted.sort_unstable();
+            decision(DecisionKind::Allowed, granted, None)
+        }
+        _ => decision(DecisionKind::Indeterminate, SmallVec::new(), None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
