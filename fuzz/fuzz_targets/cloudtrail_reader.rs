@@ -15,9 +15,10 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         Item::Event(_, v) => {
             events += 1;
             if let Ok(checks) = to_checks(&v) {
-                for c in checks.checks {
-                    if let Some(r) = c.request {
-                        assert!(!r.action.is_empty());
+                for c in &checks.checks {
+                    assert!(!c.action.is_empty());
+                    if let Some(r) = checks.request(c) {
+                        assert_eq!(Some(&r.resource), c.resource.as_ref());
                     }
                 }
             }

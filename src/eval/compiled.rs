@@ -85,8 +85,9 @@ impl ActionMemo {
     /// The entry's position.
     fn find(&self, action: &str) -> Option<usize> {
         let entries = &self.entries;
+        // Streams repeat an action in one spelling: an exact comparison first.
         let slot = self.index.find(caseless_hash(action), |&i| {
-            entries.get(i as usize).is_some_and(|e| e.action.eq_ignore_ascii_case(action))
+            entries.get(i as usize).is_some_and(|e| *e.action == *action || e.action.eq_ignore_ascii_case(action))
         })?;
         Some(*slot as usize)
     }

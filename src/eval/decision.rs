@@ -103,6 +103,16 @@ impl KeyReport {
         }
     }
 
+    /// The decision these keys were gathered for (the lists move, no copies).
+    pub fn into_decision(
+        self,
+        kind: DecisionKind,
+        statements: SmallVec<[StatementRef; 4]>,
+        missing_allow: Option<Layer>,
+    ) -> Decision {
+        Decision { kind, statements, missing_allow, missing_keys: self.missing, unknown_keys: self.unknown }
+    }
+
     /// Sorts and deduplicates both lists.
     pub fn finish(&mut self) {
         for list in [&mut self.missing, &mut self.unknown] {

@@ -176,16 +176,9 @@ pub fn combine(
     hits: &[Hit],
     keys: KeyReport,
 ) -> Decision {
-    // Called once, on the path that decides: takes the key lists, no copies.
-    let decision = move |kind, statements, missing_allow| Decision {
-        kind,
-        statements,
-        missing_allow,
-        missing_keys: keys.missing,
-        unknown_keys: keys.unknown,
-    };
+    // `keys` moves into the decision on the path that decides: no copies.
     if facts.authorization_free {
-        return decision(DecisionKind::Allowed, SmallVec::new(), None);
+        return keys.into_decision(DecisionKind::Allowed, SmallVec::new(), None);
     }
     let p = &req.principal;
     let identity_applies = p.has_identity_policies();
@@ -236,7 +229,7 @@ pub fn combine(
     // Step 1: an explicit deny anywhere wins.
     if !t.denies.is_empty() {
         t.denies.sort_unstable();
-        return decision(DecisionKind::ExplicitDeny, t.denies, None);
+        return keys.into_decision(DecisionKind::ExplicitDeny, t.denies, None);
     }
     let mut unknown = t.deny_unknown;
     let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
@@ -250,7 +243,9 @@ pub fn combine(
         }
         for level in 0..levels {
             match allowed(tally.get(usize::from(level)).copied().flatten()) {
-                Tri::False => return decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer_of(level))),
+                Tri::False => {
+                    return keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer_of(level)))
+                }
                 Tri::Unknown => unknown = true,
                 Tri::True => {}
             }
@@ -296,35 +291,55 @@ pub fn combine(
         _ => identity_side.and(direct.or(via).or(account)),
     };
 
-    match grant {
+    let granted = hits.iter().filter(|h| applies(h.statement.layer));
+    let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
+    conclude(grant, p, granted, keys)
+}
+
+/// Step 4's outcome and what explains it (§7.3–7.5).
+struct Grant {
+    grant: Tri,
+    /// An unknown deny or guardrail: an allow is only indeterminate.
+    unknown: bool,
+    identity_side: Tri,
+    id: Tri,
+    pb: Tri,
+    same_account: bool,
+    is_kms: bool,
+    is_trust: bool,
+}
+
+/// The decision for `g`: on an implicit deny, the layer that had no allowing
+/// statement; on an allow, the applicable Allow statements that matched.
+fn conclude<'a>(g: Grant, p: &Principal, applicable: impl Iterator<Item = &'a Hit>, keys: KeyReport) -> Decision {
+    match g.grant {
         Tri::False => {
             let reason = if matches!(p, Principal::Service { .. } | Principal::Anonymous) {
                 Layer::Resource
-            } else if identity_side == Tri::False && !is_root {
-                if id == Tri::False {
+            } else if g.identity_side == Tri::False && !matches!(p, Principal::Root { .. }) {
+                if g.id == Tri::False {
                     Layer::Identity
-                } else if pb == Tri::False {
+                } else if g.pb == Tri::False {
                     Layer::PermissionsBoundary
                 } else {
                     Layer::Session
                 }
-            } else if same_account && !is_kms && !is_trust {
+            } else if g.same_account && !g.is_kms && !g.is_trust {
                 Layer::Identity
             } else {
                 Layer::Resource
             };
-            decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
+            keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
         }
-        Tri::True if !unknown => {
-            let mut granted: SmallVec<[StatementRef; 4]> = hits
-                .iter()
-                .filter(|h| h.effect == Effect::Allow && h.result == Tri::True && applies(h.statement.layer))
+        Tri::True if !g.unknown => {
+            let mut granted: SmallVec<[StatementRef; 4]> = applicable
+                .filter(|h| h.effect == Effect::Allow && h.result == Tri::True)
                 .map(|h| h.statement)
                 .collect();
             granted.sort_unstable();
-            decision(DecisionKind::Allowed, granted, None)
+            keys.into_decision(DecisionKind::Allowed, granted, None)
         }
-        _ => decision(DecisionKind::Indeterminate, SmallVec::new(), None),
+        _ => keys.into_decision(DecisionKind::Indeterminate, SmallVec::new(), None),
     }
 }
 
@@ -351,15 +366,8 @@ pub fn combine_identity_only(
     keys: KeyReport,
 ) -> Decision {
     debug_assert!(identity_only(shape));
-    let decision = move |kind, statements, missing_allow| Decision {
-        kind,
-        statements,
-        missing_allow,
-        missing_keys: keys.missing,
-        unknown_keys: keys.unknown,
-    };
     if facts.authorization_free {
-        return decision(DecisionKind::Allowed, SmallVec::new(), None);
+        return keys.into_decision(DecisionKind::Allowed, SmallVec::new(), None);
     }
     let p = &req.principal;
     // Identity statements count only for principals that have identity policies.
@@ -377,7 +385,7 @@ pub fn combine_identity_only(
     }
     if !denies.is_empty() {
         denies.sort_unstable();
-        return decision(DecisionKind::ExplicitDeny, denies, None);
+        return keys.into_decision(DecisionKind::ExplicitDeny, denies, None);
     }
     let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
     // No session policy: a federated-user session has no identity-derived permissions.
@@ -389,34 +397,9 @@ pub fn combine_identity_only(
     let service = matches!(p, Principal::Service { .. } | Principal::Anonymous);
     let same_account = p.account() == owner;
     let grant = if !service && same_account && !is_trust { identity_side } else { Tri::False };
-    match grant {
-        Tri::False => {
-            let reason = if service {
-                Layer::Resource
-            } else if identity_side == Tri::False && !is_root {
-                if id == Tri::False {
-                    Layer::Identity
-                } else {
-                    Layer::Session
-                }
-            } else if same_account && !is_trust {
-                Layer::Identity
-            } else {
-                Layer::Resource
-            };
-            decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
-        }
-        Tri::True if !deny_unknown => {
-            let mut granted: SmallVec<[StatementRef; 4]> = counted
-                .iter()
-                .filter(|h| h.effect == Effect::Allow && h.result == Tri::True)
-                .map(|h| h.statement)
-                .collect();
-            granted.sort_unstable();
-            decision(DecisionKind::Allowed, granted, None)
-        }
-        _ => decision(DecisionKind::Indeterminate, SmallVec::new(), None),
-    }
+    let grant =
+        Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
+    conclude(grant, p, counted.iter(), keys)
 }
 
 #[cfg(test)]
