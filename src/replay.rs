@@ -446,7 +446,7 @@ impl Replayer {
         self.converted(converted)
     }
 
-    /// Replays one event already turned into checks (see [`to_checks_with`]).
+    /// Replays one event already turned into checks (see [`crate::cloudtrail::event::to_checks_with`]).
     pub fn converted(
         &mut self,
         converted: Result<crate::cloudtrail::event::EventChecks<'_>, crate::cloudtrail::event::SkipReason>,

@@ -537,11 +537,18 @@ impl PrincipalCache {
     /// The event's principal, with the key to [`PrincipalCache::put_back`] it under.
     fn take(&mut self, e: &EventView<'_>) -> Result<(Principal, Box<str>), SkipReason> {
         let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
-        // Everything `identity_principal` reads (present fields are non-empty).
+        // Everything `identity_principal` reads, each field length-prefixed so
+        // that no two identities share a key whatever bytes their fields hold.
         self.key.clear();
         for part in [id.kind, id.arn, id.issuer_arn, id.invoked_by] {
-            self.key.push_str(part.unwrap_or(""));
-            self.key.push('\0');
+            match part {
+                Some(text) => {
+                    self.key.push_str(itoa::Buffer::new().format(text.len()));
+                    self.key.push(':');
+                    self.key.push_str(text);
+                }
+                None => self.key.push('-'),
+            }
         }
         if let Some((key, principal)) = self.parsed.remove_entry(self.key.as_str()) {
             return Ok((principal, key));
@@ -671,6 +678,19 @@ mod tests {
             assert_eq!(role_of(&b).as_deref(), Some("arn:aws:iam::111122223333:role/app"));
         }
         assert_eq!(recycled.principals.parsed.len(), 2);
+        // A separator-joined key would give these two the same key (the NUL
+        // moves from one field to the next); length prefixes keep them apart.
+        let x = event(&format!("{session}\0P"), "arn:aws:iam::111122223333:role/app");
+        let y = event(session, "P\0arn:aws:iam::111122223333:role/app");
+        for v in [&x, &y, &x] {
+            let fresh = to_checks(v).map(|c| c.principal);
+            let cached = to_checks_reusing(v, None, &mut recycled).map(|c| {
+                let p = c.principal.clone();
+                recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+                p
+            });
+            assert_eq!(cached, fresh);
+        }
     }
 
     #[test]
