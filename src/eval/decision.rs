@@ -116,8 +116,11 @@ impl KeyReport {
     /// Sorts and deduplicates both lists.
     pub fn finish(&mut self) {
         for list in [&mut self.missing, &mut self.unknown] {
-            list.sort_unstable();
-            list.dedup();
+            // Most decisions need no key at all: nothing to sort.
+            if list.len() > 1 {
+                list.sort_unstable();
+                list.dedup();
+            }
         }
     }
 }
