@@ -367,7 +367,6 @@ pub struct Context {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ContextMark {
     entries: usize,
-    text: usize,
 }
 
 /// Equal when they say the same thing (the value buffer may hold replaced values).
@@ -478,15 +477,16 @@ impl Context {
 
     /// How long the context is now, for [`Context::truncate`].
     pub(crate) fn mark(&self) -> ContextMark {
-        ContextMark { entries: self.entries.len(), text: self.text.len() }
+        ContextMark { entries: self.entries.len() }
     }
 
-    /// Drops the keys added since `mark`. Only for keys that were added (by
-    /// `insert` of a new key or `push_static`), not replaced: a replaced value
-    /// stays. Lets a replay reuse one event's context for each of its checks.
+    /// Drops the keys added since `mark` (a key that was there before and was
+    /// replaced keeps its new value). Lets a replay reuse one event's context
+    /// for each of its checks. The value buffer is left as it is: a replaced
+    /// value may point past the mark, and the buffer is emptied with the
+    /// context anyway.
     pub(crate) fn truncate(&mut self, mark: ContextMark) {
         self.entries.truncate(mark.entries);
-        self.text.truncate(mark.text);
     }
 
     /// Appends `key`, which the caller knows is not there yet (no search);
@@ -741,10 +741,14 @@ mod tests {
         c.insert("ec2:InstanceType", ContextValue::Absent);
         c.insert("s3:prefix", ContextValue::Single("logs/".into()));
         assert_eq!(c.get("s3:prefix"), Some(ContextEntry::Single("logs/")));
+        c.insert("aws:SourceIp", ContextValue::Single("198.51.100.1".into()));
         c.truncate(mark);
-        assert_eq!(c, before);
         assert_eq!(c.get("ec2:instancetype"), None);
-        // Values added after truncating land where the dropped ones were.
+        assert_eq!(c.get("s3:prefix"), None);
+        // Replaced, not added: the new value stays, read whole.
+        assert_eq!(c.get("aws:sourceip"), Some(ContextEntry::Single("198.51.100.1")));
+        c.insert("aws:SourceIp", ContextValue::Single("203.0.113.9".into()));
+        assert_eq!(c, before);
         c.insert("k", ContextValue::Single("v".into()));
         assert_eq!(c.get("aws:sourceip"), Some(ContextEntry::Single("203.0.113.9")));
         assert_eq!(c.get("k"), Some(ContextEntry::Single("v")));
