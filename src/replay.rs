@@ -16,7 +16,7 @@ use crate::eval::logic::{on_kms_key, ActionFacts};
 use crate::eval::{Decision, DecisionKind, Scratch};
 use crate::inventory::Inventory;
 use crate::policy::{Effect, Layer, Policy, PolicySet};
-use crate::request::{ContextValue, Principal, Request};
+use crate::request::{ContextEntry, ContextValue, Principal, Request};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -895,7 +895,7 @@ impl Replayer {
 /// others are absent (closed world for this one prefix).
 fn add_principal_tags(context: &mut crate::request::Context, identity: &crate::inventory::Identity) {
     for (k, v) in &identity.tags {
-        context.insert(&format!("aws:PrincipalTag/{k}"), ContextValue::Single(v.clone()));
+        context.insert_entry(&format!("aws:PrincipalTag/{k}"), ContextEntry::Single(v));
     }
     context.close_prefix_static("aws:principaltag/");
 }
@@ -904,4 +904,26 @@ fn add_principal_tags(context: &mut crate::request::Context, identity: &crate::i
 fn resource_policy_possible(req: &Request) -> bool {
     let service = req.action.split_once(':').map_or("", |(s, _)| s);
     req.resource != "*" && RESOURCE_POLICY_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inventory's tags become the principal's tag keys; any other tag
+    /// key is absent, while other unlisted keys stay unknown (open world).
+    #[test]
+    fn principal_tags_are_listed_and_the_rest_absent() {
+        let identity = crate::inventory::Identity {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            tags: vec![("team".into(), "red".into())],
+            ..Default::default()
+        };
+        let mut context = crate::request::Context::open_world();
+        add_principal_tags(&mut context, &identity);
+        let req = Request { context, ..Request::new(Principal::parse(&identity.arn).unwrap(), "s3:GetObject", "*") };
+        assert_eq!(req.lookup("aws:principaltag/team"), Some(crate::request::Value::Single("red")));
+        assert_eq!(req.lookup("aws:principaltag/other"), None);
+        assert_eq!(req.lookup("aws:sourceip"), Some(crate::request::Value::Unknown));
+    }
 }

@@ -418,13 +418,23 @@ impl Context {
         self.open_world
     }
 
-    /// Stores a value; a single value is copied into the shared buffer.
+    /// Stores an owned value: a set is moved in, the rest as [`Context::slot_of`].
     fn slot(&mut self, value: ContextValue) -> Slot {
         match value {
-            ContextValue::Single(s) => self.slot_str(&s),
             ContextValue::Multi(m) => Slot::Multi(m),
+            ContextValue::Single(s) => self.slot_of(ContextEntry::Single(&s)),
             ContextValue::Unknown => Slot::Unknown,
             ContextValue::Absent => Slot::Absent,
+        }
+    }
+
+    /// Stores a borrowed value; a single value is copied into the shared buffer.
+    fn slot_of(&mut self, value: ContextEntry<'_>) -> Slot {
+        match value {
+            ContextEntry::Single(s) => self.slot_str(s),
+            ContextEntry::Multi(m) => Slot::Multi(m.to_vec()),
+            ContextEntry::Unknown => Slot::Unknown,
+            ContextEntry::Absent => Slot::Absent,
         }
     }
 
@@ -461,6 +471,13 @@ impl Context {
         self.set(std::borrow::Cow::Owned(key.to_string()), slot);
     }
 
+    /// [`Context::insert`] of a borrowed value (a single value is copied into
+    /// the shared buffer once, with no intermediate `String`).
+    pub(crate) fn insert_entry(&mut self, key: &str, value: ContextEntry<'_>) {
+        let slot = self.slot_of(value);
+        self.set(std::borrow::Cow::Owned(key.to_string()), slot);
+    }
+
     /// [`Context::insert`] for a key known at compile time: the name is not copied.
     pub fn insert_static(&mut self, key: &'static str, value: ContextValue) {
         let slot = self.slot(value);
@@ -493,12 +510,7 @@ impl Context {
     /// for building a context from scratch.
     pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
-        let slot = match value {
-            ContextEntry::Single(s) => self.slot_str(s),
-            ContextEntry::Multi(m) => Slot::Multi(m.to_vec()),
-            ContextEntry::Unknown => Slot::Unknown,
-            ContextEntry::Absent => Slot::Absent,
-        };
+        let slot = self.slot_of(value);
         self.entries.push((std::borrow::Cow::Borrowed(key), slot));
     }
 

@@ -361,10 +361,10 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
     }
 }
 
-/// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
 /// Resource ARNs of one check (usually one).
 type Resources = SmallVec<[String; 1]>;
 
+/// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
 fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
     let (service, name) = action.split_once(':')?;
     if !e.resources.is_empty() {

@@ -343,8 +343,9 @@ fn conclude<'a>(g: Grant, p: &Principal, applicable: impl Iterator<Item = &'a Hi
     }
 }
 
-/// Whether `shape` has identity policies and no other layer: no boundary,
-/// session policy, resource policy, SCP or RCP (the common embedding).
+/// Whether `shape` has no layer besides identity policies (which may be
+/// none): no boundary, session policy, resource policy, SCP or RCP (the
+/// common embedding).
 pub fn identity_only(shape: &Shape) -> bool {
     !shape.has_boundary
         && !shape.has_session
