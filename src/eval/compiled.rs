@@ -4,7 +4,7 @@
 //! in a per-thread [`Scratch`], so the common case allocates nothing.
 
 use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
-use super::logic::{combine, combine_identity_only, condition_result, null_result, ActionFacts};
+use super::logic::{combine, combine_identity_only, condition_result, null_result, ActionFacts, FixedHits};
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
 use crate::compile::condition::{CompiledCondition, StrValue, Values};
@@ -38,6 +38,8 @@ struct MemoEntry {
     /// The hits of candidates that hold whatever the request (no condition,
     /// no principal, `Resource: *`), computed once for the action.
     static_hits: Box<[Hit]>,
+    /// `static_hits` folded, for sets of identity policies alone.
+    fixed: FixedHits,
     /// The other candidates, examined per request.
     dynamic: Box<[u32]>,
     facts: ActionFacts,
@@ -61,6 +63,7 @@ impl MemoEntry {
         }
         MemoEntry {
             action: action.into(),
+            fixed: FixedHits::fold(static_hits.iter()),
             static_hits: static_hits.into(),
             dynamic: dynamic.into(),
             facts: ActionFacts::of(action),
@@ -162,7 +165,7 @@ impl CompiledPolicySet {
                 memo.insert(MemoEntry::new(self, &req.action, candidates))
             }
         };
-        let Some(MemoEntry { static_hits, dynamic, facts, .. }) = memo.entries.get(slot) else {
+        let Some(MemoEntry { static_hits, fixed, dynamic, facts, .. }) = memo.entries.get(slot) else {
             // Not reached (the slot was just found or added): decide without statements.
             return combine(
                 &self.shape,
@@ -174,7 +177,10 @@ impl CompiledPolicySet {
             );
         };
         hits.clear();
-        hits.extend_from_slice(static_hits);
+        // Sets of identity policies alone take the fixed hits folded.
+        if !self.identity_only {
+            hits.extend_from_slice(static_hits);
+        }
         let mut keys = KeyReport::default();
         let arn = Arn::parse(&req.resource);
         let resource_is_star = req.resource == "*";
@@ -223,7 +229,7 @@ impl CompiledPolicySet {
         keys.finish();
         let owner = req.resource_account_given(arn.as_ref());
         if self.identity_only {
-            return combine_identity_only(&self.shape, req, owner, facts, hits, keys);
+            return combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys);
         }
         combine(&self.shape, req, owner, facts, hits, keys)
     }

@@ -291,9 +291,16 @@ pub fn combine(
         _ => identity_side.and(direct.or(via).or(account)),
     };
 
-    let granted = hits.iter().filter(|h| applies(h.statement.layer));
     let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
-    conclude(grant, p, granted, keys)
+    conclude(grant, p, keys, || {
+        let mut granted: SmallVec<[StatementRef; 4]> = hits
+            .iter()
+            .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
+            .map(|h| h.statement)
+            .collect();
+        granted.sort_unstable();
+        granted
+    })
 }
 
 /// Step 4's outcome and what explains it (§7.3–7.5).
@@ -310,8 +317,14 @@ struct Grant {
 }
 
 /// The decision for `g`: on an implicit deny, the layer that had no allowing
-/// statement; on an allow, the applicable Allow statements that matched.
-fn conclude<'a>(g: Grant, p: &Principal, applicable: impl Iterator<Item = &'a Hit>, keys: KeyReport) -> Decision {
+/// statement; on an allow, `granted()`: the applicable Allow statements that
+/// matched, sorted (built only when the request is allowed).
+fn conclude(
+    g: Grant,
+    p: &Principal,
+    keys: KeyReport,
+    granted: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
+) -> Decision {
     match g.grant {
         Tri::False => {
             let reason = if matches!(p, Principal::Service { .. } | Principal::Anonymous) {
@@ -331,14 +344,7 @@ fn conclude<'a>(g: Grant, p: &Principal, applicable: impl Iterator<Item = &'a Hi
             };
             keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
         }
-        Tri::True if !g.unknown => {
-            let mut granted: SmallVec<[StatementRef; 4]> = applicable
-                .filter(|h| h.effect == Effect::Allow && h.result == Tri::True)
-                .map(|h| h.statement)
-                .collect();
-            granted.sort_unstable();
-            keys.into_decision(DecisionKind::Allowed, granted, None)
-        }
+        Tri::True if !g.unknown => keys.into_decision(DecisionKind::Allowed, granted(), None),
         _ => keys.into_decision(DecisionKind::Indeterminate, SmallVec::new(), None),
     }
 }
@@ -354,15 +360,62 @@ pub fn identity_only(shape: &Shape) -> bool {
         && shape.rcp_levels == 0
 }
 
+/// The hits an action gets whatever the request (statements that always
+/// hit: no condition, variable or `Principal`, every resource), folded once
+/// per action for [`combine_identity_only`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedHits {
+    /// Their `Deny` statements, sorted.
+    pub denies: SmallVec<[StatementRef; 4]>,
+    /// Their `Allow` statements, sorted.
+    pub allows: SmallVec<[StatementRef; 4]>,
+}
+
+impl FixedHits {
+    /// Folds hits that hold for every request (each with result `True`).
+    pub fn fold<'a>(hits: impl Iterator<Item = &'a Hit>) -> FixedHits {
+        let mut fixed = FixedHits::default();
+        for h in hits {
+            debug_assert_eq!(h.result, Tri::True);
+            match h.effect {
+                Effect::Deny => fixed.denies.push(h.statement),
+                Effect::Allow => fixed.allows.push(h.statement),
+            }
+        }
+        fixed.denies.sort_unstable();
+        fixed.allows.sort_unstable();
+        fixed
+    }
+}
+
+/// Adds the `True` hits of `effect` in `hits` to a sorted list of statements.
+fn with_true_hits(sorted: &SmallVec<[StatementRef; 4]>, hits: &[Hit], effect: Effect) -> SmallVec<[StatementRef; 4]> {
+    // Copied as a slice: `SmallVec::clone` goes through an iterator.
+    let mut all = SmallVec::from_slice(sorted);
+    let mut added = false;
+    for h in hits {
+        if h.effect == effect && h.result == Tri::True {
+            all.push(h.statement);
+            added = true;
+        }
+    }
+    if added && all.len() > 1 {
+        all.sort_unstable();
+    }
+    all
+}
+
 /// [`combine`] for an [`identity_only`] shape, with the absent layers folded
-/// away (no tallies per layer, no guardrail loops): the same rules, checked
-/// against the reference evaluator, which always runs [`combine`]. Every hit
-/// is an identity statement.
+/// away (no tallies per layer, no guardrail loops) and the action's fixed
+/// hits folded once per action: the same rules, checked against the reference
+/// evaluator, which always runs [`combine`]. `hits` are the other hits; every
+/// hit is an identity statement.
 pub fn combine_identity_only(
     shape: &Shape,
     req: &Request,
     owner: Option<&str>,
     facts: &ActionFacts,
+    fixed: &FixedHits,
     hits: &[Hit],
     keys: KeyReport,
 ) -> Decision {
@@ -372,21 +425,22 @@ pub fn combine_identity_only(
     }
     let p = &req.principal;
     // Identity statements count only for principals that have identity policies.
-    let counted = if p.has_identity_policies() { hits } else { &[] };
-    let mut allow: Option<Tri> = None;
+    let counts = p.has_identity_policies();
+    let none = FixedHits::default();
+    let (fixed, hits) = if counts { (fixed, hits) } else { (&none, &[][..]) };
+    let mut allow: Option<Tri> = if fixed.allows.is_empty() { None } else { Some(Tri::True) };
+    let mut denied = !fixed.denies.is_empty();
     let mut deny_unknown = false;
-    let mut denies: SmallVec<[StatementRef; 4]> = SmallVec::new();
-    for h in counted {
+    for h in hits {
         match (h.effect, h.result) {
-            (Effect::Deny, Tri::True) => denies.push(h.statement),
+            (Effect::Deny, Tri::True) => denied = true,
             (Effect::Deny, Tri::Unknown) => deny_unknown = true,
             (Effect::Deny, Tri::False) => {}
             (Effect::Allow, r) => or_into(&mut allow, r),
         }
     }
-    if !denies.is_empty() {
-        denies.sort_unstable();
-        return keys.into_decision(DecisionKind::ExplicitDeny, denies, None);
+    if denied {
+        return keys.into_decision(DecisionKind::ExplicitDeny, with_true_hits(&fixed.denies, hits, Effect::Deny), None);
     }
     let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
     // No session policy: a federated-user session has no identity-derived permissions.
@@ -400,7 +454,7 @@ pub fn combine_identity_only(
     let grant = if !service && same_account && !is_trust { identity_side } else { Tri::False };
     let grant =
         Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
-    conclude(grant, p, counted.iter(), keys)
+    conclude(grant, p, keys, || with_true_hits(&fixed.allows, hits, Effect::Allow))
 }
 
 #[cfg(test)]
