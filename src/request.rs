@@ -331,17 +331,31 @@ impl ContextEntry<'_> {
     }
 }
 
-/// How an entry is stored: single values are ranges of one shared buffer, so
-/// a context of a dozen keys is two allocations, not a dozen (replay builds
-/// one per event; evaluation reads them from one place).
-#[derive(Clone, Debug)]
+/// Where a key name or a single value is stored: a range of the context's one
+/// text buffer, or (only past the buffer's 4 GiB range, never in practice) a
+/// string of its own.
+#[derive(Clone, Copy, Debug)]
+enum Span {
+    /// Start and length.
+    Text(u32, u32),
+    Spilled(usize),
+}
+
+/// How an entry's value is stored.
+#[derive(Clone, Copy, Debug)]
 enum Slot {
-    Single(u32, u32),
-    /// A single value stored on its own (only past the buffer's 4 GiB range).
-    Owned(Box<str>),
-    Multi(Vec<String>),
+    Single(Span),
+    /// Index into the context's sets.
+    Multi(usize),
     Unknown,
     Absent,
+}
+
+/// One key and its value.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: Span,
+    slot: Slot,
 }
 
 /// Request context: key → value, keys compared ASCII case-insensitively (§5.1).
@@ -350,13 +364,20 @@ enum Slot {
 /// absent. Open world (CloudTrail replay, §5.5): a key that is not listed is
 /// *unknown*, so a condition on it can decide nothing; keys known to be absent
 /// are listed as [`ContextValue::Absent`].
+///
+/// Stored compactly: key names and single values are ranges of one text
+/// buffer and the entries are small and contiguous, so a context of twenty
+/// keys is two allocations and a lookup scans a few cache lines (requests
+/// built from JSON or CloudTrail carry a dozen or more keys each).
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    /// Keys borrowed when they are literals (replay builds a context per
-    /// event: no allocation for its ~12 fixed key names).
-    entries: Vec<(std::borrow::Cow<'static, str>, Slot)>,
-    /// The single values, back to back.
+    entries: Vec<Entry>,
+    /// Key names and single values, back to back.
     text: String,
+    /// Multi-valued values.
+    sets: Vec<Vec<String>>,
+    /// Strings past the text buffer's 4 GiB range.
+    spilled: Vec<Box<str>>,
     open_world: bool,
     /// In an open world, lower-cased key prefixes whose unlisted keys are absent
     /// (e.g. `aws:principaltag/` once the principal's tags are known).
@@ -369,7 +390,7 @@ pub(crate) struct ContextMark {
     entries: usize,
 }
 
-/// Equal when they say the same thing (the value buffer may hold replaced values).
+/// Equal when they say the same thing (the buffers may hold replaced values).
 impl PartialEq for Context {
     fn eq(&self, other: &Context) -> bool {
         self.open_world == other.open_world
@@ -391,9 +412,9 @@ impl Context {
     pub fn open_world() -> Context {
         Context {
             entries: Vec::with_capacity(16),
-            text: String::with_capacity(256),
+            text: String::with_capacity(512),
             open_world: true,
-            closed_prefixes: Vec::new(),
+            ..Context::default()
         }
     }
 
@@ -418,76 +439,107 @@ impl Context {
         self.open_world
     }
 
+    /// Copies `s` into the text buffer.
+    fn span(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        match (u32::try_from(start), u32::try_from(start + s.len()), u32::try_from(s.len())) {
+            (Ok(start), Ok(_), Ok(len)) => {
+                self.text.push_str(s);
+                Span::Text(start, len)
+            }
+            _ => {
+                self.spilled.push(s.into());
+                Span::Spilled(self.spilled.len() - 1)
+            }
+        }
+    }
+
+    fn text_of(&self, span: Span) -> &str {
+        match span {
+            Span::Text(start, len) => self.text.get(start as usize..start as usize + len as usize).unwrap_or_default(),
+            Span::Spilled(i) => self.spilled.get(i).map_or("", |s| s),
+        }
+    }
+
+    /// Whether the key stored at `span` is `key` in any case. The length is
+    /// compared before the text is touched.
+    #[inline(always)]
+    fn key_is(&self, span: Span, key: &str) -> bool {
+        match span {
+            Span::Text(_, len) => len as usize == key.len() && self.text_of(span).eq_ignore_ascii_case(key),
+            Span::Spilled(_) => self.text_of(span).eq_ignore_ascii_case(key),
+        }
+    }
+
     /// Stores an owned value: a set is moved in, the rest as [`Context::slot_of`].
     fn slot(&mut self, value: ContextValue) -> Slot {
         match value {
-            ContextValue::Multi(m) => Slot::Multi(m),
+            ContextValue::Multi(m) => self.set_slot(m),
             ContextValue::Single(s) => self.slot_of(ContextEntry::Single(&s)),
             ContextValue::Unknown => Slot::Unknown,
             ContextValue::Absent => Slot::Absent,
         }
     }
 
-    /// Stores a borrowed value; a single value is copied into the shared buffer.
+    /// Stores a borrowed value; a single value is copied into the text buffer.
     fn slot_of(&mut self, value: ContextEntry<'_>) -> Slot {
         match value {
-            ContextEntry::Single(s) => self.slot_str(s),
-            ContextEntry::Multi(m) => Slot::Multi(m.to_vec()),
+            ContextEntry::Single(s) => Slot::Single(self.span(s)),
+            ContextEntry::Multi(m) => self.set_slot(m.to_vec()),
             ContextEntry::Unknown => Slot::Unknown,
             ContextEntry::Absent => Slot::Absent,
         }
     }
 
-    fn slot_str(&mut self, s: &str) -> Slot {
-        let start = self.text.len();
-        match (u32::try_from(start), u32::try_from(start + s.len())) {
-            (Ok(a), Ok(b)) => {
-                self.text.push_str(s);
-                Slot::Single(a, b)
-            }
-            // Past 4 GiB of values (never in practice): still a single value.
-            _ => Slot::Owned(s.into()),
-        }
+    fn set_slot(&mut self, values: Vec<String>) -> Slot {
+        self.sets.push(values);
+        Slot::Multi(self.sets.len() - 1)
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
+        self.entries.iter().position(|e| self.key_is(e.key, key))
     }
 
-    fn set(&mut self, key: std::borrow::Cow<'static, str>, slot: Slot) {
-        match self.position(&key) {
+    fn set(&mut self, key: &str, slot: Slot) {
+        match self.position(key) {
             Some(i) => {
                 if let Some(e) = self.entries.get_mut(i) {
-                    e.1 = slot;
+                    e.slot = slot;
                 }
             }
-            None => self.entries.push((key, slot)),
+            None => {
+                let key = self.span(key);
+                self.entries.push(Entry { key, slot });
+            }
         }
     }
 
     /// Sets `key` (replacing a value under the same key in any case).
     pub fn insert(&mut self, key: &str, value: ContextValue) {
         let slot = self.slot(value);
-        self.set(std::borrow::Cow::Owned(key.to_string()), slot);
+        self.set(key, slot);
     }
 
     /// [`Context::insert`] of a borrowed value (a single value is copied into
-    /// the shared buffer once, with no intermediate `String`).
+    /// the text buffer once, with no intermediate `String`).
     pub(crate) fn insert_entry(&mut self, key: &str, value: ContextEntry<'_>) {
         let slot = self.slot_of(value);
-        self.set(std::borrow::Cow::Owned(key.to_string()), slot);
+        self.set(key, slot);
     }
 
-    /// [`Context::insert`] for a key known at compile time: the name is not copied.
+    /// [`Context::insert`] for a literal key (kept for callers written when
+    /// literal keys were stored by reference; every key is now copied into
+    /// the context's one text buffer).
     pub fn insert_static(&mut self, key: &'static str, value: ContextValue) {
-        let slot = self.slot(value);
-        self.set(std::borrow::Cow::Borrowed(key), slot);
+        self.insert(key, value);
     }
 
     /// Empties the context into an open-world one, keeping its buffers.
     pub(crate) fn reset_open_world(&mut self) {
         self.entries.clear();
         self.text.clear();
+        self.sets.clear();
+        self.spilled.clear();
         self.closed_prefixes.clear();
         self.open_world = true;
     }
@@ -499,9 +551,9 @@ impl Context {
 
     /// Drops the keys added since `mark` (a key that was there before and was
     /// replaced keeps its new value). Lets a replay reuse one event's context
-    /// for each of its checks. The value buffer is left as it is: a replaced
-    /// value may point past the mark, and the buffer is emptied with the
-    /// context anyway.
+    /// for each of its checks. The buffers are left as they are: a replaced
+    /// value may live past the mark, and they are emptied with the context
+    /// anyway.
     pub(crate) fn truncate(&mut self, mark: ContextMark) {
         self.entries.truncate(mark.entries);
     }
@@ -511,14 +563,14 @@ impl Context {
     pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
         let slot = self.slot_of(value);
-        self.entries.push((std::borrow::Cow::Borrowed(key), slot));
+        let key = self.span(key);
+        self.entries.push(Entry { key, slot });
     }
 
-    fn entry<'a>(&'a self, slot: &'a Slot) -> ContextEntry<'a> {
+    fn entry(&self, slot: Slot) -> ContextEntry<'_> {
         match slot {
-            Slot::Single(a, b) => ContextEntry::Single(self.text.get(*a as usize..*b as usize).unwrap_or_default()),
-            Slot::Owned(s) => ContextEntry::Single(s),
-            Slot::Multi(m) => ContextEntry::Multi(m),
+            Slot::Single(span) => ContextEntry::Single(self.text_of(span)),
+            Slot::Multi(i) => ContextEntry::Multi(self.sets.get(i).map_or(&[], |m| m)),
             Slot::Unknown => ContextEntry::Unknown,
             Slot::Absent => ContextEntry::Absent,
         }
@@ -526,12 +578,12 @@ impl Context {
 
     /// The entry under `key` (any case).
     pub fn get(&self, key: &str) -> Option<ContextEntry<'_>> {
-        self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| self.entry(v))
+        self.entries.iter().find(|e| self.key_is(e.key, key)).map(|e| self.entry(e.slot))
     }
 
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, ContextEntry<'_>)> {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), self.entry(v)))
+        self.entries.iter().map(|e| (self.text_of(e.key), self.entry(e.slot)))
     }
 
     /// Number of entries.
@@ -554,6 +606,9 @@ impl Context {
             format!("context must be a JSON object, found {}", crate::policy::json::value_type_name(value))
         })?;
         let mut ctx = Context::new();
+        // Sized once: entries and key names (values are usually short).
+        ctx.entries.reserve_exact(obj.len());
+        ctx.text.reserve(obj.iter().map(|(k, v)| k.len() + v.as_str().map_or(8, str::len)).sum());
         for (k, v) in obj {
             let scalar = |v: &serde_json::Value| -> Result<String, String> {
                 match v {
