@@ -50,7 +50,6 @@ pub mod lines;
 pub mod policy;
 pub mod replay;
 pub mod request;
-mod words;
 pub mod workload;
 
 pub use compile::{CompileError, CompiledPolicySet};

@@ -72,15 +72,31 @@ impl MemoEntry {
 }
 
 /// FxHash of the bytes with bit 5 set, eight at a time: `A`–`Z` hash like
-/// `a`–`z` (other bytes may collide too; equality is checked exactly).
+/// `a`–`z` (other bytes may collide too; equality is checked exactly). The
+/// last word is the string's last eight bytes, overlapping the one before: no
+/// padded tail to build, and still a function of the string alone.
 fn caseless_hash(s: &str) -> u64 {
     use std::hash::Hasher;
     const CASE: u64 = 0x2020_2020_2020_2020;
+    let bytes = s.as_bytes();
     let mut h = rustc_hash::FxHasher::default();
-    for word in crate::words::le_words(s.as_bytes()) {
-        h.write_u64(word | CASE);
+    h.write_usize(bytes.len());
+    match bytes.last_chunk::<8>() {
+        Some(last) => {
+            for chunk in bytes.chunks_exact(8) {
+                let word = chunk.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+                h.write_u64(word | CASE);
+            }
+            h.write_u64(u64::from_le_bytes(*last) | CASE);
+        }
+        None => {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(bytes) {
+                *w = *b;
+            }
+            h.write_u64(u64::from_le_bytes(word) | CASE);
+        }
     }
-    h.write_usize(s.len());
     h.finish()
 }
 
@@ -351,6 +367,15 @@ mod tests {
     fn memo_is_case_blind_and_exact() {
         assert_eq!(caseless_hash("S3:GetObject"), caseless_hash("s3:getobject"));
         assert_eq!(caseless_hash("ec2:CreateNetworkInterface"), caseless_hash("EC2:createnetworkinterface"));
+        // Every length: padded short names, whole words, overlapping last words.
+        let name = "ec2:CreateNetworkInterfacePermission";
+        for end in 0..=name.len() {
+            let (lower, upper) = (name[..end].to_ascii_lowercase(), name[..end].to_ascii_uppercase());
+            assert_eq!(caseless_hash(&lower), caseless_hash(&upper), "{lower}");
+            if end > 0 {
+                assert_ne!(caseless_hash(&lower), caseless_hash(&name[..end - 1].to_ascii_lowercase()), "{lower}");
+            }
+        }
         let p = parse_policy(
             br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
             "p",

@@ -47,27 +47,56 @@ impl<'a> Arn<'a> {
 /// header colons sit in the first few dozen bytes: one word test each instead
 /// of a `memchr` call per colon, whose setup dominated at these lengths).
 fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     let mut found = [0usize; 4];
     let mut n = 0;
-    // The padding is zeros, not colons; the tail word is built only when the
-    // header colons were not all found before it.
-    for (k, word) in crate::words::le_words(bytes).enumerate() {
-        // Zero bytes of `v` are the word's colons; exact per byte (no carry
-        // crosses a byte boundary).
-        let v = word ^ COLONS;
-        let mut zeros = !(((v & LOW7) + LOW7) | v | LOW7);
-        while zeros != 0 {
-            *found.get_mut(n)? = k * 8 + (zeros.trailing_zeros() / 8) as usize;
-            n += 1;
-            if n == found.len() {
-                return Some(found);
-            }
-            zeros &= zeros - 1;
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder().len();
+    for (k, chunk) in chunks.enumerate() {
+        let word = chunk.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+        if colons_into(word, k * 8, &mut found, &mut n)? {
+            return Some(found);
         }
     }
+    if rest == 0 {
+        return None;
+    }
+    // The tail: the last eight bytes shifted past the ones already scanned
+    // (zeros shift in, and zeros are not colons); shorter inputs are padded.
+    let tail = match bytes.last_chunk::<8>() {
+        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest)),
+        None => {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(bytes) {
+                *w = *b;
+            }
+            u64::from_le_bytes(word)
+        }
+    };
+    if colons_into(tail, bytes.len() - rest, &mut found, &mut n)? {
+        return Some(found);
+    }
     None
+}
+
+/// Records the colons of `word` (bytes `at..at + 8`) into `found`; `Some(true)`
+/// once four are found.
+#[inline(always)]
+fn colons_into(word: u64, at: usize, found: &mut [usize; 4], n: &mut usize) -> Option<bool> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+    // Zero bytes of `v` are the word's colons; exact per byte (no carry
+    // crosses a byte boundary).
+    let v = word ^ COLONS;
+    let mut zeros = !(((v & LOW7) + LOW7) | v | LOW7);
+    while zeros != 0 {
+        *found.get_mut(*n)? = at + (zeros.trailing_zeros() / 8) as usize;
+        *n += 1;
+        if *n == found.len() {
+            return Some(true);
+        }
+        zeros &= zeros - 1;
+    }
+    Some(false)
 }
 
 /// An ARN pattern split into its segments, padded per policy kind.
