@@ -198,7 +198,7 @@ impl CompiledPolicySet {
             hits.extend_from_slice(static_hits);
         }
         let mut keys = KeyReport::default();
-        let arn = Arn::parse(&req.resource);
+        let mut arn = LazyArn::new(&req.resource);
         let resource_is_star = req.resource == "*";
         for id in dynamic.iter() {
             let Some(stmt) = self.statements.get(*id as usize) else { continue };
@@ -207,7 +207,7 @@ impl CompiledPolicySet {
                 Some((negated, matchers)) => {
                     let mut any = Tri::False;
                     for m in matchers.iter() {
-                        any = any.or(resource_match(m, arn.as_ref(), resource_is_star, req, tokens));
+                        any = any.or(resource_match(m, &mut arn, resource_is_star, req, tokens));
                         if any == Tri::True {
                             break;
                         }
@@ -243,17 +243,36 @@ impl CompiledPolicySet {
             }
         }
         keys.finish();
-        let owner = req.resource_account_given(arn.as_ref());
         if self.identity_only {
+            // The owner matters only when the identity side could allow: many
+            // decisions never split the resource ARN.
+            let owner = || req.resource_account_given(arn.get());
             return combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys);
         }
-        combine(&self.shape, req, owner, facts, hits, keys)
+        combine(&self.shape, req, req.resource_account_given(arn.get()), facts, hits, keys)
+    }
+}
+
+/// The request's resource ARN, split on first use.
+struct LazyArn<'a> {
+    text: &'a str,
+    arn: Option<Option<Arn<'a>>>,
+}
+
+impl<'a> LazyArn<'a> {
+    fn new(text: &'a str) -> LazyArn<'a> {
+        LazyArn { text, arn: None }
+    }
+
+    fn get(&mut self) -> Option<&Arn<'a>> {
+        let text = self.text;
+        self.arn.get_or_insert_with(|| Arn::parse(text)).as_ref()
     }
 }
 
 fn resource_match(
     m: &ResourceMatcher,
-    arn: Option<&Arn<'_>>,
+    arn: &mut LazyArn<'_>,
     is_star: bool,
     req: &Request,
     tokens: &mut Vec<Token>,
@@ -262,7 +281,10 @@ fn resource_match(
         ResourceMatcher::Any => Tri::True,
         ResourceMatcher::Never => Tri::False,
         ResourceMatcher::Arn { header, resource } => {
-            let Some(arn) = arn.filter(|_| !is_star) else { return Tri::False };
+            if is_star {
+                return Tri::False;
+            }
+            let Some(arn) = arn.get() else { return Tri::False };
             if !header.iter().zip(arn.header()).all(|(g, s)| g.is_match(s, true)) {
                 return Tri::False;
             }

@@ -389,7 +389,7 @@ impl FixedHits {
 }
 
 /// Adds the `True` hits of `effect` in `hits` to a sorted list of statements.
-fn with_true_hits(sorted: &SmallVec<[StatementRef; 4]>, hits: &[Hit], effect: Effect) -> SmallVec<[StatementRef; 4]> {
+fn with_true_hits(sorted: &[StatementRef], hits: &[Hit], effect: Effect) -> SmallVec<[StatementRef; 4]> {
     // Copied as a slice: `SmallVec::clone` goes through an iterator.
     let mut all = SmallVec::from_slice(sorted);
     let mut added = false;
@@ -409,11 +409,12 @@ fn with_true_hits(sorted: &SmallVec<[StatementRef; 4]>, hits: &[Hit], effect: Ef
 /// away (no tallies per layer, no guardrail loops) and the action's fixed
 /// hits folded once per action: the same rules, checked against the reference
 /// evaluator, which always runs [`combine`]. `hits` are the other hits; every
-/// hit is an identity statement.
-pub fn combine_identity_only(
+/// hit is an identity statement. `owner()` gives `req.resource_account()`;
+/// it is called only when the identity side could allow.
+pub fn combine_identity_only<'r>(
     shape: &Shape,
-    req: &Request,
-    owner: Option<&str>,
+    req: &'r Request,
+    owner: impl FnOnce() -> Option<&'r str>,
     facts: &ActionFacts,
     fixed: &FixedHits,
     hits: &[Hit],
@@ -426,10 +427,10 @@ pub fn combine_identity_only(
     let p = &req.principal;
     // Identity statements count only for principals that have identity policies.
     let counts = p.has_identity_policies();
-    let none = FixedHits::default();
-    let (fixed, hits) = if counts { (fixed, hits) } else { (&none, &[][..]) };
-    let mut allow: Option<Tri> = if fixed.allows.is_empty() { None } else { Some(Tri::True) };
-    let mut denied = !fixed.denies.is_empty();
+    let (fixed_denies, fixed_allows, hits) =
+        if counts { (&fixed.denies[..], &fixed.allows[..], hits) } else { (&[][..], &[][..], &[][..]) };
+    let mut allow: Option<Tri> = if fixed_allows.is_empty() { None } else { Some(Tri::True) };
+    let mut denied = !fixed_denies.is_empty();
     let mut deny_unknown = false;
     for h in hits {
         match (h.effect, h.result) {
@@ -440,7 +441,7 @@ pub fn combine_identity_only(
         }
     }
     if denied {
-        return keys.into_decision(DecisionKind::ExplicitDeny, with_true_hits(&fixed.denies, hits, Effect::Deny), None);
+        return keys.into_decision(DecisionKind::ExplicitDeny, with_true_hits(fixed_denies, hits, Effect::Deny), None);
     }
     let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
     // No session policy: a federated-user session has no identity-derived permissions.
@@ -450,11 +451,13 @@ pub fn combine_identity_only(
     // Without a trust policy in the set, a role trust action on a role is not granted.
     let is_trust = facts.trust && req.resource.contains(":role/");
     let service = matches!(p, Principal::Service { .. } | Principal::Anonymous);
-    let same_account = p.account() == owner;
-    let grant = if !service && same_account && !is_trust { identity_side } else { Tri::False };
+    // Read only where it decides: the grant, or the reason for a deny once
+    // the identity side allows (see `conclude`).
+    let same_account = !service && identity_side != Tri::False && p.account() == owner();
+    let grant = if same_account && !is_trust { identity_side } else { Tri::False };
     let grant =
         Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
-    conclude(grant, p, keys, || with_true_hits(&fixed.allows, hits, Effect::Allow))
+    conclude(grant, p, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
 }
 
 #[cfg(test)]
