@@ -351,9 +351,21 @@ enum Slot {
     Absent,
 }
 
+/// A cheap case-blind summary of a key name: its length (low 16 bits) and
+/// its last and middle bytes with bit 5 set. Keys that differ in it differ;
+/// a lookup compares text only where it agrees (context keys often share a
+/// length, rarely all three).
+fn key_print(key: &str) -> u32 {
+    let b = key.as_bytes();
+    let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0) | 0x20);
+    (key.len() as u32 & 0xffff) | at(b.len().wrapping_sub(1)) << 16 | at(b.len() / 2) << 24
+}
+
 /// One key and its value.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
+    /// [`key_print`] of the key name.
+    print: u32,
     key: Span,
     slot: Slot,
 }
@@ -461,14 +473,11 @@ impl Context {
         }
     }
 
-    /// Whether the key stored at `span` is `key` in any case. The length is
-    /// compared before the text is touched.
+    /// Whether `entry` is under `key` (any case), given `print = key_print(key)`.
+    /// The prints are compared before the text is touched.
     #[inline(always)]
-    fn key_is(&self, span: Span, key: &str) -> bool {
-        match span {
-            Span::Text(_, len) => len as usize == key.len() && self.text_of(span).eq_ignore_ascii_case(key),
-            Span::Spilled(_) => self.text_of(span).eq_ignore_ascii_case(key),
-        }
+    fn key_is(&self, entry: &Entry, print: u32, key: &str) -> bool {
+        entry.print == print && self.text_of(entry.key).eq_ignore_ascii_case(key)
     }
 
     /// Stores an owned value: a set is moved in, the rest as [`Context::slot_of`].
@@ -497,7 +506,8 @@ impl Context {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|e| self.key_is(e.key, key))
+        let print = key_print(key);
+        self.entries.iter().position(|e| self.key_is(e, print, key))
     }
 
     fn set(&mut self, key: &str, slot: Slot) {
@@ -508,8 +518,9 @@ impl Context {
                 }
             }
             None => {
+                let print = key_print(key);
                 let key = self.span(key);
-                self.entries.push(Entry { key, slot });
+                self.entries.push(Entry { print, key, slot });
             }
         }
     }
@@ -563,8 +574,9 @@ impl Context {
     pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
         let slot = self.slot_of(value);
+        let print = key_print(key);
         let key = self.span(key);
-        self.entries.push(Entry { key, slot });
+        self.entries.push(Entry { print, key, slot });
     }
 
     fn entry(&self, slot: Slot) -> ContextEntry<'_> {
@@ -578,7 +590,8 @@ impl Context {
 
     /// The entry under `key` (any case).
     pub fn get(&self, key: &str) -> Option<ContextEntry<'_>> {
-        self.entries.iter().find(|e| self.key_is(e.key, key)).map(|e| self.entry(e.slot))
+        let print = key_print(key);
+        self.entries.iter().find(|e| self.key_is(e, print, key)).map(|e| self.entry(e.slot))
     }
 
     /// Entries in insertion order.
@@ -797,6 +810,24 @@ mod tests {
         assert_eq!(c.get("aws:tagkeys"), Some(ContextEntry::Multi(&["a".to_string(), "b".to_string()])));
         assert_eq!(c.get("n"), Some(ContextEntry::Single("10")));
         assert!(Context::from_json(&serde_json::json!({"k":{"x":1}})).is_err());
+    }
+
+    #[test]
+    fn key_prints_are_case_blind_and_lookups_check_the_text() {
+        for key in ["", "a", "aws:SourceIp", "ec2:ResourceTag/CSIVolumeName", "X@Y`Z"] {
+            assert_eq!(key_print(key), key_print(&key.to_ascii_uppercase()), "{key}");
+            assert_eq!(key_print(key), key_print(&key.to_ascii_lowercase()), "{key}");
+        }
+        // Same length, last and middle bytes: one print, two keys.
+        let (a, b) = ("aws:RequestTag/ab1", "xws:RequestTag/zb1");
+        assert_eq!(key_print(a), key_print(b));
+        let mut c = Context::new();
+        c.insert(a, ContextValue::Single("x".into()));
+        assert_eq!(c.get(b), None);
+        c.insert(b, ContextValue::Single("y".into()));
+        assert_eq!(c.get(&a.to_ascii_uppercase()), Some(ContextEntry::Single("x")));
+        assert_eq!(c.get(b), Some(ContextEntry::Single("y")));
+        assert_eq!(c.len(), 2);
     }
 
     #[test]
