@@ -364,8 +364,6 @@ fn key_print(key: &str) -> u32 {
 /// One key and its value.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    /// [`key_print`] of the key name.
-    print: u32,
     key: Span,
     slot: Slot,
 }
@@ -378,11 +376,14 @@ struct Entry {
 /// are listed as [`ContextValue::Absent`].
 ///
 /// Stored compactly: key names and single values are ranges of one text
-/// buffer and the entries are small and contiguous, so a context of twenty
-/// keys is two allocations and a lookup scans a few cache lines (requests
-/// built from JSON or CloudTrail carry a dozen or more keys each).
+/// buffer, and a lookup scans a dense array of 4-byte key prints (one or two
+/// cache lines for twenty keys; requests built from JSON or CloudTrail carry a
+/// dozen or more keys each), reading an entry and its text only where the
+/// print agrees. A context is three allocations, whatever its size.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
+    /// [`key_print`] of each entry's key, parallel to `entries`.
+    prints: Vec<u32>,
     entries: Vec<Entry>,
     /// Key names and single values, back to back.
     text: String,
@@ -423,6 +424,7 @@ impl Context {
     /// An empty open-world context: unlisted keys are unknown.
     pub fn open_world() -> Context {
         Context {
+            prints: Vec::with_capacity(16),
             entries: Vec::with_capacity(16),
             text: String::with_capacity(512),
             open_world: true,
@@ -473,13 +475,6 @@ impl Context {
         }
     }
 
-    /// Whether `entry` is under `key` (any case), given `print = key_print(key)`.
-    /// The prints are compared before the text is touched.
-    #[inline(always)]
-    fn key_is(&self, entry: &Entry, print: u32, key: &str) -> bool {
-        entry.print == print && self.text_of(entry.key).eq_ignore_ascii_case(key)
-    }
-
     /// Stores an owned value: a set is moved in, the rest as [`Context::slot_of`].
     fn slot(&mut self, value: ContextValue) -> Slot {
         match value {
@@ -505,9 +500,22 @@ impl Context {
         Slot::Multi(self.sets.len() - 1)
     }
 
+    /// Appends an entry under `key` (not searched for).
+    fn push(&mut self, key: &str, slot: Slot) {
+        self.prints.push(key_print(key));
+        let key = self.span(key);
+        self.entries.push(Entry { key, slot });
+    }
+
     fn position(&self, key: &str) -> Option<usize> {
         let print = key_print(key);
-        self.entries.iter().position(|e| self.key_is(e, print, key))
+        // Prints first: the entries and their text are read only where one agrees.
+        self.prints
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p == print)
+            .map(|(i, _)| i)
+            .find(|&i| self.entries.get(i).is_some_and(|e| self.text_of(e.key).eq_ignore_ascii_case(key)))
     }
 
     fn set(&mut self, key: &str, slot: Slot) {
@@ -518,9 +526,7 @@ impl Context {
                 }
             }
             None => {
-                let print = key_print(key);
-                let key = self.span(key);
-                self.entries.push(Entry { print, key, slot });
+                self.push(key, slot);
             }
         }
     }
@@ -547,6 +553,7 @@ impl Context {
 
     /// Empties the context into an open-world one, keeping its buffers.
     pub(crate) fn reset_open_world(&mut self) {
+        self.prints.clear();
         self.entries.clear();
         self.text.clear();
         self.sets.clear();
@@ -566,6 +573,7 @@ impl Context {
     /// value may live past the mark, and they are emptied with the context
     /// anyway.
     pub(crate) fn truncate(&mut self, mark: ContextMark) {
+        self.prints.truncate(mark.entries);
         self.entries.truncate(mark.entries);
     }
 
@@ -574,9 +582,7 @@ impl Context {
     pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
         let slot = self.slot_of(value);
-        let print = key_print(key);
-        let key = self.span(key);
-        self.entries.push(Entry { print, key, slot });
+        self.push(key, slot);
     }
 
     fn entry(&self, slot: Slot) -> ContextEntry<'_> {
@@ -590,8 +596,8 @@ impl Context {
 
     /// The entry under `key` (any case).
     pub fn get(&self, key: &str) -> Option<ContextEntry<'_>> {
-        let print = key_print(key);
-        self.entries.iter().find(|e| self.key_is(e, print, key)).map(|e| self.entry(e.slot))
+        let e = self.entries.get(self.position(key)?)?;
+        Some(self.entry(e.slot))
     }
 
     /// Entries in insertion order.
@@ -620,6 +626,7 @@ impl Context {
         })?;
         let mut ctx = Context::new();
         // Sized once: entries and key names (values are usually short).
+        ctx.prints.reserve_exact(obj.len());
         ctx.entries.reserve_exact(obj.len());
         ctx.text.reserve(obj.iter().map(|(k, v)| k.len() + v.as_str().map_or(8, str::len)).sum());
         for (k, v) in obj {
