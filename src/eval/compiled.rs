@@ -38,7 +38,8 @@ struct MemoEntry {
     /// The hits of candidates that hold whatever the request (no condition,
     /// no principal, `Resource: *`), computed once for the action.
     static_hits: Box<[Hit]>,
-    /// `static_hits` folded, for sets of identity policies alone.
+    /// For sets of identity policies alone, `static_hits` folded (and
+    /// `static_hits` left empty).
     fixed: FixedHits,
     /// The other candidates, examined per request.
     dynamic: Box<[u32]>,
@@ -61,9 +62,16 @@ impl MemoEntry {
                 _ => dynamic.push(id),
             }
         }
+        // One form of the fixed hits: folded for the identity-only combine,
+        // as hits for the general one.
+        let mut fixed = FixedHits::default();
+        if set.identity_only {
+            fixed = FixedHits::fold(static_hits.iter());
+            static_hits.clear();
+        }
         MemoEntry {
             action: action.into(),
-            fixed: FixedHits::fold(static_hits.iter()),
+            fixed,
             static_hits: static_hits.into(),
             dynamic: dynamic.into(),
             facts: ActionFacts::of(action),
@@ -193,10 +201,8 @@ impl CompiledPolicySet {
             );
         };
         hits.clear();
-        // Sets of identity policies alone take the fixed hits folded.
-        if !self.identity_only {
-            hits.extend_from_slice(static_hits);
-        }
+        // Empty for sets of identity policies alone (they take `fixed`).
+        hits.extend_from_slice(static_hits);
         let mut keys = KeyReport::default();
         let mut arn = LazyArn::new(&req.resource);
         let resource_is_star = req.resource == "*";
