@@ -92,8 +92,6 @@ pub struct CompiledPolicySet {
     pub(crate) actions: ActionIndex,
     pub(crate) keys: Vec<String>,
     pub(crate) shape: Shape,
-    /// `shape` has identity policies only: decisions take the folded rules.
-    pub(crate) identity_only: bool,
 }
 
 impl CompiledPolicySet {
@@ -129,9 +127,7 @@ impl CompiledPolicySet {
         }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let shape = set.shape();
-        let identity_only = crate::eval::logic::identity_only(&shape);
-        Ok(CompiledPolicySet { id, shape, identity_only, actions: actions.build()?, statements, keys, set })
+        Ok(CompiledPolicySet { id, shape: set.shape(), actions: actions.build()?, statements, keys, set })
     }
 
     /// The source policies.

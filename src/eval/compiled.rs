@@ -4,7 +4,9 @@
 //! in a per-thread [`Scratch`], so the common case allocates nothing.
 
 use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
-use super::logic::{combine, combine_identity_only, condition_result, null_result, ActionFacts, FixedHits};
+use super::logic::{
+    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedHits,
+};
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
 use crate::compile::condition::{CompiledCondition, StrValue, Values};
@@ -36,14 +38,20 @@ struct ActionMemo {
 struct MemoEntry {
     action: Box<str>,
     /// The hits of candidates that hold whatever the request (no condition,
-    /// no principal, `Resource: *`), computed once for the action.
-    static_hits: Box<[Hit]>,
-    /// For sets of identity policies alone, `static_hits` folded (and
-    /// `static_hits` left empty).
-    fixed: FixedHits,
+    /// no principal, `Resource: *`), computed once for the action in the
+    /// form the set's rules take.
+    fixed: Fixed,
     /// The other candidates, examined per request.
     dynamic: Box<[u32]>,
     facts: ActionFacts,
+}
+
+/// An action's fixed hits: folded into ready lists for sets of identity
+/// policies alone ([`combine_identity_only`]), as hits for the general rules.
+#[derive(Debug, Clone)]
+enum Fixed {
+    IdentityOnly(FixedHits),
+    General(Box<[Hit]>),
 }
 
 impl MemoEntry {
@@ -62,20 +70,12 @@ impl MemoEntry {
                 _ => dynamic.push(id),
             }
         }
-        // One form of the fixed hits: folded for the identity-only combine,
-        // as hits for the general one.
-        let mut fixed = FixedHits::default();
-        if set.identity_only {
-            fixed = FixedHits::fold(static_hits.iter());
-            static_hits.clear();
-        }
-        MemoEntry {
-            action: action.into(),
-            fixed,
-            static_hits: static_hits.into(),
-            dynamic: dynamic.into(),
-            facts: ActionFacts::of(action),
-        }
+        let fixed = if identity_only(&set.shape) {
+            Fixed::IdentityOnly(FixedHits::fold(static_hits.iter()))
+        } else {
+            Fixed::General(static_hits.into())
+        };
+        MemoEntry { action: action.into(), fixed, dynamic: dynamic.into(), facts: ActionFacts::of(action) }
     }
 }
 
@@ -189,7 +189,7 @@ impl CompiledPolicySet {
                 memo.insert(MemoEntry::new(self, &req.action, candidates))
             }
         };
-        let Some(MemoEntry { static_hits, fixed, dynamic, facts, .. }) = memo.entries.get(slot) else {
+        let Some(MemoEntry { fixed, dynamic, facts, .. }) = memo.entries.get(slot) else {
             // Not reached (the slot was just found or added): decide without statements.
             return combine(
                 &self.shape,
@@ -201,8 +201,9 @@ impl CompiledPolicySet {
             );
         };
         hits.clear();
-        // Empty for sets of identity policies alone (they take `fixed`).
-        hits.extend_from_slice(static_hits);
+        if let Fixed::General(fixed) = fixed {
+            hits.extend_from_slice(fixed);
+        }
         let mut keys = KeyReport::default();
         let mut arn = LazyArn::new(&req.resource);
         let resource_is_star = req.resource == "*";
@@ -249,13 +250,15 @@ impl CompiledPolicySet {
             }
         }
         keys.finish();
-        if self.identity_only {
-            // The owner matters only when the identity side could allow: many
-            // decisions never split the resource ARN.
-            let owner = || req.resource_account_given(arn.get());
-            return combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys);
+        match fixed {
+            Fixed::IdentityOnly(fixed) => {
+                // The owner matters only when the identity side could allow:
+                // many decisions never split the resource ARN.
+                let owner = || req.resource_account_given(arn.get());
+                combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys)
+            }
+            Fixed::General(_) => combine(&self.shape, req, req.resource_account_given(arn.get()), facts, hits, keys),
         }
-        combine(&self.shape, req, req.resource_account_given(arn.get()), facts, hits, keys)
     }
 }
 
