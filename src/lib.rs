@@ -50,6 +50,7 @@ pub mod lines;
 pub mod policy;
 pub mod replay;
 pub mod request;
+mod words;
 pub mod workload;
 
 pub use compile::{CompileError, CompiledPolicySet};

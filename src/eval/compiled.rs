@@ -91,19 +91,12 @@ fn caseless_hash(s: &str) -> u64 {
     h.write_usize(bytes.len());
     match bytes.last_chunk::<8>() {
         Some(last) => {
-            for chunk in bytes.chunks_exact(8) {
-                let word = chunk.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+            for word in crate::words::whole_words(bytes) {
                 h.write_u64(word | CASE);
             }
             h.write_u64(u64::from_le_bytes(*last) | CASE);
         }
-        None => {
-            let mut word = [0u8; 8];
-            for (w, b) in word.iter_mut().zip(bytes) {
-                *w = *b;
-            }
-            h.write_u64(u64::from_le_bytes(word) | CASE);
-        }
+        None => h.write_u64(crate::words::padded_word(bytes) | CASE),
     }
     h.finish()
 }

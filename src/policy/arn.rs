@@ -49,10 +49,8 @@ impl<'a> Arn<'a> {
 fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
     let mut found = [0usize; 4];
     let mut n = 0;
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder().len();
-    for (k, chunk) in chunks.enumerate() {
-        let word = chunk.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+    let rest = bytes.len() % 8;
+    for (k, word) in crate::words::whole_words(bytes).enumerate() {
         if colons_into(word, k * 8, &mut found, &mut n)? {
             return Some(found);
         }
@@ -64,13 +62,7 @@ fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
     // (zeros shift in, and zeros are not colons); shorter inputs are padded.
     let tail = match bytes.last_chunk::<8>() {
         Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest)),
-        None => {
-            let mut word = [0u8; 8];
-            for (w, b) in word.iter_mut().zip(bytes) {
-                *w = *b;
-            }
-            u64::from_le_bytes(word)
-        }
+        None => crate::words::padded_word(bytes),
     };
     if colons_into(tail, bytes.len() - rest, &mut found, &mut n)? {
         return Some(found);
