@@ -580,7 +580,7 @@ impl Context {
 
     /// Appends `key`, which the caller knows is not there yet (no search);
     /// for building a context from scratch.
-    pub(crate) fn push_static(&mut self, key: &'static str, value: ContextEntry<'_>) {
+    pub(crate) fn push_new(&mut self, key: &str, value: ContextEntry<'_>) {
         debug_assert!(self.get(key).is_none(), "{key} pushed twice");
         let slot = self.slot_of(value);
         self.push(key, slot);
@@ -841,7 +841,7 @@ mod tests {
     #[test]
     fn truncating_to_a_mark_drops_added_keys_only() {
         let mut c = Context::open_world();
-        c.push_static("aws:SourceIp", ContextEntry::Single("203.0.113.9"));
+        c.push_new("aws:SourceIp", ContextEntry::Single("203.0.113.9"));
         let before = c.clone();
         let mark = c.mark();
         c.insert("ec2:InstanceType", ContextValue::Absent);

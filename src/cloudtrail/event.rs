@@ -301,25 +301,25 @@ pub fn context_of(v: &Value, principal: &Principal) -> Context {
 /// Fills `c` (emptied first) with the event's context.
 fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
     c.reset_open_world();
-    // Every key below is pushed at most once (`push_static` does not look for it).
+    // Every key below is pushed at most once (`push_new` does not look for it).
     use ContextEntry::Single as single;
     if let Some(t) = e.time {
-        c.push_static("aws:CurrentTime", single(t));
+        c.push_new("aws:CurrentTime", single(t));
         if let Some(ms) = crate::policy::values::parse_date(t) {
-            c.push_static("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
+            c.push_new("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
         }
     }
     if let Some(r) = e.region {
-        c.push_static("aws:RequestedRegion", single(r));
+        c.push_new("aws:RequestedRegion", single(r));
     }
     match (e.source_ip, e.vpc_endpoint) {
-        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => c.push_static("aws:SourceIp", single(ip)),
+        (Some(ip), None) if crate::policy::values::parse_ip(ip).is_some() => c.push_new("aws:SourceIp", single(ip)),
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.push_static("aws:SourceIp", ContextEntry::Absent);
-            c.push_static("aws:SourceVpce", single(vpce));
+            c.push_new("aws:SourceIp", ContextEntry::Absent);
+            c.push_new("aws:SourceVpce", single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::policy::values::parse_ip(ip).is_some()) {
-                c.push_static("aws:VpcSourceIp", single(ip));
+                c.push_new("aws:VpcSourceIp", single(ip));
             }
         }
         _ => {} // a service name or "AWS Internal": unknown
@@ -327,36 +327,34 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
     let none = IdentityView::default();
     let id = e.identity.as_ref().unwrap_or(&none);
     if let Some(pid) = id.principal_id {
-        c.push_static("aws:userid", single(pid));
+        c.push_new("aws:userid", single(pid));
     }
     if let Some(ua) = e.user_agent {
-        c.push_static("aws:UserAgent", single(ua));
+        c.push_new("aws:UserAgent", single(ua));
     }
     if e.tls {
-        c.push_static("aws:SecureTransport", single("true"));
+        c.push_new("aws:SecureTransport", single("true"));
     }
     let temporary = id.access_key_id.is_some_and(|k| k.starts_with("ASIA")) || id.attributes;
     // Long-term access keys never carry these keys (§5.3, §8.4).
     let long_term = id.access_key_id.is_some_and(|k| k.starts_with("AKIA"));
     match id.mfa_authenticated {
-        Some(m) if temporary => c.push_static("aws:MultiFactorAuthPresent", single(m)),
-        _ if long_term => c.push_static("aws:MultiFactorAuthPresent", ContextEntry::Absent),
+        Some(m) if temporary => c.push_new("aws:MultiFactorAuthPresent", single(m)),
+        _ if long_term => c.push_new("aws:MultiFactorAuthPresent", ContextEntry::Absent),
         _ => {}
     }
     match id.creation_date {
-        Some(t) => c.push_static("aws:TokenIssueTime", single(t)),
-        None if long_term => c.push_static("aws:TokenIssueTime", ContextEntry::Absent),
+        Some(t) => c.push_new("aws:TokenIssueTime", single(t)),
+        None if long_term => c.push_new("aws:TokenIssueTime", ContextEntry::Absent),
         None => {}
     }
     if let Some(s) = id.source_identity {
-        c.push_static("aws:SourceIdentity", single(s));
+        c.push_new("aws:SourceIdentity", single(s));
     }
     match id.invoked_by {
         Some("AWS Internal") => {}
-        Some(_) if !matches!(principal, Principal::Service { .. }) => {
-            c.push_static("aws:ViaAWSService", single("true"))
-        }
-        None => c.push_static("aws:ViaAWSService", single("false")),
+        Some(_) if !matches!(principal, Principal::Service { .. }) => c.push_new("aws:ViaAWSService", single("true")),
+        None => c.push_new("aws:ViaAWSService", single("false")),
         _ => {}
     }
 }
