@@ -894,8 +894,14 @@ impl Replayer {
 /// Principal tags are known from the inventory: listed tags have values,
 /// others are absent (closed world for this one prefix).
 fn add_principal_tags(context: &mut crate::request::Context, identity: &crate::inventory::Identity) {
+    const PREFIX: &str = "aws:PrincipalTag/";
+    // One key buffer for all of the principal's tags (not one `format!` each).
+    let mut key = String::with_capacity(PREFIX.len() + 32);
     for (k, v) in &identity.tags {
-        context.insert_entry(&format!("aws:PrincipalTag/{k}"), ContextEntry::Single(v));
+        key.clear();
+        key.push_str(PREFIX);
+        key.push_str(k);
+        context.insert_entry(&key, ContextEntry::Single(v));
     }
     context.close_prefix_static("aws:principaltag/");
 }
