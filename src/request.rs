@@ -375,11 +375,12 @@ struct Entry {
 /// *unknown*, so a condition on it can decide nothing; keys known to be absent
 /// are listed as [`ContextValue::Absent`].
 ///
-/// Stored compactly: key names and single values are ranges of one text
-/// buffer, and a lookup scans a dense array of 4-byte key prints (one or two
-/// cache lines for twenty keys; requests built from JSON or CloudTrail carry a
-/// dozen or more keys each), reading an entry and its text only where the
-/// print agrees. Single-valued keys cost no allocation of their own: a
+/// Stored compactly: key names (each followed by its lower-cased copy, which
+/// the compiled engine's lower-cased keys compare exactly) and single values
+/// are ranges of one text buffer, and a lookup scans a dense array of 4-byte
+/// key prints (one or two cache lines for twenty keys; requests built from
+/// JSON or CloudTrail carry a dozen or more keys each), reading an entry and
+/// its text only where the print agrees. Single-valued keys cost no allocation of their own: a
 /// context of twenty of them is three allocations.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
@@ -469,6 +470,39 @@ impl Context {
         }
     }
 
+    /// Copies a key name into the text buffer followed by its lower-cased
+    /// copy, which lookups by a lower-cased name compare exactly; the span
+    /// covers the name as given.
+    fn key_span(&mut self, key: &str) -> Span {
+        let start = self.text.len();
+        match (u32::try_from(start), u32::try_from(start + 2 * key.len()), u32::try_from(key.len())) {
+            (Ok(start32), Ok(_), Ok(len)) => {
+                self.text.push_str(key);
+                self.text.push_str(key);
+                if let Some(copy) = self.text.get_mut(start + key.len()..) {
+                    copy.make_ascii_lowercase();
+                }
+                Span::Text(start32, len)
+            }
+            _ => {
+                self.spilled.push(key.into());
+                self.spilled.push(key.to_ascii_lowercase().into());
+                Span::Spilled(self.spilled.len() - 2)
+            }
+        }
+    }
+
+    /// The lower-cased copy of the key at `span` ([`Context::key_span`]).
+    fn lowered_key(&self, span: Span) -> &str {
+        match span {
+            Span::Text(start, len) => {
+                let start = start as usize + len as usize;
+                self.text.get(start..start + len as usize).unwrap_or_default()
+            }
+            Span::Spilled(i) => self.spilled.get(i + 1).map_or("", |s| s),
+        }
+    }
+
     fn text_of(&self, span: Span) -> &str {
         match span {
             Span::Text(start, len) => self.text.get(start as usize..start as usize + len as usize).unwrap_or_default(),
@@ -504,23 +538,42 @@ impl Context {
     /// Appends an entry under `key` (not searched for).
     fn push(&mut self, key: &str, slot: Slot) {
         self.prints.push(key_print(key));
-        let key = self.span(key);
+        let key = self.key_span(key);
         self.entries.push(Entry { key, slot });
     }
 
-    fn position(&self, key: &str) -> Option<usize> {
+    /// The entry whose key is `key` (any case; `lowered` says `key` has no
+    /// capitals, so the stored lower-cased copy is compared exactly).
+    fn position(&self, key: &str, lowered: bool) -> Option<usize> {
         let print = key_print(key);
-        // Prints first: the entries and their text are read only where one agrees.
-        self.prints
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| **p == print)
-            .map(|(i, _)| i)
-            .find(|&i| self.entries.get(i).is_some_and(|e| self.text_of(e.key).eq_ignore_ascii_case(key)))
+        // Prints first: an entry and its text are read only where one agrees.
+        let mut from = 0;
+        while let Some(skip) = self.prints.get(from..)?.iter().position(|&p| p == print) {
+            let i = from + skip;
+            if self.key_at_is(i, key, lowered) {
+                return Some(i);
+            }
+            from = i + 1;
+        }
+        None
+    }
+
+    /// Whether entry `i`'s key is `key` ([`Context::position`]). Kept out of
+    /// line: the print scan before it stays a tight loop.
+    #[inline(never)]
+    fn key_at_is(&self, i: usize, key: &str, lowered: bool) -> bool {
+        self.entries.get(i).is_some_and(|e| {
+            let stored = self.lowered_key(e.key);
+            if lowered {
+                stored == key
+            } else {
+                stored.eq_ignore_ascii_case(key)
+            }
+        })
     }
 
     fn set(&mut self, key: &str, slot: Slot) {
-        match self.position(key) {
+        match self.position(key, false) {
             Some(i) => {
                 if let Some(e) = self.entries.get_mut(i) {
                     e.slot = slot;
@@ -597,7 +650,15 @@ impl Context {
 
     /// The entry under `key` (any case).
     pub fn get(&self, key: &str) -> Option<ContextEntry<'_>> {
-        let e = self.entries.get(self.position(key)?)?;
+        let e = self.entries.get(self.position(key, false)?)?;
+        Some(self.entry(e.slot))
+    }
+
+    /// [`Context::get`] of a key given in lower case (as compiled policies
+    /// hold them): compared exactly, without case folding.
+    pub(crate) fn get_lowered(&self, key_lower: &str) -> Option<ContextEntry<'_>> {
+        debug_assert!(!key_lower.bytes().any(|b| b.is_ascii_uppercase()), "{key_lower} is not lower-cased");
+        let e = self.entries.get(self.position(key_lower, true)?)?;
         Some(self.entry(e.slot))
     }
 
@@ -754,7 +815,18 @@ impl Request {
     /// then the keys AWS derives from the principal, then (open world only)
     /// unknown. `None` = absent.
     pub fn lookup(&self, key_lower: &str) -> Option<Value<'_>> {
-        if let Some(v) = self.context.get(key_lower) {
+        self.lookup_in(self.context.get(key_lower), key_lower)
+    }
+
+    /// [`Request::lookup`] for a key known to be lower-cased (compiled
+    /// policies lower-case every key and variable name): the context compares
+    /// it exactly.
+    pub(crate) fn lookup_lowered(&self, key_lower: &str) -> Option<Value<'_>> {
+        self.lookup_in(self.context.get_lowered(key_lower), key_lower)
+    }
+
+    fn lookup_in<'a>(&'a self, listed: Option<ContextEntry<'a>>, key_lower: &str) -> Option<Value<'a>> {
+        if let Some(v) = listed {
             return match v {
                 ContextEntry::Single(s) => Some(Value::Single(s)),
                 ContextEntry::Multi(m) => Some(Value::Multi(m)),
@@ -836,6 +908,25 @@ mod tests {
         assert_eq!(c.get(&a.to_ascii_uppercase()), Some(ContextEntry::Single("x")));
         assert_eq!(c.get(b), Some(ContextEntry::Single("y")));
         assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn lowered_lookups_find_keys_given_in_any_case() {
+        let mut r = Request::new(Principal::parse("arn:aws:iam::111111111111:user/u").unwrap(), "s3:GetObject", "*");
+        r.context.insert("AWS:SourceIP", ContextValue::Single("1.2.3.4".into()));
+        r.context.insert("aws:RequestTag/ab1", ContextValue::Single("x".into()));
+        // Same print as the key above, another key.
+        r.context.insert("xws:RequestTag/zb1", ContextValue::Single("y".into()));
+        assert_eq!(r.lookup_lowered("aws:sourceip"), Some(Value::Single("1.2.3.4")));
+        assert_eq!(r.lookup_lowered("aws:requesttag/ab1"), Some(Value::Single("x")));
+        assert_eq!(r.lookup_lowered("xws:requesttag/zb1"), Some(Value::Single("y")));
+        assert_eq!(r.lookup_lowered("aws:requesttag/ab2"), None);
+        assert_eq!(r.lookup_lowered("aws:username"), Some(Value::Single("u")));
+        // Replaced under another spelling: one entry, the new value, the key as first given.
+        r.context.insert("aws:sourceip", ContextValue::Single("5.6.7.8".into()));
+        assert_eq!(r.lookup_lowered("aws:sourceip"), Some(Value::Single("5.6.7.8")));
+        assert_eq!(r.context.iter().next().map(|(k, _)| k), Some("AWS:SourceIP"));
+        assert_eq!(r.context.len(), 3);
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl Scratch {
 }
 
 fn lookup<'a>(req: &'a Request) -> impl Fn(&str) -> Lookup<'a> {
-    move |key| match req.lookup(key) {
+    move |key| match req.lookup_lowered(key) {
         Some(Value::Single(v)) => Lookup::Value(v),
         Some(Value::Unknown) => Lookup::Unknown,
         Some(Value::Multi(_)) | None => Lookup::Missing,
@@ -231,12 +231,12 @@ impl CompiledPolicySet {
             };
             let mut result = resource;
             for c in stmt.conditions.iter() {
-                let value = req.lookup(&c.key_name);
+                let value = req.lookup_lowered(&c.key_name);
                 keys.note(c.key, value);
                 result = result.and(condition(c, value, req, tokens));
             }
             for (key, name) in stmt.variables.iter() {
-                keys.note(*key, req.lookup(name));
+                keys.note(*key, req.lookup_lowered(name));
             }
             if result != Tri::False {
                 hits.push(Hit { statement: stmt.sref, effect: stmt.effect, class, result });

@@ -88,7 +88,7 @@ fn entry_class(v: &PrincipalValue, req: &Request) -> Option<PrincipalClass> {
         },
         PrincipalValue::UniqueId(id) => {
             // Unique ids match only the entity with that id (`aws:userid`).
-            let Some(Value::Single(userid)) = req.lookup("aws:userid") else { return None };
+            let Some(Value::Single(userid)) = req.lookup_lowered("aws:userid") else { return None };
             let own = userid.split(':').next().unwrap_or(userid);
             match p {
                 Principal::User { .. } if own == id => Some(PrincipalClass::Direct),
