@@ -94,12 +94,26 @@ pub struct CompiledPolicySet {
     pub(crate) shape: Shape,
 }
 
+/// The most SCP or RCP levels a compiled set may have: the evaluator keeps
+/// one bit per level. AWS Organizations nests at most seven (the root, five
+/// levels of OUs, the account).
+pub const MAX_GUARDRAIL_LEVELS: usize = 64;
+
 impl CompiledPolicySet {
     /// Compiles a policy set.
     ///
     /// # Errors
-    /// When an automaton exceeds its size limit.
+    /// When an automaton exceeds its size limit, or the set has more than
+    /// [`MAX_GUARDRAIL_LEVELS`] SCP or RCP levels.
     pub fn compile(set: PolicySet) -> Result<CompiledPolicySet, CompileError> {
+        for (kind, levels) in [("SCP", set.scps.len()), ("RCP", set.rcps.len())] {
+            if levels > MAX_GUARDRAIL_LEVELS {
+                return Err(CompileError::new(format!(
+                    "{levels} {kind} levels: at most {MAX_GUARDRAIL_LEVELS} are supported \
+                     (AWS Organizations nests at most 7: the root, five levels of OUs and the account)"
+                )));
+            }
+        }
         let keys = set.condition_keys();
         let key_id =
             |k: &str| keys.iter().position(|x| x == k).and_then(|i| KeyId::try_from(i).ok()).unwrap_or(KeyId::MAX);

@@ -172,3 +172,54 @@ fn unusable_deny_statements_are_rejected_at_parse_time() {
         assert!(e.path().starts_with("Statement[1]"), "{deny}: located at {}", e.path());
     }
 }
+
+/// SCP and RCP chains as deep as a set may be: every level must allow, the
+/// first that does not is named, and one level past the limit is refused at
+/// compile time rather than evaluated wrong.
+#[test]
+fn deep_guardrail_chains_need_every_level() {
+    use iamsim::policy::Layer;
+    let policy = |statement: &str, kind| {
+        let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+        parse_policy(doc.as_bytes(), "chain", kind).unwrap()
+    };
+    let identity = policy(ALLOW_ALL, PolicyKind::Identity);
+    let scp_all = policy(ALLOW_ALL, PolicyKind::Scp);
+    let scp_s3 = policy(r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#, PolicyKind::Scp);
+    let rcp_all = policy(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#, PolicyKind::Rcp);
+    // A level with no allow at all refuses every action RCPs govern.
+    let rcp_none = policy(r#"{"Effect":"Deny","Principal":"*","Action":"sqs:*","Resource":"*"}"#, PolicyKind::Rcp);
+    let alice = Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap();
+    let object = "arn:aws:s3:::bucket/key";
+    for (levels, narrow) in [(7, 6), (40, 0), (64, 63)] {
+        let mut scps = vec![vec![scp_all.clone()]; levels];
+        scps[narrow] = vec![scp_s3.clone()];
+        let mut rcps = vec![vec![rcp_all.clone()]; levels];
+        rcps[narrow] = vec![rcp_none.clone()];
+        let scp_chain = PolicySet { identity: vec![identity.clone()], scps, ..PolicySet::default() };
+        let rcp_chain = PolicySet { identity: vec![identity.clone()], rcps, ..PolicySet::default() };
+        let at = narrow as u16;
+        for (set, action, want, layer) in [
+            (&scp_chain, "s3:GetObject", DecisionKind::Allowed, None),
+            (&scp_chain, "ec2:RunInstances", DecisionKind::ImplicitDeny, Some(Layer::Scp(at))),
+            (&rcp_chain, "s3:GetObject", DecisionKind::ImplicitDeny, Some(Layer::Rcp(at))),
+            // RCPs do not govern EC2.
+            (&rcp_chain, "ec2:RunInstances", DecisionKind::Allowed, None),
+        ] {
+            let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
+            let req = Request::new(alice.clone(), action, object);
+            let d = compiled.decide(&req, &mut Scratch::new(&compiled));
+            assert_eq!(d, reference_decide(set, &req), "{levels} levels, {action}");
+            assert_eq!((d.kind, d.missing_allow), (want, layer), "{levels} levels, {action}");
+        }
+    }
+    for (scps, rcps) in [(65, 0), (0, 65)] {
+        let too_deep = PolicySet {
+            scps: vec![vec![scp_all.clone()]; scps],
+            rcps: vec![vec![rcp_all.clone()]; rcps],
+            ..PolicySet::default()
+        };
+        let Err(err) = CompiledPolicySet::compile(too_deep) else { panic!("65 levels are refused") };
+        assert!(err.to_string().contains("65 SCP levels") || err.to_string().contains("65 RCP levels"), "{err}");
+    }
+}

@@ -148,20 +148,49 @@ struct Tally {
     account: Option<Tri>,
     via: Option<Tri>,
     direct: Option<Tri>,
-    scp: SmallVec<[Option<Tri>; 8]>,
-    rcp: SmallVec<[Option<Tri>; 8]>,
+    scp: Levels,
+    rcp: Levels,
 }
 
 fn or_into(slot: &mut Option<Tri>, t: Tri) {
     *slot = Some(slot.map_or(t, |s| s.or(t)));
 }
 
-fn level_slot(levels: &mut SmallVec<[Option<Tri>; 8]>, level: u16) -> Option<&mut Option<Tri>> {
-    let i = usize::from(level);
-    if levels.len() <= i {
-        levels.resize(i + 1, None);
+// A level's bit must fit in a `Levels` word.
+const _: () = assert!(crate::compile::MAX_GUARDRAIL_LEVELS <= u64::BITS as usize);
+
+/// The allow results of SCP or RCP levels (at most
+/// [`MAX_GUARDRAIL_LEVELS`](crate::compile::MAX_GUARDRAIL_LEVELS)), one bit per level: the OR of a
+/// level's allow hits is true where `allowed` has its bit, else unknown
+/// where `unknown` has it, else false (no allow, or only false ones).
+#[derive(Default, Clone, Copy)]
+struct Levels {
+    allowed: u64,
+    unknown: u64,
+}
+
+impl Levels {
+    fn note(&mut self, level: u16, result: Tri) {
+        // Levels past the limit are refused at compile time; a stray one adds nothing.
+        let bit = 1u64.checked_shl(u32::from(level)).unwrap_or(0);
+        match result {
+            Tri::True => self.allowed |= bit,
+            Tri::Unknown => self.unknown |= bit,
+            Tri::False => {}
+        }
     }
-    levels.get_mut(i)
+
+    /// Over the first `levels` levels: `Err(level)` for the first one that
+    /// does not allow, else whether some level allows only unknown.
+    fn check(&self, levels: u16) -> Result<bool, u16> {
+        let all = 1u64.checked_shl(u32::from(levels)).map_or(u64::MAX, |b| b - 1);
+        let refusing = all & !(self.allowed | self.unknown);
+        if refusing != 0 {
+            // Below 64: a u64 has 64 bits.
+            return Err(refusing.trailing_zeros() as u16);
+        }
+        Ok(all & self.unknown & !self.allowed != 0)
+    }
 }
 
 /// Applies §7.3: hits (statements whose action, resource and principal match,
@@ -191,11 +220,7 @@ pub fn combine(
         Layer::Rcp(_) => rcp,
     };
 
-    let mut t = Tally {
-        scp: SmallVec::from_elem(None, usize::from(shape.scp_levels)),
-        rcp: SmallVec::from_elem(None, usize::from(shape.rcp_levels)),
-        ..Tally::default()
-    };
+    let mut t = Tally::default();
     for h in hits.iter().filter(|h| applies(h.statement.layer)) {
         if h.effect == Effect::Deny {
             match h.result {
@@ -214,14 +239,14 @@ pub fn combine(
                 PrincipalClass::ViaRole | PrincipalClass::ViaUser => &mut t.via,
                 PrincipalClass::Account => &mut t.account,
             },
-            Layer::Scp(l) => match level_slot(&mut t.scp, l) {
-                Some(s) => s,
-                None => continue,
-            },
-            Layer::Rcp(l) => match level_slot(&mut t.rcp, l) {
-                Some(s) => s,
-                None => continue,
-            },
+            Layer::Scp(level) => {
+                t.scp.note(level, h.result);
+                continue;
+            }
+            Layer::Rcp(level) => {
+                t.rcp.note(level, h.result);
+                continue;
+            }
         };
         or_into(slot, h.result);
     }
@@ -238,16 +263,12 @@ pub fn combine(
     let guardrails =
         [(rcp, shape.rcp_levels, &t.rcp, Layer::Rcp as fn(u16) -> Layer), (scp, shape.scp_levels, &t.scp, Layer::Scp)];
     for (active, levels, tally, layer_of) in guardrails {
-        if !active {
-            continue;
-        }
-        for level in 0..levels {
-            match allowed(tally.get(usize::from(level)).copied().flatten()) {
-                Tri::False => {
+        if active {
+            match tally.check(levels) {
+                Err(level) => {
                     return keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer_of(level)))
                 }
-                Tri::Unknown => unknown = true,
-                Tri::True => {}
+                Ok(only_unknown) => unknown |= only_unknown,
             }
         }
     }
@@ -470,6 +491,60 @@ mod tests {
 
     fn eq_any<'a>(policy: &'a [&'a str]) -> impl FnMut(&str) -> Option<Tri> + 'a {
         move |v| Some(Tri::from_bool(policy.contains(&v)))
+    }
+
+    /// `Levels` against the per-level fold it replaces: each level's allow
+    /// hits ORed into `Option<Tri>`, the first level that is not true-or-unknown
+    /// refusing.
+    #[test]
+    fn level_bits_agree_with_folding_each_level() {
+        fn naive(levels: u16, hits: &[(u16, Tri)]) -> Result<bool, u16> {
+            let mut slots = vec![None; usize::from(levels)];
+            for &(l, r) in hits {
+                if let Some(slot) = slots.get_mut(usize::from(l)) {
+                    or_into(slot, r);
+                }
+            }
+            let mut unknown = false;
+            for (l, slot) in slots.iter().enumerate() {
+                match slot.unwrap_or(Tri::False) {
+                    Tri::False => return Err(l as u16),
+                    Tri::Unknown => unknown = true,
+                    Tri::True => {}
+                }
+            }
+            Ok(unknown)
+        }
+        // Every combination of up to two hits on each of three levels.
+        let results = [None, Some(Tri::False), Some(Tri::Unknown), Some(Tri::True)];
+        let mut cases = 0;
+        for code in 0..16usize.pow(3) {
+            let mut hits = Vec::new();
+            for level in 0..3u16 {
+                let pair = code / 16usize.pow(u32::from(level)) % 16;
+                hits.extend([results[pair % 4], results[pair / 4]].into_iter().flatten().map(|r| (level, r)));
+            }
+            for levels in 0..=3 {
+                let mut bits = Levels::default();
+                for &(l, r) in hits.iter().filter(|(l, _)| *l < levels) {
+                    bits.note(l, r);
+                }
+                assert_eq!(bits.check(levels), naive(levels, &hits), "{levels} levels, hits {hits:?}");
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 4 * 4096);
+        // The edges of the word: 64 levels, the last one refusing or unknown.
+        let mut bits = Levels::default();
+        for l in 0..63 {
+            bits.note(l, Tri::True);
+        }
+        assert_eq!(bits.check(64), Err(63));
+        bits.note(63, Tri::Unknown);
+        assert_eq!(bits.check(64), Ok(true));
+        bits.note(63, Tri::True);
+        assert_eq!(bits.check(64), Ok(false));
+        assert_eq!(bits.check(0), Ok(false));
     }
 
     #[test]
