@@ -690,7 +690,8 @@ impl Context {
         // Sized once: entries and key names (values are usually short).
         ctx.prints.reserve_exact(obj.len());
         ctx.entries.reserve_exact(obj.len());
-        ctx.text.reserve(obj.iter().map(|(k, v)| k.len() + v.as_str().map_or(8, str::len)).sum());
+        // Each key is stored with its lower-cased copy.
+        ctx.text.reserve(obj.iter().map(|(k, v)| 2 * k.len() + v.as_str().map_or(8, str::len)).sum());
         for (k, v) in obj {
             let scalar = |v: &serde_json::Value| -> Result<String, String> {
                 match v {
