@@ -215,11 +215,16 @@ fn deep_guardrail_chains_need_every_level() {
     }
     for (scps, rcps) in [(65, 0), (0, 65)] {
         let too_deep = PolicySet {
+            identity: vec![identity.clone()],
             scps: vec![vec![scp_all.clone()]; scps],
             rcps: vec![vec![rcp_all.clone()]; rcps],
             ..PolicySet::default()
         };
-        let Err(err) = CompiledPolicySet::compile(too_deep) else { panic!("65 levels are refused") };
+        let Err(err) = CompiledPolicySet::compile(too_deep.clone()) else { panic!("65 levels are refused") };
         assert!(err.to_string().contains("65 SCP levels") || err.to_string().contains("65 RCP levels"), "{err}");
+        // The reference evaluator shares the rules: past the tracked levels it
+        // denies, even though every level allows.
+        let d = reference_decide(&too_deep, &Request::new(alice.clone(), "s3:GetObject", object));
+        assert_eq!(d.kind, DecisionKind::ImplicitDeny, "{scps} SCP / {rcps} RCP levels");
     }
 }

@@ -189,6 +189,12 @@ impl Levels {
             // Below 64: a u64 has 64 bits.
             return Err(refusing.trailing_zeros() as u16);
         }
+        if u32::from(levels) > u64::BITS {
+            // Levels past the word are not tracked: compile refuses such sets,
+            // and the reference evaluator (which also runs these rules) denies
+            // at the first of them rather than let it pass unread.
+            return Err(u64::BITS as u16);
+        }
         Ok(all & self.unknown & !self.allowed != 0)
     }
 }
@@ -545,6 +551,9 @@ mod tests {
         bits.note(63, Tri::True);
         assert_eq!(bits.check(64), Ok(false));
         assert_eq!(bits.check(0), Ok(false));
+        // Past the word: refused at the first untracked level, never allowed.
+        assert_eq!(bits.check(65), Err(64));
+        assert_eq!(bits.check(u16::MAX), Err(64));
     }
 
     #[test]
