@@ -380,8 +380,8 @@ struct Entry {
 /// are ranges of one text buffer, and a lookup scans a dense array of 4-byte
 /// key prints (one or two cache lines for twenty keys; requests built from
 /// JSON or CloudTrail carry a dozen or more keys each), reading an entry and
-/// its text only where the print agrees. Single-valued keys cost no allocation of their own: a
-/// context of twenty of them is three allocations.
+/// its text only where the print agrees. Single-valued keys cost no
+/// allocation of their own: a context of twenty of them is three allocations.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
     /// [`key_print`] of each entry's key, parallel to `entries`.
