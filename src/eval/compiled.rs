@@ -5,7 +5,7 @@
 
 use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
 use super::logic::{
-    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedHits,
+    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedHits, FixedLayers,
 };
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
@@ -46,12 +46,13 @@ struct MemoEntry {
     facts: ActionFacts,
 }
 
-/// An action's fixed hits: folded into ready lists for sets of identity
-/// policies alone ([`combine_identity_only`]), as hits for the general rules.
+/// An action's fixed hits, folded for the rules the set takes: ready lists
+/// for sets of identity policies alone ([`combine_identity_only`]), lists and
+/// per-layer allows for the general rules ([`combine`]).
 #[derive(Debug, Clone)]
 enum Fixed {
     IdentityOnly(FixedHits),
-    General(Box<[Hit]>),
+    General(FixedLayers),
 }
 
 impl MemoEntry {
@@ -73,7 +74,7 @@ impl MemoEntry {
         let fixed = if identity_only(&set.shape) {
             Fixed::IdentityOnly(FixedHits::fold(static_hits.iter()))
         } else {
-            Fixed::General(static_hits.into())
+            Fixed::General(FixedLayers::fold(static_hits.iter()))
         };
         MemoEntry { action: action.into(), fixed, dynamic: dynamic.into(), facts: ActionFacts::of(action) }
     }
@@ -189,14 +190,12 @@ impl CompiledPolicySet {
                 req,
                 req.resource_account(),
                 &ActionFacts::of(&req.action),
+                &FixedLayers::default(),
                 &[],
                 KeyReport::default(),
             );
         };
         hits.clear();
-        if let Fixed::General(fixed) = fixed {
-            hits.extend_from_slice(fixed);
-        }
         let mut keys = KeyReport::default();
         let mut arn = LazyArn::new(&req.resource);
         let resource_is_star = req.resource == "*";
@@ -250,7 +249,9 @@ impl CompiledPolicySet {
                 let owner = || req.resource_account_given(arn.get());
                 combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys)
             }
-            Fixed::General(_) => combine(&self.shape, req, req.resource_account_given(arn.get()), facts, hits, keys),
+            Fixed::General(fixed) => {
+                combine(&self.shape, req, req.resource_account_given(arn.get()), facts, fixed, hits, keys)
+            }
         }
     }
 }

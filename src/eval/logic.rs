@@ -141,6 +141,13 @@ pub fn rcps_apply(shape: &Shape, owner: Option<&str>, facts: &ActionFacts) -> bo
 struct Tally {
     denies: SmallVec<[StatementRef; 4]>,
     deny_unknown: bool,
+    allows: Allows,
+}
+
+/// Allow results by layer: the OR of each layer's allow hits (`None` = no
+/// allow hit at all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Allows {
     identity: Option<Tri>,
     boundary: Option<Tri>,
     session: Option<Tri>,
@@ -150,6 +157,48 @@ struct Tally {
     direct: Option<Tri>,
     scp: Levels,
     rcp: Levels,
+}
+
+impl Allows {
+    /// ORs one allow hit into its layer.
+    fn note(&mut self, h: &Hit) {
+        let slot = match h.statement.layer {
+            Layer::Identity => &mut self.identity,
+            Layer::PermissionsBoundary => &mut self.boundary,
+            Layer::Session => &mut self.session,
+            Layer::Resource => match h.class {
+                PrincipalClass::Direct => &mut self.direct,
+                PrincipalClass::ViaRole | PrincipalClass::ViaUser => &mut self.via,
+                PrincipalClass::Account => &mut self.account,
+            },
+            Layer::Scp(level) => return self.scp.note(level, h.result),
+            Layer::Rcp(level) => return self.rcp.note(level, h.result),
+        };
+        or_into(slot, h.result);
+    }
+}
+
+/// An action's always-hitting statements (no condition, variable or
+/// `Principal`, every resource) folded once per action for [`combine`]: their
+/// allows already tallied by layer, and the statements for the decision's
+/// explanation. The default holds none (the reference evaluator passes it
+/// with every hit in `hits`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedLayers {
+    /// The statements, sorted by effect.
+    pub hits: FixedHits,
+    allows: Allows,
+}
+
+impl FixedLayers {
+    /// Folds hits that hold for every request (each with result `True`).
+    pub fn fold<'a>(hits: impl Iterator<Item = &'a Hit> + Clone) -> FixedLayers {
+        let mut allows = Allows::default();
+        for h in hits.clone().filter(|h| h.effect == Effect::Allow) {
+            allows.note(h);
+        }
+        FixedLayers { hits: FixedHits::fold(hits), allows }
+    }
 }
 
 fn or_into(slot: &mut Option<Tri>, t: Tri) {
@@ -163,7 +212,7 @@ const _: () = assert!(crate::compile::MAX_GUARDRAIL_LEVELS <= u64::BITS as usize
 /// [`MAX_GUARDRAIL_LEVELS`](crate::compile::MAX_GUARDRAIL_LEVELS)), one bit per level: the OR of a
 /// level's allow hits is true where `allowed` has its bit, else unknown
 /// where `unknown` has it, else false (no allow, or only false ones).
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Levels {
     allowed: u64,
     unknown: u64,
@@ -203,11 +252,16 @@ impl Levels {
 /// with their condition results) → decision. `facts` must be
 /// `ActionFacts::of(&req.action)` and `owner` must be `req.resource_account()`
 /// (passed in so the caller's parse of the resource ARN is reused).
+///
+/// `fixed` holds hits folded once per action ([`FixedLayers`]); `hits` are
+/// the others (the reference evaluator passes every hit there and an empty
+/// `fixed`).
 pub fn combine(
     shape: &Shape,
     req: &Request,
     owner: Option<&str>,
     facts: &ActionFacts,
+    fixed: &FixedLayers,
     hits: &[Hit],
     keys: KeyReport,
 ) -> Decision {
@@ -226,48 +280,37 @@ pub fn combine(
         Layer::Rcp(_) => rcp,
     };
 
-    let mut t = Tally::default();
+    // The fixed allows of every layer: each layer's result is read below only
+    // where that layer governs the request.
+    let mut t = Tally { allows: fixed.allows, ..Tally::default() };
     for h in hits.iter().filter(|h| applies(h.statement.layer)) {
-        if h.effect == Effect::Deny {
-            match h.result {
-                Tri::True => t.denies.push(h.statement),
-                Tri::Unknown => t.deny_unknown = true,
-                Tri::False => {}
-            }
+        if h.effect == Effect::Allow {
+            t.allows.note(h);
             continue;
         }
-        let slot = match h.statement.layer {
-            Layer::Identity => &mut t.identity,
-            Layer::PermissionsBoundary => &mut t.boundary,
-            Layer::Session => &mut t.session,
-            Layer::Resource => match h.class {
-                PrincipalClass::Direct => &mut t.direct,
-                PrincipalClass::ViaRole | PrincipalClass::ViaUser => &mut t.via,
-                PrincipalClass::Account => &mut t.account,
-            },
-            Layer::Scp(level) => {
-                t.scp.note(level, h.result);
-                continue;
-            }
-            Layer::Rcp(level) => {
-                t.rcp.note(level, h.result);
-                continue;
-            }
-        };
-        or_into(slot, h.result);
+        match h.result {
+            Tri::True => t.denies.push(h.statement),
+            Tri::Unknown => t.deny_unknown = true,
+            Tri::False => {}
+        }
     }
+    let fixed_denies = fixed.hits.denies.iter().copied().filter(|s| applies(s.layer));
 
     // Step 1: an explicit deny anywhere wins.
-    if !t.denies.is_empty() {
+    if !t.denies.is_empty() || fixed_denies.clone().next().is_some() {
+        t.denies.extend(fixed_denies);
         t.denies.sort_unstable();
         return keys.into_decision(DecisionKind::ExplicitDeny, t.denies, None);
     }
+    let t_allows = t.allows;
     let mut unknown = t.deny_unknown;
     let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
 
     // Steps 2 and 3: every RCP level, then every SCP level, must allow.
-    let guardrails =
-        [(rcp, shape.rcp_levels, &t.rcp, Layer::Rcp as fn(u16) -> Layer), (scp, shape.scp_levels, &t.scp, Layer::Scp)];
+    let guardrails = [
+        (rcp, shape.rcp_levels, &t_allows.rcp, Layer::Rcp as fn(u16) -> Layer),
+        (scp, shape.scp_levels, &t_allows.scp, Layer::Scp),
+    ];
     for (active, levels, tally, layer_of) in guardrails {
         if active {
             match tally.check(levels) {
@@ -280,16 +323,16 @@ pub fn combine(
     }
 
     // Step 4: grants (§7.4 same account, §7.5 cross-account and non-IAM callers).
-    let id = if identity_applies && shape.has_identity { allowed(t.identity) } else { Tri::False };
-    let pb = if identity_applies && shape.has_boundary { allowed(t.boundary) } else { Tri::True };
+    let id = if identity_applies && shape.has_identity { allowed(t_allows.identity) } else { Tri::False };
+    let pb = if identity_applies && shape.has_boundary { allowed(t_allows.boundary) } else { Tri::True };
     let sp = match (shape.has_session, p) {
-        (true, _) if identity_applies => allowed(t.session),
+        (true, _) if identity_applies => allowed(t_allows.session),
         // A federated-user session created without a session policy has no
         // identity-derived permissions (STS GetFederationToken).
         (false, Principal::FederatedUser { .. }) => Tri::False,
         _ => Tri::True,
     };
-    let (direct, via, account) = (allowed(t.direct), allowed(t.via), allowed(t.account));
+    let (direct, via, account) = (allowed(t_allows.direct), allowed(t_allows.via), allowed(t_allows.account));
     let is_root = matches!(p, Principal::Root { .. });
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
@@ -324,6 +367,7 @@ pub fn combine(
             .iter()
             .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
             .map(|h| h.statement)
+            .chain(fixed.hits.allows.iter().copied().filter(|s| applies(s.layer)))
             .collect();
         granted.sort_unstable();
         granted

@@ -7,7 +7,7 @@
 //! decision rules in [`super::logic`] and principal matching with the compiled engine.
 
 use super::decision::{Decision, Hit, KeyId, KeyReport, PrincipalClass};
-use super::logic::{combine, condition_result, null_result, ActionFacts};
+use super::logic::{combine, condition_result, null_result, ActionFacts, FixedLayers};
 use super::principal::principal_class;
 use crate::policy::pattern::{tokens, tokens_match, Token};
 use crate::policy::values::*;
@@ -69,7 +69,8 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
         }
     }
     keys_report.finish();
-    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &hits, keys_report)
+    let no_fixed = FixedLayers::default();
+    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &no_fixed, &hits, keys_report)
 }
 
 fn action_matches(stmt: &Statement, action: &str) -> bool {
