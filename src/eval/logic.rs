@@ -185,7 +185,7 @@ impl Allows {
 /// with every hit in `hits`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FixedLayers {
-    /// The statements, sorted by effect.
+    /// The statements, as sorted Deny and Allow lists.
     pub hits: FixedHits,
     allows: Allows,
 }
@@ -302,14 +302,13 @@ pub fn combine(
         t.denies.sort_unstable();
         return keys.into_decision(DecisionKind::ExplicitDeny, t.denies, None);
     }
-    let t_allows = t.allows;
     let mut unknown = t.deny_unknown;
     let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
 
     // Steps 2 and 3: every RCP level, then every SCP level, must allow.
     let guardrails = [
-        (rcp, shape.rcp_levels, &t_allows.rcp, Layer::Rcp as fn(u16) -> Layer),
-        (scp, shape.scp_levels, &t_allows.scp, Layer::Scp),
+        (rcp, shape.rcp_levels, &t.allows.rcp, Layer::Rcp as fn(u16) -> Layer),
+        (scp, shape.scp_levels, &t.allows.scp, Layer::Scp),
     ];
     for (active, levels, tally, layer_of) in guardrails {
         if active {
@@ -323,16 +322,16 @@ pub fn combine(
     }
 
     // Step 4: grants (§7.4 same account, §7.5 cross-account and non-IAM callers).
-    let id = if identity_applies && shape.has_identity { allowed(t_allows.identity) } else { Tri::False };
-    let pb = if identity_applies && shape.has_boundary { allowed(t_allows.boundary) } else { Tri::True };
+    let id = if identity_applies && shape.has_identity { allowed(t.allows.identity) } else { Tri::False };
+    let pb = if identity_applies && shape.has_boundary { allowed(t.allows.boundary) } else { Tri::True };
     let sp = match (shape.has_session, p) {
-        (true, _) if identity_applies => allowed(t_allows.session),
+        (true, _) if identity_applies => allowed(t.allows.session),
         // A federated-user session created without a session policy has no
         // identity-derived permissions (STS GetFederationToken).
         (false, Principal::FederatedUser { .. }) => Tri::False,
         _ => Tri::True,
     };
-    let (direct, via, account) = (allowed(t_allows.direct), allowed(t_allows.via), allowed(t_allows.account));
+    let (direct, via, account) = (allowed(t.allows.direct), allowed(t.allows.via), allowed(t.allows.account));
     let is_root = matches!(p, Principal::Root { .. });
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
@@ -433,7 +432,8 @@ pub fn identity_only(shape: &Shape) -> bool {
 
 /// The hits an action gets whatever the request (statements that always
 /// hit: no condition, variable or `Principal`, every resource), folded once
-/// per action for [`combine_identity_only`].
+/// per action for [`combine_identity_only`] (and, with their per-layer
+/// tally, in [`FixedLayers`] for [`combine`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FixedHits {
     /// Their `Deny` statements, sorted.
