@@ -5,7 +5,7 @@
 
 use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
 use super::logic::{
-    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedHits, FixedLayers,
+    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedLayers,
 };
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
@@ -38,21 +38,11 @@ struct ActionMemo {
 struct MemoEntry {
     action: Box<str>,
     /// The hits of candidates that hold whatever the request (no condition,
-    /// no principal, `Resource: *`), computed once for the action in the
-    /// form the set's rules take.
-    fixed: Fixed,
+    /// no principal, `Resource: *`), folded once for the action.
+    fixed: FixedLayers,
     /// The other candidates, examined per request.
     dynamic: Box<[u32]>,
     facts: ActionFacts,
-}
-
-/// An action's fixed hits, folded for the rules the set takes: ready lists
-/// for sets of identity policies alone ([`combine_identity_only`]), lists and
-/// per-layer allows for the general rules ([`combine`]).
-#[derive(Debug, Clone)]
-enum Fixed {
-    IdentityOnly(FixedHits),
-    General(FixedLayers),
 }
 
 impl MemoEntry {
@@ -71,12 +61,12 @@ impl MemoEntry {
                 _ => dynamic.push(id),
             }
         }
-        let fixed = if identity_only(&set.shape) {
-            Fixed::IdentityOnly(FixedHits::fold(static_hits.iter()))
-        } else {
-            Fixed::General(FixedLayers::fold(static_hits.iter()))
-        };
-        MemoEntry { action: action.into(), fixed, dynamic: dynamic.into(), facts: ActionFacts::of(action) }
+        MemoEntry {
+            action: action.into(),
+            fixed: FixedLayers::fold(static_hits.iter()),
+            dynamic: dynamic.into(),
+            facts: ActionFacts::of(action),
+        }
     }
 }
 
@@ -242,16 +232,13 @@ impl CompiledPolicySet {
             }
         }
         keys.finish();
-        match fixed {
-            Fixed::IdentityOnly(fixed) => {
-                // The owner matters only when the identity side could allow:
-                // many decisions never split the resource ARN.
-                let owner = || req.resource_account_given(arn.get());
-                combine_identity_only(&self.shape, req, owner, facts, fixed, hits, keys)
-            }
-            Fixed::General(fixed) => {
-                combine(&self.shape, req, req.resource_account_given(arn.get()), facts, fixed, hits, keys)
-            }
+        if identity_only(&self.shape) {
+            // The owner matters only when the identity side could allow:
+            // many decisions never split the resource ARN.
+            let owner = || req.resource_account_given(arn.get());
+            combine_identity_only(&self.shape, req, owner, facts, &fixed.hits, hits, keys)
+        } else {
+            combine(&self.shape, req, req.resource_account_given(arn.get()), facts, fixed, hits, keys)
         }
     }
 }

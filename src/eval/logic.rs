@@ -432,8 +432,8 @@ pub fn identity_only(shape: &Shape) -> bool {
 
 /// The hits an action gets whatever the request (statements that always
 /// hit: no condition, variable or `Principal`, every resource), folded once
-/// per action for [`combine_identity_only`] (and, with their per-layer
-/// tally, in [`FixedLayers`] for [`combine`]).
+/// per action: ready lists for [`combine_identity_only`], and within
+/// [`FixedLayers`] (with their per-layer tally) for [`combine`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FixedHits {
     /// Their `Deny` statements, sorted.
