@@ -341,6 +341,16 @@ enum Span {
     Spilled(usize),
 }
 
+impl Span {
+    /// Where the copy stored right after this one is ([`Context::copies`]).
+    fn next_copy(self) -> Span {
+        match self {
+            Span::Text(start, len) => Span::Text(start.saturating_add(len), len),
+            Span::Spilled(i) => Span::Spilled(i + 1),
+        }
+    }
+}
+
 /// How an entry's value is stored.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
@@ -457,50 +467,44 @@ impl Context {
 
     /// Copies `s` into the text buffer.
     fn span(&mut self, s: &str) -> Span {
+        self.copies(s, 1)
+    }
+
+    /// Stores `copies` copies of `s` back to back; the span covers the first
+    /// ([`Span::next_copy`] reaches the others).
+    fn copies(&mut self, s: &str, copies: usize) -> Span {
         let start = self.text.len();
-        match (u32::try_from(start), u32::try_from(start + s.len()), u32::try_from(s.len())) {
+        match (u32::try_from(start), u32::try_from(start + copies * s.len()), u32::try_from(s.len())) {
             (Ok(start), Ok(_), Ok(len)) => {
-                self.text.push_str(s);
+                for _ in 0..copies {
+                    self.text.push_str(s);
+                }
                 Span::Text(start, len)
             }
             _ => {
-                self.spilled.push(s.into());
-                Span::Spilled(self.spilled.len() - 1)
+                self.spilled.extend(std::iter::repeat_n(s, copies).map(Box::from));
+                Span::Spilled(self.spilled.len() - copies)
             }
         }
     }
 
-    /// Copies a key name into the text buffer followed by its lower-cased
-    /// copy, which lookups by a lower-cased name compare exactly; the span
-    /// covers the name as given.
+    /// Stores a key name followed by its lower-cased copy, which lookups by
+    /// a lower-cased name compare exactly; the span covers the name as given.
     fn key_span(&mut self, key: &str) -> Span {
-        let start = self.text.len();
-        match (u32::try_from(start), u32::try_from(start + 2 * key.len()), u32::try_from(key.len())) {
-            (Ok(start32), Ok(_), Ok(len)) => {
-                self.text.push_str(key);
-                self.text.push_str(key);
-                if let Some(copy) = self.text.get_mut(start + key.len()..) {
-                    copy.make_ascii_lowercase();
-                }
-                Span::Text(start32, len)
-            }
-            _ => {
-                self.spilled.push(key.into());
-                self.spilled.push(key.to_ascii_lowercase().into());
-                Span::Spilled(self.spilled.len() - 2)
-            }
+        let span = self.copies(key, 2);
+        let copy = match span.next_copy() {
+            Span::Text(start, len) => self.text.get_mut(start as usize..start as usize + len as usize),
+            Span::Spilled(i) => self.spilled.get_mut(i).map(|s| &mut **s),
+        };
+        if let Some(copy) = copy {
+            copy.make_ascii_lowercase();
         }
+        span
     }
 
     /// The lower-cased copy of the key at `span` ([`Context::key_span`]).
     fn lowered_key(&self, span: Span) -> &str {
-        match span {
-            Span::Text(start, len) => {
-                let start = start as usize + len as usize;
-                self.text.get(start..start + len as usize).unwrap_or_default()
-            }
-            Span::Spilled(i) => self.spilled.get(i + 1).map_or("", |s| s),
-        }
+        self.text_of(span.next_copy())
     }
 
     fn text_of(&self, span: Span) -> &str {
