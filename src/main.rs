@@ -6,7 +6,7 @@
 //!
 //! Underneath is mimalloc (feature `mimalloc`, on by default) rather than the
 //! system allocator, measured: `bench` decides its 100,000 held requests
-//! 1.2-1.4x faster (they are many small strings; with glibc the misses on
+//! 1.2-1.5x faster (they are many small strings; with glibc the misses on
 //! them, caches and TLB, cost more, and glibc with huge pages recovers part
 //! of the gap), `eval` runs 1.3-1.6x faster, replay is unchanged
 //! (benches/README.md, session 6).
