@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+mod json_text;
+
 /// Kleene three-valued logic: a condition on a value the request does not know
 /// (replay) is neither true nor false.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -317,6 +319,18 @@ pub enum ContextEntry<'a> {
     Unknown,
     /// Known to be absent.
     Absent,
+}
+
+impl ContextValue {
+    /// The value as a borrowed entry.
+    pub fn as_entry(&self) -> ContextEntry<'_> {
+        match self {
+            ContextValue::Single(s) => ContextEntry::Single(s),
+            ContextValue::Multi(m) => ContextEntry::Multi(m),
+            ContextValue::Unknown => ContextEntry::Unknown,
+            ContextValue::Absent => ContextEntry::Absent,
+        }
+    }
 }
 
 impl ContextEntry<'_> {
@@ -685,7 +699,11 @@ impl Context {
     /// (multi-valued); `null` marks a value as unknown.
     ///
     /// # Errors
-    /// A message naming the offending key when a value has another type.
+    /// A message naming the offending key when a value has another type, or
+    /// when two keys differ only in case (keys are case-insensitive, and
+    /// keeping either value silently could skip a Deny). Keys repeated
+    /// exactly were merged by the JSON parse already; to refuse those too,
+    /// read the text with [`Context::from_json_text`].
     pub fn from_json(value: &serde_json::Value) -> Result<Context, String> {
         let obj = value.as_object().ok_or_else(|| {
             format!("context must be a JSON object, found {}", crate::policy::json::value_type_name(value))
@@ -715,9 +733,28 @@ impl Context {
                 serde_json::Value::Null => ContextValue::Unknown,
                 other => ContextValue::Single(scalar(other)?),
             };
-            ctx.insert(k, cv);
+            ctx.insert_once(k, cv.as_entry())?;
         }
         Ok(ctx)
+    }
+
+    /// Reads a context object from JSON text, as [`Context::from_json`] does
+    /// from a parsed value but without building one; a key given twice (in
+    /// any case) is an error.
+    ///
+    /// # Errors
+    /// A message naming the offending key, with the line and column.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::request::{Context, ContextEntry};
+    /// let ctx = Context::from_json_text(r#"{"aws:SourceIp": "203.0.113.9", "aws:TagKeys": ["a", "b"]}"#)?;
+    /// assert_eq!(ctx.get("aws:sourceip"), Some(ContextEntry::Single("203.0.113.9")));
+    /// assert!(Context::from_json_text(r#"{"aws:SourceIp": "a", "AWS:SOURCEIP": "b"}"#).is_err());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn from_json_text(text: &str) -> Result<Context, String> {
+        json_text::context_from_text(text)
     }
 }
 
@@ -798,6 +835,30 @@ impl Request {
             req.context = Context::from_json(c)?;
         }
         Ok(req)
+    }
+
+    /// Reads a request from one line of JSON text in the `eval` form, as
+    /// [`Request::from_json`] does from a parsed value but without building
+    /// one (the faster path: `iamsim eval` reads its lines with it). A field
+    /// or context key given twice (keys in any case) is an error.
+    ///
+    /// # Errors
+    /// A message naming the field or key that is missing, unknown, repeated
+    /// or malformed, with the line and column.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::request::Request;
+    /// let r = Request::from_json_text(
+    ///     r#"{"principal": "arn:aws:iam::111122223333:user/a", "action": "s3:GetObject", "resource": "*"}"#,
+    /// )?;
+    /// assert_eq!(r.action, "s3:GetObject");
+    /// let twice = r#"{"principal": "anonymous", "action": "s3:GetObject", "action": "s3:PutObject", "resource": "*"}"#;
+    /// assert!(Request::from_json_text(twice).unwrap_err().contains("`action` given twice"));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn from_json_text(text: &str) -> Result<Request, String> {
+        json_text::request_from_text(text)
     }
 
     /// The resource owner: the explicit value, else the account in the resource

@@ -165,11 +165,12 @@ fn eval_reads_stdin_and_keeps_bad_lines_in_place() {
                   \n\
                   {\"principal\":\"bob\",\"action\":\"s3:GetObject\",\"resource\":\"*\"}\n\
                   {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"extra\":1}\n\
-                  {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"context\":{\"aws:RequestedRegion\":\"us-west-2\"}}\n";
+                  {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"context\":{\"aws:RequestedRegion\":\"us-west-2\"}}\n\
+                  {\"principal\":\"arn:aws:iam::111122223333:user/a\",\"action\":\"ec2:RunInstances\",\"resource\":\"*\",\"context\":{\"aws:RequestedRegion\":\"us-west-2\",\"aws:RequestedRegion\":\"eu-west-1\"}}\n";
     let o = iamsim_stdin(&["eval", "--bundle", "corpus/eks/bundle.json", "--requests", "-"], input);
     assert_eq!(o.status.code(), Some(1), "malformed lines make the exit code 1");
     let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 5, "one output line per non-blank input line");
+    assert_eq!(lines.len(), 6, "one output line per non-blank input line");
     assert_eq!(lines[0]["decision"], "allowed");
     assert_eq!(lines[1]["line"], 2);
     assert!(lines[1]["error"].as_str().unwrap().contains("invalid request"));
@@ -177,7 +178,13 @@ fn eval_reads_stdin_and_keeps_bad_lines_in_place() {
     assert!(lines[2]["error"].as_str().unwrap().contains("principal"));
     assert!(lines[3]["error"].as_str().unwrap().contains("unknown field `extra`"));
     assert_eq!(lines[4]["decision"], "implicitDeny");
-    assert!(stderr(&o).contains("3 of 5 request lines were malformed"), "{}", stderr(&o));
+    // A key given twice is refused, not read as either value.
+    assert!(
+        lines[5]["error"].as_str().unwrap().contains("context key `aws:RequestedRegion` given twice"),
+        "{}",
+        lines[5]
+    );
+    assert!(stderr(&o).contains("4 of 6 request lines were malformed"), "{}", stderr(&o));
 }
 
 /// Writes `content` to a fresh temporary file and returns its path.
@@ -226,6 +233,16 @@ fn bad_arguments_exit_1_without_panicking() {
         (vec!["simulate", "--action", "s3:GetObject", "--principal", "bob"], "--principal: `bob` is not a principal"),
         (vec!["simulate", "--action", "s3:GetObject", "--context", "{\"k\":"], "--context: invalid JSON"),
         (vec!["simulate", "--action", "s3:GetObject", "--context", "[1]"], "context must be a JSON object"),
+        (
+            vec![
+                "simulate",
+                "--action",
+                "s3:GetObject",
+                "--context",
+                "{\"aws:SourceIp\":\"a\",\"AWS:SourceIP\":\"b\"}",
+            ],
+            "--context: context key `AWS:SourceIP` given twice",
+        ),
         (vec!["simulate", "--action", "GetObject"], "not of the form service:ActionName"),
         (vec!["simulate", "--action", "s3:GetObject", "--resource-account", "12"], "not a 12-digit account id"),
         (

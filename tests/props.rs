@@ -1,6 +1,7 @@
 //! Property tests: on random policy sets and requests the compiled engine
 //! decides exactly as the naive reference evaluator (decision, deciding
-//! statements, missing keys), and basic monotonicity laws hold.
+//! statements, missing keys), and basic monotonicity laws hold; the request
+//! reader over JSON text agrees with the one over a parsed value.
 
 use iamsim::eval::{reference_decide, DecisionKind, Scratch};
 use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
@@ -335,6 +336,78 @@ proptest! {
         for (_, _, p) in set.policies() {
             let again = parse_policy(p.to_json().to_string().as_bytes(), &p.name, p.kind).unwrap();
             prop_assert_eq!(&again, p);
+        }
+    }
+}
+
+/// Any JSON value up to a small depth (strings with escapes and non-ASCII).
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        "[a-zA-Z0-9:/\"\\\\é* -]{0,10}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            prop::collection::vec(("[a-c]{1,2}", inner), 0..3).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// A request line: the right fields mostly, with valid or arbitrary values;
+/// context keys that repeat in another case now and then.
+fn request_line() -> impl Strategy<Value = Value> {
+    let text = |valid: &'static [&'static str]| prop_oneof![4 => prop::sample::select(valid).prop_map(Value::from), 1 => any_json()];
+    let key = prop::sample::select(&["aws:SourceIp", "AWS:SOURCEIP", "aws:TagKeys", "s3:prefix", "k\u{e9}"][..]);
+    let value = prop_oneof![
+        3 => "[a-z0-9.]{0,6}".prop_map(Value::from),
+        1 => any_json(),
+    ];
+    let context = prop_oneof![
+        4 => prop::collection::vec((key, value), 0..4).prop_map(|kv| {
+            Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        }),
+        1 => any_json(),
+    ];
+    (
+        prop::option::weighted(0.95, text(PRINCIPALS)),
+        prop::option::weighted(0.95, text(&["s3:GetObject", "ec2:RunInstances", "GetObject", "S3:getobject"])),
+        prop::option::weighted(0.95, text(RESOURCES)),
+        prop::option::weighted(0.2, text(&["111111111111", ""])),
+        prop::option::weighted(0.7, context),
+        prop::option::weighted(0.05, any_json()),
+    )
+        .prop_map(|(principal, action, resource, account, context, extra)| {
+            let fields = [
+                ("principal", principal),
+                ("action", action),
+                ("resource", resource),
+                ("resource_account", account),
+                ("context", context),
+                ("extra", extra),
+            ];
+            Value::Object(fields.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect())
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The text reader (`eval`'s) accepts exactly what the value reader
+    /// accepts and reads the same request (a JSON map cannot repeat a key, so
+    /// the text reader's refusal of repeats never applies here).
+    #[test]
+    fn request_text_reader_agrees_with_value_reader(line in request_line()) {
+        let text = line.to_string();
+        let from_text = Request::from_json_text(&text);
+        let from_value = Request::from_json(&line);
+        prop_assert_eq!(from_text.is_ok(), from_value.is_ok(), "{}: {:?} vs {:?}", text, from_text, from_value);
+        if let (Ok(a), Ok(b)) = (from_text, from_value) {
+            prop_assert_eq!(a, b);
         }
     }
 }

@@ -17,13 +17,12 @@ use std::process::ExitCode;
 /// Lines decided per parallel chunk; bounds memory.
 const CHUNK_LINES: usize = 16 * 1024;
 
-/// Parses one request line (see [`Request::from_json`]).
+/// Parses one request line (see [`Request::from_json_text`]).
 ///
 /// # Errors
 /// A message saying what is wrong with the line.
 pub fn parse_request_line(line: &str) -> Result<Request, String> {
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("invalid request: {e}"))?;
-    Request::from_json(&v).map_err(|e| format!("invalid request: {e}"))
+    Request::from_json_text(line).map_err(|e| format!("invalid request: {e}"))
 }
 
 fn eval_line(

@@ -96,11 +96,8 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
     let principal = Principal::parse(&args.principal).map_err(|e| CliError::new(format!("--principal: {e}")))?;
     let context = match &args.context {
         None => Context::new(),
-        Some(text) => {
-            let v: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| CliError::new(format!("--context: invalid JSON: {e}")))?;
-            Context::from_json(&v).map_err(|e| CliError::new(format!("--context: {e}")))?
-        }
+        // Read from the text: a key given twice is refused, not merged.
+        Some(text) => Context::from_json_text(text).map_err(|e| CliError::new(format!("--context: {e}")))?,
     };
     if let Some(acct) = &args.resource_account {
         if !crate::request::is_account_id(acct) {
