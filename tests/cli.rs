@@ -1,4 +1,4 @@
-//! The `iamsim` binary: the `simulate` and `eval` contracts, the corpus main
+//! The `iamsim` binary: the `simulate`, `eval` and `bench` contracts, the corpus main
 //! job, and bad input (located errors, exit 1, never a panic).
 
 use std::io::Write;
@@ -267,4 +267,52 @@ fn bad_arguments_exit_1_without_panicking() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn bench_json_has_the_fields_scripts_rely_on() {
+    let o = iamsim(&[
+        "bench",
+        "--bundle",
+        "corpus/eks/bundle.json",
+        "--requests",
+        "300",
+        "--threads",
+        "2",
+        "--min-seconds",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["requests"], 300);
+    assert_eq!(v["mismatches"], 0);
+    let d = &v["decisions"];
+    let kinds = ["allowed", "explicitDeny", "implicitDeny"].map(|k| d[k].as_u64().unwrap());
+    assert!(kinds.iter().all(|&n| n > 0), "the generated mix yields all three decisions: {d}");
+    assert_eq!(kinds.iter().sum::<u64>() + d["indeterminate"].as_u64().unwrap(), 300);
+    for field in ["compile_ms", "compiled_per_sec", "reference_per_sec", "ratio", "parse_per_sec", "ns_per_decision"] {
+        assert!(v[field].as_f64().is_some_and(|x| x > 0.0), "{field}: {}", v[field]);
+    }
+    assert!(v["compiled_bytes"].as_u64().is_some_and(|b| b > 0), "{}", v["compiled_bytes"]);
+    let threads: Vec<u64> = v["scaling"].as_array().unwrap().iter().map(|s| s["threads"].as_u64().unwrap()).collect();
+    assert_eq!(threads, [1, 2]);
+    assert!(v["scaling"].as_array().unwrap().iter().all(|s| s["per_sec"].as_f64().is_some_and(|x| x > 0.0)));
+    // The text form names the same figures.
+    let o = iamsim(&[
+        "bench",
+        "--bundle",
+        "corpus/eks/bundle.json",
+        "--requests",
+        "50",
+        "--threads",
+        "1",
+        "--min-seconds",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for label in ["compile", "compiled", "reference", "ratio", "parse", "threads 1", "mismatches      0"] {
+        assert!(stdout(&o).contains(label), "{label} missing from:\n{}", stdout(&o));
+    }
 }
