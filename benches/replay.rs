@@ -1,11 +1,11 @@
 //! Replay throughput against merely reading the same CloudTrail files with the
-//! same reader, `.json` and `.json.gz`, in one criterion run (the throughput
+//! same reader (the members replay keeps), `.json` and `.json.gz`, in one criterion run (the throughput
 //! issue's measure). The replay's answers are checked first: generated events
 //! record what the engine decides, so nothing may break or disagree.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use iamsim::cloudtrail::reader::{read_file, Item};
+use iamsim::cloudtrail::reader::{read_file_with, Item, Members};
 use iamsim::inventory::Inventory;
 use iamsim::replay::Replayer;
 use iamsim::workload::cloudtrail::EventGenerator;
@@ -45,9 +45,10 @@ fn write_events(dir: &Path) -> (PathBuf, PathBuf) {
     (json, gz)
 }
 
+/// Reading as replay reads: the members the mapping needs.
 fn parse_only(path: &Path) -> usize {
     let mut n = 0;
-    read_file(path, &mut |item| {
+    read_file_with(path, Members::Mapped, &mut |item| {
         if let Item::Event(_, v) = item {
             black_box(&v);
         }
@@ -61,7 +62,7 @@ fn parse_only(path: &Path) -> usize {
 fn replay(path: &Path) -> iamsim::replay::Report {
     let mut r = Replayer::new(inventory(), Vec::new(), Default::default());
     r.set_want_lines(false);
-    read_file(path, &mut |item| match item {
+    read_file_with(path, Members::Mapped, &mut |item| match item {
         Item::Event(_, v) => {
             black_box(r.event(&v));
         }

@@ -736,8 +736,9 @@ impl Replayer {
     }
 
     fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
-        use crate::cloudtrail::reader::{read_file, Item};
-        let result = read_file(file, &mut |item| match item {
+        use crate::cloudtrail::reader::{read_file_with, Item, Members};
+        // The mapping reads a few members; the rest of each record is skipped.
+        let result = read_file_with(file, Members::Mapped, &mut |item| match item {
             Item::Event(_, v) => {
                 let out = self.event(&v);
                 if !out.is_empty() {

@@ -1,9 +1,10 @@
 //! The real CloudTrail samples in `../shared/data/cloudtrail`: every event is
 //! read and accounted for (checks or a named skip reason), identity types map
-//! as the semantics doc §8.3 says. Skips with a printed reason without the data.
+//! as the semantics doc §8.3 says; reading only the members the mapping reads
+//! changes no mapping. Skips with a printed reason without the data.
 
-use iamsim::cloudtrail::event::{to_checks, SkipReason};
-use iamsim::cloudtrail::reader::{collect_files, read_file, Item};
+use iamsim::cloudtrail::event::{outcome, to_checks, SkipReason};
+use iamsim::cloudtrail::reader::{collect_files, read_file, read_file_with, Item, Members};
 use iamsim::request::Principal;
 use std::collections::BTreeMap;
 
@@ -67,3 +68,69 @@ fn every_sample_event_is_accounted_for() {
     assert!(skipped.keys().any(|k| k.starts_with("not an API call")));
     assert!(principals["service"] > 20_000, "AWSService events dominate the SANS lab: {principals:?}");
 }
+
+/// Every record's mapping (checks, principal, context, or skip reason and
+/// outcome) and its read position, read keeping `members`.
+fn mappings(files: &[std::path::PathBuf], members: Members) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files {
+        read_file_with(f, members, &mut |item| match item {
+            Item::Event(at, v) => out.push(format!("{at}: {:?} {:?}", to_checks(&v), outcome(&v))),
+            Item::Malformed(at, why) => out.push(format!("{at}: malformed: {why}")),
+        })
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn records_of_the_mapped_members_map_like_whole_records() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = collect_files(&[root.join("corpus/replay/cloudtrail")]).unwrap();
+    match crate::shared_data() {
+        Some(data) => files.extend(collect_files(&[data.join("cloudtrail")]).unwrap()),
+        None => println!("SKIP (part): ../shared/data is absent; comparing on the corpus logs only"),
+    }
+    // Beside them, a record with every documented top-level member, to be
+    // mapped both ways too (unknown members must not matter either).
+    let dir = tempfile_dir();
+    let kitchen_sink = dir.join("all-members.json");
+    std::fs::write(&kitchen_sink, ALL_MEMBERS_RECORD).unwrap();
+    files.push(kitchen_sink);
+    let whole = mappings(&files, Members::All);
+    assert!(whole.len() > 40, "{} records", whole.len());
+    let mapped = mappings(&files, Members::Mapped);
+    assert_eq!(mapped.len(), whole.len());
+    if let Some((m, w)) = mapped.iter().zip(&whole).find(|(m, w)| m != w) {
+        panic!("read keeping the mapped members:\n{m}\nread whole:\n{w}");
+    }
+    assert!(whole.last().is_some_and(|m| m.contains("Ok(EventChecks")), "{:?}", whole.last());
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("iamsim-members-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every top-level member of a CloudTrail record (the "CloudTrail record
+/// contents" page), as an S3 `PutObject` call by a role session.
+const ALL_MEMBERS_RECORD: &str = r#"{"Records":[{
+  "eventVersion": "1.10", "eventTime": "2026-11-01T12:00:00Z", "eventSource": "s3.amazonaws.com",
+  "eventName": "PutObject", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+  "userAgent": "aws-cli/2.15", "requestParameters": {"bucketName": "b", "key": "k", "Host": "b.s3.amazonaws.com"},
+  "responseElements": {"x-amz-version-id": "v1"}, "additionalEventData": {"bytesTransferredIn": 5, "SignatureVersion": "SigV4"},
+  "requestID": "R1", "eventID": "E1", "readOnly": false, "eventType": "AwsApiCall", "managementEvent": false,
+  "recipientAccountId": "111122223333", "eventCategory": "Data", "errorMessage": "none", "apiVersion": "2006-03-01",
+  "serviceEventDetails": {"a": 1}, "sharedEventID": "S1", "vpcEndpointId": "vpce-1", "vpcEndpointAccountId": "111122223333",
+  "insightDetails": null, "annotation": "", "edgeDeviceDetails": null, "sessionCredentialFromConsole": "true",
+  "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": "b.s3.amazonaws.com"},
+  "addendum": {"reason": "DELIVERY_DELAY"}, "eventContext": {}, "resources": [
+    {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b/k"},
+    {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::b"}],
+  "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:s", "arn": "arn:aws:sts::111122223333:assumed-role/app/s",
+    "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLE", "sessionContext": {
+      "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "arn": "arn:aws:iam::111122223333:role/team/app",
+        "accountId": "111122223333", "userName": "app"},
+      "attributes": {"creationDate": "2026-11-01T11:00:00Z", "mfaAuthenticated": "true"}, "sourceIdentity": "alice"}}
+}]}"#;

@@ -169,28 +169,53 @@ struct IdentityView<'a> {
     creation_date: Option<&'a str>,
 }
 
+/// The members of a record the mapping reads (all in [`EventView::of`]); a
+/// reader may leave the others out of the records it builds
+/// ([`super::reader::Members::Mapped`]). Test builds check that every member
+/// the mapping reads is listed.
+pub const MAPPED_MEMBERS: &[&str] = &[
+    "eventType",
+    "eventSource",
+    "eventName",
+    "eventTime",
+    "awsRegion",
+    "vpcEndpointId",
+    "sourceIPAddress",
+    "userAgent",
+    "recipientAccountId",
+    "eventID",
+    "errorCode",
+    "tlsDetails",
+    "userIdentity",
+    "requestParameters",
+    "resources",
+];
+
 impl<'a> EventView<'a> {
     fn of(v: &'a Value) -> EventView<'a> {
         let mut e = EventView::default();
-        each_member(v, |k, v| match k {
-            "eventType" => e.event_type = nonempty(v),
-            "eventSource" => e.source = nonempty(v),
-            "eventName" => e.name = nonempty(v),
-            "eventTime" => e.time = nonempty(v),
-            "awsRegion" => e.region = nonempty(v),
-            "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
-            "sourceIPAddress" => e.source_ip = nonempty(v),
-            "userAgent" => e.user_agent = nonempty(v),
-            "recipientAccountId" => e.recipient_account = nonempty(v),
-            "eventID" => e.event_id = nonempty(v),
-            "errorCode" => e.error_code = nonempty(v),
-            "tlsDetails" => e.tls = v.is_object(),
-            "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
-            "requestParameters" => e.parameters = Some(v),
-            "resources" => {
-                e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
+        each_member(v, |k, v| {
+            match k {
+                "eventType" => e.event_type = nonempty(v),
+                "eventSource" => e.source = nonempty(v),
+                "eventName" => e.name = nonempty(v),
+                "eventTime" => e.time = nonempty(v),
+                "awsRegion" => e.region = nonempty(v),
+                "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
+                "sourceIPAddress" => e.source_ip = nonempty(v),
+                "userAgent" => e.user_agent = nonempty(v),
+                "recipientAccountId" => e.recipient_account = nonempty(v),
+                "eventID" => e.event_id = nonempty(v),
+                "errorCode" => e.error_code = nonempty(v),
+                "tlsDetails" => e.tls = v.is_object(),
+                "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
+                "requestParameters" => e.parameters = Some(v),
+                "resources" => {
+                    e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
+                }
+                _ => return,
             }
-            _ => {}
+            debug_assert!(MAPPED_MEMBERS.contains(&k), "`{k}` is read by the mapping but not in MAPPED_MEMBERS");
         });
         e
     }

@@ -39,6 +39,24 @@ pub enum Item {
     Malformed(Location, String),
 }
 
+/// Which members of each record [`Item::Event`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Members {
+    /// The whole record.
+    #[default]
+    All,
+    /// Only [`super::event::MAPPED_MEMBERS`], what the event mapping reads;
+    /// the rest is parsed past without being built. `responseElements` and
+    /// `additionalEventData` alone are a fifth to a quarter of real records'
+    /// bytes, and building a record was most of a replay's instructions.
+    /// Applies to documents read into memory and to JSON Lines that are
+    /// valid UTF-8; others are read whole. Every input yields the same
+    /// mappings and the same records reported malformed as with
+    /// [`Members::All`] (serde_json may word a syntax error inside a skipped
+    /// member differently).
+    Mapped,
+}
+
 /// The log files under `paths` (files as given; folders walked recursively for
 /// `*.json`, `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson`), sorted. `-` is stdin.
 ///
@@ -81,6 +99,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 /// # Errors
 /// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
 pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), String> {
+    read_file_with(path, Members::All, sink)
+}
+
+/// [`read_file`], keeping `members` of each record.
+///
+/// # Errors
+/// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
+pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item)) -> Result<(), String> {
     let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
@@ -89,12 +115,17 @@ pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), String> 
     };
     let gz = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
     let reader: Box<dyn Read> = if gz { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { raw };
-    read_stream(BufReader::with_capacity(1 << 20, reader), &name, sink);
+    read_stream_with(BufReader::with_capacity(1 << 20, reader), &name, members, sink);
     Ok(())
 }
 
 /// Reads records from any buffered stream, detecting the format from its first bytes.
-pub fn read_stream(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
+pub fn read_stream(input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
+    read_stream_with(input, name, Members::All, sink);
+}
+
+/// [`read_stream`], keeping `members` of each record.
+pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
     let head: Vec<u8> = match input.fill_buf() {
         Ok(b) => b.iter().copied().skip_while(|c| c.is_ascii_whitespace()).take(32).collect(),
         Err(e) => {
@@ -107,9 +138,9 @@ pub fn read_stream(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Ite
     };
     let after_brace: Vec<u8> = head.iter().copied().skip(1).skip_while(|c| c.is_ascii_whitespace()).collect();
     if head.first() == Some(&b'[') || (head.first() == Some(&b'{') && after_brace.starts_with(b"\"Records\"")) {
-        read_document(input, name, sink);
+        read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES);
     } else {
-        read_lines(input, name, sink);
+        read_lines(input, name, members, sink);
     }
 }
 
@@ -120,15 +151,24 @@ pub fn read_stream(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Ite
 /// holding one record at a time beside the part already read.
 const IN_MEMORY_DOCUMENT_BYTES: usize = 16 << 20;
 
-/// `{"Records":[…]}` or `[…]`, element by element.
-fn read_document(input: impl Read, name: &str, sink: &mut dyn FnMut(Item)) {
-    read_document_within(input, name, sink, IN_MEMORY_DOCUMENT_BYTES);
-}
-
-/// [`read_document`], in memory up to `in_memory_limit` bytes.
-fn read_document_within(mut input: impl Read, name: &str, sink: &mut dyn FnMut(Item), in_memory_limit: usize) {
-    let mut state = Records { name, index: 0, sink };
+/// `{"Records":[…]}` or `[…]`, element by element; in memory up to
+/// `in_memory_limit` bytes.
+fn read_document_within(
+    mut input: impl Read,
+    name: &str,
+    members: Members,
+    sink: &mut dyn FnMut(Item),
+    in_memory_limit: usize,
+) {
     let (head, read_error) = read_head(&mut input, in_memory_limit);
+    // Skipped members are not checked for UTF-8 by serde_json: a document
+    // that is not valid UTF-8 is read whole, so that it fails as it would
+    // have (and a large one, streamed and not checked ahead, always is).
+    let members = match members {
+        Members::Mapped if head.len() <= in_memory_limit && std::str::from_utf8(&head).is_ok() => Members::Mapped,
+        _ => Members::All,
+    };
+    let mut state = Records { name, index: 0, members, sink };
     let result = match read_error {
         // The records before the failure still count; the read error is
         // what is reported, unless the text was malformed before it (not
@@ -188,6 +228,7 @@ fn records<'de, R: serde_json::de::Read<'de>>(
 struct Records<'a, 'b> {
     name: &'a str,
     index: usize,
+    members: Members,
     sink: &'b mut dyn FnMut(Item),
 }
 
@@ -245,7 +286,8 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
         f.write_str("an array of CloudTrail events")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+        let members = self.0.members;
+        while let Some(v) = seq.next_element_seed(RecordSeed(members))? {
             self.0.push(v);
         }
         Ok(())
@@ -253,7 +295,7 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
 }
 
 /// JSON Lines: one event per line; a bad line is reported and reading goes on.
-fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
+fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
     let mut buf = Vec::new();
     let (mut line_no, mut index) = (0usize, 0usize);
     loop {
@@ -282,7 +324,10 @@ fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
         }
         let at = Location { file: name.to_string(), index, line: Some(line_no) };
         index += 1;
-        match serde_json::from_slice::<serde_json::Value>(&buf) {
+        // As for documents: a line that is not UTF-8 is read whole, to fail as it would.
+        let members = if std::str::from_utf8(&buf).is_ok() { members } else { Members::All };
+        let mut de = serde_json::Deserializer::from_slice(&buf);
+        match RecordSeed(members).deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
             Ok(v) if v.is_object() => sink(Item::Event(at, v)),
             Ok(v) => sink(Item::Malformed(
                 at,
@@ -290,6 +335,87 @@ fn read_lines(mut input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
             )),
             Err(e) => sink(Item::Malformed(at, format!("invalid JSON: {e}"))),
         }
+    }
+}
+
+/// One record as a `Value`, whole or with only the mapped members.
+struct RecordSeed(Members);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed {
+    type Value = serde_json::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        match self.0 {
+            Members::All => serde::Deserialize::deserialize(d),
+            Members::Mapped => d.deserialize_any(MappedRecord),
+        }
+    }
+}
+
+/// Builds an object of the mapped members only. Anything else is kept only
+/// as far as [`Records::push`] looks at it: its JSON type.
+struct MappedRecord;
+
+impl<'de> Visitor<'de> for MappedRecord {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let mut record = serde_json::Map::new();
+        while let Some(MemberName(name)) = map.next_key()? {
+            if super::event::MAPPED_MEMBERS.contains(&&*name) {
+                // A repeated member replaces the earlier value, as in a whole record.
+                record.insert(name.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(serde_json::Value::Object(record))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(serde_json::Value::Array(Vec::new()))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+}
+
+/// A member name, borrowed from the input when it has no escapes (names
+/// that are dropped are never copied).
+struct MemberName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = MemberName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<MemberName<'de>, E> {
+                Ok(MemberName(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MemberName<'de>, E> {
+                Ok(MemberName(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Name)
     }
 }
 
@@ -309,7 +435,7 @@ mod tests {
     /// Every item of a document read with the given in-memory limit.
     fn items_within(input: impl Read, limit: usize) -> Vec<String> {
         let mut items = Vec::new();
-        read_document_within(input, "t", &mut |item| items.push(format!("{item:?}")), limit);
+        read_document_within(input, "t", Members::All, &mut |item| items.push(format!("{item:?}")), limit);
         items
     }
 
@@ -330,6 +456,41 @@ mod tests {
                 assert_eq!(items_within(doc.as_bytes(), limit), in_memory, "{doc} within {limit}");
             }
         }
+    }
+
+    /// Every item read from `text` keeping `members`.
+    fn items_of(text: &str, members: Members) -> Vec<String> {
+        let mut items = Vec::new();
+        read_stream_with(text.as_bytes(), "t", members, &mut |item| items.push(format!("{item:?}")));
+        items
+    }
+
+    #[test]
+    fn mapped_members_only() {
+        // An escaped name is the name it spells; a repeated member keeps the
+        // last value in the first place, as a whole record does.
+        let doc = r#"{"Records":[{"eventName":"A","responseElements":{"big":[1,2,3]},"event\u0053ource":"s3.amazonaws.com","eventName":"B","x":1},
+                      7, "s", [1], null, true, 1.5, {"requestParameters":{"k":"v"}}]}"#;
+        let items = items_of(doc, Members::Mapped);
+        assert_eq!(items.len(), 8, "{items:?}");
+        assert_eq!(
+            items[0],
+            r#"Event(Location { file: "t", index: 0, line: None }, Object {"eventName": String("B"), "eventSource": String("s3.amazonaws.com")})"#
+        );
+        assert!(items[7].contains(r#"Object {"requestParameters": Object {"k": String("v")}}"#), "{items:?}");
+        // Records that are not objects are reported with the same type either way.
+        let whole = items_of(doc, Members::All);
+        for i in 1..7 {
+            assert!(items[i].starts_with("Malformed") && items[i] == whole[i], "{} vs {}", items[i], whole[i]);
+        }
+        // JSON Lines too, with the same line numbers and errors.
+        let lines = "{\"eventName\":\"A\",\"requestID\":\"r\"}\nnot json\n[2]\n";
+        let (mapped, whole) = (items_of(lines, Members::Mapped), items_of(lines, Members::All));
+        assert_eq!(
+            mapped[0],
+            r#"Event(Location { file: "t", index: 0, line: Some(1) }, Object {"eventName": String("A")})"#
+        );
+        assert_eq!(mapped[1..], whole[1..]);
     }
 
     /// Yields `data`, then fails.
