@@ -39,91 +39,93 @@ fn message(e: serde_json::Error) -> String {
     }
 }
 
-/// A JSON value as far as a string field cares: the string (borrowed from the
-/// input when it has no escapes), or the name of the type found instead.
-enum Field<'de> {
+/// A JSON value as a request needs it: a string borrowed from the input
+/// where it has no escapes; a number or boolean as its JSON text (the text
+/// `serde_json::Value` would give, so both readers agree); an array's
+/// elements as text or the type found instead; an object only as its type
+/// (its contents are parsed past, never built).
+enum Json<'de> {
     Text(Cow<'de, str>),
-    Other(&'static str),
-}
-
-/// A context value: one scalar (numbers and booleans as their JSON text), a
-/// list of them, `null` (unknown), or the name of the offending type.
-enum ContextJson<'de> {
-    Single(Cow<'de, str>),
-    Multi(Vec<String>),
+    /// A number or a boolean: its text and the name of its type.
+    Scalar(String, &'static str),
     Null,
-    Other(&'static str),
+    Array(Vec<Result<String, &'static str>>),
+    Object,
 }
 
-/// The text `serde_json::Value` would give a number (so both readers agree).
-fn number_text(n: serde_json::Number) -> String {
-    n.to_string()
+impl<'de> Json<'de> {
+    /// How an error names the type found.
+    fn type_name(&self) -> &'static str {
+        match self {
+            Json::Text(_) => "a string",
+            Json::Scalar(_, kind) => kind,
+            Json::Null => "null",
+            Json::Array(_) => "an array",
+            Json::Object => "an object",
+        }
+    }
+
+    /// A string, number or boolean as text; else the type found.
+    fn into_scalar_text(self) -> Result<Cow<'de, str>, &'static str> {
+        match self {
+            Json::Text(t) => Ok(t),
+            Json::Scalar(t, _) => Ok(Cow::Owned(t)),
+            other => Err(other.type_name()),
+        }
+    }
 }
 
-/// Implements the scalar `visit_*` methods of a visitor whose value has a
-/// `Single(Cow<str>)`-like constructor `$text` and an `Other(&str)` one, and
-/// whose numbers and booleans are `$scalar` (text) or `$other`.
-macro_rules! visit_scalars {
-    ($text:path, $other:path, $scalar:expr) => {
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok($text(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok($text(Cow::Owned(v.to_string())))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok($text(Cow::Owned(v)))
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            #[allow(clippy::redundant_closure_call)]
-            Ok(($scalar)(v.to_string(), "a boolean"))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            #[allow(clippy::redundant_closure_call)]
-            Ok(($scalar)(number_text(v.into()), "a number"))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            #[allow(clippy::redundant_closure_call)]
-            Ok(($scalar)(number_text(v.into()), "a number"))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            // JSON numbers are finite; `from_f64` refuses only NaN and infinities.
-            #[allow(clippy::redundant_closure_call)]
-            Ok(match serde_json::Number::from_f64(v) {
-                Some(n) => ($scalar)(number_text(n), "a number"),
-                None => $other("a number"),
-            })
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($other("an object"))
-        }
-    };
-}
+struct JsonVisitor;
 
-struct FieldVisitor;
-
-impl<'de> Visitor<'de> for FieldVisitor {
-    type Value = Field<'de>;
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
+        f.write_str("a JSON value")
     }
-
-    visit_scalars!(Field::Text, Field::Other, |_: String, kind| Field::Other(kind));
-
-    fn visit_unit<E: de::Error>(self) -> Result<Field<'de>, E> {
-        Ok(Field::Other("null"))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Borrowed(v)))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Field::Other("an array"))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::Text(Cow::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Scalar(v.to_string(), "a boolean"))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Scalar(serde_json::Number::from(v).to_string(), "a number"))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Scalar(serde_json::Number::from(v).to_string(), "a number"))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json<'de>, E> {
+        // JSON numbers are finite, so `from_f64` (which refuses NaN and
+        // infinities) always gives one.
+        let text = serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string());
+        Ok(Json::Scalar(text, "a number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element::<Json>()? {
+            items.push(item.into_scalar_text().map(Cow::into_owned));
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Json::Object)
     }
 }
 
-impl<'de> de::Deserialize<'de> for Field<'de> {
+impl<'de> de::Deserialize<'de> for Json<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(FieldVisitor)
+        d.deserialize_any(JsonVisitor)
     }
 }
 
@@ -132,53 +134,10 @@ struct Key<'de>(Cow<'de, str>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match d.deserialize_str(FieldVisitor)? {
-            Field::Text(t) => Ok(Key(t)),
-            Field::Other(kind) => Err(de::Error::custom(format!("expected a string key, found {kind}"))),
+        match d.deserialize_str(JsonVisitor)? {
+            Json::Text(t) => Ok(Key(t)),
+            other => Err(de::Error::custom(format!("expected a string key, found {}", other.type_name()))),
         }
-    }
-}
-
-struct ContextValueVisitor;
-
-impl<'de> Visitor<'de> for ContextValueVisitor {
-    type Value = ContextJson<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, number, boolean, array of those, or null")
-    }
-
-    visit_scalars!(ContextJson::Single, ContextJson::Other, |text: String, _| ContextJson::Single(Cow::Owned(text)));
-
-    fn visit_unit<E: de::Error>(self) -> Result<ContextJson<'de>, E> {
-        Ok(ContextJson::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ContextJson<'de>, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut bad = None;
-        while let Some(item) = seq.next_element::<ContextItem>()? {
-            match item {
-                ContextItem(Ok(v)) => values.push(v),
-                // The first offending element names the type; the rest is read past.
-                ContextItem(Err(kind)) => bad = bad.or(Some(kind)),
-            }
-        }
-        Ok(bad.map_or(ContextJson::Multi(values), ContextJson::Other))
-    }
-}
-
-/// One element of a multi-valued context key: a scalar's text or the name of
-/// the type found instead.
-struct ContextItem(Result<String, &'static str>);
-
-impl<'de> de::Deserialize<'de> for ContextItem {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(ContextItem(match d.deserialize_any(ContextValueVisitor)? {
-            ContextJson::Single(s) => Ok(s.into_owned()),
-            ContextJson::Multi(_) => Err("an array"),
-            ContextJson::Null => Err("null"),
-            ContextJson::Other(kind) => Err(kind),
-        }))
     }
 }
 
@@ -211,17 +170,21 @@ impl<'de> Visitor<'de> for ContextVisitor {
         let mut ctx = Context::new();
         ctx.reserve_for_json(self.input_bytes);
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            let inserted = match map.next_value_seed(ContextValueSeed)? {
-                ContextJson::Single(s) => ctx.insert_once(&key, ContextEntry::Single(&s)),
-                ContextJson::Multi(values) => ctx.refuse_repeat(&key).map(|()| {
-                    let slot = ctx.set_slot(values);
-                    ctx.push(&key, slot);
-                }),
-                ContextJson::Null => ctx.insert_once(&key, ContextEntry::Unknown),
-                ContextJson::Other(kind) => {
-                    return Err(de::Error::custom(format!(
-                        "context key `{key}`: expected a string, number or boolean, found {kind}"
-                    )))
+            let wrong = |kind: &str| {
+                de::Error::custom(format!("context key `{key}`: expected a string, number or boolean, found {kind}"))
+            };
+            let inserted = match map.next_value::<Json>()? {
+                Json::Null => ctx.insert_once(&key, ContextEntry::Unknown),
+                Json::Array(items) => {
+                    let values = items.into_iter().collect::<Result<Vec<_>, _>>().map_err(wrong)?;
+                    ctx.refuse_repeat(&key).map(|()| {
+                        let slot = ctx.set_slot(values);
+                        ctx.push(&key, slot);
+                    })
+                }
+                single => {
+                    let text = single.into_scalar_text().map_err(wrong)?;
+                    ctx.insert_once(&key, ContextEntry::Single(&text))
                 }
             };
             inserted.map_err(de::Error::custom)?;
@@ -238,32 +201,22 @@ impl<'de> Visitor<'de> for ContextVisitor {
     }
 }
 
-struct ContextValueSeed;
-
-impl<'de> DeserializeSeed<'de> for ContextValueSeed {
-    type Value = ContextJson<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ContextJson<'de>, D::Error> {
-        d.deserialize_any(ContextValueVisitor)
-    }
-}
-
 struct RequestVisitor {
     /// The length of the line, to size the context.
     input_bytes: usize,
 }
 
 /// Stores a field's string, refusing a second one and other types.
-fn take_text<'de, E: de::Error>(slot: &mut Option<Cow<'de, str>>, name: &str, value: Field<'de>) -> Result<(), E> {
+fn take_text<'de, E: de::Error>(slot: &mut Option<Cow<'de, str>>, name: &str, value: Json<'de>) -> Result<(), E> {
     if slot.is_some() {
         return Err(E::custom(format!("`{name}` given twice")));
     }
     match value {
-        Field::Text(t) => {
+        Json::Text(t) => {
             *slot = Some(t);
             Ok(())
         }
-        Field::Other(kind) => Err(E::custom(format!("`{name}` must be a string, found {kind}"))),
+        other => Err(E::custom(format!("`{name}` must be a string, found {}", other.type_name()))),
     }
 }
 
