@@ -169,10 +169,10 @@ struct IdentityView<'a> {
     creation_date: Option<&'a str>,
 }
 
-/// The members of a record the mapping reads (all in [`EventView::of`]); a
-/// reader may leave the others out of the records it builds
-/// ([`super::reader::Members::Mapped`]). Test builds check that every member
-/// the mapping reads is listed.
+/// The members of a record the mapping ([`to_checks`] and the functions
+/// beside it) reads; a reader may leave the others out of the records it
+/// builds ([`super::reader::Members::Mapped`]). Test builds check that every
+/// member the mapping reads is listed.
 pub const MAPPED_MEMBERS: &[&str] = &[
     "eventType",
     "eventSource",
