@@ -398,8 +398,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
     /// The text reader (`eval`'s) accepts exactly what the value reader
-    /// accepts and reads the same request (a JSON map cannot repeat a key, so
-    /// the text reader's refusal of repeats never applies here).
+    /// accepts and reads the same request. Context keys repeated in another
+    /// case are refused by both; exact repeats, which only the text reader
+    /// refuses, cannot occur in a JSON map (unit tests cover them).
     #[test]
     fn request_text_reader_agrees_with_value_reader(line in request_line()) {
         let text = line.to_string();
