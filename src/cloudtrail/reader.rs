@@ -192,31 +192,12 @@ fn read_document_within(
 }
 
 /// Reads `input` to its end or past `limit` bytes (then `limit + 1` bytes are
-/// returned), growing the buffer no further than that; with the error that
-/// stopped it early, if any.
+/// returned), with the error that stopped it early, if any (the bytes read
+/// before it are kept).
 fn read_head(input: &mut impl Read, limit: usize) -> (Vec<u8>, Option<std::io::Error>) {
     let mut buf = Vec::new();
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            if buf.len() > limit {
-                break;
-            }
-            let grow = buf.len().max(1 << 16).min(limit + 1 - buf.len());
-            buf.resize(buf.len() + grow, 0);
-        }
-        match input.read(buf.get_mut(filled..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(filled);
-                return (buf, Some(e));
-            }
-        }
-    }
-    buf.truncate(filled);
-    (buf, None)
+    let result = input.take(limit as u64 + 1).read_to_end(&mut buf);
+    (buf, result.err())
 }
 
 /// Hands every record of the document in `de` to `state`.
