@@ -321,18 +321,6 @@ pub enum ContextEntry<'a> {
     Absent,
 }
 
-impl ContextValue {
-    /// The value as a borrowed entry.
-    pub fn as_entry(&self) -> ContextEntry<'_> {
-        match self {
-            ContextValue::Single(s) => ContextEntry::Single(s),
-            ContextValue::Multi(m) => ContextEntry::Multi(m),
-            ContextValue::Unknown => ContextEntry::Unknown,
-            ContextValue::Absent => ContextEntry::Absent,
-        }
-    }
-}
-
 impl ContextEntry<'_> {
     /// An owned copy.
     pub fn to_value(&self) -> ContextValue {
@@ -609,6 +597,27 @@ impl Context {
         self.set(key, slot);
     }
 
+    /// An error when the context already holds `key` in any case: a request
+    /// naming a key twice (`aws:SourceIp` and `aws:sourceip`) is ambiguous,
+    /// and silently keeping either value could skip a Deny.
+    fn refuse_repeat(&self, key: &str) -> Result<(), String> {
+        match self.position(key, false) {
+            Some(i) => {
+                let first = self.entries.get(i).map_or("", |e| self.text_of(e.key));
+                Err(format!("context key `{key}` given twice (as `{first}`; keys are case-insensitive)"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Adds `key` unless the context already holds it ([`Context::refuse_repeat`]).
+    pub(crate) fn insert_once(&mut self, key: &str, value: ContextEntry<'_>) -> Result<(), String> {
+        self.refuse_repeat(key)?;
+        let slot = self.slot_of(value);
+        self.push(key, slot);
+        Ok(())
+    }
+
     /// [`Context::insert`] of a borrowed value (a single value is copied into
     /// the text buffer once, with no intermediate `String`).
     pub(crate) fn insert_entry(&mut self, key: &str, value: ContextEntry<'_>) {
@@ -705,37 +714,7 @@ impl Context {
     /// exactly were merged by the JSON parse already; to refuse those too,
     /// read the text with [`Context::from_json_text`].
     pub fn from_json(value: &serde_json::Value) -> Result<Context, String> {
-        let obj = value.as_object().ok_or_else(|| {
-            format!("context must be a JSON object, found {}", crate::policy::json::value_type_name(value))
-        })?;
-        let mut ctx = Context::new();
-        // Sized once: entries and key names (values are usually short).
-        ctx.prints.reserve_exact(obj.len());
-        ctx.entries.reserve_exact(obj.len());
-        // Each key is stored with its lower-cased copy.
-        ctx.text.reserve(obj.iter().map(|(k, v)| 2 * k.len() + v.as_str().map_or(8, str::len)).sum());
-        for (k, v) in obj {
-            let scalar = |v: &serde_json::Value| -> Result<String, String> {
-                match v {
-                    serde_json::Value::String(s) => Ok(s.clone()),
-                    serde_json::Value::Number(n) => Ok(n.to_string()),
-                    serde_json::Value::Bool(b) => Ok(b.to_string()),
-                    other => Err(format!(
-                        "context key `{k}`: expected a string, number or boolean, found {}",
-                        crate::policy::json::value_type_name(other)
-                    )),
-                }
-            };
-            let cv = match v {
-                serde_json::Value::Array(items) => {
-                    ContextValue::Multi(items.iter().map(scalar).collect::<Result<_, _>>()?)
-                }
-                serde_json::Value::Null => ContextValue::Unknown,
-                other => ContextValue::Single(scalar(other)?),
-            };
-            ctx.insert_once(k, cv.as_entry())?;
-        }
-        Ok(ctx)
+        json_text::context_from_value(value)
     }
 
     /// Reads a context object from JSON text, as [`Context::from_json`] does
@@ -802,39 +781,7 @@ impl Request {
     /// # Ok::<(), String>(())
     /// ```
     pub fn from_json(v: &serde_json::Value) -> Result<Request, String> {
-        let obj = v.as_object().ok_or_else(|| {
-            format!("a request must be a JSON object, found {}", crate::policy::json::value_type_name(v))
-        })?;
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !matches!(k.as_str(), "principal" | "action" | "resource" | "resource_account" | "context"))
-        {
-            return Err(format!(
-                "unknown field `{k}` (expected principal, action, resource, resource_account, context)"
-            ));
-        }
-        let field = |name: &str| -> Result<&str, String> {
-            match obj.get(name) {
-                Some(serde_json::Value::String(s)) => Ok(s),
-                Some(other) => {
-                    Err(format!("`{name}` must be a string, found {}", crate::policy::json::value_type_name(other)))
-                }
-                None => Err(format!("missing field `{name}`")),
-            }
-        };
-        let principal = Principal::parse(field("principal")?).map_err(|e| format!("principal: {e}"))?;
-        let action = field("action")?;
-        if !action.contains(':') {
-            return Err(format!("action: `{action}` is not of the form service:ActionName"));
-        }
-        let mut req = Request::new(principal, action, field("resource")?);
-        if obj.contains_key("resource_account") {
-            req.resource_account = Some(field("resource_account")?.to_string());
-        }
-        if let Some(c) = obj.get("context") {
-            req.context = Context::from_json(c)?;
-        }
-        Ok(req)
+        json_text::request_from_value(v)
     }
 
     /// Reads a request from one line of JSON text in the `eval` form, as

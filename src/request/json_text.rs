@@ -1,13 +1,15 @@
-//! Reading a request straight from JSON text (the `eval` line form): a serde
-//! visitor fills the [`Request`] and its [`Context`] while the parser walks
-//! the text, with no intermediate `serde_json::Value`. Building that value
+//! Reading a request from JSON (the `eval` line form): serde visitors fill
+//! the [`Request`] and its [`Context`] while the parser walks the text, with
+//! no intermediate `serde_json::Value`, or while they walk a `Value` an
+//! embedder already holds (the same visitors, so the same rules and
+//! messages). Building that value
 //! (an ordered map per object, a `String` per key and value) was half of
 //! `iamsim eval`'s instructions per line; strings without escapes are now
 //! copied once, into the request.
 //!
-//! Part of `request`. Same fields and rules as [`Request::from_json`]; in
-//! addition a field or context key given twice is an error here (which value
-//! was meant cannot be known; see [`Context::insert_once`]).
+//! Part of `request`. A field or context key given twice is an error (which
+//! value was meant cannot be known; see [`Context::insert_once`]); a parsed
+//! `Value` has already merged keys repeated exactly.
 
 use super::{Context, ContextEntry, Principal, Request};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -28,6 +30,17 @@ pub(super) fn context_from_text(text: &str) -> Result<Context, String> {
     let ctx = ContextSeed { input_bytes: text.len() }.deserialize(&mut de).map_err(message)?;
     de.end().map_err(message)?;
     Ok(ctx)
+}
+
+/// Reads one request from a parsed value; see [`Request::from_json`]. The
+/// same visitors as for text: a `Value` is a deserializer too.
+pub(super) fn request_from_value(value: &serde_json::Value) -> Result<Request, String> {
+    value.deserialize_map(RequestVisitor { input_bytes: 0 }).map_err(message)
+}
+
+/// Reads a context object from a parsed value; see [`Context::from_json`].
+pub(super) fn context_from_value(value: &serde_json::Value) -> Result<Context, String> {
+    ContextSeed { input_bytes: 0 }.deserialize(value).map_err(message)
 }
 
 /// The error's text (with its line and column), syntax errors said to be so.
@@ -177,10 +190,7 @@ impl<'de> Visitor<'de> for ContextVisitor {
                 Json::Null => ctx.insert_once(&key, ContextEntry::Unknown),
                 Json::Array(items) => {
                     let values = items.into_iter().collect::<Result<Vec<_>, _>>().map_err(wrong)?;
-                    ctx.refuse_repeat(&key).map(|()| {
-                        let slot = ctx.set_slot(values);
-                        ctx.push(&key, slot);
-                    })
+                    ctx.insert_once(&key, ContextEntry::Multi(&values))
                 }
                 single => {
                     let text = single.into_scalar_text().map_err(wrong)?;
@@ -263,27 +273,6 @@ impl<'de> Visitor<'de> for RequestVisitor {
 }
 
 impl Context {
-    /// An error when the context already holds `key` in any case: a request
-    /// naming a key twice (`aws:SourceIp` and `aws:sourceip`) is ambiguous,
-    /// and silently keeping either value could skip a Deny.
-    pub(crate) fn refuse_repeat(&self, key: &str) -> Result<(), String> {
-        match self.position(key, false) {
-            Some(i) => {
-                let first = self.entries.get(i).map_or("", |e| self.text_of(e.key));
-                Err(format!("context key `{key}` given twice (as `{first}`; keys are case-insensitive)"))
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Adds `key` unless the context already holds it ([`Context::refuse_repeat`]).
-    pub(crate) fn insert_once(&mut self, key: &str, value: ContextEntry<'_>) -> Result<(), String> {
-        self.refuse_repeat(key)?;
-        let slot = self.slot_of(value);
-        self.push(key, slot);
-        Ok(())
-    }
-
     /// Sizes the buffers for a context read from `bytes` of JSON text: each
     /// key is stored twice (as given and lower-cased), so the text needs at
     /// most twice the input; a key and its value take some 40 bytes or more.
