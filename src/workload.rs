@@ -150,8 +150,22 @@ impl Generator {
             let region = rng.pick(REGIONS).copied().unwrap_or("us-west-2");
             return format!("arn:aws:{service}:{region}:{ACCOUNT}:thing/t-{}", rng.below(1000));
         }
-        // Fill each header segment sensibly, the resource part with fillers.
+        // Fill each header segment sensibly (a request names a real partition,
+        // service, region and account), the resource part with fillers.
         let mut segs: Vec<String> = pattern.splitn(6, ':').map(str::to_string).collect();
+        if let Some(partition) = segs.get_mut(1) {
+            if partition.contains(['*', '?']) {
+                *partition = "aws".to_string();
+            }
+        }
+        if let Some(service) = segs.get_mut(2) {
+            if service.contains(['*', '?']) {
+                // The action's service where the pattern allows it.
+                let own = action.split_once(':').map_or("s3", |(s, _)| s).to_ascii_lowercase();
+                *service =
+                    if crate::policy::pattern::glob_match(service, &own) { own } else { fill(rng, &["x"], service) };
+            }
+        }
         if let Some(region) = segs.get_mut(3) {
             if region.contains(['*', '?']) {
                 *region = rng.pick(REGIONS).copied().unwrap_or("us-west-2").to_string();
@@ -247,5 +261,36 @@ mod tests {
         assert_ne!(a, g.generate(50, 8));
         assert!(a.iter().any(|r| r.action.to_ascii_lowercase().ends_with("networkinterface")));
         assert!(a.iter().any(|r| r.context.get("ec2:ResourceTag/x").is_some()));
+    }
+
+    /// Wildcards in a pattern's partition, service, region or account are
+    /// filled in: a request's resource is `*` or an ARN with a concrete header.
+    #[test]
+    fn generated_arns_have_concrete_headers() {
+        let doc = br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:Get*",
+            "Resource":["arn:*:secretsmanager:*:*:secret:eks-*","arn:aws*:s?:::bucket/*","arn:aws:*:us-*:*:thing/*"]}]}"#;
+        let p = crate::policy::parse_policy(doc, "p", crate::policy::PolicyKind::Identity).unwrap();
+        let g = Generator::new(&PolicySet { identity: vec![p], ..Default::default() });
+        let reqs = g.generate(300, 3);
+        let mut arns = 0;
+        for r in reqs.iter().filter(|r| r.resource != "*") {
+            let arn = crate::policy::Arn::parse(&r.resource).unwrap_or_else(|| panic!("{}", r.resource));
+            assert!(!arn.header().iter().any(|s| s.contains(['*', '?'])), "{}", r.resource);
+            arns += 1;
+        }
+        assert!(arns > 200, "{arns}");
+        // Every pattern was drawn from: the partition filled with `aws`, a
+        // service wildcard with the action's service where the pattern allows
+        // it (`*`), else filled in (`s?`).
+        for (prefix, part) in [
+            ("arn:aws:secretsmanager:", ":secret:eks-"),
+            ("arn:aws:s", ":::bucket/"),
+            ("arn:aws:secretsmanager:", ":thing/"),
+        ] {
+            assert!(
+                reqs.iter().any(|r| r.resource.starts_with(prefix) && r.resource.contains(part)),
+                "{prefix}…{part}"
+            );
+        }
     }
 }
