@@ -192,25 +192,45 @@ fn versus_iam_rs(c: &mut Criterion) {
     let mut s = Scratch::new(&ours);
     for (o, t) in our_reqs.iter().zip(&their_reqs) {
         let mine = ours.decide(o, &mut s).kind;
-        let other = match theirs.evaluate(t).unwrap().decision {
-            iam_rs::Decision::Allow => DecisionKind::Allowed,
-            iam_rs::Decision::Deny => DecisionKind::ExplicitDeny,
-            iam_rs::Decision::NotApplicable => DecisionKind::ImplicitDeny,
-        };
+        let other = their_kind(theirs.evaluate(t).unwrap().decision);
         assert_eq!(mine, other, "{} on {}", o.action, o.resource);
     }
-    let mut g = c.benchmark_group("versus_iam_rs_flat_policy");
-    g.throughput(Throughput::Elements(pairs.len() as u64));
+    side_by_side(c, "versus_iam_rs_flat_policy", None, (&ours, &our_reqs), (&theirs, &their_reqs));
+}
+
+/// iam-rs's verdict in iamsim's terms.
+fn their_kind(d: iam_rs::Decision) -> DecisionKind {
+    match d {
+        iam_rs::Decision::Allow => DecisionKind::Allowed,
+        iam_rs::Decision::Deny => DecisionKind::ExplicitDeny,
+        iam_rs::Decision::NotApplicable => DecisionKind::ImplicitDeny,
+    }
+}
+
+/// Times both engines on the same requests (already checked to agree).
+fn side_by_side(
+    c: &mut Criterion,
+    group: &str,
+    samples: Option<usize>,
+    (ours, our_reqs): (&CompiledPolicySet, &[Request]),
+    (theirs, their_reqs): (&iam_rs::PolicyEvaluator, &[iam_rs::IAMRequest]),
+) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(our_reqs.len() as u64));
+    if let Some(n) = samples {
+        g.sample_size(n);
+    }
+    let mut s = Scratch::new(ours);
     g.bench_function("iamsim_compiled", |b| {
         b.iter(|| {
-            for r in &our_reqs {
+            for r in our_reqs {
                 black_box(ours.decide(r, &mut s));
             }
         })
     });
     g.bench_function("iam_rs", |b| {
         b.iter(|| {
-            for r in &their_reqs {
+            for r in their_reqs {
                 black_box(theirs.evaluate(r).unwrap());
             }
         })
@@ -258,11 +278,7 @@ fn versus_iam_rs_eks(c: &mut Criterion) {
         }
         // iam-rs refuses some generated ARNs (a `*` partition): not comparable.
         let Ok(other) = theirs.evaluate(&t) else { continue };
-        let other = match other.decision {
-            iam_rs::Decision::Allow => DecisionKind::Allowed,
-            iam_rs::Decision::Deny => DecisionKind::ExplicitDeny,
-            iam_rs::Decision::NotApplicable => DecisionKind::ImplicitDeny,
-        };
+        let other = their_kind(other.decision);
         let mine = ours.decide(&r, &mut s).kind;
         assert_eq!(mine, other, "{r:?}");
         counts[usize::from(mine != DecisionKind::Allowed)] += 1;
@@ -272,24 +288,7 @@ fn versus_iam_rs_eks(c: &mut Criterion) {
     // Most of the workload is comparable, with both verdicts well represented.
     assert!(our_reqs.len() >= 1_000 && counts[0] >= 300 && counts[1] >= 300, "{counts:?}");
     // iam-rs takes ~0.2 ms per decision here: ten samples of the whole workload.
-    let mut g = c.benchmark_group("versus_iam_rs_eks_managed");
-    g.throughput(Throughput::Elements(our_reqs.len() as u64));
-    g.sample_size(10);
-    g.bench_function("iamsim_compiled", |b| {
-        b.iter(|| {
-            for r in &our_reqs {
-                black_box(ours.decide(r, &mut s));
-            }
-        })
-    });
-    g.bench_function("iam_rs", |b| {
-        b.iter(|| {
-            for r in &their_reqs {
-                black_box(theirs.evaluate(r).unwrap());
-            }
-        })
-    });
-    g.finish();
+    side_by_side(c, "versus_iam_rs_eks_managed", Some(10), (&ours, &our_reqs), (&theirs, &their_reqs));
 }
 
 criterion_group!(benches, compile, decide, versus_iam_rs, versus_iam_rs_eks);
