@@ -47,6 +47,9 @@ impl<'a> Arn<'a> {
 /// header colons sit in the first few dozen bytes: one word test each instead
 /// of a `memchr` call per colon, whose setup dominated at these lengths).
 fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
+    if let Some(found) = first_four_colons_in_32(bytes) {
+        return Some(found);
+    }
     let mut found = [0usize; 4];
     let mut n = 0;
     let rest = bytes.len() % 8;
@@ -68,6 +71,33 @@ fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
         return Some(found);
     }
     None
+}
+
+/// [`first_four_colons`] when all four are among the first 32 bytes (a
+/// partition, service, region and 12-digit account: most ARNs): the four
+/// words' colons gathered into one 32-bit mask, then four fixed steps,
+/// without a branch that depends on where the colons fall.
+fn first_four_colons_in_32(bytes: &[u8]) -> Option<[usize; 4]> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+    // Gathers the top bit of each byte (bit 8i + 7) into bit i.
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let head = bytes.first_chunk::<32>()?;
+    let mut mask = 0u32;
+    for (k, word) in crate::words::whole_words(head).enumerate() {
+        let v = word ^ COLONS;
+        let zeros = !(((v & LOW7) + LOW7) | v | LOW7);
+        mask |= (((zeros >> 7).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
+    }
+    if mask.count_ones() < 4 {
+        return None;
+    }
+    let mut found = [0usize; 4];
+    for slot in &mut found {
+        *slot = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+    }
+    Some(found)
 }
 
 /// Records the colons of `word` (bytes `at..at + 8`) into `found`; `Some(true)`
@@ -136,19 +166,23 @@ mod tests {
             let v: Vec<usize> = b.iter().enumerate().filter(|(_, c)| **c == b':').map(|(i, _)| i).take(4).collect();
             v.try_into().ok()
         };
-        // Every placement of four colons among neighbours that could fool a
-        // word-at-a-time test (';' is ':' ^ 1, 0xba is ':' | 0x80).
+        // Colons from every start, at spacings that put the first four in one
+        // word, across words, past the first 32 bytes or fewer than four in
+        // them, among neighbours that could fool a word-at-a-time test (';' is
+        // ':' ^ 1, 0xba is ':' | 0x80).
         let fillers = [b'a', b';', 0xba, b'9', 0];
-        for len in 0..20usize {
+        for len in 0..48usize {
             for f in fillers {
                 for start in 0..len {
-                    let mut b = vec![f; len];
-                    for (i, slot) in b.iter_mut().enumerate().skip(start) {
-                        if (i - start) % 3 == 0 {
-                            *slot = b':';
+                    for gap in [1, 3, 7, 9, 12] {
+                        let mut b = vec![f; len];
+                        for (i, slot) in b.iter_mut().enumerate().skip(start) {
+                            if (i - start) % gap == 0 {
+                                *slot = b':';
+                            }
                         }
+                        assert_eq!(first_four_colons(&b), naive(&b), "{b:?}");
                     }
-                    assert_eq!(first_four_colons(&b), naive(&b), "{b:?}");
                 }
             }
         }
