@@ -44,8 +44,8 @@ pub struct BenchArgs {
 struct Rate {
     /// Over all passes: total items / total time.
     mean: f64,
-    /// Of the fastest pass. On a shared machine other load only ever slows a
-    /// pass down, so this is the steadiest figure to compare two builds by.
+    /// Of the fastest pass. On a shared machine other load only slows passes
+    /// down, so this varies less between runs than the mean.
     best: f64,
     passes: usize,
 }
