@@ -78,16 +78,12 @@ fn first_four_colons(bytes: &[u8]) -> Option<[usize; 4]> {
 /// words' colons gathered into one 32-bit mask, then four fixed steps,
 /// without a branch that depends on where the colons fall.
 fn first_four_colons_in_32(bytes: &[u8]) -> Option<[usize; 4]> {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
-    // Gathers the top bit of each byte (bit 8i + 7) into bit i.
+    // Gathers the top bit of each byte (bit 8i + 7) into bit i of the top byte.
     const GATHER: u64 = 0x0102_0408_1020_4080;
     let head = bytes.first_chunk::<32>()?;
     let mut mask = 0u32;
     for (k, word) in crate::words::whole_words(head).enumerate() {
-        let v = word ^ COLONS;
-        let zeros = !(((v & LOW7) + LOW7) | v | LOW7);
-        mask |= (((zeros >> 7).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
+        mask |= (((colon_bytes(word) >> 7).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
     }
     if mask.count_ones() < 4 {
         return None;
@@ -100,16 +96,23 @@ fn first_four_colons_in_32(bytes: &[u8]) -> Option<[usize; 4]> {
     Some(found)
 }
 
-/// Records the colons of `word` (bytes `at..at + 8`) into `found`; `Some(true)`
-/// once four are found.
+/// The top bit (0x80) set in each byte of `word` that is a colon, and no
+/// other bit.
 #[inline(always)]
-fn colons_into(word: u64, at: usize, found: &mut [usize; 4], n: &mut usize) -> Option<bool> {
+fn colon_bytes(word: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     // Zero bytes of `v` are the word's colons; exact per byte (no carry
     // crosses a byte boundary).
     let v = word ^ COLONS;
-    let mut zeros = !(((v & LOW7) + LOW7) | v | LOW7);
+    !(((v & LOW7) + LOW7) | v | LOW7)
+}
+
+/// Records the colons of `word` (bytes `at..at + 8`) into `found`; `Some(true)`
+/// once four are found.
+#[inline(always)]
+fn colons_into(word: u64, at: usize, found: &mut [usize; 4], n: &mut usize) -> Option<bool> {
+    let mut zeros = colon_bytes(word);
     while zeros != 0 {
         *found.get_mut(*n)? = at + (zeros.trailing_zeros() / 8) as usize;
         *n += 1;
