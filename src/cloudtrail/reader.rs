@@ -380,27 +380,10 @@ impl<'de> Visitor<'de> for MappedRecord {
 }
 
 /// A member name, borrowed from the input when it has no escapes (names
-/// that are dropped are never copied).
-struct MemberName<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for MemberName<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl<'de> Visitor<'de> for Name {
-            type Value = MemberName<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<MemberName<'de>, E> {
-                Ok(MemberName(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MemberName<'de>, E> {
-                Ok(MemberName(std::borrow::Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(Name)
-    }
-}
+/// that are dropped are never copied): serde's borrowing `Cow<str>`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct MemberName<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
 #[cfg(test)]
 mod tests {

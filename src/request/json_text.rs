@@ -142,17 +142,11 @@ impl<'de> de::Deserialize<'de> for Json<'de> {
     }
 }
 
-/// A context key or field name (objects' keys are always strings).
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match d.deserialize_str(JsonVisitor)? {
-            Json::Text(t) => Ok(Key(t)),
-            other => Err(de::Error::custom(format!("expected a string key, found {}", other.type_name()))),
-        }
-    }
-}
+/// A context key or field name, borrowed from the input when it has no
+/// escapes: serde's borrowing `Cow<str>`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// Reads a context object into a fresh [`Context`], sized for the input's
 /// length (at most one reservation per buffer instead of doubling per key).
