@@ -597,22 +597,15 @@ impl Context {
         self.set(key, slot);
     }
 
-    /// An error when the context already holds `key` in any case: a request
-    /// naming a key twice (`aws:SourceIp` and `aws:sourceip`) is ambiguous,
-    /// and silently keeping either value could skip a Deny.
-    fn refuse_repeat(&self, key: &str) -> Result<(), String> {
-        match self.position(key, false) {
-            Some(i) => {
-                let first = self.entries.get(i).map_or("", |e| self.text_of(e.key));
-                Err(format!("context key `{key}` given twice (as `{first}`; keys are case-insensitive)"))
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Adds `key` unless the context already holds it ([`Context::refuse_repeat`]).
+    /// Adds `key`, or an error when the context already holds it in any
+    /// case: a request naming a key twice (`aws:SourceIp` and
+    /// `aws:sourceip`) is ambiguous, and silently keeping either value could
+    /// skip a Deny.
     pub(crate) fn insert_once(&mut self, key: &str, value: ContextEntry<'_>) -> Result<(), String> {
-        self.refuse_repeat(key)?;
+        if let Some(i) = self.position(key, false) {
+            let first = self.entries.get(i).map_or("", |e| self.text_of(e.key));
+            return Err(format!("context key `{key}` given twice (as `{first}`; keys are case-insensitive)"));
+        }
         let slot = self.slot_of(value);
         self.push(key, slot);
         Ok(())
