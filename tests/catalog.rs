@@ -26,13 +26,6 @@ fn shared_catalog_dir() -> Option<PathBuf> {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamsim-catalog-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Everything a catalog says about its actions and keys, as comparable text.
 fn describe(catalog: &Catalog, with_required: bool) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -67,7 +60,8 @@ fn describe(catalog: &Catalog, with_required: bool) -> BTreeMap<String, String> 
 fn snapshot_reads_back_what_was_written() {
     let catalog = corpus_catalog();
     assert_eq!(catalog.services().len(), 4);
-    let dir = temp_dir("snapshot");
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let file = dir.join("catalog.json");
     catalog.write_snapshot(&file).unwrap();
     let again = Catalog::load(&file).unwrap();
@@ -83,24 +77,26 @@ fn snapshot_reads_back_what_was_written() {
 
 #[test]
 fn bad_catalogs_are_located_errors() {
-    let dir = temp_dir("bad");
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     std::fs::write(
         dir.join("demo.json"),
         br#"{"Name":"demo","Actions":[{"Name":"A","Resources":[{"Name":"ghost"}]}]}"#,
     )
     .unwrap();
-    let e = Catalog::load(&dir).err().unwrap().to_string();
+    let e = Catalog::load(dir).err().unwrap().to_string();
     assert!(e.contains("demo.json") && e.contains("\"ghost\""), "{e}");
     std::fs::write(dir.join("demo.json"), b"{\"Name\": 3}").unwrap();
-    let e = Catalog::load(&dir).err().unwrap().to_string();
+    let e = Catalog::load(dir).err().unwrap().to_string();
     assert!(e.contains("demo.json: line 1, column"), "{e}");
     let snapshot = dir.join("snap.json");
     std::fs::write(&snapshot, br#"{"format":"iamsim-catalog","version":99,"catalog":{"source":"x","services":[],"global_keys":[],"other_key_prefixes":[]}}"#)
         .unwrap();
     let e = Catalog::load(&snapshot).err().unwrap().to_string();
     assert!(e.contains("re-run `iamsim catalog import`"), "{e}");
-    let empty = temp_dir("empty");
-    assert!(Catalog::load(&empty).err().unwrap().to_string().contains("no service files found"));
+    let scratch = crate::scratch_dir();
+    let empty = scratch.path();
+    assert!(Catalog::load(empty).err().unwrap().to_string().contains("no service files found"));
 }
 
 /// The full reference, re-written in AWS's service-reference format, loads
@@ -111,7 +107,8 @@ fn both_input_formats_load_the_same_catalog() {
     let catalog = Catalog::load(&dir).unwrap();
     assert_eq!(catalog.services().len(), 457);
     assert_eq!(catalog.action_count(), 22_321);
-    let out = temp_dir("aws-format");
+    let scratch = crate::scratch_dir();
+    let out = scratch.path();
     for service in catalog.services() {
         let actions: Vec<_> = service
             .actions
@@ -147,10 +144,10 @@ fn both_input_formats_load_the_same_catalog() {
         .map(|k| serde_json::json!({"Name": k.name, "Types": [k.key_type.name()]}))
         .collect();
     std::fs::write(out.join("global-condition-keys.json"), serde_json::json!(globals).to_string()).unwrap();
-    let again = Catalog::load(&out).unwrap();
+    let again = Catalog::load(out).unwrap();
     // The published format has no "required" flag and no per-row keys; everything else must agree.
     assert_eq!(describe(&catalog, false), describe(&again, false));
-    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(out);
 }
 
 /// `expand` (the evaluation automaton) agrees with a direct glob over the
@@ -361,7 +358,8 @@ fn iamsim(args: &[&str], env: Option<(&str, &Path)>) -> std::process::Output {
 
 #[test]
 fn cli_import_then_use_the_snapshot_through_the_environment() {
-    let dir = temp_dir("cli");
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let snapshot = dir.join("catalog.json");
     let o =
         iamsim(&["catalog", "import", "corpus/catalog/service-reference", "--out", snapshot.to_str().unwrap()], None);
@@ -410,7 +408,8 @@ fn cli_validate_exit_codes_and_json() {
     // Only warnings: exit 0. A malformed policy is an error finding with its location.
     let o = iamsim(&["validate", "--catalog", cat, "corpus/catalog/diff/old.json"], None);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
-    let dir = temp_dir("validate");
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let bad = dir.join("bad.json");
     std::fs::write(&bad, br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEqual":{"a:b":"c"}}}]}"#).unwrap();
     let o = iamsim(&["validate", "--catalog", cat, bad.to_str().unwrap()], None);
@@ -450,7 +449,8 @@ fn simulate_warns_about_actions_the_catalog_does_not_know() {
 
 #[test]
 fn validate_guesses_the_policy_kind_from_the_statements() {
-    let dir = temp_dir("kind");
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let identity = dir.join("identity.json");
     std::fs::write(&identity, br#"{"Version":"2012-10-17","Statement":[{"Sid":"Principal","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#).unwrap();
     let bucket = dir.join("bucket.json");

@@ -187,11 +187,9 @@ fn eval_reads_stdin_and_keeps_bad_lines_in_place() {
     assert!(stderr(&o).contains("4 of 6 request lines were malformed"), "{}", stderr(&o));
 }
 
-/// Writes `content` to a fresh temporary file and returns its path.
-fn temp_file(name: &str, content: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamsim-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// Writes `content` to a file `name` in `dir` and returns its path.
+fn write_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> std::path::PathBuf {
+    let p = dir.path().join(name);
     std::fs::write(&p, content).unwrap();
     p
 }
@@ -212,8 +210,9 @@ fn bad_policies_get_located_errors_and_exit_1() {
         ("qualifier.json", br#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ForEveryValue:StringLike":{"k":"v"}}}}"#, "unknown set qualifier `ForEveryValue`"),
         ("types.json", br#"{"Statement":{"Effect":"Allow","Action":{"a":1},"Resource":"*"}}"#, "at Statement.Action: expected a string or an array of strings, found an object"),
     ];
+    let scratch = crate::scratch_dir();
     for (name, content, want) in cases {
-        let p = temp_file(name, content);
+        let p = write_file(&scratch, name, content);
         let o = iamsim(&["simulate", "--identity-policy", p.to_str().unwrap(), "--action", "s3:GetObject"]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{name}: stderr `{}` lacks `{want}`", stderr(&o));
@@ -259,7 +258,8 @@ fn bad_arguments_exit_1_without_panicking() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: stderr `{}` lacks `{want}`", stderr(&o));
     }
-    let bundle = temp_file("bundle.json", br#"{"identity":[{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}],"scps":[[{"Statement":{"Effect":"Allow","Action":"*"}}]]}"#);
+    let scratch = crate::scratch_dir();
+    let bundle = write_file(&scratch, "bundle.json", br#"{"identity":[{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}],"scps":[[{"Statement":{"Effect":"Allow","Action":"*"}}]]}"#);
     let o = iamsim(&["eval", "--bundle", bundle.to_str().unwrap(), "--requests", "-"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(

@@ -93,7 +93,8 @@ fn records_of_the_mapped_members_map_like_whole_records() {
     }
     // Beside them, a record with every documented top-level member, to be
     // mapped both ways too (unknown members must not matter either).
-    let dir = tempfile_dir();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let kitchen_sink = dir.join("all-members.json");
     std::fs::write(&kitchen_sink, ALL_MEMBERS_RECORD).unwrap();
     files.push(kitchen_sink);
@@ -105,12 +106,6 @@ fn records_of_the_mapped_members_map_like_whole_records() {
         panic!("read keeping the mapped members:\n{m}\nread whole:\n{w}");
     }
     assert!(whole.last().is_some_and(|m| m.contains("Ok(EventChecks")), "{:?}", whole.last());
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamsim-members-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Every top-level member of a CloudTrail record (the "CloudTrail record

@@ -167,8 +167,8 @@ fn nesting_past_the_limit_is_a_located_error() {
 /// An overlong request line in `eval` is an error in its place; the rest is evaluated.
 #[test]
 fn overlong_lines_are_located_errors() {
-    let dir = std::env::temp_dir().join(format!("iamsim-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let requests = dir.join("requests.jsonl");
     let good = std::fs::read_to_string(crate::root().join("corpus/eks/requests.jsonl"))
         .unwrap()

@@ -31,6 +31,13 @@ pub fn iamsim_command() -> std::process::Command {
     cmd
 }
 
+/// A directory of the caller's own, removed when dropped. Tests run as
+/// threads of one process, so a name made from the process id is shared
+/// between them: two `replay` runs once read each other's half-written report.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("iamsim-test-").tempdir().unwrap()
+}
+
 /// `../shared/data` beside the checkout, if present (CI has it; a bare clone may not).
 pub fn shared_data() -> Option<PathBuf> {
     let p = root().join("../shared/data");

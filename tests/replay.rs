@@ -4,8 +4,8 @@
 //! proposed policy (`--override`) shows what it would break.
 
 fn replay(extra: &[&str]) -> serde_json::Value {
-    let dir = std::env::temp_dir().join(format!("iamsim-replay-{}-{}", std::process::id(), extra.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let report = dir.join("report.json");
     let out = dir.join("decisions.jsonl");
     let mut args = vec![
@@ -100,8 +100,8 @@ fn proposed_policy_shows_what_would_break() {
 
 #[test]
 fn generated_events_round_trip_through_replay() {
-    let dir = std::env::temp_dir().join(format!("iamsim-gen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     for name in ["events.json.gz", "events.jsonl"] {
         let events = dir.join(name);
         let o = crate::iamsim_command()
@@ -146,7 +146,8 @@ fn generated_events_round_trip_through_replay() {
 #[test]
 fn report_is_the_same_without_decision_output() {
     let with_out = replay(&[]);
-    let report = std::env::temp_dir().join(format!("iamsim-replay-noout-{}.json", std::process::id()));
+    let scratch = crate::scratch_dir();
+    let report = scratch.path().join("report.json");
     let o = crate::iamsim_command()
         .args([
             "replay",
@@ -194,18 +195,18 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 /// context, so `StringEqualsIfExists` on it holds.
 #[test]
 fn catalog_makes_keys_an_action_never_carries_absent() {
-    let dir = std::env::temp_dir().join(format!("iamsim-replay-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*","Condition":{"StringEqualsIfExists":{"ec2:InstanceType":"t3.micro"}}}]}"#;
     let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
         "GroupList": [], "UserPolicyList": [{"PolicyName": "describe", "PolicyDocument": policy}], "AttachedManagedPolicies": [], "Tags": []}],
         "GroupDetailList": [], "RoleDetailList": [], "Policies": []});
-    let details = write(&dir, "details.json", &details.to_string());
+    let details = write(dir, "details.json", &details.to_string());
     let event = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE", "arn": "arn:aws:iam::111122223333:user/dave",
         "accountId": "111122223333", "userName": "dave"}, "eventTime": "2026-11-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
         "eventName": "DescribeInstances", "awsRegion": "us-west-2", "sourceIPAddress": "203.0.113.1", "userAgent": "cli",
         "requestParameters": {}, "responseElements": null, "eventID": "e1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
-    let events = write(&dir, "events.jsonl", &format!("{event}\n"));
+    let events = write(dir, "events.jsonl", &format!("{event}\n"));
     let run = |extra: &[&str]| {
         let o = crate::iamsim_command()
             .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details])
@@ -226,8 +227,8 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
 /// actions, proved by replaying the same logs with it in place.
 #[test]
 fn generated_policy_covers_what_was_used_and_is_proved() {
-    let dir = std::env::temp_dir().join(format!("iamsim-generate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let report = dir.join("report.json");
     let o = crate::iamsim_command()
         .args([
@@ -295,7 +296,8 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
 /// same decided checks (each file's in its own order).
 #[test]
 fn parallel_replay_matches_sequential() {
-    let dir = std::env::temp_dir().join(format!("iamsim-par-{}", std::process::id()));
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     for seed in 1..=6 {
