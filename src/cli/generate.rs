@@ -78,6 +78,11 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         }
         None => eprintln!("validate: skipped (no catalog: pass --catalog or set IAMSIM_CATALOG)"),
     }
+    // Printed to stdout, the policy still needs a file for the proof replay:
+    // a temporary one, created exclusively under a random name (a fixed name
+    // in a shared temporary directory could be a planted symlink to clobber)
+    // and removed when `_proof_copy` drops, on every return path.
+    let _proof_copy: tempfile::NamedTempFile;
     let policy_file = match &args.out {
         Some(p) => {
             std::fs::write(p, &text).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
@@ -85,9 +90,13 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         }
         None => {
             std::io::stdout().lock().write_all(text.as_bytes())?;
-            let p = std::env::temp_dir().join(format!("iamsim-generated-{}.json", std::process::id()));
-            std::fs::write(&p, &text).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
-            p
+            let cannot = |e: std::io::Error| CliError::new(format!("cannot write a temporary copy of the policy: {e}"));
+            let mut copy =
+                tempfile::Builder::new().prefix("iamsim-generated-").suffix(".json").tempfile().map_err(cannot)?;
+            copy.write_all(text.as_bytes()).map_err(cannot)?;
+            let path = copy.path().to_path_buf();
+            _proof_copy = copy;
+            path
         }
     };
     if args.no_prove {
@@ -132,9 +141,6 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
                 used.actions.len()
             );
         }
-    }
-    if args.out.is_none() {
-        let _ = std::fs::remove_file(&policy_file);
     }
     Ok(if failed { ExitCode::from(CHECK_FAILED) } else { ExitCode::SUCCESS })
 }
