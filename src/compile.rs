@@ -49,6 +49,8 @@ pub struct CompiledStatement {
     pub resources: Option<(bool, Box<[ResourceMatcher]>)>,
     /// The principal element, for resource-based policies and RCPs.
     pub principal: Option<PrincipalSpec>,
+    /// The key the principal element reads (see [`crate::policy::Statement::principal_key`]).
+    pub principal_key: Option<KeyId>,
     /// Conditions, AND-ed.
     pub conditions: Box<[CompiledCondition]>,
     /// Policy-variable keys the statement resolves (reported like condition keys).
@@ -131,6 +133,7 @@ impl CompiledPolicySet {
                     (r.negated, r.patterns.iter().map(|p| ResourceMatcher::new(p, policy.kind, vars)).collect())
                 }),
                 principal: stmt.principal.clone(),
+                principal_key: stmt.principal_key().map(key_id),
                 conditions: stmt
                     .conditions
                     .iter()

@@ -14,6 +14,7 @@ use crate::compile::glob::{match_tokens, tokens_equal};
 use crate::compile::resource::{ResourceMatcher, Segment};
 use crate::compile::CompiledPolicySet;
 use crate::policy::pattern::Token;
+use crate::policy::principal::USERID_KEY;
 use crate::policy::values::*;
 use crate::policy::variables::{Lookup, Status};
 use crate::policy::{Arn, Comparison};
@@ -211,14 +212,19 @@ impl CompiledPolicySet {
             if resource == Tri::False {
                 continue;
             }
-            let class = match &stmt.principal {
-                None => PrincipalClass::Direct,
-                Some(spec) => match principal_class(spec, req, stmt.effect, self.shape.has_boundary) {
-                    Some(c) => c,
-                    None => continue,
-                },
+            let (class, named) = match &stmt.principal {
+                None => (PrincipalClass::Direct, Tri::True),
+                Some(spec) => {
+                    if let Some(key) = stmt.principal_key {
+                        keys.note(key, req.lookup_lowered(USERID_KEY));
+                    }
+                    match principal_class(spec, req, stmt.effect, self.shape.has_boundary) {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                }
             };
-            let mut result = resource;
+            let mut result = resource.and(named);
             for c in stmt.conditions.iter() {
                 let value = req.lookup_lowered(&c.key_name);
                 keys.note(c.key, value);

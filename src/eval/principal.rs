@@ -3,32 +3,65 @@
 //! [`PrincipalValue`]s the parser built, so no ARN is parsed per request.
 
 use super::decision::PrincipalClass;
+use crate::policy::principal::USERID_KEY;
 use crate::policy::{Effect, PrincipalSpec, PrincipalValue};
-use crate::request::{Principal, Request, Value};
+use crate::request::{Principal, Request, Tri, Value};
 
-/// The class of the strongest entry naming the caller, `None` if none does.
+/// How strongly the statement names the caller and whether it surely does:
+/// `None` if it does not, else the class with [`Tri::True`], or with
+/// [`Tri::Unknown`] when only a unique-id entry could name the caller and the
+/// request's `aws:userid` is unknown (open-world replay). Unknown must not
+/// read as "no match": a `Deny` naming a deleted-and-still-active principal's
+/// unique id would be skipped (fail open).
+///
+/// When one entry surely names the caller and a stronger one only might, the
+/// sure, weaker class is kept: for a `Deny` the class does not matter, and for
+/// an `Allow` the weaker class (an account, which delegates to identity
+/// policies) never allows more than the stronger would.
 ///
 /// `NotPrincipal` (§4.3, strict reading of Appendix A-2): the caller is excluded
 /// only when every identity in its chain is listed (user → user ARN + account;
 /// session → session ARN + role + account; federated → its ARN + account;
-/// root → account). A `Deny` + `NotPrincipal` always applies to a caller with a
-/// permissions boundary. Anonymous callers are excluded only by `*`.
+/// root → account); a unique id lists the user or role it names. A `Deny` +
+/// `NotPrincipal` always applies to a caller with a permissions boundary.
+/// Anonymous callers are excluded only by `*`.
 pub fn principal_class(
     spec: &PrincipalSpec,
     req: &Request,
     effect: Effect,
     has_boundary: bool,
-) -> Option<PrincipalClass> {
+) -> Option<(PrincipalClass, Tri)> {
     let p = &req.principal;
     if !spec.negated {
-        return spec.values.iter().filter_map(|v| entry_class(v, req)).max();
+        let (mut sure, mut maybe) = (None, None);
+        for v in &spec.values {
+            match entry_class(v, req) {
+                Some((c, Tri::True)) => sure = sure.max(Some(c)),
+                Some((c, _)) => maybe = maybe.max(Some(c)),
+                None => {}
+            }
+        }
+        return match (sure, maybe) {
+            (Some(c), _) => Some((c, Tri::True)),
+            (None, Some(c)) => Some((c, Tri::Unknown)),
+            (None, None) => None,
+        };
     }
     if effect == Effect::Deny && has_boundary && p.has_identity_policies() {
-        return Some(PrincipalClass::Direct);
+        return Some((PrincipalClass::Direct, Tri::True));
     }
-    let listed =
-        |pred: &dyn Fn(&PrincipalValue) -> bool| spec.values.iter().any(|v| *v == PrincipalValue::Any || pred(v));
+    let listed = |pred: &dyn Fn(&PrincipalValue) -> bool| {
+        Tri::from_bool(spec.values.iter().any(|v| *v == PrincipalValue::Any || pred(v)))
+    };
     let account_listed = |acct: &str| listed(&|v| matches!(v, PrincipalValue::Account(a) if a == acct));
+    // The caller's user or role, listed by name or (as IAM stores a deleted
+    // one) by unique id.
+    let entity_listed = |by_name: &dyn Fn(&PrincipalValue) -> bool| {
+        listed(by_name).or(spec.values.iter().fold(Tri::False, |t, v| match v {
+            PrincipalValue::UniqueId(id) => t.or(own_unique_id_is(id, req)),
+            _ => t,
+        }))
+    };
     let excluded = match p {
         Principal::Anonymous => listed(&|_| false),
         Principal::Service { name } => {
@@ -36,64 +69,82 @@ pub fn principal_class(
         }
         Principal::Root { account, .. } => account_listed(account),
         Principal::User { account, arn, .. } => {
-            listed(&|v| matches!(v, PrincipalValue::User(u) if u == arn)) && account_listed(account)
+            entity_listed(&|v| matches!(v, PrincipalValue::User(u) if u == arn)).and(account_listed(account))
         }
         Principal::FederatedUser { account, arn, .. } => {
-            listed(&|v| matches!(v, PrincipalValue::Session(s) if s == arn)) && account_listed(account)
+            listed(&|v| matches!(v, PrincipalValue::Session(s) if s == arn)).and(account_listed(account))
         }
         Principal::RoleSession { account, role_name, session_arn, .. } => {
             listed(&|v| matches!(v, PrincipalValue::Session(s) if s == session_arn))
-                && listed(
+                .and(entity_listed(
                     &|v| matches!(v, PrincipalValue::Role { account: a, name } if a == account && name.eq_ignore_ascii_case(role_name)),
-                )
-                && account_listed(account)
+                ))
+                .and(account_listed(account))
         }
     };
-    if excluded {
-        None
-    } else {
-        Some(PrincipalClass::Direct)
+    match excluded {
+        Tri::True => None,
+        Tri::False => Some((PrincipalClass::Direct, Tri::True)),
+        Tri::Unknown => Some((PrincipalClass::Direct, Tri::Unknown)),
     }
 }
 
-fn entry_class(v: &PrincipalValue, req: &Request) -> Option<PrincipalClass> {
+/// Whether the caller is the user or role with unique id `id`, read from its
+/// `aws:userid` (`AIDA…` for a user, `AROA…:session` for a role session).
+/// Absent (a closed-world request that did not say): it is not. Unknown, or
+/// not a single value: unknown.
+fn own_unique_id_is(id: &str, req: &Request) -> Tri {
+    if !matches!(req.principal, Principal::User { .. } | Principal::RoleSession { .. }) {
+        return Tri::False;
+    }
+    match req.lookup_lowered(USERID_KEY) {
+        None => Tri::False,
+        Some(Value::Single(userid)) => Tri::from_bool(userid.split(':').next() == Some(id)),
+        Some(Value::Multi(_) | Value::Unknown) => Tri::Unknown,
+    }
+}
+
+fn entry_class(v: &PrincipalValue, req: &Request) -> Option<(PrincipalClass, Tri)> {
     let p = &req.principal;
+    let sure = |c: PrincipalClass| Some((c, Tri::True));
     match v {
-        PrincipalValue::Any => Some(PrincipalClass::Direct),
-        PrincipalValue::Service(s) => {
-            matches!(p, Principal::Service { name } if name.eq_ignore_ascii_case(s)).then_some(PrincipalClass::Direct)
-        }
+        PrincipalValue::Any => sure(PrincipalClass::Direct),
+        PrincipalValue::Service(s) => match p {
+            Principal::Service { name } if name.eq_ignore_ascii_case(s) => sure(PrincipalClass::Direct),
+            _ => None,
+        },
         PrincipalValue::Account(acct) => match p {
-            Principal::Root { account, .. } if account == acct => Some(PrincipalClass::Direct),
-            _ if p.account() == Some(acct.as_str()) => Some(PrincipalClass::Account),
+            Principal::Root { account, .. } if account == acct => sure(PrincipalClass::Direct),
+            _ if p.account() == Some(acct.as_str()) => sure(PrincipalClass::Account),
             _ => None,
         },
         PrincipalValue::User(arn) => match p {
-            Principal::User { arn: a, .. } if a == arn => Some(PrincipalClass::Direct),
-            Principal::FederatedUser { issuer: Some(user), .. } if user == arn => Some(PrincipalClass::ViaUser),
+            Principal::User { arn: a, .. } if a == arn => sure(PrincipalClass::Direct),
+            Principal::FederatedUser { issuer: Some(user), .. } if user == arn => sure(PrincipalClass::ViaUser),
             _ => None,
         },
         PrincipalValue::Role { account, name } => match p {
             Principal::RoleSession { account: a, role_name, .. }
                 if a == account && role_name.eq_ignore_ascii_case(name) =>
             {
-                Some(PrincipalClass::ViaRole)
+                sure(PrincipalClass::ViaRole)
             }
             _ => None,
         },
         PrincipalValue::Session(arn) => match p {
-            Principal::RoleSession { session_arn, .. } if session_arn == arn => Some(PrincipalClass::Direct),
-            Principal::FederatedUser { arn: a, .. } if a == arn => Some(PrincipalClass::Direct),
+            Principal::RoleSession { session_arn, .. } if session_arn == arn => sure(PrincipalClass::Direct),
+            Principal::FederatedUser { arn: a, .. } if a == arn => sure(PrincipalClass::Direct),
             _ => None,
         },
         PrincipalValue::UniqueId(id) => {
-            // Unique ids match only the entity with that id (`aws:userid`).
-            let Some(Value::Single(userid)) = req.lookup_lowered("aws:userid") else { return None };
-            let own = userid.split(':').next().unwrap_or(userid);
-            match p {
-                Principal::User { .. } if own == id => Some(PrincipalClass::Direct),
-                Principal::RoleSession { .. } if own == id => Some(PrincipalClass::ViaRole),
-                _ => None,
+            // Matches only the entity with that id (a re-created namesake has another).
+            let class = match p {
+                Principal::RoleSession { .. } => PrincipalClass::ViaRole,
+                _ => PrincipalClass::Direct,
+            };
+            match own_unique_id_is(id, req) {
+                Tri::False => None,
+                t => Some((class, t)),
             }
         }
         PrincipalValue::Never(_) => None,

@@ -43,14 +43,22 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
         if resource == Tri::False {
             continue;
         }
-        let class = match &stmt.principal {
-            None => PrincipalClass::Direct,
-            Some(spec) => match principal_class(spec, req, stmt.effect, has_boundary) {
-                Some(c) => c,
-                None => continue,
-            },
+        let (class, named) = match &stmt.principal {
+            None => (PrincipalClass::Direct, Tri::True),
+            Some(spec) => {
+                // A unique-id entry reads `aws:userid`: reported whether or not it names the caller.
+                if let Some(key) = stmt.principal_key() {
+                    if let Some(id) = keys.iter().position(|k| k == key) {
+                        keys_report.note(KeyId::try_from(id).unwrap_or(KeyId::MAX), req.lookup(key));
+                    }
+                }
+                match principal_class(spec, req, stmt.effect, has_boundary) {
+                    Some(c) => c,
+                    None => continue,
+                }
+            }
         };
-        let mut result = resource;
+        let mut result = resource.and(named);
         for c in &stmt.conditions {
             let key = c.key.to_ascii_lowercase();
             if let Some(id) = keys.iter().position(|k| *k == key) {

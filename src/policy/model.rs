@@ -171,6 +171,14 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// The context key its `Principal`/`NotPrincipal` reads: `aws:userid`
+    /// when it lists a unique id (matched on the caller's id), else none.
+    pub fn principal_key(&self) -> Option<&'static str> {
+        let spec = self.principal.as_ref()?;
+        let unique = spec.values.iter().any(|v| matches!(v, super::principal::PrincipalValue::UniqueId(_)));
+        unique.then_some(super::principal::USERID_KEY)
+    }
+
     /// The lower-cased keys of the policy variables the statement uses (in the
     /// resource part of `Resource`/`NotResource` patterns and in the values of
     /// operators that take variables), in order of appearance, without

@@ -22,7 +22,8 @@ pub enum PrincipalValue {
     },
     /// An assumed-role session ARN, or a federated-user ARN: matched exactly.
     Session(String),
-    /// A unique id (`AIDA…`, `AROA…`).
+    /// A unique id (`AIDA…`, `AROA…`): what IAM stores for a deleted user or
+    /// role. Matched on the caller's `aws:userid` ([`USERID_KEY`]).
     UniqueId(String),
     /// A service principal.
     Service(String),
@@ -30,6 +31,9 @@ pub enum PrincipalValue {
     /// value (invalid, §4.1), web-identity/SAML providers, canonical user ids.
     Never(String),
 }
+
+/// The context key a unique-id entry is matched on (lower-cased).
+pub const USERID_KEY: &str = "aws:userid";
 
 /// Whether `s` is a 12-digit account id.
 pub fn is_account_id(s: &str) -> bool {

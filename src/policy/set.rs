@@ -179,13 +179,16 @@ impl PolicySet {
         }
     }
 
-    /// Every condition key and policy-variable key in the set, lower-cased, in
+    /// Every key the set's statements read (condition keys, policy-variable
+    /// keys, and `aws:userid` for unique-id principals), lower-cased, in
     /// first-appearance order. A key's position is its [`KeyId`] in decisions.
     pub fn condition_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
         for (_, policy, s) in self.statements() {
             let conditions = s.conditions.iter().map(|c| c.key.to_ascii_lowercase());
-            for k in conditions.chain(s.variable_keys(policy.version.variables_enabled())) {
+            let principal = s.principal_key().map(str::to_string);
+            for k in principal.into_iter().chain(conditions).chain(s.variable_keys(policy.version.variables_enabled()))
+            {
                 if !keys.contains(&k) {
                     keys.push(k);
                 }
