@@ -34,6 +34,18 @@ pub struct Identity {
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     identities: BTreeMap<String, Identity>,
+    /// User, role and group ARNs (with path) by [`path_less_key`].
+    entities: BTreeMap<String, String>,
+}
+
+/// An IAM user, role or group ARN without its path, lower-cased (IAM names
+/// are unique regardless of case): `arn:aws:iam::1:role/team/app` and
+/// `arn:aws:iam::1:role/APP` give `arn:aws:iam::1:role/app`.
+fn path_less_key(arn: &str) -> Option<String> {
+    let (header, resource) = arn.rsplit_once(':').filter(|(h, _)| h.matches(':').count() == 4)?;
+    let (kind, rest) = resource.split_once('/')?;
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    Some(format!("{header}:{kind}/{name}").to_ascii_lowercase())
 }
 
 fn arr<'a>(node: &'a Json, key: &str) -> &'a [Json] {
@@ -66,6 +78,19 @@ impl Inventory {
     /// The user or role with this ARN.
     pub fn get(&self, arn: &str) -> Option<&Identity> {
         self.identities.get(arn)
+    }
+
+    /// The ARN, with its path, of the user, role or group that `arn` names
+    /// without one (`arn:aws:iam::<account>:role/<name>`, as CloudTrail
+    /// requests name them). `None` when the file did not list it.
+    pub fn entity_arn(&self, arn: &str) -> Option<&str> {
+        self.entities.get(&path_less_key(arn)?).map(String::as_str)
+    }
+
+    fn add_entity(&mut self, arn: &str) {
+        if let Some(key) = path_less_key(arn) {
+            self.entities.insert(key, arn.to_string());
+        }
     }
 
     /// Replaces a principal's identity policies (a proposed policy for replay).
@@ -178,6 +203,9 @@ impl Inventory {
         let mut groups: BTreeMap<String, (Vec<Policy>, Vec<String>)> = BTreeMap::new();
         for (i, g) in arr(&root, "GroupDetailList").iter().enumerate() {
             let Some(name) = str_of(g, "GroupName") else { continue };
+            if let Some(arn) = str_of(g, "Arn") {
+                self.add_entity(arn);
+            }
             let mut policies = inline(g, "GroupPolicyList", &format!("GroupDetailList[{i}]"))?;
             let mut unresolved = Vec::new();
             attached(g, &mut policies, &mut unresolved)?;
@@ -199,6 +227,7 @@ impl Inventory {
                     None => id.unresolved.push(format!("group {g}")),
                 }
             }
+            self.add_entity(arn);
             self.identities.insert(arn.to_string(), id);
         }
         for (i, r) in arr(&root, "RoleDetailList").iter().enumerate() {
@@ -215,6 +244,7 @@ impl Inventory {
                     PolicyKind::Resource,
                 )?);
             }
+            self.add_entity(arn);
             self.identities.insert(arn.to_string(), id);
         }
         Ok(())

@@ -490,7 +490,7 @@ impl Replayer {
             add_principal_tags(&mut request.context, id);
         }
         let mut lines = Vec::new();
-        for Check { action, resource, resource_account } in checks.drain(..) {
+        for Check { action, resource, resource_account, path_unknown } in checks.drain(..) {
             self.report.checks += 1;
             if !self.seen_actions.contains(&action) {
                 self.seen_actions.insert(action.clone());
@@ -502,15 +502,31 @@ impl Replayer {
             }
             request.action = action;
             let derived = resource.is_some();
+            let mut path_unresolved = false;
             if let Some(r) = resource {
-                request.resource = r;
+                request.resource = match path_unknown.then(|| inventory.entity_arn(&r)) {
+                    Some(Some(with_path)) => with_path.to_string(),
+                    Some(None) => {
+                        path_unresolved = true;
+                        r
+                    }
+                    None => r,
+                };
                 request.resource_account = resource_account;
             }
             let judged = match known {
                 _ if !derived => Err("resource not derivable from the event".to_string()),
                 Some(false) => Err("principal not in the authorization details".to_string()),
                 _ if federated => Err("federated-user session policy is not in the logs".to_string()),
-                _ => self.decide(slot, &mut request),
+                _ => self.decide(slot, &mut request).and_then(|(d, set)| {
+                    // Evaluated as if at path `/`: certain only if no statement
+                    // for the action tells the entity's paths apart.
+                    if path_unresolved && iam_path_matters(set.policy_set(), &request.action, &request.resource) {
+                        Err("IAM user, role or group not in the authorization details: its path is unknown".to_string())
+                    } else {
+                        Ok((d, set))
+                    }
+                }),
             };
             let req = derived.then_some(&request);
             let verdict = match &judged {
@@ -907,6 +923,44 @@ fn add_principal_tags(context: &mut crate::request::Context, identity: &crate::i
     context.close_prefix_static("aws:principaltag/");
 }
 
+/// Whether some statement of `set` for `action` could match the IAM user, role
+/// or group `resource` (an ARN without its path) differently at another path.
+/// Conservative: any pattern that could match the entity's type counts,
+/// except `*` and `<type>/*…` with no further `/` (the `*` takes in any path,
+/// so the match depends on the name alone).
+fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
+    use crate::policy::pattern::{tokens, tokens_match};
+    use crate::policy::ArnPattern;
+    let Some(kind) = resource.rsplit_once(':').and_then(|(_, r)| r.split_once('/')).map(|(k, _)| k) else {
+        return true;
+    };
+    let sensitive = |pattern: &str, policy_kind| {
+        if pattern == "*" {
+            return false;
+        }
+        let Some(p) = ArnPattern::parse(pattern, policy_kind) else { return false };
+        if !tokens_match(&tokens(&p.header[1]), "iam", true) || p.resource == "*" {
+            return false;
+        }
+        if let Some(rest) = p.resource.strip_prefix(kind).and_then(|r| r.strip_prefix("/*")) {
+            if !rest.contains(['/', '$']) {
+                return false;
+            }
+        }
+        // Could the pattern match `<kind>/…` at all? Compare the literal
+        // prefix (up to the first wildcard or variable) with `<kind>/`.
+        let literal = p.resource.split(['*', '?', '$']).next().unwrap_or("");
+        let want = format!("{kind}/");
+        let n = literal.len().min(want.len());
+        literal.as_bytes()[..n] == want.as_bytes()[..n]
+    };
+    set.statements().any(|(_, policy, stmt)| {
+        let names_action = stmt.actions.patterns.iter().any(|p| tokens_match(&tokens(p), action, true));
+        names_action != stmt.actions.negated
+            && stmt.resources.iter().flat_map(|r| &r.patterns).any(|p| sensitive(p, policy.kind))
+    })
+}
+
 /// Whether a resource-based policy could grant this request.
 fn resource_policy_possible(req: &Request) -> bool {
     let service = req.action.split_once(':').map_or("", |(s, _)| s);
@@ -916,6 +970,39 @@ fn resource_policy_possible(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which resource patterns tell an IAM entity's paths apart.
+    #[test]
+    fn iam_path_matters_only_for_patterns_that_can_see_the_path() {
+        let matters = |resource: &str, action_pattern: &str| {
+            let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action_pattern, "Resource": resource}]});
+            let policy =
+                crate::policy::parse_policy(doc.to_string().as_bytes(), "p", crate::policy::PolicyKind::Identity)
+                    .map_err(|e| e.to_string())?;
+            let set = PolicySet { identity: vec![policy], ..Default::default() };
+            Ok::<_, String>(iam_path_matters(&set, "iam:GetRole", "arn:aws:iam::1:role/app"))
+        };
+        for (resource, want) in [
+            ("*", false),
+            ("arn:aws:iam::*:*", false),
+            ("arn:aws:iam::1:role/*", false),
+            ("arn:aws:iam::1:role/*-app", false),
+            ("arn:aws:iam::1:user/*", false),
+            ("arn:aws:iam::1:policy/app", false),
+            ("arn:aws:s3:::role/app", false),
+            ("arn:aws:iam::1:role/app", true),
+            ("arn:aws:iam::1:role/team/*", true),
+            ("arn:aws:iam::1:role/*/app", true),
+            ("arn:aws:iam::1:ro*", true),
+            ("arn:aws:iam::1:role/${aws:username}", true),
+            ("arn:aws:iam::1:*", false),
+            ("arn:aws:iam::1:*app", true),
+        ] {
+            assert_eq!(matters(resource, "iam:*"), Ok(want), "{resource}");
+            // Statements for other actions never count.
+            assert_eq!(matters(resource, "iam:DeleteRole"), Ok(false), "{resource}");
+        }
+    }
 
     /// The inventory's tags become the principal's tag keys; any other tag
     /// key is absent, while other unlisted keys stay unknown (open world).

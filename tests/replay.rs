@@ -223,6 +223,87 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
     assert_eq!(typed["decisions"]["allowed"], 1, "{typed}");
 }
 
+/// IAM events name users, roles and groups without their path; the replay
+/// takes the path from the authorization details (or from CreateRole's
+/// `path`), and where it cannot, decides only if no statement for the action
+/// tells paths apart (else indeterminate, never a guess at `/`).
+#[test]
+fn iam_entity_paths_come_from_the_authorization_details() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let roles = "arn:aws:iam::111122223333:role";
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetRole", "Resource": format!("{roles}/*")},
+        {"Effect": "Allow", "Action": ["iam:DeleteRole", "iam:CreateRole"], "Resource": format!("{roles}/team/*")},
+        {"Effect": "Allow", "Action": "iam:UpdateRole", "Resource": format!("{roles}/*")},
+        {"Effect": "Deny", "Action": "iam:UpdateRole", "Resource": format!("{roles}/admin/*")}]});
+    let role = |path: &str, name: &str| {
+        serde_json::json!({"Path": path, "RoleName": name, "RoleId": format!("AROA{name}"),
+        "Arn": format!("{roles}{path}{name}"), "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "RolePolicyList": [], "AttachedManagedPolicies": [], "Tags": []})
+    };
+    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
+        "GroupList": [], "UserPolicyList": [{"PolicyName": "roles", "PolicyDocument": policy.to_string()}], "AttachedManagedPolicies": [], "Tags": []}],
+        "GroupDetailList": [], "RoleDetailList": [role("/team/", "app"), role("/admin/", "boss")], "Policies": []});
+    let details = write(dir, "details.json", &details.to_string());
+    let event = |id: &str, name: &str, params: serde_json::Value, denied: bool| {
+        let mut e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
+            "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
+            "eventTime": "2026-11-01T10:00:00Z", "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,
+            "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
+        if denied {
+            e["errorCode"] = "AccessDenied".into();
+        }
+        format!("{e}\n")
+    };
+    let events = [
+        event("get-app", "GetRole", serde_json::json!({"roleName": "app"}), false),
+        event("delete-app", "DeleteRole", serde_json::json!({"roleName": "app"}), false),
+        event("update-boss", "UpdateRole", serde_json::json!({"roleName": "boss"}), true),
+        event("get-gone", "GetRole", serde_json::json!({"roleName": "gone"}), false),
+        event("delete-gone", "DeleteRole", serde_json::json!({"roleName": "gone"}), false),
+        event("create-new", "CreateRole", serde_json::json!({"roleName": "new", "path": "/team/"}), false),
+    ];
+    let events = write(dir, "events.jsonl", &events.concat());
+    let out = dir.join("decisions.jsonl");
+    let o = crate::iamsim_command()
+        .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let decided: Vec<(String, String, String)> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let field = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+            (field("event_id"), field("resource"), field("decision"))
+        })
+        .collect();
+    let want = [
+        ("get-app", "team/app", "allowed"),
+        ("delete-app", "team/app", "allowed"),
+        ("update-boss", "admin/boss", "explicitDeny"),
+        // Not in the details, but `role/*` matches it at any path.
+        ("get-gone", "gone", "allowed"),
+        // `role/team/*` depends on the path the event does not give.
+        ("delete-gone", "gone", "indeterminate"),
+        ("create-new", "team/new", "allowed"),
+    ]
+    .map(|(id, r, d)| (id.to_string(), format!("{roles}/{r}"), d.to_string()));
+    assert_eq!(decided, want);
+    assert_eq!(
+        report["indeterminate_reasons"],
+        serde_json::json!({"IAM user, role or group not in the authorization details: its path is unknown": 1})
+    );
+    assert_eq!(report["would_break"], serde_json::json!([]), "{report}");
+    assert_eq!(report["disagreements"], serde_json::json!([]), "{report}");
+}
+
 /// `generate --from-replay`: a policy with exactly the node role's used
 /// actions, proved by replaying the same logs with it in place.
 #[test]

@@ -62,6 +62,10 @@ pub struct Check {
     pub resource: Option<String>,
     /// The resource's owner account, when the event names it (`resources[].accountId`).
     pub resource_account: Option<String>,
+    /// The resource is an IAM user, role or group ARN built from the name in
+    /// `requestParameters`, without the entity's path (events do not log it):
+    /// a replay resolves it from the authorization details.
+    pub path_unknown: bool,
 }
 
 /// An event turned into checks; borrows the event's id and time. The
@@ -387,8 +391,9 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
 /// Resource ARNs of one check (usually one).
 type Resources = SmallVec<[String; 1]>;
 
-/// Builds resource ARNs for the check from `resources[]` or `requestParameters`.
-fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
+/// Builds resource ARNs for the check from `resources[]` or `requestParameters`,
+/// and says whether they are IAM entity ARNs whose path is unknown.
+fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
     let (service, name) = action.split_once(':')?;
     if !e.resources.is_empty() {
         if service == "s3" {
@@ -401,12 +406,12 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
             let picked: Resources =
                 e.resources.iter().filter(|r| r.kind == want).filter_map(|r| r.arn).map(str::to_string).collect();
             if !picked.is_empty() {
-                return Some(picked);
+                return Some((picked, false));
             }
         }
         let all: Resources = e.resources.iter().filter_map(|r| r.arn).map(str::to_string).collect();
         if !all.is_empty() {
-            return Some(all);
+            return Some((all, false));
         }
     }
     let p = e.parameters?;
@@ -423,18 +428,26 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
                 _ => format!("arn:aws:s3:::{bucket}"),
             }
         }
-        // IAM ARNs carry the entity's path, which events do not; names without a
-        // path only match path-less patterns (resolve paths from inventory later).
         // The entity the call acts on is the resource; `policyArn` of
         // Attach*/Detach*Policy is the iam:PolicyARN condition key, and the
         // resource only for policy-level calls (GetPolicy, CreatePolicyVersion…).
-        "iam" => match (param("userName"), param("roleName"), param("groupName"), param("policyArn")) {
-            (Some(u), _, _, _) => format!("arn:aws:iam::{account}:user/{u}"),
-            (_, Some(r), _, _) => format!("arn:aws:iam::{account}:role/{r}"),
-            (_, _, Some(g), _) => format!("arn:aws:iam::{account}:group/{g}"),
-            (_, _, _, Some(a)) => a.to_string(),
-            _ => return None,
-        },
+        "iam" => {
+            let (kind, entity) = match (param("userName"), param("roleName"), param("groupName"), param("policyArn")) {
+                (Some(u), _, _, _) => ("user", u),
+                (_, Some(r), _, _) => ("role", r),
+                (_, _, Some(g), _) => ("group", g),
+                (_, _, _, Some(a)) => return Some((smallvec::smallvec![a.to_string()], false)),
+                _ => return None,
+            };
+            // IAM ARNs carry the entity's path, which only Create{User,Role,Group}
+            // logs (`path`, default `/`); elsewhere the replay resolves it.
+            let created = matches!(name, "CreateUser" | "CreateRole" | "CreateGroup");
+            let path = if created { Some(param("path").unwrap_or("/")) } else { None };
+            return Some(match path.filter(|p| p.starts_with('/') && p.ends_with('/')) {
+                Some(path) => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}{path}{entity}")], false),
+                None => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}/{entity}")], true),
+            });
+        }
         "sts" => param("roleArn")?.to_string(),
         "lambda" => {
             let f = param("functionName")?;
@@ -477,7 +490,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<Resources> {
         }
         _ => return None,
     };
-    Some(smallvec::smallvec![arn])
+    Some((smallvec::smallvec![arn], false))
 }
 
 /// Actions authorised on `*` (no resource type) that events commonly carry:
@@ -619,9 +632,10 @@ pub(crate) fn to_checks_reusing<'a>(
         let star_only = catalog
             .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
             .unwrap_or_else(|| wildcard_only(&action));
-        let resources = if star_only { Some(smallvec::smallvec!["*".to_string()]) } else { resources_of(&e, &action) };
-        let Some(list) = resources else {
-            checks.push(Check { action, resource: None, resource_account: None });
+        let resources =
+            if star_only { Some((smallvec::smallvec!["*".to_string()], false)) } else { resources_of(&e, &action) };
+        let Some((list, path_unknown)) = resources else {
+            checks.push(Check { action, resource: None, resource_account: None, path_unknown: false });
             continue;
         };
         let (mut action, last) = (action, list.len().saturating_sub(1));
@@ -631,7 +645,7 @@ pub(crate) fn to_checks_reusing<'a>(
             // resources[].accountId names the owner when the ARN does not (S3).
             let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
             let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
-            checks.push(Check { action: name, resource: Some(resource), resource_account });
+            checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown });
         }
     }
     Ok(EventChecks {
@@ -756,7 +770,7 @@ mod tests {
         let c = to_checks(&vpc).unwrap();
         assert_eq!(
             c.checks,
-            vec![Check { action: "ec2:CreateVpc".into(), resource: None, resource_account: None }],
+            vec![Check { action: "ec2:CreateVpc".into(), resource: None, resource_account: None, path_unknown: false }],
             "resource not derivable: indeterminate, not guessed"
         );
         let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
