@@ -11,8 +11,8 @@ use crate::request::{Principal, Request, Tri, Value};
 /// `None` if it does not, else the class with [`Tri::True`], or with
 /// [`Tri::Unknown`] when only a unique-id entry could name the caller and the
 /// request's `aws:userid` is unknown (open-world replay). Unknown must not
-/// read as "no match": a `Deny` naming a deleted-and-still-active principal's
-/// unique id would be skipped (fail open).
+/// read as "no match": a `Deny` naming the caller's unique id would be
+/// skipped (fail open).
 ///
 /// When one entry surely names the caller and a stronger one only might, the
 /// sure, weaker class is kept: for a `Deny` the class does not matter, and for
