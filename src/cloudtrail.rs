@@ -7,4 +7,5 @@
 
 pub mod action;
 pub mod event;
+mod implied;
 pub mod reader;

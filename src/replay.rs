@@ -490,7 +490,7 @@ impl Replayer {
             add_principal_tags(&mut request.context, id);
         }
         let mut lines = Vec::new();
-        for Check { action, resource, resource_account, path_unknown } in checks.drain(..) {
+        for Check { action, resource, resource_account, path_unknown, key } in checks.drain(..) {
             self.report.checks += 1;
             if !self.seen_actions.contains(&action) {
                 self.seen_actions.insert(action.clone());
@@ -513,6 +513,11 @@ impl Replayer {
                     None => r,
                 };
                 request.resource_account = resource_account;
+            }
+            // The check's own key lasts for this check only.
+            let event_keys = request.context.mark();
+            if let Some((key, value)) = key {
+                request.context.insert_entry(key, ContextEntry::Single(value));
             }
             let judged = match known {
                 _ if !derived => Err("resource not derivable from the event".to_string()),
@@ -607,6 +612,7 @@ impl Replayer {
                     reason: verdict.err(),
                 });
             }
+            request.context.truncate(event_keys);
         }
         // What the next event reuses.
         self.recycled.context = request.context;

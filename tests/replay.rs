@@ -304,6 +304,101 @@ fn iam_entity_paths_come_from_the_authorization_details() {
     assert_eq!(report["disagreements"], serde_json::json!([]), "{report}");
 }
 
+/// Calls that need more than their own action (a passed role, a copy's
+/// source) are checked for each; a proposed policy without those permissions
+/// shows the calls breaking.
+#[test]
+fn implied_permissions_are_checked_and_shown_breaking() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let policy = |with_implied: bool| {
+        let mut statements = vec![
+            serde_json::json!({"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"}),
+            serde_json::json!({"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::dst/*"}),
+        ];
+        if with_implied {
+            statements.push(serde_json::json!({"Effect": "Allow", "Action": "iam:PassRole",
+                "Resource": "arn:aws:iam::111122223333:role/service/*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}));
+            statements.push(
+                serde_json::json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::src/*"}),
+            );
+        }
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    };
+    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
+        "GroupList": [], "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy(true)}], "AttachedManagedPolicies": [], "Tags": []}],
+        "GroupDetailList": [], "RoleDetailList": [], "Policies": []});
+    let details = write(dir, "details.json", &details.to_string());
+    let proposed = write(dir, "proposed.json", &policy(false));
+    let event = |id: &str, source: &str, name: &str, params: serde_json::Value| {
+        let e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
+            "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
+            "eventTime": "2026-11-01T10:00:00Z", "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,
+            "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
+        format!("{e}\n")
+    };
+    let events = [
+        event(
+            "fn",
+            "lambda.amazonaws.com",
+            "CreateFunction20150331",
+            serde_json::json!({"functionName": "f", "role": "arn:aws:iam::111122223333:role/service/fn"}),
+        ),
+        event(
+            "copy",
+            "s3.amazonaws.com",
+            "CopyObject",
+            serde_json::json!({"bucketName": "dst", "key": "k", "x-amz-copy-source": "src/a%2Fb"}),
+        ),
+    ];
+    let events = write(dir, "events.jsonl", &events.concat());
+    let run = |extra: &[&str]| {
+        let out = dir.join(format!("decisions-{}.jsonl", extra.len()));
+        let o = crate::iamsim_command()
+            .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details, "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let decided: Vec<(String, String, String)> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let field = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+                (field("action"), field("resource"), field("decision"))
+            })
+            .collect();
+        (serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), decided)
+    };
+    let check = |a: &str, r: &str, d: &str| (a.to_string(), r.to_string(), d.to_string());
+    let (report, decided) = run(&[]);
+    assert_eq!(
+        decided,
+        [
+            check("lambda:CreateFunction", "arn:aws:lambda:us-east-1:111122223333:function:f", "allowed"),
+            // Allowed only because the check carries iam:PassedToService.
+            check("iam:PassRole", "arn:aws:iam::111122223333:role/service/fn", "allowed"),
+            check("s3:PutObject", "arn:aws:s3:::dst/k", "allowed"),
+            check("s3:GetObject", "arn:aws:s3:::src/a/b", "allowed"),
+        ]
+    );
+    assert_eq!(report["would_break"], serde_json::json!([]), "{report}");
+    let (report, decided) = run(&["--override", &format!("arn:aws:iam::111122223333:user/dave={proposed}")]);
+    let broken: Vec<&str> =
+        report["would_break"].as_array().unwrap().iter().map(|g| g["action"].as_str().unwrap()).collect();
+    assert_eq!(broken, ["iam:PassRole"], "{report}");
+    // The source bucket's policy (not given) could still grant the read.
+    assert_eq!(decided[3], check("s3:GetObject", "arn:aws:s3:::src/a/b", "indeterminate"));
+    assert_eq!(
+        report["indeterminate_reasons"],
+        serde_json::json!({"a resource policy could allow it, and none was provided": 1})
+    );
+}
+
 /// `generate --from-replay`: a policy with exactly the node role's used
 /// actions, proved by replaying the same logs with it in place.
 #[test]

@@ -46,6 +46,9 @@ const S3_RENAMES: &[(&str, &str)] = &[
     ("ListParts", "ListMultipartUploadParts"),
     ("CreateMultipartUpload", "PutObject"),
     ("UploadPart", "PutObject"),
+    // Copies write with PutObject; the source read is an implied check (implied.rs).
+    ("CopyObject", "PutObject"),
+    ("UploadPartCopy", "PutObject"),
     ("CompleteMultipartUpload", "PutObject"),
     ("AbortMultipartUpload", "AbortMultipartUpload"),
     ("DeleteObjects", "DeleteObject"),

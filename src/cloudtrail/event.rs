@@ -1,10 +1,12 @@
 //! One CloudTrail event → the authorisation checks it implies (semantics doc
 //! §8): the principal from `userIdentity`, the IAM action(s), the resources
 //! (from `resources[]`, else from `requestParameters` for common services),
-//! and the context keys an event can tell. The context is open-world: a key
+//! the further permissions the call needs (`implied.rs`), and the
+//! context keys an event can tell. The context is open-world: a key
 //! the event cannot tell is unknown, never assumed absent.
 
 use super::action::{map_action, Mapped};
+use super::implied::{implied_checks, Implied};
 use crate::request::{Context, ContextEntry, Principal, Request};
 use serde_json::Value;
 use smallvec::SmallVec;
@@ -66,6 +68,9 @@ pub struct Check {
     /// `requestParameters`, without the entity's path (events do not log it):
     /// a replay resolves it from the authorization details.
     pub path_unknown: bool,
+    /// A context key only this check carries, beside the event's: the
+    /// `iam:PassedToService` of an `iam:PassRole` the call implies.
+    pub key: Option<(&'static str, &'static str)>,
 }
 
 /// An event turned into checks; borrows the event's id and time. The
@@ -94,12 +99,16 @@ impl EventChecks<'_> {
     /// event's principal and context with the check's action and resource;
     /// `None` when the resource is unknown.
     pub fn request(&self, check: &Check) -> Option<Request> {
+        let mut context = self.context.clone();
+        if let Some((key, value)) = check.key {
+            context.insert_entry(key, ContextEntry::Single(value));
+        }
         Some(Request {
             principal: self.principal.clone(),
             action: check.action.clone(),
             resource: check.resource.clone()?,
             resource_account: check.resource_account.clone(),
-            context: self.context.clone(),
+            context,
         })
     }
 }
@@ -222,6 +231,12 @@ impl<'a> EventView<'a> {
             debug_assert!(MAPPED_MEMBERS.contains(&k), "`{k}` is read by the mapping but not in MAPPED_MEMBERS");
         });
         e
+    }
+
+    /// The account whose resources the call names by name: the recipient's,
+    /// else the caller's.
+    fn account(&self) -> Option<&'a str> {
+        self.recipient_account.or_else(|| self.identity.as_ref().and_then(|id| id.account_id))
     }
 
     /// `resources[].accountId` of the first entry that has one.
@@ -416,7 +431,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
     }
     let p = e.parameters?;
     let region = e.region.unwrap_or("");
-    let account = e.recipient_account.or_else(|| e.identity.as_ref().and_then(|id| id.account_id)).unwrap_or("");
+    let account = e.account().unwrap_or("");
     let param = |k: &str| text(p, &[k]);
     let arn = match service {
         "s3" => {
@@ -635,9 +650,13 @@ pub(crate) fn to_checks_reusing<'a>(
         let resources =
             if star_only { Some((smallvec::smallvec!["*".to_string()], false)) } else { resources_of(&e, &action) };
         let Some((list, path_unknown)) = resources else {
-            checks.push(Check { action, resource: None, resource_account: None, path_unknown: false });
+            checks.push(Check { action, resource: None, resource_account: None, path_unknown: false, key: None });
             continue;
         };
+        let mut implied = SmallVec::new();
+        if let Some(params) = e.parameters {
+            implied_checks(&action, params, e.account().unwrap_or(""), &list, &mut implied);
+        }
         let (mut action, last) = (action, list.len().saturating_sub(1));
         for (i, resource) in list.into_iter().enumerate() {
             // The last check on this action takes the name; the others copy it.
@@ -645,7 +664,17 @@ pub(crate) fn to_checks_reusing<'a>(
             // resources[].accountId names the owner when the ARN does not (S3).
             let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
             let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
-            checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown });
+            checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown, key: None });
+        }
+        for Implied { action, resource, path_unknown, key } in implied {
+            let resource_account = None; // the ARN's own account, if it names one
+            checks.push(Check {
+                action: action.to_string(),
+                resource: Some(resource),
+                resource_account,
+                path_unknown,
+                key,
+            });
         }
     }
     Ok(EventChecks {
@@ -770,7 +799,13 @@ mod tests {
         let c = to_checks(&vpc).unwrap();
         assert_eq!(
             c.checks,
-            vec![Check { action: "ec2:CreateVpc".into(), resource: None, resource_account: None, path_unknown: false }],
+            vec![Check {
+                action: "ec2:CreateVpc".into(),
+                resource: None,
+                resource_account: None,
+                path_unknown: false,
+                key: None
+            }],
             "resource not derivable: indeterminate, not guessed"
         );
         let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
