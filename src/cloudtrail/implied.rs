@@ -57,7 +57,11 @@ const PASSED_ROLES: &[(&str, &str, Option<&str>)] = &[
     ("rds:StartExportTask", "iamRoleArn", None),
 ];
 
-/// Object-ACL request headers of S3 writes (each needs `s3:PutObjectAcl`).
+/// Object-ACL request headers of S3 writes, which need `s3:PutObjectAcl` as
+/// well (the PutObject API reference and semantics doc §8.2). AWS is not
+/// consistent here: its cross-account upload examples grant only
+/// `s3:PutObject` conditioned on `s3:x-amz-acl`. We follow the documented
+/// rule, the side that can only over-report a break, never miss one.
 const S3_ACL_HEADERS: &[&str] =
     &["x-amz-acl", "x-amz-grant-full-control", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp"];
 
