@@ -401,6 +401,42 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
         None => c.push_new("aws:ViaAWSService", single("false")),
         _ => {}
     }
+    if matches!(e.source, Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
+        request_tags(e.parameters, c);
+    }
+}
+
+/// `aws:RequestTag/<key>` and `aws:TagKeys` from the `tags` list that STS and
+/// IAM calls log as `[{"key", "value"}]` (session tags of `AssumeRole`,
+/// `CreateRole`, `TagUser`…), and `sts:TransitiveTagKeys`. A list read whole
+/// is all the request's tags: other `aws:RequestTag/` keys are absent. A
+/// list this cannot read whole (an entry without a string key or value, a
+/// key given twice in any case), or no list, leaves them unknown.
+fn request_tags(params: Option<&Value>, c: &mut Context) {
+    let strings =
+        |v: &Value| -> Option<Vec<String>> { v.as_array()?.iter().map(|k| k.as_str().map(str::to_string)).collect() };
+    if let Some(keys) = params.and_then(|p| p.get("transitiveTagKeys")).and_then(strings) {
+        c.push_new("sts:TransitiveTagKeys", ContextEntry::Multi(&keys));
+    }
+    let Some(tags) = params.and_then(|p| p.get("tags")).and_then(Value::as_array) else { return };
+    let pairs: Option<Vec<(&str, &str)>> =
+        tags.iter().map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?))).collect();
+    let Some(pairs) = pairs else { return };
+    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
+    let mut folded: Vec<String> = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
+    folded.sort_unstable();
+    if folded.windows(2).any(|w| w[0] == w[1]) {
+        return;
+    }
+    let mut name = String::new();
+    for (k, v) in &pairs {
+        name.clear();
+        name.push_str("aws:RequestTag/");
+        name.push_str(k);
+        c.push_new(&name, ContextEntry::Single(v));
+    }
+    c.push_new("aws:TagKeys", ContextEntry::Multi(&keys));
+    c.close_prefix_static("aws:requesttag/");
 }
 
 /// Resource ARNs of one check (usually one).
@@ -773,6 +809,35 @@ mod tests {
             to_checks(&get).unwrap().checks[0].resource.as_deref().unwrap(),
             "arn:aws:iam::111122223333:policy/P"
         );
+    }
+
+    /// Session tags become request tags; the list is complete, so other tag
+    /// keys are absent; a list that cannot be read whole stays unknown.
+    #[test]
+    fn sts_and_iam_tags_are_request_tags() {
+        let assume = |tags: Value| {
+            json!({"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/r","roleSessionName":"s","tags":tags,
+                    "transitiveTagKeys":["Project"]}})
+        };
+        let e = assume(json!([{"key":"Project","value":"blue"},{"key":"Team","value":"red"}]));
+        let c = to_checks(&e).unwrap();
+        let actions: Vec<&str> = c.checks.iter().map(|k| k.action.as_str()).collect();
+        assert_eq!(actions, ["sts:AssumeRole", "sts:TagSession"]);
+        let r = c.request(&c.checks[1]).unwrap();
+        assert_eq!(r.lookup("aws:requesttag/project"), Some(crate::request::Value::Single("blue")));
+        let keys = ["Project".to_string(), "Team".to_string()];
+        assert_eq!(r.lookup("aws:tagkeys"), Some(crate::request::Value::Multi(&keys)));
+        assert_eq!(r.lookup("sts:transitivetagkeys"), Some(crate::request::Value::Multi(&keys[..1])));
+        assert_eq!(r.lookup("aws:requesttag/cost-center"), None, "the list is complete");
+        for unreadable in [json!([{"key":"A","value":"1"},{"key":"a","value":"2"}]), json!([{"key":"A"}]), json!("x")] {
+            let e = assume(unreadable.clone());
+            let c = to_checks(&e).unwrap();
+            let r = c.request(&c.checks[0]).unwrap();
+            assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::request::Value::Unknown), "{unreadable}");
+            assert_eq!(r.lookup("aws:tagkeys"), Some(crate::request::Value::Unknown), "{unreadable}");
+        }
     }
 
     #[test]
