@@ -190,6 +190,59 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// Authorization details holding one user, dave, whose one inline policy is
+/// `policy`, beside `roles`.
+fn dave_details(dir: &std::path::Path, policy: &str, roles: Vec<serde_json::Value>) -> String {
+    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE",
+        "Arn": "arn:aws:iam::111122223333:user/dave", "GroupList": [], "AttachedManagedPolicies": [], "Tags": [],
+        "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy}]}],
+        "GroupDetailList": [], "RoleDetailList": roles, "Policies": []});
+    write(dir, "details.json", &details.to_string())
+}
+
+/// One CloudTrail record (a JSON line) of dave calling `source`'s `name`;
+/// `denied` records an AccessDenied.
+fn dave_event(id: &str, source: &str, name: &str, params: serde_json::Value, denied: bool) -> String {
+    let mut e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
+        "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
+        "eventTime": "2026-11-01T10:00:00Z", "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,
+        "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
+    if denied {
+        e["errorCode"] = "AccessDenied".into();
+    }
+    format!("{e}\n")
+}
+
+/// Replays `events` against `details` (plus `extra` arguments): the JSON
+/// report, and `fields` of each decision line.
+fn replay_lines(
+    dir: &std::path::Path,
+    events: &str,
+    details: &str,
+    extra: &[&str],
+    fields: [&str; 3],
+) -> (serde_json::Value, Vec<(String, String, String)>) {
+    let out = dir.join("decisions.jsonl");
+    let o = crate::iamsim_command()
+        .args(["replay", "--format", "json", "--cloudtrail", events, "--authorization-details", details, "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let [a, b, c] = fields.map(|k| v[k].as_str().unwrap_or("-").to_string());
+            (a, b, c)
+        })
+        .collect();
+    (serde_json::from_slice(&o.stdout).unwrap(), lines)
+}
+
 /// A service condition key the catalog says an action never carries is
 /// absent, not unknown: `ec2:InstanceType` is not in DescribeInstances'
 /// context, so `StringEqualsIfExists` on it holds.
@@ -198,28 +251,14 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
     let scratch = crate::scratch_dir();
     let dir = scratch.path();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*","Condition":{"StringEqualsIfExists":{"ec2:InstanceType":"t3.micro"}}}]}"#;
-    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
-        "GroupList": [], "UserPolicyList": [{"PolicyName": "describe", "PolicyDocument": policy}], "AttachedManagedPolicies": [], "Tags": []}],
-        "GroupDetailList": [], "RoleDetailList": [], "Policies": []});
-    let details = write(dir, "details.json", &details.to_string());
-    let event = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE", "arn": "arn:aws:iam::111122223333:user/dave",
-        "accountId": "111122223333", "userName": "dave"}, "eventTime": "2026-11-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
-        "eventName": "DescribeInstances", "awsRegion": "us-west-2", "sourceIPAddress": "203.0.113.1", "userAgent": "cli",
-        "requestParameters": {}, "responseElements": null, "eventID": "e1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
-    let events = write(dir, "events.jsonl", &format!("{event}\n"));
-    let run = |extra: &[&str]| {
-        let o = crate::iamsim_command()
-            .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
-    };
-    let open = run(&[]);
+    let details = dave_details(dir, policy, Vec::new());
+    let event = dave_event("e1", "ec2.amazonaws.com", "DescribeInstances", serde_json::json!({}), false);
+    let events = write(dir, "events.jsonl", &event);
+    let fields = ["action", "resource", "decision"];
+    let (open, _) = replay_lines(dir, &events, &details, &[], fields);
     assert_eq!(open["decisions"]["indeterminate"], 1, "{open}");
     assert_eq!(open["indeterminate_reasons"], serde_json::json!({"unknown context: ec2:instancetype": 1}));
-    let typed = run(&["--catalog", "corpus/catalog/service-reference"]);
+    let (typed, _) = replay_lines(dir, &events, &details, &["--catalog", "corpus/catalog/service-reference"], fields);
     assert_eq!(typed["decisions"]["allowed"], 1, "{typed}");
 }
 
@@ -243,20 +282,9 @@ fn iam_entity_paths_come_from_the_authorization_details() {
         "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
         "RolePolicyList": [], "AttachedManagedPolicies": [], "Tags": []})
     };
-    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
-        "GroupList": [], "UserPolicyList": [{"PolicyName": "roles", "PolicyDocument": policy.to_string()}], "AttachedManagedPolicies": [], "Tags": []}],
-        "GroupDetailList": [], "RoleDetailList": [role("/team/", "app"), role("/admin/", "boss")], "Policies": []});
-    let details = write(dir, "details.json", &details.to_string());
+    let details = dave_details(dir, &policy.to_string(), vec![role("/team/", "app"), role("/admin/", "boss")]);
     let event = |id: &str, name: &str, params: serde_json::Value, denied: bool| {
-        let mut e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
-            "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
-            "eventTime": "2026-11-01T10:00:00Z", "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-            "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,
-            "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
-        if denied {
-            e["errorCode"] = "AccessDenied".into();
-        }
-        format!("{e}\n")
+        dave_event(id, "iam.amazonaws.com", name, params, denied)
     };
     let events = [
         event("get-app", "GetRole", serde_json::json!({"roleName": "app"}), false),
@@ -267,23 +295,7 @@ fn iam_entity_paths_come_from_the_authorization_details() {
         event("create-new", "CreateRole", serde_json::json!({"roleName": "new", "path": "/team/"}), false),
     ];
     let events = write(dir, "events.jsonl", &events.concat());
-    let out = dir.join("decisions.jsonl");
-    let o = crate::iamsim_command()
-        .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let decided: Vec<(String, String, String)> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let field = |k: &str| v[k].as_str().unwrap_or("-").to_string();
-            (field("event_id"), field("resource"), field("decision"))
-        })
-        .collect();
+    let (report, decided) = replay_lines(dir, &events, &details, &[], ["event_id", "resource", "decision"]);
     let want = [
         ("get-app", "team/app", "allowed"),
         ("delete-app", "team/app", "allowed"),
@@ -326,56 +338,28 @@ fn implied_permissions_are_checked_and_shown_breaking() {
         }
         serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
     };
-    let details = serde_json::json!({"UserDetailList": [{"Path": "/", "UserName": "dave", "UserId": "AIDADAVE", "Arn": "arn:aws:iam::111122223333:user/dave",
-        "GroupList": [], "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": policy(true)}], "AttachedManagedPolicies": [], "Tags": []}],
-        "GroupDetailList": [], "RoleDetailList": [], "Policies": []});
-    let details = write(dir, "details.json", &details.to_string());
+    let details = dave_details(dir, &policy(true), Vec::new());
     let proposed = write(dir, "proposed.json", &policy(false));
-    let event = |id: &str, source: &str, name: &str, params: serde_json::Value| {
-        let e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
-            "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
-            "eventTime": "2026-11-01T10:00:00Z", "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
-            "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,
-            "eventID": id, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"});
-        format!("{e}\n")
-    };
     let events = [
-        event(
+        dave_event(
             "fn",
             "lambda.amazonaws.com",
             "CreateFunction20150331",
             serde_json::json!({"functionName": "f", "role": "arn:aws:iam::111122223333:role/service/fn"}),
+            false,
         ),
-        event(
+        dave_event(
             "copy",
             "s3.amazonaws.com",
             "CopyObject",
             serde_json::json!({"bucketName": "dst", "key": "k", "x-amz-copy-source": "src/a%2Fb"}),
+            false,
         ),
     ];
     let events = write(dir, "events.jsonl", &events.concat());
-    let run = |extra: &[&str]| {
-        let out = dir.join(format!("decisions-{}.jsonl", extra.len()));
-        let o = crate::iamsim_command()
-            .args(["replay", "--format", "json", "--cloudtrail", &events, "--authorization-details", &details, "--out"])
-            .arg(&out)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let decided: Vec<(String, String, String)> = std::fs::read_to_string(&out)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let field = |k: &str| v[k].as_str().unwrap_or("-").to_string();
-                (field("action"), field("resource"), field("decision"))
-            })
-            .collect();
-        (serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), decided)
-    };
+    let fields = ["action", "resource", "decision"];
     let check = |a: &str, r: &str, d: &str| (a.to_string(), r.to_string(), d.to_string());
-    let (report, decided) = run(&[]);
+    let (report, decided) = replay_lines(dir, &events, &details, &[], fields);
     assert_eq!(
         decided,
         [
@@ -387,7 +371,8 @@ fn implied_permissions_are_checked_and_shown_breaking() {
         ]
     );
     assert_eq!(report["would_break"], serde_json::json!([]), "{report}");
-    let (report, decided) = run(&["--override", &format!("arn:aws:iam::111122223333:user/dave={proposed}")]);
+    let dave = format!("arn:aws:iam::111122223333:user/dave={proposed}");
+    let (report, decided) = replay_lines(dir, &events, &details, &["--override", &dave], fields);
     let broken: Vec<&str> =
         report["would_break"].as_array().unwrap().iter().map(|g| g["action"].as_str().unwrap()).collect();
     assert_eq!(broken, ["iam:PassRole"], "{report}");
