@@ -37,16 +37,32 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         let empty = |v: &serde_json::Value| v.as_array().is_some_and(Vec::is_empty);
         assert!(empty(&v) || v.get("Records").is_some_and(empty), "input vanished without a trace: {v}");
     }
+    // Each record as (what the mapping made of it, whether it was refused
+    // for a number out of f64 range).
     let mapped = |members| {
         let mut out = Vec::new();
         read_stream_with(data, "fuzz", members, &mut |item| match item {
-            Item::Event(at, v) => out.push(format!("{at}: {:?}", to_checks(&v))),
+            Item::Event(at, v) => out.push((format!("{at}: {:?}", to_checks(&v)), false)),
             // serde_json words an error inside a skipped member its own way
             // (and may place it a column off): compare what kind it is.
-            Item::Malformed(at, why) => out.push(format!("{at}: {}", why.split(':').next().unwrap_or(""))),
+            Item::Malformed(at, why) => out.push((
+                format!("{at}: {}", why.split(':').next().unwrap_or("")),
+                why.contains("number out of range"),
+            )),
         });
         out
     };
-    assert_eq!(mapped(Members::Mapped), mapped(Members::All));
+    let (some, whole) = (mapped(Members::Mapped), mapped(Members::All));
+    // The one accepted difference: serde_json skips a number without
+    // checking that it fits an f64 but refuses it in a `Value`, so a member
+    // the mapping skips may hold `1e999` (tests/regression.rs). Reading whole
+    // then refuses that record (and, inside one JSON document, stops there);
+    // the two reads must agree up to it.
+    let agreed = whole.iter().position(|(_, out_of_range)| *out_of_range).unwrap_or(whole.len());
+    if agreed == whole.len() {
+        assert_eq!(some, whole);
+    } else {
+        assert_eq!(some.get(..agreed), whole.get(..agreed), "{some:?}\n{whole:?}");
+    }
     Corpus::Keep
 });
