@@ -958,7 +958,7 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
         let literal = p.resource.split(['*', '?', '$']).next().unwrap_or("");
         let want = format!("{kind}/");
         let n = literal.len().min(want.len());
-        literal.as_bytes()[..n] == want.as_bytes()[..n]
+        literal.as_bytes().get(..n) == want.as_bytes().get(..n)
     };
     set.statements().any(|(_, policy, stmt)| {
         let names_action = stmt.actions.patterns.iter().any(|p| tokens_match(&tokens(p), action, true));
