@@ -529,15 +529,16 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         "logs" => format!("arn:aws:logs:{region}:{account}:log-group:{}", param("logGroupName")?),
         "secretsmanager" => param("secretId").filter(|s| s.starts_with("arn:"))?.to_string(),
         "ec2" => {
-            if let Some(id) = param("instanceId") {
-                format!("arn:aws:ec2:{region}:{account}:instance/{id}")
-            } else if let Some(id) = param("volumeId") {
-                format!("arn:aws:ec2:{region}:{account}:volume/{id}")
-            } else if let Some(id) = param("networkInterfaceId") {
-                format!("arn:aws:ec2:{region}:{account}:network-interface/{id}")
-            } else {
-                return None;
-            }
+            // A call naming several resources (AttachVolume: the instance and
+            // the volume) is authorised on each of them: one check per resource.
+            let named: Resources =
+                [("instanceId", "instance"), ("volumeId", "volume"), ("networkInterfaceId", "network-interface")]
+                    .iter()
+                    .filter_map(|(name, kind)| {
+                        param(name).map(|id| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}"))
+                    })
+                    .collect();
+            return (!named.is_empty()).then_some((named, false));
         }
         _ => return None,
     };
@@ -838,6 +839,24 @@ mod tests {
             assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::request::Value::Unknown), "{unreadable}");
             assert_eq!(r.lookup("aws:tagkeys"), Some(crate::request::Value::Unknown), "{unreadable}");
         }
+    }
+
+    /// AttachVolume is authorised on the instance and on the volume.
+    #[test]
+    fn ec2_calls_are_checked_on_every_resource_they_name() {
+        let attach = json!({"eventSource":"ec2.amazonaws.com","eventName":"AttachVolume","awsRegion":"us-west-2","recipientAccountId":"111122223333",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+            "requestParameters":{"instanceId":"i-1","volumeId":"vol-1","device":"/dev/sdf"}});
+        let c = to_checks(&attach).unwrap();
+        let checks: Vec<(&str, Option<&str>)> =
+            c.checks.iter().map(|k| (k.action.as_str(), k.resource.as_deref())).collect();
+        assert_eq!(
+            checks,
+            [
+                ("ec2:AttachVolume", Some("arn:aws:ec2:us-west-2:111122223333:instance/i-1")),
+                ("ec2:AttachVolume", Some("arn:aws:ec2:us-west-2:111122223333:volume/vol-1")),
+            ]
+        );
     }
 
     #[test]
