@@ -123,6 +123,10 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
     if name.is_empty() {
         return Mapped::Unmapped;
     }
+    // Authorised on the source key and on the destination key (§8.2).
+    if prefix == "kms" && name == "ReEncrypt" {
+        return Mapped::Actions(smallvec::smallvec!["kms:ReEncryptFrom".to_string(), "kms:ReEncryptTo".to_string()]);
+    }
     let mut action = String::with_capacity(prefix.len() + 1 + name.len());
     action.push_str(prefix);
     action.push(':');

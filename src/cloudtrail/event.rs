@@ -446,6 +446,9 @@ type Resources = SmallVec<[String; 1]>;
 /// and says whether they are IAM entity ARNs whose path is unknown.
 fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
     let (service, name) = action.split_once(':')?;
+    if let ("kms", "ReEncryptFrom" | "ReEncryptTo") = (service, name) {
+        return re_encrypt_key(e, name == "ReEncryptFrom").map(|k| (smallvec::smallvec![k], false));
+    }
     if !e.resources.is_empty() {
         if service == "s3" {
             // Object permissions are checked on the object, the rest on the bucket.
@@ -508,16 +511,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
                 format!("arn:aws:lambda:{region}:{account}:function:{f}")
             }
         }
-        "kms" => {
-            let k = param("keyId")?;
-            if k.starts_with("arn:") && !k.contains(":alias/") {
-                k.to_string()
-            } else if !k.starts_with("alias/") && !k.contains(":alias/") {
-                format!("arn:aws:kms:{region}:{account}:key/{k}")
-            } else {
-                return None; // an alias does not say which key
-            }
-        }
+        "kms" => kms_key_arn(param("keyId")?, region, account)?,
         "sqs" => {
             let url = param("queueUrl")?;
             let mut parts = url.rsplit('/');
@@ -543,6 +537,33 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         _ => return None,
     };
     Some((smallvec::smallvec![arn], false))
+}
+
+/// The key ARN a `keyId`-style parameter names: a key ARN or id; `None` for
+/// an alias, which does not say which key.
+fn kms_key_arn(k: &str, region: &str, account: &str) -> Option<String> {
+    if k.starts_with("arn:") && !k.contains(":alias/") {
+        Some(k.to_string())
+    } else if !k.starts_with("alias/") && !k.contains(":alias/") {
+        Some(format!("arn:aws:kms:{region}:{account}:key/{k}"))
+    } else {
+        None
+    }
+}
+
+/// The source (`from`) or destination key of a `ReEncrypt`: `resources[]`
+/// lists the source and the destination key in that order (AWS's CloudTrail
+/// example for ReEncrypt; one entry when both are the same key), else
+/// `sourceKeyId` / `destinationKeyId`.
+fn re_encrypt_key(e: &EventView<'_>, from: bool) -> Option<String> {
+    let mut keys = e.resources.iter().filter(|r| r.kind == "AWS::KMS::Key").filter_map(|r| r.arn);
+    let listed = if from { keys.next() } else { keys.next_back() };
+    if let Some(k) = listed {
+        return Some(k.to_string());
+    }
+    let p = e.parameters?;
+    let k = text(p, &[if from { "sourceKeyId" } else { "destinationKeyId" }])?;
+    kms_key_arn(k, e.region.unwrap_or(""), e.account().unwrap_or(""))
 }
 
 /// Actions authorised on `*` (no resource type) that events commonly carry:
@@ -839,6 +860,33 @@ mod tests {
             assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::request::Value::Unknown), "{unreadable}");
             assert_eq!(r.lookup("aws:tagkeys"), Some(crate::request::Value::Unknown), "{unreadable}");
         }
+    }
+
+    /// ReEncrypt is kms:ReEncryptFrom on the source key and kms:ReEncryptTo
+    /// on the destination key (AWS's example lists them in that order).
+    #[test]
+    fn re_encrypt_checks_both_keys() {
+        let key = |id: &str| format!("arn:aws:kms:us-west-2:111122223333:key/{id}");
+        let event = |resources: Value| {
+            json!({"eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","awsRegion":"us-west-2","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":{"destinationKeyId":"dst-id","sourceEncryptionAlgorithm":"SYMMETRIC_DEFAULT"},
+                "resources":resources})
+        };
+        let checks = |e: &Value| -> Vec<(String, Option<String>)> {
+            to_checks(e).unwrap().checks.into_iter().map(|c| (c.action, c.resource)).collect()
+        };
+        let both = event(json!([{"type":"AWS::KMS::Key","ARN":key("src")},{"type":"AWS::KMS::Key","ARN":key("dst")}]));
+        assert_eq!(
+            checks(&both),
+            [("kms:ReEncryptFrom".to_string(), Some(key("src"))), ("kms:ReEncryptTo".to_string(), Some(key("dst")))]
+        );
+        // Without resources[]: the destination from its parameter; the source
+        // (inside the ciphertext) is not known.
+        assert_eq!(
+            checks(&event(json!([]))),
+            [("kms:ReEncryptFrom".to_string(), None), ("kms:ReEncryptTo".to_string(), Some(key("dst-id")))]
+        );
     }
 
     /// AttachVolume is authorised on the instance and on the volume.

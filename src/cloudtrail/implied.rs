@@ -5,10 +5,11 @@
 //! `AssumeRole*`, and the role a call hands to a service (`iam:PassRole`).
 //! Sits beside [`super::event`], which adds these checks after the call's own.
 //!
-//! Not covered (the report cannot show them breaking): roles passed inside
-//! nested parameters (EventBridge targets, ECS task overrides), instance
-//! profiles (`ec2:RunInstances`, which would need the profile's role from the
-//! inventory), KMS keys used on the caller's behalf (SSE-KMS, `ReEncrypt`).
+//! (KMS `ReEncrypt`, two actions on two keys, is mapped in `action.rs` and
+//! `event.rs`.) Not covered (the report cannot show them breaking): roles
+//! passed inside nested parameters (EventBridge targets, ECS task overrides),
+//! instance profiles (`ec2:RunInstances`, which would need the profile's role
+//! from the inventory), KMS keys used on the caller's behalf (SSE-KMS).
 
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
