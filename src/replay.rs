@@ -961,9 +961,7 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
         literal.as_bytes().get(..n) == want.as_bytes().get(..n)
     };
     set.statements().any(|(_, policy, stmt)| {
-        let names_action = stmt.actions.patterns.iter().any(|p| tokens_match(&tokens(p), action, true));
-        names_action != stmt.actions.negated
-            && stmt.resources.iter().flat_map(|r| &r.patterns).any(|p| sensitive(p, policy.kind))
+        stmt.covers_action(action) && stmt.resources.iter().flat_map(|r| &r.patterns).any(|p| sensitive(p, policy.kind))
     })
 }
 

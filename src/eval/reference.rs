@@ -36,7 +36,7 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     let mut keys_report = KeyReport::default();
     for (sref, policy, stmt) in set.statements() {
         let vars = policy.version.variables_enabled();
-        if !action_matches(stmt, &req.action) {
+        if !stmt.covers_action(&req.action) {
             continue;
         }
         let resource = resource_matches(stmt, policy.kind, vars, req);
@@ -79,11 +79,6 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     keys_report.finish();
     let no_fixed = FixedLayers::default();
     combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &no_fixed, &hits, keys_report)
-}
-
-fn action_matches(stmt: &Statement, action: &str) -> bool {
-    let any = stmt.actions.patterns.iter().any(|p| tokens_match(&tokens(p), action, true));
-    any != stmt.actions.negated
 }
 
 fn lookup<'a>(req: &'a Request) -> impl Fn(&str) -> Lookup<'a> {

@@ -171,6 +171,18 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// Whether `Action`/`NotAction` covers `action`, by direct interpretation
+    /// (each pattern tokenised on every call; the compiled engine matches
+    /// actions with automata instead).
+    pub fn covers_action(&self, action: &str) -> bool {
+        let named = self
+            .actions
+            .patterns
+            .iter()
+            .any(|p| super::pattern::tokens_match(&super::pattern::tokens(p), action, true));
+        named != self.actions.negated
+    }
+
     /// The context key its `Principal`/`NotPrincipal` reads: `aws:userid`
     /// when it lists a unique id (matched on the caller's id), else none.
     pub fn principal_key(&self) -> Option<&'static str> {
