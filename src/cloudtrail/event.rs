@@ -422,19 +422,20 @@ fn request_tags(params: Option<&Value>, c: &mut Context) {
     let pairs: Option<Vec<(&str, &str)>> =
         tags.iter().map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?))).collect();
     let Some(pairs) = pairs else { return };
-    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
-    let mut folded: Vec<String> = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
-    folded.sort_unstable();
-    if folded.windows(2).any(|w| w[0] == w[1]) {
-        return;
-    }
+    // A key given twice in any case is refused by the context itself; then
+    // none of the list is kept.
+    let before = c.mark();
     let mut name = String::new();
     for (k, v) in &pairs {
         name.clear();
         name.push_str("aws:RequestTag/");
         name.push_str(k);
-        c.push_new(&name, ContextEntry::Single(v));
+        if c.insert_once(&name, ContextEntry::Single(v)).is_err() {
+            c.truncate(before);
+            return;
+        }
     }
+    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
     c.push_new("aws:TagKeys", ContextEntry::Multi(&keys));
     c.close_prefix_static("aws:requesttag/");
 }
@@ -724,12 +725,12 @@ pub(crate) fn to_checks_reusing<'a>(
             let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
             checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown, key: None });
         }
+        // An implied check's owner is its ARN's own account, if it names one.
         for Implied { action, resource, path_unknown, key } in implied {
-            let resource_account = None; // the ARN's own account, if it names one
             checks.push(Check {
                 action: action.to_string(),
                 resource: Some(resource),
-                resource_account,
+                resource_account: None,
                 path_unknown,
                 key,
             });
