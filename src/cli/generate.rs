@@ -78,27 +78,12 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         }
         None => eprintln!("validate: skipped (no catalog: pass --catalog or set IAMSIM_CATALOG)"),
     }
-    // Printed to stdout, the policy still needs a file for the proof replay:
-    // a temporary one, created exclusively under a random name (a fixed name
-    // in a shared temporary directory could be a planted symlink to clobber)
-    // and removed when `_proof_copy` drops, on every return path.
-    let _proof_copy: tempfile::NamedTempFile;
-    let policy_file = match &args.out {
+    match &args.out {
         Some(p) => {
-            std::fs::write(p, &text).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
-            p.clone()
+            std::fs::write(p, &text).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?
         }
-        None => {
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-            let cannot = |e: std::io::Error| CliError::new(format!("cannot write a temporary copy of the policy: {e}"));
-            let mut copy =
-                tempfile::Builder::new().prefix("iamsim-generated-").suffix(".json").tempfile().map_err(cannot)?;
-            copy.write_all(text.as_bytes()).map_err(cannot)?;
-            let path = copy.path().to_path_buf();
-            _proof_copy = copy;
-            path
-        }
-    };
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
     if args.no_prove {
         eprintln!("proof: skipped (--no-prove)");
     } else {
@@ -107,7 +92,19 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
                 "{shown}: the report does not record its inputs; re-run replay, or pass --no-prove"
             )));
         };
-        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, &policy_file), false)?;
+        // The proof replays a policy file: `--out`, or for a policy printed to
+        // stdout a temporary copy, created exclusively under a random name (a
+        // fixed name in a shared temporary directory could be a planted
+        // symlink to clobber) and removed when it drops, on every return path.
+        let copy;
+        let policy_file = match &args.out {
+            Some(p) => p.as_path(),
+            None => {
+                copy = temporary_copy(&text)?;
+                copy.path()
+            }
+        };
+        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, policy_file), false)?;
         let after = proof.used_permissions.iter().find(|u| u.principal == args.principal);
         let (mut checked, mut unsettled) = (0, 0);
         for before in &used.actions {
@@ -143,4 +140,12 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if failed { ExitCode::from(CHECK_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// `text` in a fresh temporary file (see the proof in [`run`]).
+fn temporary_copy(text: &str) -> Result<tempfile::NamedTempFile, CliError> {
+    let cannot = |e: std::io::Error| CliError::new(format!("cannot write a temporary copy of the policy: {e}"));
+    let mut copy = tempfile::Builder::new().prefix("iamsim-generated-").suffix(".json").tempfile().map_err(cannot)?;
+    copy.write_all(text.as_bytes()).map_err(cannot)?;
+    Ok(copy)
 }
