@@ -9,10 +9,10 @@
 pub mod batch;
 pub mod compiled;
 pub mod decision;
-pub mod logic;
+pub(crate) mod logic;
 pub mod principal;
 pub mod reference;
 
-pub use compiled::Scratch;
-pub use decision::{Decision, DecisionKind, Hit, KeyId, KeyReport, PrincipalClass};
+pub use compiled::{Prepared, Scratch};
+pub use decision::{Decision, DecisionKind, Hit, KeyId, KeyReport, PrincipalClass, Verdict};
 pub use reference::reference_decide;

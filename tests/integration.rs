@@ -9,6 +9,7 @@ mod cli;
 mod cloudtrail;
 mod conformance;
 mod corpus;
+mod engine;
 mod failsafe;
 mod hostile;
 mod managed;

@@ -274,6 +274,26 @@ fn request() -> impl Strategy<Value = Request> {
         })
 }
 
+/// Every decision path of the compiled engine against the reference's
+/// decision: owned explained and verdict-only, prepared explained and
+/// verdict-only, the prepared request decided twice (the second time from
+/// a scratch that has seen it).
+fn every_path_is_the_reference(
+    compiled: &CompiledPolicySet,
+    scratch: &mut Scratch,
+    req: &Request,
+    want: &iamsim::Decision,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&compiled.decide(req, scratch), want, "decide {:?}", req);
+    prop_assert_eq!(compiled.decide_verdict(req, scratch), want.kind, "decide_verdict {:?}", req);
+    let prepared = compiled.prepare(req, scratch);
+    for _ in 0..2 {
+        prop_assert_eq!(compiled.verdict(&prepared, scratch), want.kind, "verdict {:?}", req);
+        prop_assert_eq!(&compiled.explain(&prepared, scratch), want, "explain {:?}", req);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -282,9 +302,7 @@ proptest! {
         let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
         let mut scratch = Scratch::new(&compiled);
         for req in &reqs {
-            let want = reference_decide(&set, req);
-            let got = compiled.decide(req, &mut scratch);
-            prop_assert_eq!(&got, &want, "request {:?}", req);
+            every_path_is_the_reference(&compiled, &mut scratch, req, &reference_decide(&set, req))?;
         }
     }
 
@@ -299,7 +317,7 @@ proptest! {
         let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
         let mut scratch = Scratch::new(&compiled);
         for req in &reqs {
-            prop_assert_eq!(&compiled.decide(req, &mut scratch), &reference_decide(&set, req), "request {:?}", req);
+            every_path_is_the_reference(&compiled, &mut scratch, req, &reference_decide(&set, req))?;
         }
     }
 

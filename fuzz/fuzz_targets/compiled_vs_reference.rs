@@ -158,6 +158,13 @@ fuzz_target!(|data: &[u8]| -> Corpus {
     if let Ok(v) = serde_json::from_str::<Value>(&format!("{{{ctx}}}")) {
         req.context = Context::from_json(&v).unwrap_or_default();
     }
-    assert_eq!(compiled.decide(&req, &mut Scratch::new(&compiled)), reference_decide(&set, &req), "{req:?}\n{set:?}");
+    let want = reference_decide(&set, &req);
+    let mut scratch = Scratch::new(&compiled);
+    assert_eq!(compiled.decide(&req, &mut scratch), want, "{req:?}\n{set:?}");
+    // Every other path: the verdict alone, and the prepared request both ways.
+    assert_eq!(compiled.decide_verdict(&req, &mut scratch), want.kind, "verdict {req:?}\n{set:?}");
+    let prepared = compiled.prepare(&req, &mut scratch);
+    assert_eq!(compiled.verdict(&prepared, &mut scratch), want.kind, "prepared verdict {req:?}\n{set:?}");
+    assert_eq!(compiled.explain(&prepared, &mut scratch), want, "prepared explain {req:?}\n{set:?}");
     Corpus::Keep
 });

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 const CHUNK: usize = 512;
 
 thread_local! {
-    static SCRATCH: RefCell<Option<(u64, Scratch)>> = const { RefCell::new(None) };
+    static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's scratch for `set` (created on first use, and
@@ -21,11 +21,13 @@ thread_local! {
 pub fn with_thread_scratch<R>(set: &CompiledPolicySet, f: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slot) => {
-            if slot.as_ref().is_none_or(|(id, _)| *id != set.id) {
-                *slot = Some((set.id, Scratch::new(set)));
+            // A scratch of another set would also re-bind itself on first
+            // use; replacing it here keeps that out of the loop.
+            if slot.as_ref().is_none_or(|s| !s.is_for(set)) {
+                *slot = Some(Scratch::new(set));
             }
             match slot.as_mut() {
-                Some((_, scratch)) => f(scratch),
+                Some(scratch) => f(scratch),
                 None => f(&mut Scratch::new(set)),
             }
         }

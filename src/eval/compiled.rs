@@ -1,9 +1,15 @@
 //! Evaluation over a [`CompiledPolicySet`]: the action automaton narrows the
-//! statements to the few whose action element applies, then resource matchers,
-//! principal and typed condition predicates run on those only. All buffers live
-//! in a per-thread [`Scratch`], so the common case allocates nothing.
+//! statements to the few whose action element applies (once per distinct
+//! action and thread: an [`ActionPlan`]), then resource matchers, principal
+//! and typed condition predicates run on those only. All buffers live in a
+//! per-thread [`Scratch`], so the common case allocates nothing.
+//!
+//! One hit loop serves every path: generic over where the request's facts
+//! come from (a [`Request`] read lazily, or a [`Prepared`] request resolved
+//! once) and over what comes out (an explained [`Decision`] or the
+//! [`Verdict`] alone), so the paths cannot drift apart.
 
-use super::decision::{Decision, Hit, KeyReport, PrincipalClass};
+use super::decision::{Decision, Explained, Hit, KeyNotes, Outcome, PrincipalClass, Verdict, VerdictOnly};
 use super::logic::{
     combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedLayers,
 };
@@ -15,28 +21,23 @@ use crate::compile::resource::{ResourceMatcher, Segment};
 use crate::compile::CompiledPolicySet;
 use crate::policy::pattern::Token;
 use crate::policy::principal::USERID_KEY;
+use crate::policy::set::KeyId;
 use crate::policy::values::*;
 use crate::policy::variables::{Lookup, Status};
 use crate::policy::{Arn, Comparison};
 use crate::request::{Request, Tri, Value};
+use smallvec::SmallVec;
+use std::sync::Arc;
 
 /// Distinct actions remembered per thread before the memo is cleared; bounds
 /// memory on adversarial streams of ever-new action names.
 const MEMO_LIMIT: usize = 1 << 16;
 
-/// Per-thread memo: action (any case) → its candidate statements and facts.
-/// Real request streams repeat a few hundred actions, so the automaton runs
-/// once per distinct action instead of once per request. Looked up by a
-/// case-blind hash, so the request's action is neither copied nor lower-cased.
-#[derive(Debug, Clone, Default)]
-struct ActionMemo {
-    /// Indexes into `entries`, hashed by [`caseless_hash`] of the name.
-    index: hashbrown::HashTable<u32>,
-    entries: Vec<MemoEntry>,
-}
-
-#[derive(Debug, Clone)]
-struct MemoEntry {
+/// What deciding any request for one action needs, worked out once per
+/// distinct action (per thread) and shared with the [`Prepared`] requests
+/// that name it.
+#[derive(Debug)]
+pub(crate) struct ActionPlan {
     action: Box<str>,
     /// The hits of candidates that hold whatever the request (no condition,
     /// no principal, `Resource: *`), folded once for the action.
@@ -44,13 +45,20 @@ struct MemoEntry {
     /// The other candidates, examined per request.
     dynamic: Box<[u32]>,
     facts: ActionFacts,
+    /// The condition keys the dynamic candidates read (conditions, policy
+    /// variables, unique-id principals), deduplicated; a prepared request
+    /// holds their values in this order.
+    key_ids: Box<[KeyId]>,
+    /// Their lower-cased names, parallel to `key_ids`.
+    key_names: Box<[Box<str>]>,
 }
 
-impl MemoEntry {
+impl ActionPlan {
     /// Splits the action's candidate statements into static hits and the rest.
-    fn new(set: &CompiledPolicySet, action: &str, candidates: &[u32]) -> MemoEntry {
+    fn new(set: &CompiledPolicySet, action: &str, candidates: &[u32]) -> ActionPlan {
         let mut static_hits = Vec::new();
         let mut dynamic = Vec::new();
+        let mut keys: Vec<(KeyId, &str)> = Vec::new();
         for &id in candidates {
             match set.statements.get(id as usize) {
                 Some(stmt) if stmt.always_hits() => static_hits.push(Hit {
@@ -59,18 +67,38 @@ impl MemoEntry {
                     class: PrincipalClass::Direct,
                     result: Tri::True,
                 }),
-                _ => dynamic.push(id),
+                Some(stmt) => {
+                    dynamic.push(id);
+                    keys.extend(stmt.principal_key.map(|k| (k, USERID_KEY)));
+                    keys.extend(stmt.conditions.iter().map(|c| (c.key, &*c.key_name)));
+                    keys.extend(stmt.variables.iter().map(|(k, name)| (*k, &**name)));
+                }
+                None => {}
             }
         }
-        MemoEntry {
+        keys.sort_unstable();
+        keys.dedup_by_key(|(k, _)| *k);
+        ActionPlan {
             action: action.into(),
             fixed: FixedLayers::fold(static_hits.iter()),
             dynamic: dynamic.into(),
             facts: ActionFacts::of(action),
+            key_ids: keys.iter().map(|(k, _)| *k).collect(),
+            key_names: keys.iter().map(|(_, n)| Box::from(*n)).collect(),
         }
     }
 }
 
+/// Per-thread memo: action (any case) → its [`ActionPlan`]. Real request
+/// streams repeat a few hundred actions, so the automaton runs once per
+/// distinct action instead of once per request. Looked up by a case-blind
+/// hash, so the request's action is neither copied nor lower-cased.
+#[derive(Debug, Clone, Default)]
+struct ActionMemo {
+    /// Indexes into `entries`, hashed by [`caseless_hash`] of the name.
+    index: hashbrown::HashTable<u32>,
+    entries: Vec<Arc<ActionPlan>>,
+}
 /// FxHash of the bytes with bit 5 set, eight at a time: `A`–`Z` hash like
 /// `a`–`z` (other bytes may collide too; equality is checked exactly). The
 /// last word is the string's last eight bytes, overlapping the one before: no
@@ -104,15 +132,16 @@ impl ActionMemo {
         Some(*slot as usize)
     }
 
-    /// Adds an entry; returns its position.
-    fn insert(&mut self, entry: MemoEntry) -> usize {
+    /// Adds an entry; returns its position. Clearing the memo at its limit
+    /// leaves plans that prepared requests hold alive (they are shared).
+    fn insert(&mut self, entry: ActionPlan) -> usize {
         if self.entries.len() >= MEMO_LIMIT {
             self.index.clear();
             self.entries.clear();
         }
         let i = self.entries.len();
         let hash = caseless_hash(&entry.action);
-        self.entries.push(entry);
+        self.entries.push(Arc::new(entry));
         let entries = &self.entries;
         // MEMO_LIMIT keeps positions far below u32::MAX.
         let slot = u32::try_from(i).unwrap_or(u32::MAX);
@@ -121,10 +150,18 @@ impl ActionMemo {
     }
 }
 
-/// Per-thread mutable buffers for [`CompiledPolicySet::decide`]. Create one per
-/// thread (e.g. with rayon's `map_init`) and reuse it for every request.
+/// Per-thread mutable buffers for deciding against one [`CompiledPolicySet`].
+/// Create one per thread (e.g. with rayon's `map_init`) and reuse it for
+/// every request.
+///
+/// A scratch belongs to the set it was made for, or last used with: its
+/// memo holds that set's statements. Given to another set, it is emptied
+/// and re-made for that set first (one comparison per call), so a scratch
+/// can never answer from another set's statements.
 #[derive(Debug, Clone)]
 pub struct Scratch {
+    /// The set this scratch's memo was built from ([`CompiledPolicySet`]'s unique id).
+    set_id: u64,
     action: ActionScratch,
     candidates: Vec<u32>,
     hits: Vec<Hit>,
@@ -136,12 +173,126 @@ impl Scratch {
     /// Buffers sized for `set`.
     pub fn new(set: &CompiledPolicySet) -> Scratch {
         Scratch {
+            set_id: set.id,
             action: set.actions.scratch(),
             candidates: Vec::new(),
             hits: Vec::new(),
             tokens: Vec::new(),
             memo: ActionMemo::default(),
         }
+    }
+
+    /// Whether this scratch is (now) bound to `set`.
+    pub(crate) fn is_for(&self, set: &CompiledPolicySet) -> bool {
+        self.set_id == set.id
+    }
+
+    /// Makes this scratch `set`'s, emptying it if it was another set's.
+    fn bind(&mut self, set: &CompiledPolicySet) {
+        if !self.is_for(set) {
+            *self = Scratch::new(set);
+        }
+    }
+
+    /// The position of `action`'s plan in the memo, made on first sight.
+    fn plan(&mut self, set: &CompiledPolicySet, action: &str) -> usize {
+        match self.memo.find(action) {
+            Some(i) => i,
+            None => {
+                set.actions.candidates(action, &mut self.action, &mut self.candidates);
+                self.memo.insert(ActionPlan::new(set, action, &self.candidates))
+            }
+        }
+    }
+}
+
+/// A request resolved against one compiled set, to be decided many times
+/// without touching its strings again: its action's plan (candidate
+/// statements and the facts of the action), its resource ARN split into
+/// segments, its resource owner, and the value of every condition key its
+/// candidate statements read. Made by [`CompiledPolicySet::prepare`]; borrows
+/// the request.
+///
+/// Deciding a prepared request with a set other than the one that prepared
+/// it gives that other set's answer for the request (it is prepared again
+/// on the way), never the first set's.
+#[derive(Debug, Clone)]
+pub struct Prepared<'r> {
+    set_id: u64,
+    request: &'r Request,
+    plan: Arc<ActionPlan>,
+    arn: Option<Arn<'r>>,
+    owner: Option<&'r str>,
+    /// Values of `plan.key_ids`, in that order.
+    values: SmallVec<[Option<Value<'r>>; 4]>,
+}
+
+impl<'r> Prepared<'r> {
+    /// The request this was prepared from.
+    pub fn request(&self) -> &'r Request {
+        self.request
+    }
+
+    /// Identifies the action's plan: prepared requests for the same action
+    /// (in any case) prepared on one thread share it. Sorting a batch by it
+    /// decides each action's requests together.
+    pub fn action_group(&self) -> usize {
+        Arc::as_ptr(&self.plan) as usize
+    }
+}
+
+/// Where the hit loop reads the request's facts from.
+trait View<'r> {
+    fn request(&self) -> &'r Request;
+    /// The value of condition key `key` (lower-cased `name`).
+    fn value(&self, key: KeyId, name: &str) -> Option<Value<'r>>;
+    fn arn(&mut self) -> Option<Arn<'r>>;
+    fn owner(&mut self) -> Option<&'r str>;
+}
+
+/// A [`Request`] read as the loop needs it: the ARN split on first use, keys
+/// looked up by name.
+struct Owned<'r> {
+    req: &'r Request,
+    arn: LazyArn<'r>,
+}
+
+impl<'r> View<'r> for Owned<'r> {
+    fn request(&self) -> &'r Request {
+        self.req
+    }
+    fn value(&self, _: KeyId, name: &str) -> Option<Value<'r>> {
+        self.req.lookup_lowered(name)
+    }
+    fn arn(&mut self) -> Option<Arn<'r>> {
+        self.arn.get().copied()
+    }
+    fn owner(&mut self) -> Option<&'r str> {
+        let req = self.req;
+        req.resource_account_given(self.arn.get())
+    }
+}
+
+/// A [`Prepared`] request: everything already resolved.
+struct PreparedView<'p, 'r>(&'p Prepared<'r>);
+
+impl<'r> View<'r> for PreparedView<'_, 'r> {
+    fn request(&self) -> &'r Request {
+        self.0.request
+    }
+    fn value(&self, key: KeyId, name: &str) -> Option<Value<'r>> {
+        let p = self.0;
+        match p.plan.key_ids.iter().position(|&k| k == key) {
+            Some(i) => p.values.get(i).copied().flatten(),
+            // Not reached (the plan lists every key its statements read).
+            None => p.request.lookup_lowered(name),
+        }
+    }
+    fn arn(&mut self) -> Option<Arn<'r>> {
+        self.0.arn
+    }
+    fn owner(&mut self) -> Option<&'r str> {
+        self.0.owner
     }
 }
 
@@ -162,42 +313,121 @@ fn status_tri(s: Status, matched: impl FnOnce() -> bool) -> Tri {
 }
 
 impl CompiledPolicySet {
-    /// Decides one request.
+    /// Decides one request and explains the decision: the deciding
+    /// statements, and the condition keys it lacked or did not know.
     ///
-    /// `scratch` must come from [`Scratch::new`] on this set.
+    /// `scratch` is this set's (see [`Scratch`]); the request is prepared on
+    /// the way, lazily (its ARN is split only if a statement needs it).
     pub fn decide(&self, req: &Request, scratch: &mut Scratch) -> Decision {
-        let Scratch { action, candidates, hits, tokens, memo } = scratch;
-        let slot = match memo.find(&req.action) {
-            Some(i) => i,
-            None => {
-                self.actions.candidates(&req.action, action, candidates);
-                memo.insert(MemoEntry::new(self, &req.action, candidates))
-            }
-        };
-        let Some(MemoEntry { fixed, dynamic, facts, .. }) = memo.entries.get(slot) else {
+        self.decide_owned::<Explained>(req, scratch)
+    }
+
+    /// The verdict alone for one request: what [`CompiledPolicySet::decide`]
+    /// returns as `kind`, without gathering statements or keys.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+    /// use iamsim::request::{Principal, Request};
+    /// use iamsim::{CompiledPolicySet, eval::{Scratch, Verdict}};
+    /// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}"#,
+    ///                      "p", PolicyKind::Identity)?;
+    /// let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() })?;
+    /// let req = Request::new(Principal::parse("arn:aws:iam::111122223333:user/a")?, "s3:GetObject", "*");
+    /// assert_eq!(set.decide_verdict(&req, &mut Scratch::new(&set)), Verdict::ExplicitDeny);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decide_verdict(&self, req: &Request, scratch: &mut Scratch) -> Verdict {
+        self.decide_owned::<VerdictOnly>(req, scratch)
+    }
+
+    fn decide_owned<O: Outcome>(&self, req: &Request, scratch: &mut Scratch) -> O::Out {
+        scratch.bind(self);
+        let slot = scratch.plan(self, &req.action);
+        let Scratch { hits, tokens, memo, .. } = scratch;
+        let mut view = Owned { req, arn: LazyArn::new(&req.resource) };
+        match memo.entries.get(slot) {
+            Some(plan) => self.run::<O, _>(plan, &mut view, hits, tokens),
             // Not reached (the slot was just found or added): decide without statements.
-            return combine(
-                &self.shape,
-                req,
-                req.resource_account(),
-                &ActionFacts::of(&req.action),
-                &FixedLayers::default(),
-                &[],
-                KeyReport::default(),
-            );
+            None => self.run::<O, _>(&ActionPlan::new(self, &req.action, &[]), &mut view, hits, tokens),
+        }
+    }
+
+    /// Resolves `req` against this set once, for deciding many times with
+    /// [`CompiledPolicySet::verdict`] and [`CompiledPolicySet::explain`]
+    /// (repeated calls in a replay, sweeps over principals, benchmarks).
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+    /// use iamsim::request::{Principal, Request};
+    /// use iamsim::{CompiledPolicySet, eval::{Scratch, Verdict}};
+    /// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*NetworkInterface",
+    ///                           "Resource":"arn:aws:ec2:*:*:network-interface/*"}}"#, "cni", PolicyKind::Identity)?;
+    /// let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() })?;
+    /// let mut scratch = Scratch::new(&set);
+    /// let req = Request::new(Principal::parse("arn:aws:iam::111122223333:role/node")?, "ec2:DeleteNetworkInterface",
+    ///                        "arn:aws:ec2:us-east-1:111122223333:network-interface/eni-1");
+    /// let prepared = set.prepare(&req, &mut scratch);
+    /// assert_eq!(set.verdict(&prepared, &mut scratch), Verdict::Allowed);
+    /// assert_eq!(set.explain(&prepared, &mut scratch).statements.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prepare<'r>(&self, req: &'r Request, scratch: &mut Scratch) -> Prepared<'r> {
+        scratch.bind(self);
+        let slot = scratch.plan(self, &req.action);
+        let plan = match scratch.memo.entries.get(slot) {
+            Some(plan) => Arc::clone(plan),
+            None => Arc::new(ActionPlan::new(self, &req.action, &[])),
         };
+        let arn = Arn::parse(&req.resource);
+        let owner = req.resource_account_given(arn.as_ref());
+        let values = plan.key_names.iter().map(|name| req.lookup_lowered(name)).collect();
+        Prepared { set_id: self.id, request: req, plan, arn, owner, values }
+    }
+
+    /// The verdict for a prepared request: the fast path (no allocation, no
+    /// string lookups but the statements' own patterns).
+    pub fn verdict(&self, p: &Prepared<'_>, scratch: &mut Scratch) -> Verdict {
+        self.decide_prepared::<VerdictOnly>(p, scratch)
+    }
+
+    /// The explained decision for a prepared request; its `kind` is always
+    /// [`CompiledPolicySet::verdict`]'s answer.
+    pub fn explain(&self, p: &Prepared<'_>, scratch: &mut Scratch) -> Decision {
+        self.decide_prepared::<Explained>(p, scratch)
+    }
+
+    fn decide_prepared<O: Outcome>(&self, p: &Prepared<'_>, scratch: &mut Scratch) -> O::Out {
+        if p.set_id != self.id {
+            // Prepared by another set: its plan names that set's statements.
+            return self.decide_owned::<O>(p.request, scratch);
+        }
+        scratch.bind(self);
+        let Scratch { hits, tokens, .. } = scratch;
+        self.run::<O, _>(&p.plan, &mut PreparedView(p), hits, tokens)
+    }
+
+    /// The hit loop and the decision rules, for every path.
+    fn run<'r, O: Outcome, V: View<'r>>(
+        &self,
+        plan: &ActionPlan,
+        view: &mut V,
+        hits: &mut Vec<Hit>,
+        tokens: &mut Vec<Token>,
+    ) -> O::Out {
+        let req = view.request();
         hits.clear();
-        let mut keys = KeyReport::default();
-        let mut arn = LazyArn::new(&req.resource);
+        let mut keys = O::Keys::default();
         let resource_is_star = req.resource == "*";
-        for id in dynamic.iter() {
+        for id in plan.dynamic.iter() {
             let Some(stmt) = self.statements.get(*id as usize) else { continue };
             let resource = match &stmt.resources {
                 None => Tri::True,
                 Some((negated, matchers)) => {
                     let mut any = Tri::False;
                     for m in matchers.iter() {
-                        any = any.or(resource_match(m, &mut arn, resource_is_star, req, tokens));
+                        any = any.or(resource_match(m, view, resource_is_star, req, tokens));
                         if any == Tri::True {
                             break;
                         }
@@ -215,8 +445,8 @@ impl CompiledPolicySet {
             let (class, named) = match &stmt.principal {
                 None => (PrincipalClass::Direct, Tri::True),
                 Some(spec) => {
-                    if let Some(key) = stmt.principal_key {
-                        keys.note(key, req.lookup_lowered(USERID_KEY));
+                    if let Some(key) = stmt.principal_key.filter(|_| O::Keys::RECORDS) {
+                        keys.note(key, view.value(key, USERID_KEY));
                     }
                     match principal_class(spec, req, stmt.effect, self.shape.has_boundary) {
                         Some(c) => c,
@@ -226,25 +456,27 @@ impl CompiledPolicySet {
             };
             let mut result = resource.and(named);
             for c in stmt.conditions.iter() {
-                let value = req.lookup_lowered(&c.key_name);
+                let value = view.value(c.key, &c.key_name);
                 keys.note(c.key, value);
                 result = result.and(condition(c, value, req, tokens));
             }
-            for (key, name) in stmt.variables.iter() {
-                keys.note(*key, req.lookup_lowered(name));
+            if O::Keys::RECORDS {
+                for (key, name) in stmt.variables.iter() {
+                    keys.note(*key, view.value(*key, name));
+                }
             }
             if result != Tri::False {
                 hits.push(Hit { statement: stmt.sref, effect: stmt.effect, class, result });
             }
         }
         keys.finish();
+        let ActionPlan { fixed, facts, .. } = plan;
         if identity_only(&self.shape) {
             // The owner matters only when the identity side could allow:
             // many decisions never split the resource ARN.
-            let owner = || req.resource_account_given(arn.get());
-            combine_identity_only(&self.shape, req, owner, facts, &fixed.hits, hits, keys)
+            combine_identity_only::<O>(&self.shape, req, || view.owner(), facts, &fixed.hits, hits, keys)
         } else {
-            combine(&self.shape, req, req.resource_account_given(arn.get()), facts, fixed, hits, keys)
+            combine::<O>(&self.shape, req, view.owner(), facts, fixed, hits, keys)
         }
     }
 }
@@ -266,9 +498,9 @@ impl<'a> LazyArn<'a> {
     }
 }
 
-fn resource_match(
+fn resource_match<'r>(
     m: &ResourceMatcher,
-    arn: &mut LazyArn<'_>,
+    view: &mut impl View<'r>,
     is_star: bool,
     req: &Request,
     tokens: &mut Vec<Token>,
@@ -280,7 +512,7 @@ fn resource_match(
             if is_star {
                 return Tri::False;
             }
-            let Some(arn) = arn.get() else { return Tri::False };
+            let Some(arn) = view.arn() else { return Tri::False };
             if !header.iter().zip(arn.header()).all(|(g, s)| g.is_match(s, true)) {
                 return Tri::False;
             }

@@ -21,6 +21,11 @@ pub enum DecisionKind {
     Indeterminate,
 }
 
+/// The verdict alone, as the verdict-only paths
+/// ([`CompiledPolicySet::verdict`](crate::CompiledPolicySet::verdict)) return it:
+/// the same four answers as a [`Decision`]'s `kind`.
+pub type Verdict = DecisionKind;
+
 impl DecisionKind {
     /// `allowed`, `explicitDeny`, `implicitDeny` or `indeterminate`.
     pub fn as_str(&self) -> &'static str {
@@ -91,6 +96,86 @@ pub struct KeyReport {
     pub missing: SmallVec<[KeyId; 4]>,
     /// Unknown in the request.
     pub unknown: SmallVec<[KeyId; 4]>,
+}
+
+/// Where an evaluator records the condition keys it reads: a [`KeyReport`]
+/// when the decision is explained, nothing (`()`) for a verdict alone.
+pub(crate) trait KeyNotes: Default {
+    /// Whether notes are kept (callers skip looking up a key only to note it).
+    const RECORDS: bool;
+    /// Records a condition key's lookup result.
+    fn note(&mut self, key: KeyId, value: Option<crate::request::Value<'_>>);
+    /// Called once, after the last note.
+    fn finish(&mut self);
+}
+
+impl KeyNotes for () {
+    const RECORDS: bool = false;
+    #[inline(always)]
+    fn note(&mut self, _: KeyId, _: Option<crate::request::Value<'_>>) {}
+    #[inline(always)]
+    fn finish(&mut self) {}
+}
+
+impl KeyNotes for KeyReport {
+    const RECORDS: bool = true;
+    fn note(&mut self, key: KeyId, value: Option<crate::request::Value<'_>>) {
+        KeyReport::note(self, key, value);
+    }
+    fn finish(&mut self) {
+        KeyReport::finish(self);
+    }
+}
+
+/// What a decision path produces from the rules' outcome: the explained
+/// [`Decision`] ([`Explained`]) or the [`Verdict`] alone ([`VerdictOnly`]),
+/// which gathers no statements and no keys. The rules are written once,
+/// generic over this, so the two can never disagree on the verdict.
+pub(crate) trait Outcome {
+    /// How keys are recorded.
+    type Keys: KeyNotes;
+    /// The result.
+    type Out;
+    /// The result for `kind`; `statements` is called only when explaining.
+    fn conclude(
+        kind: DecisionKind,
+        keys: Self::Keys,
+        missing_allow: Option<Layer>,
+        statements: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
+    ) -> Self::Out;
+}
+
+/// The explained outcome: a [`Decision`].
+pub(crate) struct Explained;
+
+impl Outcome for Explained {
+    type Keys = KeyReport;
+    type Out = Decision;
+    fn conclude(
+        kind: DecisionKind,
+        keys: KeyReport,
+        missing_allow: Option<Layer>,
+        statements: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
+    ) -> Decision {
+        keys.into_decision(kind, statements(), missing_allow)
+    }
+}
+
+/// The verdict-only outcome.
+pub(crate) struct VerdictOnly;
+
+impl Outcome for VerdictOnly {
+    type Keys = ();
+    type Out = Verdict;
+    #[inline(always)]
+    fn conclude(
+        kind: DecisionKind,
+        _: (),
+        _: Option<Layer>,
+        _: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
+    ) -> Verdict {
+        kind
+    }
 }
 
 impl KeyReport {

@@ -9,7 +9,7 @@
 //! The two evaluators differ in how they find hits (naive interpretation vs
 //! compiled automata); that is what differential testing compares.
 
-use super::decision::{Decision, DecisionKind, Hit, KeyReport, PrincipalClass};
+use super::decision::{DecisionKind, Hit, Outcome, PrincipalClass};
 use crate::policy::{Effect, Layer, Operator, SetQualifier, Shape, StatementRef};
 use crate::request::{Principal, Request, Tri, Value};
 use smallvec::SmallVec;
@@ -255,19 +255,19 @@ impl Levels {
 ///
 /// `fixed` holds hits folded once per action ([`FixedLayers`]); `hits` are
 /// the others (the reference evaluator passes every hit there and an empty
-/// `fixed`).
-pub fn combine(
+/// `fixed`). `O` says whether the outcome is explained or the verdict alone.
+pub(crate) fn combine<O: Outcome>(
     shape: &Shape,
     req: &Request,
     owner: Option<&str>,
     facts: &ActionFacts,
     fixed: &FixedLayers,
     hits: &[Hit],
-    keys: KeyReport,
-) -> Decision {
+    keys: O::Keys,
+) -> O::Out {
     // `keys` moves into the decision on the path that decides: no copies.
     if facts.authorization_free {
-        return keys.into_decision(DecisionKind::Allowed, SmallVec::new(), None);
+        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
     }
     let p = &req.principal;
     let identity_applies = p.has_identity_policies();
@@ -298,9 +298,12 @@ pub fn combine(
 
     // Step 1: an explicit deny anywhere wins.
     if !t.denies.is_empty() || fixed_denies.clone().next().is_some() {
-        t.denies.extend(fixed_denies);
-        t.denies.sort_unstable();
-        return keys.into_decision(DecisionKind::ExplicitDeny, t.denies, None);
+        let mut denies = t.denies;
+        return O::conclude(DecisionKind::ExplicitDeny, keys, None, || {
+            denies.extend(fixed_denies);
+            denies.sort_unstable();
+            denies
+        });
     }
     let mut unknown = t.deny_unknown;
     let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
@@ -314,7 +317,7 @@ pub fn combine(
         if active {
             match tally.check(levels) {
                 Err(level) => {
-                    return keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(layer_of(level)))
+                    return O::conclude(DecisionKind::ImplicitDeny, keys, Some(layer_of(level)), SmallVec::new)
                 }
                 Ok(only_unknown) => unknown |= only_unknown,
             }
@@ -361,7 +364,7 @@ pub fn combine(
     };
 
     let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
-    conclude(grant, p, keys, || {
+    conclude::<O>(grant, p, keys, || {
         let mut granted: SmallVec<[StatementRef; 4]> = hits
             .iter()
             .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
@@ -389,12 +392,12 @@ struct Grant {
 /// The decision for `g`: on an implicit deny, the layer that had no allowing
 /// statement; on an allow, `granted()`: the applicable Allow statements that
 /// matched, sorted (built only when the request is allowed).
-fn conclude(
+fn conclude<O: Outcome>(
     g: Grant,
     p: &Principal,
-    keys: KeyReport,
+    keys: O::Keys,
     granted: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
-) -> Decision {
+) -> O::Out {
     match g.grant {
         Tri::False => {
             let reason = if matches!(p, Principal::Service { .. } | Principal::Anonymous) {
@@ -412,10 +415,10 @@ fn conclude(
             } else {
                 Layer::Resource
             };
-            keys.into_decision(DecisionKind::ImplicitDeny, SmallVec::new(), Some(reason))
+            O::conclude(DecisionKind::ImplicitDeny, keys, Some(reason), SmallVec::new)
         }
-        Tri::True if !g.unknown => keys.into_decision(DecisionKind::Allowed, granted(), None),
-        _ => keys.into_decision(DecisionKind::Indeterminate, SmallVec::new(), None),
+        Tri::True if !g.unknown => O::conclude(DecisionKind::Allowed, keys, None, granted),
+        _ => O::conclude(DecisionKind::Indeterminate, keys, None, SmallVec::new),
     }
 }
 
@@ -482,18 +485,18 @@ fn with_true_hits(sorted: &[StatementRef], hits: &[Hit], effect: Effect) -> Smal
 /// evaluator, which always runs [`combine`]. `hits` are the other hits; every
 /// hit is an identity statement. `owner()` gives `req.resource_account()`;
 /// it is called only when the identity side could allow.
-pub fn combine_identity_only<'r>(
+pub(crate) fn combine_identity_only<'r, O: Outcome>(
     shape: &Shape,
     req: &'r Request,
     owner: impl FnOnce() -> Option<&'r str>,
     facts: &ActionFacts,
     fixed: &FixedHits,
     hits: &[Hit],
-    keys: KeyReport,
-) -> Decision {
+    keys: O::Keys,
+) -> O::Out {
     debug_assert!(identity_only(shape));
     if facts.authorization_free {
-        return keys.into_decision(DecisionKind::Allowed, SmallVec::new(), None);
+        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
     }
     let p = &req.principal;
     // Identity statements count only for principals that have identity policies.
@@ -512,7 +515,9 @@ pub fn combine_identity_only<'r>(
         }
     }
     if denied {
-        return keys.into_decision(DecisionKind::ExplicitDeny, with_true_hits(fixed_denies, hits, Effect::Deny), None);
+        return O::conclude(DecisionKind::ExplicitDeny, keys, None, || {
+            with_true_hits(fixed_denies, hits, Effect::Deny)
+        });
     }
     let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
     // No session policy: a federated-user session has no identity-derived permissions.
@@ -528,7 +533,7 @@ pub fn combine_identity_only<'r>(
     let grant = if same_account && !is_trust { identity_side } else { Tri::False };
     let grant =
         Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
-    conclude(grant, p, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
+    conclude::<O>(grant, p, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
 }
 
 #[cfg(test)]

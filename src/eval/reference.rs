@@ -6,7 +6,7 @@
 //! `iamsim bench`), so it favours obviousness over speed. It shares only the
 //! decision rules in [`super::logic`] and principal matching with the compiled engine.
 
-use super::decision::{Decision, Hit, KeyId, KeyReport, PrincipalClass};
+use super::decision::{Decision, Explained, Hit, KeyId, KeyReport, PrincipalClass};
 use super::logic::{combine, condition_result, null_result, ActionFacts, FixedLayers};
 use super::principal::principal_class;
 use crate::policy::pattern::{tokens, tokens_match, Token};
@@ -78,7 +78,15 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     }
     keys_report.finish();
     let no_fixed = FixedLayers::default();
-    combine(&set.shape(), req, req.resource_account(), &ActionFacts::of(&req.action), &no_fixed, &hits, keys_report)
+    combine::<Explained>(
+        &set.shape(),
+        req,
+        req.resource_account(),
+        &ActionFacts::of(&req.action),
+        &no_fixed,
+        &hits,
+        keys_report,
+    )
 }
 
 fn lookup<'a>(req: &'a Request) -> impl Fn(&str) -> Lookup<'a> {

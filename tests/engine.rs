@@ -1,0 +1,106 @@
+//! The engine's contract as an embedder sees it: a scratch or a prepared
+//! request used with a set other than its own still gets that set's answer
+//! (issue 18: an allow set's scratch once made a deny set answer `Allowed`),
+//! and prepared requests decide the same on any thread.
+
+use iamsim::eval::{batch, DecisionKind, Scratch, Verdict};
+use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::request::{Principal, Request};
+use iamsim::CompiledPolicySet;
+use rayon::prelude::*;
+
+fn set_of(effect: &str) -> CompiledPolicySet {
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Action":"s3:GetObject","Resource":"*"}}}}"#
+    );
+    let p = parse_policy(doc.as_bytes(), effect, PolicyKind::Identity).unwrap();
+    CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() }).unwrap()
+}
+
+fn get_object() -> Request {
+    Request::new(Principal::parse("arn:aws:iam::111122223333:user/a").unwrap(), "s3:GetObject", "arn:aws:s3:::b/k")
+}
+
+#[test]
+fn a_scratch_from_another_set_answers_for_the_set_it_is_given_to() {
+    let (allow, deny) = (set_of("Allow"), set_of("Deny"));
+    let req = get_object();
+    let mut scratch = Scratch::new(&allow);
+    // Warm the memo with the allow set's plan for s3:GetObject.
+    assert_eq!(allow.decide(&req, &mut scratch).kind, DecisionKind::Allowed);
+    assert_eq!(deny.decide(&req, &mut scratch).kind, DecisionKind::ExplicitDeny);
+    assert_eq!(allow.decide_verdict(&req, &mut scratch), Verdict::Allowed);
+    assert_eq!(deny.decide_verdict(&req, &mut scratch), Verdict::ExplicitDeny);
+    let prepared = deny.prepare(&req, &mut scratch);
+    assert_eq!(allow.verdict(&allow.prepare(&req, &mut scratch), &mut scratch), Verdict::Allowed);
+    // The scratch is the allow set's again; the deny set's prepared request still denies.
+    assert_eq!(deny.verdict(&prepared, &mut scratch), Verdict::ExplicitDeny);
+    // The deciding statement is the deny set's own.
+    let d = deny.explain(&prepared, &mut scratch);
+    assert_eq!(d.kind, DecisionKind::ExplicitDeny);
+    assert_eq!(d.statements.len(), 1);
+}
+
+#[test]
+fn a_request_prepared_by_another_set_gets_this_sets_answer() {
+    let (allow, deny) = (set_of("Allow"), set_of("Deny"));
+    let req = get_object();
+    let from_allow = allow.prepare(&req, &mut Scratch::new(&allow));
+    let mut scratch = Scratch::new(&deny);
+    assert_eq!(deny.verdict(&from_allow, &mut scratch), Verdict::ExplicitDeny);
+    assert_eq!(deny.explain(&from_allow, &mut scratch), deny.decide(&req, &mut scratch));
+}
+
+#[test]
+fn a_thread_scratch_follows_the_set() {
+    let (allow, deny) = (set_of("Allow"), set_of("Deny"));
+    let reqs = vec![get_object(); 3];
+    for _ in 0..2 {
+        assert!(batch::decide_all(&allow, &reqs).iter().all(|d| d.kind == DecisionKind::Allowed));
+        assert!(batch::decide_all(&deny, &reqs).iter().all(|d| d.kind == DecisionKind::ExplicitDeny));
+    }
+}
+
+#[test]
+fn prepared_requests_decide_alike_on_every_thread() {
+    let p = parse_policy(
+        br#"{"Version":"2012-10-17","Statement":[
+          {"Effect":"Allow","Action":"ec2:*NetworkInterface","Resource":"*"},
+          {"Effect":"Allow","Action":"ec2:CreateTags","Resource":"arn:aws:ec2:*:*:volume/*",
+           "Condition":{"StringLike":{"ec2:ResourceTag/ebs.csi.aws.com/cluster":"true"}}}]}"#,
+        "eks",
+        PolicyKind::Identity,
+    )
+    .unwrap();
+    let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() }).unwrap();
+    let who = Principal::parse("arn:aws:iam::111122223333:role/node").unwrap();
+    let mut reqs = Vec::new();
+    for i in 0..400 {
+        let (action, resource) = match i % 4 {
+            0 => ("ec2:CreateNetworkInterface", "*".to_string()),
+            1 => ("ec2:CreateTags", format!("arn:aws:ec2:us-east-1:111122223333:volume/vol-{i}")),
+            2 => ("ec2:createtags", format!("arn:aws:ec2:us-east-1:111122223333:instance/i-{i}")),
+            _ => ("ec2:DeleteVolume", "*".to_string()),
+        };
+        let mut r = Request::new(who.clone(), action, &resource);
+        if i % 8 == 1 {
+            r.context.insert(
+                "ec2:ResourceTag/ebs.csi.aws.com/cluster",
+                iamsim::request::ContextValue::Single("true".into()),
+            );
+        }
+        reqs.push(r);
+    }
+    let mut scratch = Scratch::new(&set);
+    let prepared: Vec<_> = reqs.iter().map(|r| set.prepare(r, &mut scratch)).collect();
+    let want: Vec<_> = reqs.iter().map(|r| set.decide(r, &mut scratch)).collect();
+    let kinds: Vec<_> = want.iter().map(|d| d.kind).collect();
+    // Every verdict class is exercised.
+    for k in [DecisionKind::Allowed, DecisionKind::ImplicitDeny] {
+        assert!(kinds.contains(&k), "{k:?}");
+    }
+    let got: Vec<_> = prepared.par_iter().map_init(|| Scratch::new(&set), |s, p| set.explain(p, s)).collect();
+    assert_eq!(got, want);
+    let verdicts: Vec<_> = prepared.par_iter().map_init(|| Scratch::new(&set), |s, p| set.verdict(p, s)).collect();
+    assert_eq!(verdicts, kinds);
+}
