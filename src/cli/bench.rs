@@ -9,7 +9,7 @@
 use super::{load, CliError, Format, MemoryProbe};
 use crate::compile::CompiledPolicySet;
 use crate::eval::batch::with_thread_scratch;
-use crate::eval::{reference_decide, DecisionKind, Scratch};
+use crate::eval::{reference_decide, DecisionKind, Prepared, Scratch};
 use crate::request::Request;
 use crate::workload::{request_json, Generator};
 use rayon::prelude::*;
@@ -50,41 +50,75 @@ struct Rate {
     passes: usize,
 }
 
-/// Runs `work` (one pass over `items` items) until `min` has elapsed, timing each pass.
-fn rate(items: usize, min: Duration, mut work: impl FnMut()) -> Rate {
-    let mut total = Duration::ZERO;
-    let mut fastest = Duration::MAX;
-    let mut passes = 0usize;
-    while passes == 0 || total < min {
+/// Per-pass timings of one measured path.
+#[derive(Debug, Default)]
+struct Timer {
+    total: Duration,
+    fastest: Option<Duration>,
+    passes: usize,
+}
+
+impl Timer {
+    fn time(&mut self, work: impl FnOnce()) {
         let t = Instant::now();
         work();
         let took = t.elapsed();
-        total += took;
-        fastest = fastest.min(took);
-        passes += 1;
+        self.total += took;
+        self.fastest = Some(self.fastest.map_or(took, |f| f.min(took)));
+        self.passes += 1;
     }
-    let per_sec = |n: usize, d: Duration| n as f64 / d.as_secs_f64().max(f64::MIN_POSITIVE);
-    Rate { mean: per_sec(passes * items, total), best: per_sec(items, fastest), passes }
+
+    fn rate(&self, items: usize) -> Rate {
+        let per_sec = |n: usize, d: Duration| n as f64 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+        Rate {
+            mean: per_sec(self.passes * items, self.total),
+            best: per_sec(items, self.fastest.unwrap_or(self.total)),
+            passes: self.passes,
+        }
+    }
 }
 
-fn parallel_rate(
-    set: &CompiledPolicySet,
-    requests: &[Request],
-    threads: usize,
-    min: Duration,
-) -> Result<Rate, CliError> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    Ok(pool.install(|| {
-        rate(requests.len(), min, || {
-            requests.par_chunks(1024).for_each(|chunk| {
-                with_thread_scratch(set, |s| {
-                    for r in chunk {
-                        black_box(set.decide(r, s));
-                    }
-                })
+/// Runs every path (one pass over `items` items each) in rounds, one pass
+/// of each per round, until each has run for at least `min`: the paths
+/// share the same minutes of the machine, so a slowed stretch slows them
+/// all and their ratios hold within a run.
+fn interleaved(items: usize, min: Duration, paths: &mut [&mut dyn FnMut()]) -> Vec<Rate> {
+    let mut timers: Vec<Timer> = paths.iter().map(|_| Timer::default()).collect();
+    while timers.iter().any(|t| t.passes == 0 || t.total < min) {
+        for (path, timer) in paths.iter_mut().zip(&mut timers) {
+            if timer.passes == 0 || timer.total < min {
+                timer.time(&mut **path);
+            }
+        }
+    }
+    timers.iter().map(|t| t.rate(items)).collect()
+}
+
+/// One pass of owned, explained decisions over `requests` on `pool`'s threads.
+fn parallel_pass(pool: &rayon::ThreadPool, set: &CompiledPolicySet, requests: &[Request]) {
+    pool.install(|| {
+        requests.par_chunks(1024).for_each(|chunk| {
+            with_thread_scratch(set, |s| {
+                for r in chunk {
+                    black_box(set.decide(r, s));
+                }
             })
         })
-    }))
+    })
+}
+
+/// Counts of each verdict, in `DecisionKind` order.
+fn tally(kinds: impl Iterator<Item = DecisionKind>) -> [usize; 4] {
+    let mut counts = [0usize; 4];
+    for k in kinds {
+        counts[match k {
+            DecisionKind::Allowed => 0,
+            DecisionKind::ExplicitDeny => 1,
+            DecisionKind::ImplicitDeny => 2,
+            DecisionKind::Indeterminate => 3,
+        }] += 1;
+    }
+    counts
 }
 
 /// Runs `bench`.
@@ -108,29 +142,36 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
     let reference: Vec<_> = requests.iter().map(|r| reference_decide(&set, r)).collect();
     let reference_per_sec = requests.len() as f64 / t_ref.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
     let mut scratch = Scratch::new(&compiled);
+    let prepared: Vec<Prepared<'_>> = requests.iter().map(|r| compiled.prepare(r, &mut scratch)).collect();
+    // The same prepared requests with each action's together (a sweep's
+    // natural order; the sort is not timed).
+    let mut grouped = prepared.clone();
+    grouped.sort_by_key(Prepared::action_group);
     let mut mismatches = 0usize;
     let mut first_mismatch = None;
-    let mut counts = [0usize; 4];
-    for (r, want) in requests.iter().zip(&reference) {
-        let got = compiled.decide(r, &mut scratch);
-        if got != *want {
+    for ((r, p), want) in requests.iter().zip(&prepared).zip(&reference) {
+        // Every path must give the reference's answer.
+        let paths = [("decide", compiled.decide(r, &mut scratch)), ("explain", compiled.explain(p, &mut scratch))];
+        let verdicts = [
+            ("decide_verdict", compiled.decide_verdict(r, &mut scratch)),
+            ("verdict", compiled.verdict(p, &mut scratch)),
+        ];
+        let wrong =
+            paths.iter().find(|(_, got)| got != want).map(|(path, got)| format!("{path} {got:?}")).or_else(|| {
+                verdicts.iter().find(|(_, got)| *got != want.kind).map(|(path, got)| format!("{path} {got:?}"))
+            });
+        if let Some(wrong) = wrong {
             mismatches += 1;
-            first_mismatch.get_or_insert_with(|| format!("{r:?}: compiled {got:?}, reference {want:?}"));
+            first_mismatch.get_or_insert_with(|| format!("{r:?}: compiled {wrong}, reference {want:?}"));
         }
-        counts[match got.kind {
-            DecisionKind::Allowed => 0,
-            DecisionKind::ExplicitDeny => 1,
-            DecisionKind::ImplicitDeny => 2,
-            DecisionKind::Indeterminate => 3,
-        }] += 1;
+    }
+    let counts = tally(reference.iter().map(|d| d.kind));
+    let grouped_want = tally(grouped.iter().map(|p| compiled.verdict(p, &mut scratch)));
+    if grouped_want != counts {
+        mismatches += 1;
+        first_mismatch.get_or_insert_with(|| format!("grouped verdicts {grouped_want:?}, reference {counts:?}"));
     }
 
-    let one_thread = rate(requests.len(), min, || {
-        for r in &requests {
-            black_box(compiled.decide(r, &mut scratch));
-        }
-    });
-    let compiled_per_sec = one_thread.mean;
     // Reading the same requests from their `eval` lines, one thread: each
     // line must read back as its request (a role session's line names no
     // role path, so the principal is compared by its session ARN).
@@ -143,17 +184,76 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
             return Err(CliError::new(format!("{line}: reads back as {read:?}, generated as {r:?}")));
         }
     }
-    let parse_per_sec = rate(lines.len(), min, || {
+    let max_threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let pools = (1..=max_threads)
+        .map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build())
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Every figure in the same rounds (see `interleaved`); one thread each
+    // but the scaling passes.
+    let n = requests.len();
+    let s = &mut scratch;
+    let mut owned_explained = || {
+        for r in &requests {
+            black_box(compiled.decide(r, s));
+        }
+    };
+    let mut s2 = Scratch::new(&compiled);
+    let mut owned_verdict = || {
+        for r in &requests {
+            black_box(compiled.decide_verdict(r, &mut s2));
+        }
+    };
+    let mut s3 = Scratch::new(&compiled);
+    let mut prepared_explained = || {
+        for p in &prepared {
+            black_box(compiled.explain(p, &mut s3));
+        }
+    };
+    let mut s4 = Scratch::new(&compiled);
+    let mut prepared_verdict = || {
+        for p in &prepared {
+            black_box(compiled.verdict(p, &mut s4));
+        }
+    };
+    let mut s5 = Scratch::new(&compiled);
+    let mut grouped_verdict = || {
+        for p in &grouped {
+            black_box(compiled.verdict(p, &mut s5));
+        }
+    };
+    let mut s6 = Scratch::new(&compiled);
+    let mut preparing = || {
+        for r in &requests {
+            black_box(compiled.prepare(r, &mut s6));
+        }
+    };
+    let mut parsing = || {
         for line in &lines {
             let _ = black_box(Request::from_json_text(line));
         }
-    })
-    .mean;
-    let max_threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
-    let mut scaling = Vec::new();
-    for t in 1..=max_threads {
-        scaling.push((t, parallel_rate(&compiled, &requests, t, min)?));
-    }
+    };
+    let (compiled_ref, requests_ref) = (&compiled, &requests[..]);
+    let mut scaling_passes: Vec<_> =
+        pools.iter().map(|pool| move || parallel_pass(pool, compiled_ref, requests_ref)).collect();
+    let mut paths: Vec<&mut dyn FnMut()> = vec![
+        &mut owned_explained,
+        &mut owned_verdict,
+        &mut prepared_explained,
+        &mut prepared_verdict,
+        &mut grouped_verdict,
+        &mut preparing,
+        &mut parsing,
+    ];
+    paths.extend(scaling_passes.iter_mut().map(|p| p as &mut dyn FnMut()));
+    let rates = interleaved(n, min, &mut paths);
+    let rate_at = |i: usize| rates.get(i).copied().unwrap_or(Rate { mean: 0.0, best: 0.0, passes: 0 });
+    let one_thread = rate_at(0);
+    let compiled_per_sec = one_thread.mean;
+    let (owned_verdict, prepared_explained, prepared_verdict, grouped_verdict, preparing) =
+        (rate_at(1), rate_at(2), rate_at(3), rate_at(4), rate_at(5));
+    let parse_per_sec = rate_at(6).mean;
+    let scaling: Vec<(usize, Rate)> = (1..=max_threads).map(|t| (t, rate_at(6 + t))).collect();
     let ratio = compiled_per_sec / reference_per_sec.max(f64::MIN_POSITIVE);
     let json = serde_json::json!({
         "requests": requests.len(),
@@ -165,6 +265,18 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
         "compiled_best_per_sec": one_thread.best,
         "passes": one_thread.passes,
         "ns_per_decision": 1e9 / compiled_per_sec.max(f64::MIN_POSITIVE),
+        "owned_verdict_per_sec": owned_verdict.mean,
+        "prepared_explain_per_sec": prepared_explained.mean,
+        "prepared_verdict_per_sec": prepared_verdict.mean,
+        "prepared_verdict_grouped_per_sec": grouped_verdict.mean,
+        "prepare_per_sec": preparing.mean,
+        "best_per_sec": {
+            "owned_explained": one_thread.best,
+            "owned_verdict": owned_verdict.best,
+            "prepared_explained": prepared_explained.best,
+            "prepared_verdict": prepared_verdict.best,
+            "prepared_verdict_grouped": grouped_verdict.best,
+        },
         "reference_per_sec": reference_per_sec,
         "ratio": ratio,
         "parse_per_sec": parse_per_sec,
@@ -195,6 +307,21 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
                 one_thread.passes,
                 one_thread.best
             );
+            for (label, r) in [
+                ("owned verdict", owned_verdict),
+                ("prepared expl.", prepared_explained),
+                ("prepared verd.", prepared_verdict),
+                ("  by action", grouped_verdict),
+            ] {
+                println!(
+                    "{label:<15} {:.0} decisions/s ({:.1} ns/decision, {:.2}x owned explained); fastest pass {:.0}/s",
+                    r.mean,
+                    1e9 / r.mean.max(f64::MIN_POSITIVE),
+                    r.mean / compiled_per_sec.max(f64::MIN_POSITIVE),
+                    r.best
+                );
+            }
+            println!("prepare         {:.0} requests/s, 1 thread", preparing.mean);
             println!("reference       {reference_per_sec:.0} decisions/s");
             println!("ratio           {ratio:.1}x compiled vs reference");
             println!(

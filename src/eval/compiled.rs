@@ -11,7 +11,8 @@
 
 use super::decision::{Decision, Explained, Hit, KeyNotes, Outcome, PrincipalClass, Verdict, VerdictOnly};
 use super::logic::{
-    combine, combine_identity_only, condition_result, identity_only, null_result, ActionFacts, FixedLayers,
+    combine, combine_identity_only, condition_result, identity_only, null_result, trust_on_role, ActionFacts, Caller,
+    FixedLayers,
 };
 use super::principal::principal_class;
 use crate::compile::action::ActionScratch;
@@ -27,6 +28,7 @@ use crate::policy::variables::{Lookup, Status};
 use crate::policy::{Arn, Comparison};
 use crate::request::{Request, Tri, Value};
 use smallvec::SmallVec;
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 /// Distinct actions remembered per thread before the memo is cleared; bounds
@@ -210,8 +212,14 @@ impl Scratch {
 /// without touching its strings again: its action's plan (candidate
 /// statements and the facts of the action), its resource ARN split into
 /// segments, its resource owner, and the value of every condition key its
-/// candidate statements read. Made by [`CompiledPolicySet::prepare`]; borrows
-/// the request.
+/// candidate statements read, and what the rules read of the caller (its
+/// kind, whether its account owns the resource). Made by
+/// [`CompiledPolicySet::prepare`]; borrows the request.
+///
+/// The resource ARN is copied into the prepared request: a batch of them
+/// prepared together sits together in memory, where the requests' own
+/// strings are spread over the heap (on 100,000 requests, reading those was
+/// most of a decision's time; `benches/README.md`).
 ///
 /// Deciding a prepared request with a set other than the one that prepared
 /// it gives that other set's answer for the request (it is prepared again
@@ -221,7 +229,17 @@ pub struct Prepared<'r> {
     set_id: u64,
     request: &'r Request,
     plan: Arc<ActionPlan>,
-    arn: Option<Arn<'r>>,
+    /// A copy of the request's resource.
+    resource: Box<str>,
+    /// Where the ARN's partition, service, region and account end in
+    /// `resource` (`None`: not an ARN).
+    header_ends: Option<[u32; 4]>,
+    resource_is_star: bool,
+    caller: Caller,
+    /// The caller's account owns the resource.
+    same_account: bool,
+    /// [`trust_on_role`] of the request.
+    on_role: bool,
     owner: Option<&'r str>,
     /// Values of `plan.key_ids`, in that order.
     values: SmallVec<[Option<Value<'r>>; 4]>,
@@ -246,15 +264,33 @@ trait View<'r> {
     fn request(&self) -> &'r Request;
     /// The value of condition key `key` (lower-cased `name`).
     fn value(&self, key: KeyId, name: &str) -> Option<Value<'r>>;
-    fn arn(&mut self) -> Option<Arn<'r>>;
-    fn owner(&mut self) -> Option<&'r str>;
+    /// The value of the key named `name` (lower-cased): policy variables.
+    fn named(&self, name: &str) -> Option<Value<'r>>;
+    fn arn(&self) -> Option<Arn<'_>>;
+    fn resource_is_star(&self) -> bool;
+    fn owner(&self) -> Option<&'r str>;
+    fn caller(&self) -> Caller;
+    fn on_role(&self, facts: &ActionFacts) -> bool;
+    /// The caller's account owns the resource.
+    fn same_account(&self) -> bool;
 }
 
 /// A [`Request`] read as the loop needs it: the ARN split on first use, keys
 /// looked up by name.
 struct Owned<'r> {
     req: &'r Request,
-    arn: LazyArn<'r>,
+    arn: OnceCell<Option<Arn<'r>>>,
+}
+
+impl<'r> Owned<'r> {
+    fn new(req: &'r Request) -> Owned<'r> {
+        Owned { req, arn: OnceCell::new() }
+    }
+
+    fn parsed(&self) -> Option<&Arn<'r>> {
+        let text = &self.req.resource;
+        self.arn.get_or_init(|| Arn::parse(text)).as_ref()
+    }
 }
 
 impl<'r> View<'r> for Owned<'r> {
@@ -264,12 +300,26 @@ impl<'r> View<'r> for Owned<'r> {
     fn value(&self, _: KeyId, name: &str) -> Option<Value<'r>> {
         self.req.lookup_lowered(name)
     }
-    fn arn(&mut self) -> Option<Arn<'r>> {
-        self.arn.get().copied()
+    fn named(&self, name: &str) -> Option<Value<'r>> {
+        self.req.lookup_lowered(name)
     }
-    fn owner(&mut self) -> Option<&'r str> {
-        let req = self.req;
-        req.resource_account_given(self.arn.get())
+    fn arn(&self) -> Option<Arn<'_>> {
+        self.parsed().copied()
+    }
+    fn resource_is_star(&self) -> bool {
+        self.req.resource == "*"
+    }
+    fn owner(&self) -> Option<&'r str> {
+        self.req.resource_account_given(self.parsed())
+    }
+    fn caller(&self) -> Caller {
+        Caller::of(&self.req.principal)
+    }
+    fn on_role(&self, facts: &ActionFacts) -> bool {
+        trust_on_role(facts, &self.req.resource)
+    }
+    fn same_account(&self) -> bool {
+        self.req.principal.account() == self.owner()
     }
 }
 
@@ -288,16 +338,58 @@ impl<'r> View<'r> for PreparedView<'_, 'r> {
             None => p.request.lookup_lowered(name),
         }
     }
-    fn arn(&mut self) -> Option<Arn<'r>> {
-        self.0.arn
+    fn named(&self, name: &str) -> Option<Value<'r>> {
+        let p = self.0;
+        match p.plan.key_names.iter().position(|n| **n == *name) {
+            Some(i) => p.values.get(i).copied().flatten(),
+            // Not reached (the plan lists every variable its statements resolve).
+            None => p.request.lookup_lowered(name),
+        }
     }
-    fn owner(&mut self) -> Option<&'r str> {
+    fn arn(&self) -> Option<Arn<'_>> {
+        let p = self.0;
+        let [a, b, c, d] = p.header_ends?.map(|e| e as usize);
+        let r = &p.resource;
+        Some(Arn {
+            partition: r.get(4..a)?,
+            service: r.get(a + 1..b)?,
+            region: r.get(b + 1..c)?,
+            account: r.get(c + 1..d)?,
+            resource: r.get(d + 1..)?,
+        })
+    }
+    fn resource_is_star(&self) -> bool {
+        self.0.resource_is_star
+    }
+    fn owner(&self) -> Option<&'r str> {
         self.0.owner
+    }
+    fn caller(&self) -> Caller {
+        self.0.caller
+    }
+    fn on_role(&self, _: &ActionFacts) -> bool {
+        self.0.on_role
+    }
+    fn same_account(&self) -> bool {
+        self.0.same_account
     }
 }
 
-fn lookup<'a>(req: &'a Request) -> impl Fn(&str) -> Lookup<'a> {
-    move |key| match req.lookup_lowered(key) {
+/// Where `arn`'s four header segments end in `text`, which it was parsed from.
+fn header_ends(text: &str, arn: &Arn<'_>) -> Option<[u32; 4]> {
+    let mut end = 4; // `arn:`
+    let mut ends = [0u32; 4];
+    for (slot, seg) in ends.iter_mut().zip(arn.header()) {
+        end += seg.len();
+        *slot = u32::try_from(end).ok()?;
+        end += 1;
+    }
+    // The offsets name the same segments (the parse split on these colons).
+    (text.get(end..) == Some(arn.resource)).then_some(ends)
+}
+
+fn lookup<'a, 'v>(view: &'v impl View<'a>) -> impl Fn(&str) -> Lookup<'a> + 'v {
+    move |key| match view.named(key) {
         Some(Value::Single(v)) => Lookup::Value(v),
         Some(Value::Unknown) => Lookup::Unknown,
         Some(Value::Multi(_)) | None => Lookup::Missing,
@@ -345,7 +437,7 @@ impl CompiledPolicySet {
         scratch.bind(self);
         let slot = scratch.plan(self, &req.action);
         let Scratch { hits, tokens, memo, .. } = scratch;
-        let mut view = Owned { req, arn: LazyArn::new(&req.resource) };
+        let mut view = Owned::new(req);
         match memo.entries.get(slot) {
             Some(plan) => self.run::<O, _>(plan, &mut view, hits, tokens),
             // Not reached (the slot was just found or added): decide without statements.
@@ -383,7 +475,19 @@ impl CompiledPolicySet {
         let arn = Arn::parse(&req.resource);
         let owner = req.resource_account_given(arn.as_ref());
         let values = plan.key_names.iter().map(|name| req.lookup_lowered(name)).collect();
-        Prepared { set_id: self.id, request: req, plan, arn, owner, values }
+        Prepared {
+            set_id: self.id,
+            request: req,
+            resource: req.resource.as_str().into(),
+            header_ends: arn.and_then(|a| header_ends(&req.resource, &a)),
+            resource_is_star: req.resource == "*",
+            caller: Caller::of(&req.principal),
+            same_account: req.principal.account() == owner,
+            on_role: trust_on_role(&plan.facts, &req.resource),
+            owner,
+            values,
+            plan,
+        }
     }
 
     /// The verdict for a prepared request: the fast path (no allocation, no
@@ -419,7 +523,7 @@ impl CompiledPolicySet {
         let req = view.request();
         hits.clear();
         let mut keys = O::Keys::default();
-        let resource_is_star = req.resource == "*";
+        let resource_is_star = view.resource_is_star();
         for id in plan.dynamic.iter() {
             let Some(stmt) = self.statements.get(*id as usize) else { continue };
             let resource = match &stmt.resources {
@@ -427,7 +531,7 @@ impl CompiledPolicySet {
                 Some((negated, matchers)) => {
                     let mut any = Tri::False;
                     for m in matchers.iter() {
-                        any = any.or(resource_match(m, view, resource_is_star, req, tokens));
+                        any = any.or(resource_match(m, view, resource_is_star, tokens));
                         if any == Tri::True {
                             break;
                         }
@@ -458,7 +562,7 @@ impl CompiledPolicySet {
             for c in stmt.conditions.iter() {
                 let value = view.value(c.key, &c.key_name);
                 keys.note(c.key, value);
-                result = result.and(condition(c, value, req, tokens));
+                result = result.and(condition(c, value, view, tokens));
             }
             if O::Keys::RECORDS {
                 for (key, name) in stmt.variables.iter() {
@@ -474,37 +578,24 @@ impl CompiledPolicySet {
         if identity_only(&self.shape) {
             // The owner matters only when the identity side could allow:
             // many decisions never split the resource ARN.
-            combine_identity_only::<O>(&self.shape, req, || view.owner(), facts, &fixed.hits, hits, keys)
+            let (caller, on_role) = (view.caller(), view.on_role(facts));
+            combine_identity_only::<O>(
+                &self.shape,
+                caller,
+                on_role,
+                || view.same_account(),
+                facts,
+                &fixed.hits,
+                hits,
+                keys,
+            )
         } else {
             combine::<O>(&self.shape, req, view.owner(), facts, fixed, hits, keys)
         }
     }
 }
 
-/// The request's resource ARN, split on first use.
-struct LazyArn<'a> {
-    text: &'a str,
-    arn: Option<Option<Arn<'a>>>,
-}
-
-impl<'a> LazyArn<'a> {
-    fn new(text: &'a str) -> LazyArn<'a> {
-        LazyArn { text, arn: None }
-    }
-
-    fn get(&mut self) -> Option<&Arn<'a>> {
-        let text = self.text;
-        self.arn.get_or_insert_with(|| Arn::parse(text)).as_ref()
-    }
-}
-
-fn resource_match<'r>(
-    m: &ResourceMatcher,
-    view: &mut impl View<'r>,
-    is_star: bool,
-    req: &Request,
-    tokens: &mut Vec<Token>,
-) -> Tri {
+fn resource_match<'r>(m: &ResourceMatcher, view: &impl View<'r>, is_star: bool, tokens: &mut Vec<Token>) -> Tri {
     match m {
         ResourceMatcher::Any => Tri::True,
         ResourceMatcher::Never => Tri::False,
@@ -519,7 +610,7 @@ fn resource_match<'r>(
             match resource {
                 Segment::Static(g) => Tri::from_bool(g.is_match(arn.resource, false)),
                 Segment::Template(t) => {
-                    let s = t.resolve_into(lookup(req), tokens);
+                    let s = t.resolve_into(lookup(view), tokens);
                     status_tri(s, || match_tokens(tokens, arn.resource, false))
                 }
             }
@@ -527,7 +618,12 @@ fn resource_match<'r>(
     }
 }
 
-fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tokens: &mut Vec<Token>) -> Tri {
+fn condition<'r>(
+    c: &CompiledCondition,
+    value: Option<Value<'_>>,
+    view: &impl View<'r>,
+    tokens: &mut Vec<Token>,
+) -> Tri {
     if let Values::Null(want) = &c.values {
         return null_result(want.iter().copied(), value);
     }
@@ -535,10 +631,10 @@ fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tok
     let ordered = |o: std::cmp::Ordering| cmp.accepts(o);
     condition_result(&c.operator, value, |r| {
         Some(match &c.values {
-            Values::Str(vs) => any_str(vs, r, cmp, req, tokens),
+            Values::Str(vs) => any_str(vs, r, cmp, view, tokens),
             Values::Bool(vs) => {
                 let rv = parse_bool(r)?;
-                any_str(vs, if rv { "true" } else { "false" }, Comparison::EqualsIgnoreCase, req, tokens)
+                any_str(vs, if rv { "true" } else { "false" }, Comparison::EqualsIgnoreCase, view, tokens)
             }
             Values::Num(vs) => {
                 let rv = parse_decimal(r)?;
@@ -563,7 +659,7 @@ fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tok
                 for segs in vs.iter().flatten() {
                     let mut all = Tri::True;
                     for (seg, part) in segs.iter().zip(parts) {
-                        all = all.and(str_match(seg, part, Comparison::Like, req, tokens));
+                        all = all.and(str_match(seg, part, Comparison::Like, view, tokens));
                         if all == Tri::False {
                             break;
                         }
@@ -577,10 +673,10 @@ fn condition(c: &CompiledCondition, value: Option<Value<'_>>, req: &Request, tok
     })
 }
 
-fn any_str(vs: &[StrValue], r: &str, cmp: Comparison, req: &Request, tokens: &mut Vec<Token>) -> Tri {
+fn any_str<'r>(vs: &[StrValue], r: &str, cmp: Comparison, view: &impl View<'r>, tokens: &mut Vec<Token>) -> Tri {
     let mut any = Tri::False;
     for v in vs {
-        any = any.or(str_match(v, r, cmp, req, tokens));
+        any = any.or(str_match(v, r, cmp, view, tokens));
         if any == Tri::True {
             break;
         }
@@ -588,7 +684,7 @@ fn any_str(vs: &[StrValue], r: &str, cmp: Comparison, req: &Request, tokens: &mu
     any
 }
 
-fn str_match(v: &StrValue, r: &str, cmp: Comparison, req: &Request, tokens: &mut Vec<Token>) -> Tri {
+fn str_match<'r>(v: &StrValue, r: &str, cmp: Comparison, view: &impl View<'r>, tokens: &mut Vec<Token>) -> Tri {
     match v {
         StrValue::Static(g) => Tri::from_bool(match (cmp, g) {
             (Comparison::EqualsIgnoreCase, crate::compile::glob::Glob::Exact(e)) => {
@@ -597,7 +693,7 @@ fn str_match(v: &StrValue, r: &str, cmp: Comparison, req: &Request, tokens: &mut
             _ => g.is_match(r, false),
         }),
         StrValue::Template(t) => {
-            let s = t.resolve_into(lookup(req), tokens);
+            let s = t.resolve_into(lookup(view), tokens);
             status_tri(s, || match cmp {
                 Comparison::Like => match_tokens(tokens, r, false),
                 Comparison::EqualsIgnoreCase => tokens_equal(tokens, r, true),

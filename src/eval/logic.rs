@@ -364,7 +364,7 @@ pub(crate) fn combine<O: Outcome>(
     };
 
     let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
-    conclude::<O>(grant, p, keys, || {
+    conclude::<O>(grant, Caller::of(p), keys, || {
         let mut granted: SmallVec<[StatementRef; 4]> = hits
             .iter()
             .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
@@ -394,15 +394,15 @@ struct Grant {
 /// matched, sorted (built only when the request is allowed).
 fn conclude<O: Outcome>(
     g: Grant,
-    p: &Principal,
+    caller: Caller,
     keys: O::Keys,
     granted: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
 ) -> O::Out {
     match g.grant {
         Tri::False => {
-            let reason = if matches!(p, Principal::Service { .. } | Principal::Anonymous) {
+            let reason = if caller.service {
                 Layer::Resource
-            } else if g.identity_side == Tri::False && !matches!(p, Principal::Root { .. }) {
+            } else if g.identity_side == Tri::False && !caller.root {
                 if g.id == Tri::False {
                     Layer::Identity
                 } else if g.pb == Tri::False {
@@ -479,16 +479,53 @@ fn with_true_hits(sorted: &[StatementRef], hits: &[Hit], effect: Effect) -> Smal
     all
 }
 
+/// What [`combine_identity_only`] reads of the caller, resolved once (a
+/// prepared request holds it; the owned path reads it off the principal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Caller {
+    /// A user, role session or federated-user session: identity policies count.
+    pub identity_policies: bool,
+    /// A federated-user session.
+    pub federated: bool,
+    /// The root user of an account.
+    pub root: bool,
+    /// A service principal or an anonymous caller.
+    pub service: bool,
+}
+
+impl Caller {
+    /// The facts of `p`.
+    pub fn of(p: &Principal) -> Caller {
+        Caller {
+            identity_policies: p.has_identity_policies(),
+            federated: matches!(p, Principal::FederatedUser { .. }),
+            root: matches!(p, Principal::Root { .. }),
+            service: matches!(p, Principal::Service { .. } | Principal::Anonymous),
+        }
+    }
+}
+
+/// Whether a role trust action is asked on a role (§7.4): its trust policy decides.
+pub(crate) fn trust_on_role(facts: &ActionFacts, resource: &str) -> bool {
+    facts.trust && resource.contains(":role/")
+}
+
 /// [`combine`] for an [`identity_only`] shape, with the absent layers folded
 /// away (no tallies per layer, no guardrail loops) and the action's fixed
 /// hits folded once per action: the same rules, checked against the reference
 /// evaluator, which always runs [`combine`]. `hits` are the other hits; every
-/// hit is an identity statement. `owner()` gives `req.resource_account()`;
-/// it is called only when the identity side could allow.
-pub(crate) fn combine_identity_only<'r, O: Outcome>(
+/// hit is an identity statement. `on_role` is [`trust_on_role`] of the
+/// request; `same_account()` says whether the caller's account owns the
+/// resource, and is called only when the identity side could allow.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the rules' inputs, each resolved by the caller once; a struct of them would be built per decision"
+)]
+pub(crate) fn combine_identity_only<O: Outcome>(
     shape: &Shape,
-    req: &'r Request,
-    owner: impl FnOnce() -> Option<&'r str>,
+    caller: Caller,
+    on_role: bool,
+    same_account: impl FnOnce() -> bool,
     facts: &ActionFacts,
     fixed: &FixedHits,
     hits: &[Hit],
@@ -498,11 +535,12 @@ pub(crate) fn combine_identity_only<'r, O: Outcome>(
     if facts.authorization_free {
         return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
     }
-    let p = &req.principal;
     // Identity statements count only for principals that have identity policies.
-    let counts = p.has_identity_policies();
-    let (fixed_denies, fixed_allows, hits) =
-        if counts { (&fixed.denies[..], &fixed.allows[..], hits) } else { (&[][..], &[][..], &[][..]) };
+    let (fixed_denies, fixed_allows, hits) = if caller.identity_policies {
+        (&fixed.denies[..], &fixed.allows[..], hits)
+    } else {
+        (&[][..], &[][..], &[][..])
+    };
     let mut allow: Option<Tri> = if fixed_allows.is_empty() { None } else { Some(Tri::True) };
     let mut denied = !fixed_denies.is_empty();
     let mut deny_unknown = false;
@@ -521,19 +559,17 @@ pub(crate) fn combine_identity_only<'r, O: Outcome>(
     }
     let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
     // No session policy: a federated-user session has no identity-derived permissions.
-    let session = if matches!(p, Principal::FederatedUser { .. }) { Tri::False } else { Tri::True };
-    let is_root = matches!(p, Principal::Root { .. });
-    let identity_side = if is_root { Tri::True } else { id.and(session) };
+    let session = if caller.federated { Tri::False } else { Tri::True };
+    let identity_side = if caller.root { Tri::True } else { id.and(session) };
     // Without a trust policy in the set, a role trust action on a role is not granted.
-    let is_trust = facts.trust && req.resource.contains(":role/");
-    let service = matches!(p, Principal::Service { .. } | Principal::Anonymous);
+    let is_trust = on_role;
     // Read only where it decides: the grant, or the reason for a deny once
     // the identity side allows (see `conclude`).
-    let same_account = !service && identity_side != Tri::False && p.account() == owner();
+    let same_account = !caller.service && identity_side != Tri::False && same_account();
     let grant = if same_account && !is_trust { identity_side } else { Tri::False };
     let grant =
         Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
-    conclude::<O>(grant, p, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
+    conclude::<O>(grant, caller, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
 }
 
 #[cfg(test)]
