@@ -104,3 +104,44 @@ fn prepared_requests_decide_alike_on_every_thread() {
     let verdicts: Vec<_> = prepared.par_iter().map_init(|| Scratch::new(&set), |s, p| set.verdict(p, s)).collect();
     assert_eq!(verdicts, kinds);
 }
+
+/// All 1,594 managed policies as one set: the action automaton once let
+/// `lambda:*` (in AmazonDataZoneProjectDeploymentPermissionsBoundary's
+/// `NotAction` Deny) match inside `s3-object-lambda:GetObjectVersion` after
+/// a few thousand searches, and the Deny dropped out of the decision. Every
+/// `s3-object-lambda:` request of a long generated stream must equal the
+/// reference's decision.
+#[test]
+fn a_wildcard_action_pattern_never_matches_inside_another_service_name() {
+    let Some(data) = crate::shared_data() else {
+        eprintln!("SKIP: ../shared/data is absent; the all-managed-policies automaton check needs it");
+        return;
+    };
+    let dir = data.join("managed-policies");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    let identity: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            parse_policy(&std::fs::read(p).unwrap(), &name, PolicyKind::Identity).unwrap()
+        })
+        .collect();
+    let set = PolicySet { identity, ..Default::default() };
+    let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
+    let requests = iamsim::workload::Generator::new(&set).generate(5_000, 1);
+    let mut scratch = Scratch::new(&compiled);
+    let mut checked = 0;
+    for r in &requests {
+        let got = compiled.decide(r, &mut scratch);
+        if r.action.to_ascii_lowercase().starts_with("s3-object-lambda:") {
+            assert_eq!(got, iamsim::eval::reference_decide(&set, r), "{} on {}", r.action, r.resource);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the stream names s3-object-lambda actions");
+}

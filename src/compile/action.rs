@@ -78,7 +78,13 @@ impl ActionIndexBuilder {
             if pattern.chars().all(|c| c == '*') && !pattern.is_empty() {
                 universal.push(*id);
             } else if pattern.contains(['*', '?']) {
-                let mut re = String::from(r"(?s:");
+                // Anchored in the pattern itself, not only by the search's
+                // `Anchored::Yes`: on the 1,594 managed policies the meta
+                // regex's overlapping search (a strategy that searches back
+                // from the `\z` end) let `lambda:*` match inside
+                // `s3-object-lambda:GetObject`, so a `NotAction` Deny listing
+                // `lambda:*` dropped out (tests/engine.rs).
+                let mut re = String::from(r"\A(?s:");
                 for c in pattern.chars() {
                     match c {
                         '*' => re.push_str(".*"),
