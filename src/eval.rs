@@ -1,9 +1,17 @@
 //! Evaluation: requests → decisions. Third stage of the pipeline
 //! (`policy` → `compile` → `eval`).
 //!
-//! * [`CompiledPolicySet::decide`](crate::CompiledPolicySet::decide) with a per-thread [`Scratch`]: the fast path;
+//! * [`CompiledPolicySet::decide`](crate::CompiledPolicySet::decide) with a
+//!   per-thread [`Scratch`]: an owned [`Request`](crate::request::Request),
+//!   explained; [`decide_verdict`](crate::CompiledPolicySet::decide_verdict):
+//!   the [`Verdict`] alone;
+//! * [`prepare`](crate::CompiledPolicySet::prepare) → [`Prepared`], then
+//!   [`verdict`](crate::CompiledPolicySet::verdict) (the fast path) or
+//!   [`explain`](crate::CompiledPolicySet::explain): a request resolved once,
+//!   decided many times;
 //! * [`reference_decide`]: the naive oracle over the model;
-//! * [`logic`]: the decision rules both share; [`principal`]: principal matching;
+//! * `logic` (crate-private): the decision rules every path shares;
+//!   [`principal`]: principal matching;
 //! * [`batch`]: parallel, order-preserving evaluation of many requests.
 
 pub mod batch;
