@@ -162,7 +162,7 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
             });
         if let Some(wrong) = wrong {
             mismatches += 1;
-            first_mismatch.get_or_insert_with(|| format!("{r:?}: compiled {wrong}, reference {want:?}"));
+            first_mismatch.get_or_insert_with(|| format!("{}: compiled {wrong}, reference {want:?}", request_json(r)));
         }
     }
     let counts = tally(reference.iter().map(|d| d.kind));
