@@ -175,13 +175,7 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
 
 #[test]
 fn semantics_cases() {
-    let dir = crate::root().join("corpus/cases");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
+    let paths = crate::json_files(&crate::root().join("corpus/cases"));
     let (mut cases, mut checks, mut failures) = (0, 0, Vec::new());
     for p in &paths {
         let (n, c, f) = run_file(p);

@@ -117,14 +117,7 @@ fn a_wildcard_action_pattern_never_matches_inside_another_service_name() {
         eprintln!("SKIP: ../shared/data is absent; the all-managed-policies automaton check needs it");
         return;
     };
-    let dir = data.join("managed-policies");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    let identity: Vec<_> = paths
+    let identity: Vec<_> = crate::json_files(&data.join("managed-policies"))
         .iter()
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();

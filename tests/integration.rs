@@ -39,6 +39,17 @@ pub fn scratch_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("iamsim-test-").tempdir().unwrap()
 }
 
+/// The `.json` files directly in `dir`, sorted.
+pub fn json_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// `../shared/data` beside the checkout, if present (CI has it; a bare clone may not).
 pub fn shared_data() -> Option<PathBuf> {
     let p = root().join("../shared/data");

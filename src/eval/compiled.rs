@@ -259,6 +259,18 @@ impl<'r> Prepared<'r> {
     }
 }
 
+impl<'r> Prepared<'r> {
+    /// The value resolved at position `i` of the plan's keys; a key the plan
+    /// does not list (not reached: it lists every key and variable its
+    /// statements read) is looked up in the request.
+    fn resolved(&self, i: Option<usize>, name: &str) -> Option<Value<'r>> {
+        match i {
+            Some(i) => self.values.get(i).copied().flatten(),
+            None => self.request.lookup_lowered(name),
+        }
+    }
+}
+
 /// Where the hit loop reads the request's facts from.
 trait View<'r> {
     fn request(&self) -> &'r Request;
@@ -331,20 +343,10 @@ impl<'r> View<'r> for PreparedView<'_, 'r> {
         self.0.request
     }
     fn value(&self, key: KeyId, name: &str) -> Option<Value<'r>> {
-        let p = self.0;
-        match p.plan.key_ids.iter().position(|&k| k == key) {
-            Some(i) => p.values.get(i).copied().flatten(),
-            // Not reached (the plan lists every key its statements read).
-            None => p.request.lookup_lowered(name),
-        }
+        self.0.resolved(self.0.plan.key_ids.iter().position(|&k| k == key), name)
     }
     fn named(&self, name: &str) -> Option<Value<'r>> {
-        let p = self.0;
-        match p.plan.key_names.iter().position(|n| **n == *name) {
-            Some(i) => p.values.get(i).copied().flatten(),
-            // Not reached (the plan lists every variable its statements resolve).
-            None => p.request.lookup_lowered(name),
-        }
+        self.0.resolved(self.0.plan.key_names.iter().position(|n| **n == *name), name)
     }
     fn arn(&self) -> Option<Arn<'_>> {
         let p = self.0;
