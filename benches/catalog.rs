@@ -4,9 +4,9 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use iamsim::catalog::validate::validate;
-use iamsim::catalog::Catalog;
-use iamsim::policy::{json, policy_from_json, PolicyKind};
+use iamsim::audit::catalog::validate::validate;
+use iamsim::audit::catalog::Catalog;
+use iamsim::engine::policy::{json, policy_from_json, PolicyKind};
 use std::hint::black_box;
 use std::path::PathBuf;
 

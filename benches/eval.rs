@@ -7,10 +7,10 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use iamsim::eval::{batch::decide_all, reference_decide, DecisionKind, Scratch};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Principal, Request};
-use iamsim::workload::Generator;
+use iamsim::audit::workload::Generator;
+use iamsim::engine::eval::{batch::decide_all, reference_decide, DecisionKind, Scratch};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Principal, Request};
 use iamsim::CompiledPolicySet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ fn iamsim_request(line: &str) -> Request {
 }
 
 /// The AWS managed policies whose file name matches `pred`, when `../shared/data` is present.
-fn managed(pred: impl Fn(&str) -> bool) -> Option<Vec<iamsim::policy::Policy>> {
+fn managed(pred: impl Fn(&str) -> bool) -> Option<Vec<iamsim::engine::policy::Policy>> {
     let dir = root().join("../shared/data/managed-policies");
     if !dir.is_dir() {
         eprintln!("SKIP: {} is absent; managed-policy benchmarks need it", dir.display());
@@ -163,7 +163,7 @@ fn flat_requests() -> Vec<(String, String)> {
         "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
         "arn:aws:dynamodb:us-east-1:123456789012:table/users",
     ];
-    let mut rng = iamsim::workload::Rng::new(42);
+    let mut rng = iamsim::audit::workload::Rng::new(42);
     (0..1000).map(|_| (rng.pick(&actions).unwrap().to_string(), rng.pick(&resources).unwrap().to_string())).collect()
 }
 
@@ -272,7 +272,7 @@ fn versus_iam_rs_eks(c: &mut Criterion) {
             arn,
         );
         for (k, v) in r.context.iter() {
-            if let iamsim::request::ContextEntry::Single(v) = v {
+            if let iamsim::engine::request::ContextEntry::Single(v) = v {
                 t.context.insert(k.to_string(), iam_rs::ContextValue::String(v.to_string()));
             }
         }

@@ -5,10 +5,10 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use iamsim::cloudtrail::reader::{read_file_with, Item, Members};
-use iamsim::inventory::Inventory;
-use iamsim::replay::Replayer;
-use iamsim::workload::cloudtrail::EventGenerator;
+use iamsim::audit::cloudtrail::reader::{read_file_with, Item, Members};
+use iamsim::audit::inventory::Inventory;
+use iamsim::audit::replay::Replayer;
+use iamsim::audit::workload::cloudtrail::EventGenerator;
 use std::hint::black_box;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -59,21 +59,21 @@ fn parse_only(path: &Path) -> usize {
 }
 
 /// Replay on one thread: read and decide in turn.
-fn replay(path: &Path) -> iamsim::replay::Report {
+fn replay(path: &Path) -> iamsim::audit::replay::Report {
     let mut r = Replayer::new(inventory(), Vec::new(), Default::default());
     r.set_want_lines(false);
     read_file_with(path, Members::Mapped, &mut |item| match item {
         Item::Event(_, v) => {
             black_box(r.event(&v));
         }
-        Item::Malformed(at, why) => r.malformed(at.to_string(), why),
+        Item::Malformed(at, why) => r.malformed(&at, &why),
     })
     .unwrap();
     r.finish(1.0)
 }
 
 /// Replay as the CLI runs it (`Replayer::replay_files`).
-fn replay_files(path: &Path) -> iamsim::replay::Report {
+fn replay_files(path: &Path) -> iamsim::audit::replay::Report {
     let mut r = Replayer::new(inventory(), Vec::new(), Default::default());
     r.set_want_lines(false);
     r.replay_files(&[path.to_path_buf()], |_| {}, |_| {});

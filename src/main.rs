@@ -1,4 +1,4 @@
-//! The `iamsim` binary: see [`iamsim::cli`]. Installs a counting allocator so
+//! The `iamsim` binary: the command line ([`cli`]) over the library. Installs a counting allocator so
 //! `iamsim bench` can report the compiled set's size in bytes; the library
 //! itself forbids unsafe code. Counting starts at the first probe: a shared
 //! counter updated by every allocation of every thread would make
@@ -11,6 +11,8 @@
 //! of the gap), `eval` runs 1.3-1.6x faster, replay is unchanged
 //! (benches/README.md, session 6).
 #![allow(unsafe_code)]
+
+mod cli;
 
 #[cfg(feature = "mimalloc")]
 use mimalloc::MiMalloc as Inner;
@@ -64,5 +66,5 @@ fn live_bytes() -> usize {
 }
 
 fn main() -> std::process::ExitCode {
-    iamsim::cli::run(Some(live_bytes))
+    cli::run(Some(live_bytes))
 }

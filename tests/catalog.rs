@@ -4,11 +4,11 @@
 //! corpus catalog (`corpus/catalog/service-reference/`, hand-written in AWS's
 //! format) keeps most of these runnable without `../shared/data`.
 
-use iamsim::catalog::diff::diff;
-use iamsim::catalog::validate::validate;
-use iamsim::catalog::{ActionId, Catalog};
-use iamsim::policy::pattern::{tokens, tokens_match};
-use iamsim::policy::{json, parse_policy, policy_from_json, PolicyKind};
+use iamsim::audit::catalog::diff::diff;
+use iamsim::audit::catalog::validate::validate;
+use iamsim::audit::catalog::{ActionId, Catalog};
+use iamsim::engine::policy::pattern::{tokens, tokens_match};
+use iamsim::engine::policy::{json, parse_policy, policy_from_json, PolicyKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -114,7 +114,7 @@ fn both_input_formats_load_the_same_catalog() {
             .actions
             .iter()
             .map(|a| {
-                use iamsim::catalog::AccessLevel as L;
+                use iamsim::audit::catalog::AccessLevel as L;
                 serde_json::json!({
                     "Name": a.name,
                     "ActionConditionKeys": a.condition_keys,
@@ -213,7 +213,7 @@ fn expand_agrees_with_a_direct_glob_for_every_managed_pattern() {
     println!("{} managed action patterns, {matched_some} match at least one catalog action", patterns.len());
 }
 
-fn validate_file(catalog: &Catalog, path: &Path) -> Vec<iamsim::catalog::validate::Finding> {
+fn validate_file(catalog: &Catalog, path: &Path) -> Vec<iamsim::audit::catalog::validate::Finding> {
     let bytes = std::fs::read(path).unwrap();
     let root = json::parse(&bytes).unwrap();
     let policy = policy_from_json(&root, "p", PolicyKind::Identity).unwrap();
@@ -270,7 +270,7 @@ fn every_managed_policy_validates() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         if name.starts_with("AmazonEKS") || name == "AmazonEBSCSIDriverPolicy" {
             let errors: Vec<_> =
-                findings.iter().filter(|f| f.severity == iamsim::catalog::validate::Severity::Error).collect();
+                findings.iter().filter(|f| f.severity == iamsim::audit::catalog::validate::Severity::Error).collect();
             assert!(errors.is_empty(), "{name}: {errors:#?}");
         }
         for f in findings {
@@ -325,7 +325,7 @@ fn diff_of_two_files_reports_both_directions() {
     };
     let (old, new) = (read("old.json"), read("new.json"));
     let d = diff(&catalog, std::slice::from_ref(&old), std::slice::from_ref(&new)).unwrap();
-    let show = |list: &[iamsim::catalog::diff::Grant]| {
+    let show = |list: &[iamsim::audit::catalog::diff::Grant]| {
         list.iter().map(|g| format!("{} {} {}", g.effect, g.action, g.resource)).collect::<Vec<_>>()
     };
     assert_eq!(show(&d.new_access), ["Deny s3:DeleteObject *", "Allow s3:PutObject arn:aws:s3:::reports/*"]);

@@ -3,9 +3,9 @@
 //! as the semantics doc §8.3 says; reading only the members the mapping reads
 //! changes no mapping. Skips with a printed reason without the data.
 
-use iamsim::cloudtrail::event::{outcome, to_checks, SkipReason};
-use iamsim::cloudtrail::reader::{collect_files, read_file, read_file_with, Item, Members};
-use iamsim::request::Principal;
+use iamsim::audit::cloudtrail::event::{outcome, to_checks, SkipReason};
+use iamsim::audit::cloudtrail::reader::{collect_files, read_file, read_file_with, Item, Members};
+use iamsim::engine::request::Principal;
 use std::collections::BTreeMap;
 
 #[test]
@@ -129,3 +129,83 @@ const ALL_MEMBERS_RECORD: &str = r#"{"Records":[{
         "accountId": "111122223333", "userName": "app"},
       "attributes": {"creationDate": "2026-11-01T11:00:00Z", "mfaAuthenticated": "true"}, "sourceIdentity": "alice"}}
 }]}"#;
+
+/// One CloudTrail event as a log file's record.
+fn record(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.08", "eventType": "AwsApiCall", "eventID": id,
+        "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice", "accountId": "111122223333"},
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn event_ids(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let (mut ids, mut bad) = (Vec::new(), Vec::new());
+    read_file(path, &mut |item| match item {
+        Item::Event(_, v) => ids.push(v["eventID"].as_str().unwrap_or_default().to_string()),
+        Item::Malformed(at, why) => bad.push(format!("{at}: {why}")),
+    })
+    .unwrap();
+    (ids, bad)
+}
+
+/// Gzip is told by its magic bytes: a compressed file without `.gz` is
+/// inflated, a plain file named `.gz` is read as it is, and every member of
+/// a multi-member file (concatenated gzip streams, as `cat a.gz b.gz` makes)
+/// is read.
+#[test]
+fn gzip_is_told_by_its_bytes_and_every_member_is_read() {
+    let dir = crate::scratch_dir();
+    let doc = |ids: &[&str]| {
+        serde_json::to_vec(&serde_json::json!({"Records": ids.iter().map(|i| record(i)).collect::<Vec<_>>()})).unwrap()
+    };
+    let hidden = dir.path().join("compressed.json");
+    std::fs::write(&hidden, gzip(&doc(&["a", "b"]))).unwrap();
+    assert_eq!(event_ids(&hidden), (vec!["a".to_string(), "b".to_string()], vec![]));
+    let plain = dir.path().join("plain.json.gz");
+    std::fs::write(&plain, doc(&["c"])).unwrap();
+    assert_eq!(event_ids(&plain), (vec!["c".to_string()], vec![]));
+    // JSON Lines in two gzip members.
+    let lines = |id: &str| format!("{}\n", record(id));
+    let mut two = gzip(lines("d").as_bytes());
+    two.extend(gzip(lines("e").as_bytes()));
+    let multi = dir.path().join("lake.jsonl.gz");
+    std::fs::write(&multi, two).unwrap();
+    assert_eq!(event_ids(&multi), (vec!["d".to_string(), "e".to_string()], vec![]));
+    // A damaged gzip tail is reported where it is, after the records before it.
+    let mut cut = gzip(lines("f").as_bytes());
+    cut.extend(&gzip(lines("g").as_bytes())[..12]);
+    let damaged = dir.path().join("damaged.jsonl.gz");
+    std::fs::write(&damaged, cut).unwrap();
+    let (ids, bad) = event_ids(&damaged);
+    assert_eq!(ids, ["f"]);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(bad[0].contains("damaged.jsonl.gz") && bad[0].contains("read error"), "{bad:?}");
+}
+
+/// A folder tree with a symbolic link back to its root is walked once: the
+/// walk ends and no file is listed twice. A missing path is a typed error
+/// that names it.
+#[cfg(unix)]
+#[test]
+fn folder_walks_end_on_symlink_loops() {
+    let dir = crate::scratch_dir();
+    let root = dir.path().join("trail");
+    std::fs::create_dir_all(root.join("2026/12")).unwrap();
+    std::fs::write(root.join("2026/12/a.json"), "{\"Records\":[]}").unwrap();
+    std::os::unix::fs::symlink(&root, root.join("2026/12/loop")).unwrap();
+    std::os::unix::fs::symlink(root.join("2026"), root.join("again")).unwrap();
+    let files = collect_files(std::slice::from_ref(&root)).unwrap();
+    assert_eq!(files, [root.join("2026/12/a.json")]);
+    let missing = root.join("nope");
+    let err = collect_files(std::slice::from_ref(&missing)).unwrap_err();
+    assert!(matches!(&err, iamsim::audit::cloudtrail::reader::ReadError::NotFound(p) if *p == missing), "{err}");
+    assert!(err.to_string().contains("nope: no such file or folder"), "{err}");
+}

@@ -10,11 +10,11 @@
 //! fall in a class adjudicated in `corpus/conformance/adjudicated.md`; any
 //! other fails the test and is listed.
 
-use iamsim::catalog::Catalog;
-use iamsim::eval::{reference_decide, DecisionKind, Scratch};
-use iamsim::policy::{parse_policy, Policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, ContextValue, Principal, Request};
-use iamsim::workload::Rng;
+use iamsim::audit::catalog::Catalog;
+use iamsim::audit::workload::Rng;
+use iamsim::engine::eval::{reference_decide, DecisionKind, Scratch};
+use iamsim::engine::policy::{parse_policy, Policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, ContextValue, Principal, Request};
 use iamsim::CompiledPolicySet;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

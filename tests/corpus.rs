@@ -3,9 +3,9 @@
 //! batch path. Each must give the expected decision, and compiled must equal
 //! reference exactly (statements and missing keys included).
 
-use iamsim::eval::{batch::decide_all, reference_decide, Decision};
-use iamsim::policy::{parse_policy, Layer, PolicyKind, PolicySet, StatementRef};
-use iamsim::request::{Context, Principal, Request};
+use iamsim::engine::eval::{batch::decide_all, reference_decide, Decision};
+use iamsim::engine::policy::{parse_policy, Layer, PolicyKind, PolicySet, StatementRef};
+use iamsim::engine::request::{Context, Principal, Request};
 use iamsim::CompiledPolicySet;
 use serde::Deserialize;
 
@@ -134,7 +134,7 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
             })
             .collect();
         let batch = decide_all(&compiled, &requests);
-        let mut scratch = iamsim::eval::Scratch::new(&compiled);
+        let mut scratch = iamsim::engine::eval::Scratch::new(&compiled);
         for ((c, req), from_batch) in case.checks.iter().zip(&requests).zip(&batch) {
             checks += 1;
             let what = format!("{label}: {} {} as {}", c.action, c.resource, c.principal);

@@ -3,9 +3,9 @@
 //! (issue 18: an allow set's scratch once made a deny set answer `Allowed`),
 //! and prepared requests decide the same on any thread.
 
-use iamsim::eval::{batch, DecisionKind, Scratch, Verdict};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Principal, Request};
+use iamsim::engine::eval::{batch, DecisionKind, Scratch, Verdict};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Principal, Request};
 use iamsim::CompiledPolicySet;
 use rayon::prelude::*;
 
@@ -86,7 +86,7 @@ fn prepared_requests_decide_alike_on_every_thread() {
         if i % 8 == 1 {
             r.context.insert(
                 "ec2:ResourceTag/ebs.csi.aws.com/cluster",
-                iamsim::request::ContextValue::Single("true".into()),
+                iamsim::engine::request::ContextValue::Single("true".into()),
             );
         }
         reqs.push(r);
@@ -126,15 +126,33 @@ fn a_wildcard_action_pattern_never_matches_inside_another_service_name() {
         .collect();
     let set = PolicySet { identity, ..Default::default() };
     let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
-    let requests = iamsim::workload::Generator::new(&set).generate(5_000, 1);
+    let requests = iamsim::audit::workload::Generator::new(&set).generate(5_000, 1);
     let mut scratch = Scratch::new(&compiled);
     let mut checked = 0;
     for r in &requests {
         let got = compiled.decide(r, &mut scratch);
         if r.action.to_ascii_lowercase().starts_with("s3-object-lambda:") {
-            assert_eq!(got, iamsim::eval::reference_decide(&set, r), "{} on {}", r.action, r.resource);
+            assert_eq!(got, iamsim::engine::eval::reference_decide(&set, r), "{} on {}", r.action, r.resource);
             checked += 1;
         }
     }
     assert!(checked > 0, "the stream names s3-object-lambda actions");
+}
+
+/// A set past a compiler limit is refused with an error of that kind, and
+/// the limit itself compiles.
+#[test]
+fn compile_errors_say_which_limit() {
+    let scp = parse_policy(
+        br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        "scp",
+        PolicyKind::Scp,
+    )
+    .unwrap();
+    let levels = |n: usize| PolicySet { scps: vec![vec![scp.clone()]; n], ..Default::default() };
+    let max = iamsim::engine::compile::MAX_GUARDRAIL_LEVELS;
+    assert!(CompiledPolicySet::compile(levels(max)).is_ok());
+    let err = CompiledPolicySet::compile(levels(max + 1)).unwrap_err();
+    assert_eq!(err.kind(), iamsim::CompileErrorKind::TooManyLevels, "{err}");
+    assert!(err.to_string().contains(&format!("{} SCP levels", max + 1)), "{err}");
 }

@@ -5,9 +5,9 @@
 //! apply (a key the request lacks; Appendix A-5), the decision must say so
 //! (missing keys) rather than stay silent.
 
-use iamsim::eval::{reference_decide, DecisionKind, Scratch};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, ContextValue, Principal, Request};
+use iamsim::engine::eval::{reference_decide, DecisionKind, Scratch};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, ContextValue, Principal, Request};
 use iamsim::CompiledPolicySet;
 
 const ALLOW_ALL: &str = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
@@ -23,7 +23,7 @@ fn decide(deny: &str, resource: &str, context: Context) -> (DecisionKind, Vec<St
     let d = compiled.decide(&req, &mut Scratch::new(&compiled));
     let r = reference_decide(&set, &req);
     assert_eq!(d.kind, r.kind, "compiled vs reference for {deny}");
-    let names = |keys: &[iamsim::policy::KeyId]| {
+    let names = |keys: &[iamsim::engine::policy::KeyId]| {
         keys.iter().filter_map(|k| compiled.key_name(*k).map(str::to_string)).collect::<Vec<_>>()
     };
     (d.kind, names(&d.missing_keys), names(&d.unknown_keys))
@@ -178,7 +178,7 @@ fn unusable_deny_statements_are_rejected_at_parse_time() {
 /// compile time rather than evaluated wrong.
 #[test]
 fn deep_guardrail_chains_need_every_level() {
-    use iamsim::policy::Layer;
+    use iamsim::engine::policy::Layer;
     let policy = |statement: &str, kind| {
         let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
         parse_policy(doc.as_bytes(), "chain", kind).unwrap()

@@ -3,9 +3,9 @@
 //! overlong lines). Each is a located error or a correct answer; never a
 //! panic, never unbounded memory.
 
-use iamsim::eval::{reference_decide, Scratch};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, ContextValue, Principal, Request};
+use iamsim::engine::eval::{reference_decide, Scratch};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, ContextValue, Principal, Request};
 use iamsim::CompiledPolicySet;
 use serde_json::{json, Value};
 

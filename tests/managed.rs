@@ -2,9 +2,9 @@
 //! parse and compile (singly and as one set), and the EKS policies must decide
 //! as AWS does. Skips with a printed reason when the data is absent.
 
-use iamsim::eval::{reference_decide, DecisionKind, Scratch};
-use iamsim::policy::{parse_policy, Policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, ContextValue, Principal, Request};
+use iamsim::engine::eval::{reference_decide, DecisionKind, Scratch};
+use iamsim::engine::policy::{parse_policy, Policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, ContextValue, Principal, Request};
 use iamsim::CompiledPolicySet;
 
 fn managed_dir() -> Option<std::path::PathBuf> {

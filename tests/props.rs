@@ -3,9 +3,9 @@
 //! statements, missing keys), and basic monotonicity laws hold; the request
 //! reader over JSON text agrees with the one over a parsed value.
 
-use iamsim::eval::{reference_decide, DecisionKind, Scratch};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, Principal, Request};
+use iamsim::engine::eval::{reference_decide, DecisionKind, Scratch};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, Principal, Request};
 use iamsim::CompiledPolicySet;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -202,7 +202,7 @@ fn statement(with_principal: bool) -> impl Strategy<Value = Value> {
         })
 }
 
-fn policy(kind: PolicyKind) -> impl Strategy<Value = iamsim::policy::Policy> {
+fn policy(kind: PolicyKind) -> impl Strategy<Value = iamsim::engine::policy::Policy> {
     (prop::collection::vec(statement(kind == PolicyKind::Resource), 1..4), prop::bool::weighted(0.8)).prop_map(
         move |(stmts, v2012)| {
             let mut doc = json!({ "Statement": stmts });
@@ -326,7 +326,7 @@ proptest! {
         let before = reference_decide(&set, &req).kind;
         let doc = json!({"Version": "2012-10-17", "Statement": [extra]});
         let extra = parse_policy(doc.to_string().as_bytes(), "extra", PolicyKind::Identity).unwrap();
-        let is_allow = extra.statements[0].effect == iamsim::policy::Effect::Allow;
+        let is_allow = extra.statements[0].effect == iamsim::engine::policy::Effect::Allow;
         let mut more = set.clone();
         more.identity.push(extra);
         let after = reference_decide(&more, &req).kind;

@@ -1,8 +1,8 @@
 //! Replays minimized fuzz findings (`corpus/regressions/<target>/*`) through
 //! the property of the target that found them.
 
-use iamsim::cloudtrail::reader::{read_stream_with, Item, Members};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::audit::cloudtrail::reader::{read_stream_with, Item, Members};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
 use std::path::PathBuf;
 
 /// The regression inputs of `target`: each file's path and bytes.
@@ -49,7 +49,7 @@ fn cloudtrail_reader_regressions_stay_fixed() {
             read_stream_with(data.as_slice(), "fuzz", members, &mut |item| {
                 out.push(match item {
                     Item::Event(at, _) => (format!("{at}"), None),
-                    Item::Malformed(at, why) => (format!("{at}"), Some(why)),
+                    Item::Malformed(at, why) => (format!("{at}"), Some(why.message)),
                 })
             });
             out

@@ -51,7 +51,9 @@ fn corpus_replay_report() {
     assert_eq!(r["events_read"], 17);
     assert_eq!(r["events_evaluated"], 13);
     assert_eq!(r["events_skipped"], 4);
-    assert_eq!(r["skipped_reasons"]["malformed record"], 2);
+    assert_eq!(r["skipped_reasons"]["malformed_record"], 2, "{}", r["skipped_reasons"]);
+    assert_eq!(r["skipped_details"]["malformed record: not_an_object"], 1, "{}", r["skipped_details"]);
+    assert_eq!(r["skipped_details"]["malformed record: invalid_json"], 1, "{}", r["skipped_details"]);
     assert_eq!(r["malformed"].as_array().unwrap().len(), 2);
     assert!(
         r["malformed"][0].as_str().unwrap().contains("_corpus.json record 8: record is not a JSON object"),
@@ -78,13 +80,14 @@ fn corpus_replay_report() {
         .unwrap();
     assert_eq!(node["unused_statements"][0]["sid"], "TagOnlyNetworkInterfaces");
     assert_eq!(node["unused_actions"], serde_json::json!(["ec2:DescribeVolumes"]));
-    for reason in [
-        "principal not in the authorization details",
-        "resource not derivable from the event",
-        "a resource policy could allow it, and none was provided",
-        "some of the principal's managed policies could not be resolved",
+    for (kind, reason) in [
+        ("principal_not_in_inventory", "principal not in the authorization details"),
+        ("resource_not_derivable", "resource not derivable from the event"),
+        ("resource_policy_missing", "a resource policy could allow it, and none was provided"),
+        ("unresolved_managed_policy", "some of the principal's managed policies could not be resolved"),
     ] {
-        assert_eq!(r["indeterminate_reasons"][reason], 1, "{reason}: {}", r["indeterminate_reasons"]);
+        assert_eq!(r["indeterminate_reasons"][kind], 1, "{kind}: {}", r["indeterminate_reasons"]);
+        assert_eq!(r["indeterminate_details"][reason], 1, "{reason}: {}", r["indeterminate_details"]);
     }
 }
 
@@ -257,7 +260,8 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
     let fields = ["action", "resource", "decision"];
     let (open, _) = replay_lines(dir, &events, &details, &[], fields);
     assert_eq!(open["decisions"]["indeterminate"], 1, "{open}");
-    assert_eq!(open["indeterminate_reasons"], serde_json::json!({"unknown context: ec2:instancetype": 1}));
+    assert_eq!(open["indeterminate_reasons"], serde_json::json!({"unknown_context": 1}));
+    assert_eq!(open["indeterminate_details"], serde_json::json!({"unknown context: ec2:instancetype": 1}));
     let (typed, _) = replay_lines(dir, &events, &details, &["--catalog", "corpus/catalog/service-reference"], fields);
     assert_eq!(typed["decisions"]["allowed"], 1, "{typed}");
 }
@@ -308,8 +312,9 @@ fn iam_entity_paths_come_from_the_authorization_details() {
     ]
     .map(|(id, r, d)| (id.to_string(), format!("{roles}/{r}"), d.to_string()));
     assert_eq!(decided, want);
+    assert_eq!(report["indeterminate_reasons"], serde_json::json!({"entity_path_unknown": 1}));
     assert_eq!(
-        report["indeterminate_reasons"],
+        report["indeterminate_details"],
         serde_json::json!({"IAM user, role or group not in the authorization details: its path is unknown": 1})
     );
     assert_eq!(report["would_break"], serde_json::json!([]), "{report}");
@@ -378,10 +383,7 @@ fn implied_permissions_are_checked_and_shown_breaking() {
     assert_eq!(broken, ["iam:PassRole"], "{report}");
     // The source bucket's policy (not given) could still grant the read.
     assert_eq!(decided[3], check("s3:GetObject", "arn:aws:s3:::src/a/b", "indeterminate"));
-    assert_eq!(
-        report["indeterminate_reasons"],
-        serde_json::json!({"a resource policy could allow it, and none was provided": 1})
-    );
+    assert_eq!(report["indeterminate_reasons"], serde_json::json!({"resource_policy_missing": 1}));
 }
 
 /// `generate --from-replay`: a policy with exactly the node role's used
@@ -420,9 +422,12 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
         ),
         "{err}"
     );
-    let policy =
-        iamsim::policy::parse_policy(&std::fs::read(&policy_path).unwrap(), "p", iamsim::policy::PolicyKind::Identity)
-            .unwrap();
+    let policy = iamsim::engine::policy::parse_policy(
+        &std::fs::read(&policy_path).unwrap(),
+        "p",
+        iamsim::engine::policy::PolicyKind::Identity,
+    )
+    .unwrap();
     let granted: std::collections::BTreeMap<String, Vec<String>> = policy
         .statements
         .iter()

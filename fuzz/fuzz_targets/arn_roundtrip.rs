@@ -2,8 +2,8 @@
 //! and a wildcard-free pattern equal to it matches exactly it (and not a
 //! one-character change of its resource part).
 #![no_main]
-use iamsim::eval::{reference_decide, Scratch};
-use iamsim::policy::{Arn, PolicyKind};
+use iamsim::engine::eval::{reference_decide, Scratch};
+use iamsim::engine::policy::{Arn, PolicyKind};
 use libfuzzer_sys::{fuzz_target, Corpus};
 
 fuzz_target!(|text: &str| -> Corpus {
@@ -18,13 +18,13 @@ fuzz_target!(|text: &str| -> Corpus {
     }
     // The pattern matches itself under both evaluators.
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": text}});
-    let Ok(policy) = iamsim::policy::parse_policy(doc.to_string().as_bytes(), "p", PolicyKind::Identity) else {
+    let Ok(policy) = iamsim::engine::policy::parse_policy(doc.to_string().as_bytes(), "p", PolicyKind::Identity) else {
         return Corpus::Keep;
     };
-    let set = iamsim::policy::PolicySet { identity: vec![policy], ..Default::default() };
+    let set = iamsim::engine::policy::PolicySet { identity: vec![policy], ..Default::default() };
     let compiled = iamsim::CompiledPolicySet::compile(set.clone()).unwrap();
-    let principal = iamsim::request::Principal::parse("arn:aws:iam::111122223333:user/a").unwrap();
-    let mut req = iamsim::request::Request::new(principal, "s3:GetObject", text);
+    let principal = iamsim::engine::request::Principal::parse("arn:aws:iam::111122223333:user/a").unwrap();
+    let mut req = iamsim::engine::request::Request::new(principal, "s3:GetObject", text);
     req.resource_account = Some("111122223333".into());
     let d = compiled.decide(&req, &mut Scratch::new(&compiled));
     assert!(d.is_allowed(), "{text} does not match itself");

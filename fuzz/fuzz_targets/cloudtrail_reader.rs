@@ -4,8 +4,8 @@
 //! members the mapping reads gives the same mappings and the same problems
 //! (serde_json's wording of a syntax error aside).
 #![no_main]
-use iamsim::cloudtrail::event::to_checks;
-use iamsim::cloudtrail::reader::{read_stream, read_stream_with, Item, Members};
+use iamsim::audit::cloudtrail::event::to_checks;
+use iamsim::audit::cloudtrail::reader::{read_stream, read_stream_with, Item, Members};
 use libfuzzer_sys::{fuzz_target, Corpus};
 
 fuzz_target!(|data: &[u8]| -> Corpus {
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         }
         Item::Malformed(at, why) => {
             malformed += 1;
-            assert!(!why.is_empty() && at.file == "fuzz");
+            assert!(!why.message.is_empty() && at.file == "fuzz");
         }
     });
     // Input yields nothing only when it is an empty event list (`[]`,
@@ -46,8 +46,8 @@ fuzz_target!(|data: &[u8]| -> Corpus {
             // serde_json words an error inside a skipped member its own way
             // (and may place it a column off): compare what kind it is.
             Item::Malformed(at, why) => out.push((
-                format!("{at}: {}", why.split(':').next().unwrap_or("")),
-                why.contains("number out of range"),
+                format!("{at}: {:?} {}", why.kind, why.message.split(':').next().unwrap_or("")),
+                why.message.contains("number out of range"),
             )),
         });
         out

@@ -2,9 +2,9 @@
 //! and a request, so every input is a valid policy; the compiled engine must
 //! decide exactly as the reference evaluator (decision, statements, missing keys).
 #![no_main]
-use iamsim::eval::{reference_decide, Scratch};
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::request::{Context, Principal, Request};
+use iamsim::engine::eval::{reference_decide, Scratch};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, Principal, Request};
 use iamsim::CompiledPolicySet;
 use libfuzzer_sys::{fuzz_target, Corpus};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! Arbitrary bytes → the policy parser and the bundle reader: never panics, and
 //! every error is located (names the source and a line or a JSON path).
 #![no_main]
-use iamsim::policy::{parse_policy, PolicyKind, PolicySet};
+use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
 use libfuzzer_sys::{fuzz_target, Corpus};
 
 fuzz_target!(|data: &[u8]| -> Corpus {

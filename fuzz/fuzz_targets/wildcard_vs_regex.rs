@@ -1,8 +1,8 @@
 //! The IAM wildcard matchers (naive reference and compiled strategies) against
 //! an independently built regex: `*` = `.*`, `?` = `.`, everything else literal.
 #![no_main]
-use iamsim::compile::glob::Glob;
-use iamsim::policy::pattern::glob_match;
+use iamsim::engine::compile::glob::Glob;
+use iamsim::engine::policy::pattern::glob_match;
 use libfuzzer_sys::{fuzz_target, Corpus};
 
 fuzz_target!(|input: (&str, &str)| -> Corpus {

@@ -7,11 +7,11 @@
 //! over all passes, and deciding also reports its fastest pass.
 
 use super::{load, CliError, Format, MemoryProbe};
-use crate::compile::CompiledPolicySet;
-use crate::eval::batch::with_thread_scratch;
-use crate::eval::{reference_decide, DecisionKind, Prepared, Scratch};
-use crate::request::Request;
-use crate::workload::{request_json, Generator};
+use iamsim::audit::workload::{request_json, Generator};
+use iamsim::engine::compile::CompiledPolicySet;
+use iamsim::engine::eval::batch::with_thread_scratch;
+use iamsim::engine::eval::{reference_decide, DecisionKind, Prepared, Scratch};
+use iamsim::engine::request::Request;
 use rayon::prelude::*;
 use std::hint::black_box;
 use std::process::ExitCode;

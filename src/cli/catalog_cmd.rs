@@ -2,10 +2,10 @@
 //! Each loads the catalog named by `--catalog` or `IAMSIM_CATALOG`.
 
 use super::{load, CliError, Format};
-use crate::catalog::diff::{diff, AccessDiff};
-use crate::catalog::validate::{validate, Finding, Severity};
-use crate::catalog::{ActionId, Catalog};
-use crate::policy::{json, policy_from_json, Policy, PolicyKind};
+use iamsim::audit::catalog::diff::{diff, AccessDiff};
+use iamsim::audit::catalog::validate::{validate, Finding, Severity};
+use iamsim::audit::catalog::{ActionId, Catalog};
+use iamsim::engine::policy::{json, policy_from_json, Policy, PolicyKind};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,8 +31,8 @@ impl CatalogArg {
 
     /// Loads the catalog when `--catalog` or `IAMSIM_CATALOG` names one; `None` otherwise.
     pub fn load_optional(&self) -> Result<Option<Catalog>, CliError> {
-        let named =
-            self.catalog.is_some() || std::env::var_os(crate::catalog::CATALOG_ENV).is_some_and(|v| !v.is_empty());
+        let named = self.catalog.is_some()
+            || std::env::var_os(iamsim::audit::catalog::CATALOG_ENV).is_some_and(|v| !v.is_empty());
         if named {
             self.load().map(Some)
         } else {
@@ -50,7 +50,7 @@ impl CatalogArg {
         self.catalog
             .as_ref()
             .map(|p| p.display().to_string())
-            .or_else(|| std::env::var(crate::catalog::CATALOG_ENV).ok().filter(|v| !v.is_empty()))
+            .or_else(|| std::env::var(iamsim::audit::catalog::CATALOG_ENV).ok().filter(|v| !v.is_empty()))
     }
 }
 
@@ -181,7 +181,7 @@ pub fn run_expand(args: &ExpandArgs) -> Result<ExitCode, CliError> {
                         .statements
                         .iter()
                         .zip(&per_statement)
-                        .filter(|(s, _)| s.effect == crate::policy::Effect::Allow)
+                        .filter(|(s, _)| s.effect == iamsim::engine::policy::Effect::Allow)
                         .flat_map(|(_, ids)| ids.iter().copied());
                     for (name, _) in sorted(&catalog, allowed) {
                         writeln!(out, "{name}")?;
@@ -281,7 +281,7 @@ fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 /// Whether any statement of the document (or of a CLI wrapper around it) has `Principal` or `NotPrincipal`.
 fn names_a_principal(root: &json::Json) -> bool {
     let has = |s: &json::Json| s.get("Principal").is_some() || s.get("NotPrincipal").is_some();
-    match crate::policy::document_node(root).and_then(|(doc, _)| doc.get("Statement")) {
+    match iamsim::engine::policy::document_node(root).and_then(|(doc, _)| doc.get("Statement")) {
         Some(json::Json { kind: json::JsonKind::Array(items), .. }) => items.iter().any(has),
         Some(statement) => has(statement),
         None => false,
@@ -293,8 +293,8 @@ fn parse_document(
     bytes: &[u8],
     source: &str,
     kind: Option<KindArg>,
-) -> Result<(Policy, json::Json), crate::policy::ParseError> {
-    let root = crate::policy::parse_json(bytes, source)?;
+) -> Result<(Policy, json::Json), iamsim::engine::policy::ParseError> {
+    let root = iamsim::engine::policy::parse_json(bytes, source)?;
     let kind = kind.map_or_else(
         || if names_a_principal(&root) { PolicyKind::Resource } else { PolicyKind::Identity },
         KindArg::kind,
@@ -314,7 +314,9 @@ pub fn run_validate(args: &ValidateArgs) -> Result<ExitCode, CliError> {
         let findings = match parse_document(&bytes, &source, args.kind) {
             Ok((policy, root)) => {
                 let mut findings = validate(&catalog, &policy, Some(&root))?;
-                if let Some(w) = crate::policy::limits::size_warning(&String::from_utf8_lossy(&bytes), policy.kind) {
+                if let Some(w) =
+                    iamsim::engine::policy::limits::size_warning(&String::from_utf8_lossy(&bytes), policy.kind)
+                {
                     findings.insert(
                         0,
                         Finding {

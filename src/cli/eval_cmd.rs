@@ -5,11 +5,11 @@
 //! dropped) and makes the exit code 1.
 
 use super::{load, output, CliError, EvalArgs};
-use crate::compile::CompiledPolicySet;
-use crate::eval::batch::with_thread_scratch;
-use crate::eval::Scratch;
-use crate::policy::PolicySet;
-use crate::request::Request;
+use iamsim::engine::compile::CompiledPolicySet;
+use iamsim::engine::eval::batch::with_thread_scratch;
+use iamsim::engine::eval::Scratch;
+use iamsim::engine::policy::PolicySet;
+use iamsim::engine::request::Request;
 use rayon::prelude::*;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ fn eval_line(
 ) -> (String, bool) {
     let result = line
         .as_ref()
-        .map_err(|n| format!("line of {n} bytes is over the {} MiB limit", crate::lines::MAX_LINE_BYTES >> 20))
+        .map_err(|n| format!("line of {n} bytes is over the {} MiB limit", iamsim::audit::lines::MAX_LINE_BYTES >> 20))
         .and_then(|l| std::str::from_utf8(l).map_err(|_| "line is not valid UTF-8".to_string()))
         .and_then(parse_request_line)
         .map(|req| {
@@ -82,16 +82,17 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
             let mut chunk = Vec::with_capacity(CHUNK_LINES);
             while chunk.len() < CHUNK_LINES {
                 let mut buf = Vec::new();
-                let line = match crate::lines::read_line(&mut input, &mut buf, crate::lines::MAX_LINE_BYTES) {
-                    Ok(crate::lines::Line::End) => break,
-                    Ok(line) => line,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("{read_source}: read error: {e}")));
-                        return;
-                    }
-                };
+                let line =
+                    match iamsim::audit::lines::read_line(&mut input, &mut buf, iamsim::audit::lines::MAX_LINE_BYTES) {
+                        Ok(iamsim::audit::lines::Line::End) => break,
+                        Ok(line) => line,
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("{read_source}: read error: {e}")));
+                            return;
+                        }
+                    };
                 line_no += 1;
-                if let crate::lines::Line::TooLong(n) = line {
+                if let iamsim::audit::lines::Line::TooLong(n) = line {
                     // Kept in place as an error line, like any other bad request.
                     chunk.push((line_no, Err(n)));
                     continue;

@@ -1,7 +1,7 @@
 //! `iamsim gen-requests`: a seeded request stream for a policy set.
 
 use super::{load, CliError};
-use crate::workload::{request_json, Generator};
+use iamsim::audit::workload::{request_json, Generator};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

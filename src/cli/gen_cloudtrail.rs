@@ -1,8 +1,8 @@
 //! `iamsim gen-cloudtrail`: synthetic CloudTrail for an authorization-details file.
 
 use super::{load, CliError};
-use crate::inventory::Inventory;
-use crate::workload::cloudtrail::EventGenerator;
+use iamsim::audit::inventory::Inventory;
+use iamsim::audit::workload::cloudtrail::EventGenerator;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -5,10 +5,10 @@
 use super::catalog_cmd::{CatalogArg, CHECK_FAILED};
 use super::replay::{replay, ReplayArgs};
 use super::CliError;
-use crate::catalog::validate::{validate, Severity};
-use crate::catalog::Catalog;
-use crate::generate::least_privilege;
-use crate::replay::{ReplayInputs, Used};
+use iamsim::audit::catalog::validate::{validate, Severity};
+use iamsim::audit::catalog::Catalog;
+use iamsim::audit::generate::least_privilege;
+use iamsim::audit::replay::{ReplayInputs, Used};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 //! Reading policy files for the CLI, with errors that name the file.
 
 use super::CliError;
-use crate::policy::{parse_policy_list, Policy, PolicyKind};
+use iamsim::engine::policy::{parse_policy_list, Policy, PolicyKind};
 use std::path::Path;
 
 /// Reads a whole file; a directory, a missing file or an empty file is an error naming it.
@@ -44,7 +44,7 @@ fn size_warnings(source: &str, bytes: &[u8], list: &[Policy]) -> Vec<String> {
     let mut out = Vec::new();
     for (i, p) in list.iter().enumerate() {
         let own = if single { None } else { Some(p.to_json().to_string()) };
-        if let Some(w) = crate::policy::limits::size_warning(own.as_deref().unwrap_or(&text), p.kind) {
+        if let Some(w) = iamsim::engine::policy::limits::size_warning(own.as_deref().unwrap_or(&text), p.kind) {
             let at = if single { source.to_string() } else { format!("{source}[{i}]") };
             out.push(format!("{at}: {w}"));
         }
@@ -97,12 +97,12 @@ pub struct SetSource {
 
 impl SetSource {
     /// Loads the set.
-    pub fn load(&self) -> Result<crate::policy::PolicySet, CliError> {
+    pub fn load(&self) -> Result<iamsim::engine::policy::PolicySet, CliError> {
         if let Some(b) = &self.bundle {
             let bytes = read_file(b)?;
-            let set = crate::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?;
+            let set = iamsim::engine::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?;
             for (layer, index, p) in set.policies() {
-                if let Some(w) = crate::policy::limits::size_warning(&p.to_json().to_string(), p.kind) {
+                if let Some(w) = iamsim::engine::policy::limits::size_warning(&p.to_json().to_string(), p.kind) {
                     eprintln!("iamsim: warning: {}: {layer:?} policy {index}: {w}", b.display());
                 }
             }
@@ -111,7 +111,7 @@ impl SetSource {
         let Some(dir) = &self.policies else { return Err(CliError::new("give --bundle or --policies")) };
         let wanted = |p: &std::path::Path| {
             let stem = p.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
-            self.names.is_empty() || self.names.iter().any(|n| crate::policy::pattern::glob_match(n, &stem))
+            self.names.is_empty() || self.names.iter().any(|n| iamsim::engine::policy::pattern::glob_match(n, &stem))
         };
         let paths: Vec<_> = json_files(dir)?.into_iter().filter(|p| wanted(p)).collect();
         if paths.is_empty() {
@@ -133,7 +133,7 @@ impl SetSource {
                 dir.display()
             );
         }
-        Ok(crate::policy::PolicySet {
+        Ok(iamsim::engine::policy::PolicySet {
             identity,
             permissions_boundary: self
                 .boundary

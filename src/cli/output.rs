@@ -1,8 +1,8 @@
 //! Rendering decisions: the JSON result object of the CLI contract and a text table.
 
-use crate::compile::CompiledPolicySet;
-use crate::eval::{Decision, DecisionKind};
-use crate::request::Request;
+use iamsim::engine::compile::CompiledPolicySet;
+use iamsim::engine::eval::{Decision, DecisionKind};
+use iamsim::engine::request::Request;
 use serde::Serialize;
 use serde_json::{json, Value};
 

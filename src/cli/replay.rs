@@ -3,10 +3,10 @@
 //! (`--report`). Every event read is either evaluated or counted as skipped.
 
 use super::{load, CliError, Format};
-use crate::cloudtrail::reader::collect_files;
-use crate::inventory::Inventory;
-use crate::policy::PolicyKind;
-use crate::replay::{ReplayInputs, Replayer, Report};
+use iamsim::audit::cloudtrail::reader::collect_files;
+use iamsim::audit::inventory::Inventory;
+use iamsim::audit::replay::{ReplayInputs, Replayer, Report};
+use iamsim::engine::policy::PolicyKind;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -128,7 +128,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         resource_policies.insert(arn.to_string(), load::policy(std::path::Path::new(file), PolicyKind::Resource)?);
     }
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
-    let files = collect_files(&args.cloudtrail).map_err(CliError::new)?;
+    let files = collect_files(&args.cloudtrail)?;
     let mut out: Option<Box<dyn Write>> = match &args.out {
         Some(p) => Some(Box::new(BufWriter::new(
             std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
@@ -195,17 +195,17 @@ fn summary(r: &Report) -> String {
         "events: {} read from {files} files, {} evaluated, {} skipped\n",
         r.events_read, r.events_evaluated, r.events_skipped
     ));
-    for (why, n) in &r.skipped_reasons {
+    for (why, n) in &r.skipped_details {
         s.push_str(&format!("  skipped {n:>7}  {why}\n"));
     }
     s.push_str(&format!(
         "checks: {}: allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}\n",
         r.checks, d.allowed, d.explicit_deny, d.implicit_deny, d.indeterminate
     ));
-    for (why, n) in &r.indeterminate_reasons {
+    for (why, n) in &r.indeterminate_details {
         s.push_str(&format!("  indeterminate {n:>7}  {why}\n"));
     }
-    let list = |s: &mut String, title: &str, groups: &[crate::replay::Group]| {
+    let list = |s: &mut String, title: &str, groups: &[iamsim::audit::replay::Group]| {
         s.push_str(&format!("{title}: {} (principal, action, resource) groups\n", groups.len()));
         for g in groups.iter().take(15) {
             s.push_str(&format!("  {:>6}  {}  {}  {}\n", g.count, g.principal, g.action, g.resource));

@@ -1,10 +1,10 @@
 //! `iamsim simulate`: every (action, resource) pair against the given policies.
 
 use super::{load, output, CliError, Format};
-use crate::compile::CompiledPolicySet;
-use crate::eval::Scratch;
-use crate::policy::{PolicyKind, PolicySet};
-use crate::request::{Context, Principal, Request};
+use iamsim::engine::compile::CompiledPolicySet;
+use iamsim::engine::eval::Scratch;
+use iamsim::engine::policy::{PolicyKind, PolicySet};
+use iamsim::engine::request::{Context, Principal, Request};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,7 +100,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         Some(text) => Context::from_json_text(text).map_err(|e| CliError::new(format!("--context: {e}")))?,
     };
     if let Some(acct) = &args.resource_account {
-        if !crate::request::is_account_id(acct) {
+        if !iamsim::engine::request::is_account_id(acct) {
             return Err(CliError::new(format!("--resource-account: `{acct}` is not a 12-digit account id")));
         }
     }

@@ -1,0 +1,611 @@
+//! Policy checks against the catalog, in the manner of IAM Access Analyzer's
+//! policy validation: what AWS would reject or silently never match
+//! (errors and warnings), and what is broader or longer than it needs to be
+//! (warnings and suggestions). Each finding names the JSON path and, when the
+//! source document is given, its line and column.
+//!
+//! Severity: **error** = the statement names something that does not exist
+//! (unknown service or action, a pattern matching no action); **warning** =
+//! it is legal but part of it can never apply, or it is over-permissive;
+//! **suggestion** = redundant text that can go.
+
+use super::{ActionId, Catalog, KeyMatch, ValueType};
+use crate::engine::compile::CompileError;
+use crate::engine::policy::json::{Json, JsonKind, Span};
+use crate::engine::policy::pattern::{glob_match, pattern_covers, patterns_intersect, tokens, Token};
+use crate::engine::policy::{Condition, Effect, Family, Policy, SetQualifier, Statement};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashSet};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Names something that does not exist.
+    Error,
+    /// Legal, but never applies or grants more than it seems.
+    Warning,
+    /// Redundant.
+    Suggestion,
+}
+
+impl Severity {
+    /// Lower-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Suggestion => "suggestion",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Severity.
+    pub severity: Severity,
+    /// A stable identifier of the check (`unknown-action`, `key-type-mismatch`, …).
+    pub code: &'static str,
+    /// JSON path of the element, e.g. `Statement[1].Action[0]`.
+    pub path: String,
+    /// 1-based line of the element, when the source document was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column of the element, when the source document was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// What is wrong and, where we can tell, what was meant.
+    pub message: String,
+}
+
+/// Finds JSON paths and positions of statement elements in the source document.
+struct Locator<'a> {
+    /// The document (inside any CLI wrapper) and its path prefix with a trailing dot.
+    document: Option<(&'a Json, String)>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(root: Option<&'a Json>) -> Locator<'a> {
+        let document = root.and_then(crate::engine::policy::document_node).map(|(node, prefix)| {
+            let prefix = if prefix.is_empty() { prefix } else { format!("{prefix}.") };
+            (node, prefix)
+        });
+        Locator { document }
+    }
+
+    fn statement(&self, index: usize) -> (String, Option<&'a Json>) {
+        let prefix = self.document.as_ref().map_or("", |(_, p)| p.as_str());
+        match self.document.as_ref().and_then(|(d, _)| d.get("Statement")) {
+            Some(Json { kind: JsonKind::Array(items), .. }) => {
+                (format!("{prefix}Statement[{index}]"), items.get(index))
+            }
+            Some(node) => (format!("{prefix}Statement"), Some(node)),
+            None => (format!("Statement[{index}]"), None),
+        }
+    }
+
+    /// Path and position of `key` (and its `item`-th value) in statement `index`.
+    fn element(&self, index: usize, key: &str, item: Option<usize>) -> (String, Option<Span>) {
+        let (base, node) = self.statement(index);
+        let member = node.and_then(|n| n.get(key));
+        match (member, item) {
+            (Some(Json { kind: JsonKind::Array(items), span }), Some(i)) => {
+                (format!("{base}.{key}[{i}]"), items.get(i).map(|n| n.span).or(Some(*span)))
+            }
+            (Some(m), _) => (format!("{base}.{key}"), Some(m.span)),
+            (None, Some(i)) => (format!("{base}.{key}[{i}]"), None),
+            (None, None) => (format!("{base}.{key}"), None),
+        }
+    }
+
+    /// Path and position of a condition key under its operator.
+    fn condition(&self, index: usize, operator: &str, key: &str) -> (String, Option<Span>) {
+        let (base, node) = self.statement(index);
+        let op = node.and_then(|n| n.get("Condition")).and_then(|c| c.get(operator));
+        let span = op.and_then(|o| o.as_object()).and_then(|ms| ms.iter().find(|m| m.key == key)).map(|m| m.key_span);
+        (format!("{base}.Condition.{operator}.{key}"), span.or(op.map(|o| o.span)))
+    }
+}
+
+struct Findings<'a> {
+    locator: Locator<'a>,
+    out: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn push(&mut self, severity: Severity, code: &'static str, (path, span): (String, Option<Span>), message: String) {
+        self.out.push(Finding {
+            severity,
+            code,
+            path,
+            line: span.map(|s| s.line),
+            column: span.map(|s| s.column),
+            message,
+        });
+    }
+}
+
+/// What one statement's action list expands to.
+struct Expanded {
+    /// Per pattern, the actions it matches (for `NotAction`: that it excludes).
+    per_pattern: Vec<Vec<ActionId>>,
+    /// What the statement's whole `Action`/`NotAction` element applies to.
+    statement: Vec<ActionId>,
+}
+
+/// Validates a parsed policy. `source` (the document as read) lets findings
+/// carry line and column.
+///
+/// # Errors
+/// When the policy's action patterns exceed the automaton's size limits.
+pub fn validate(catalog: &Catalog, policy: &Policy, source: Option<&Json>) -> Result<Vec<Finding>, CompileError> {
+    let mut lists: Vec<(&[String], bool)> = Vec::new();
+    for st in &policy.statements {
+        for p in &st.actions.patterns {
+            lists.push((std::slice::from_ref(p), false));
+        }
+        lists.push((&st.actions.patterns, st.actions.negated));
+    }
+    let mut expanded_lists = catalog.expand_lists(&lists)?.into_iter();
+    let expanded: Vec<Expanded> = policy
+        .statements
+        .iter()
+        .map(|st| Expanded {
+            per_pattern: expanded_lists.by_ref().take(st.actions.patterns.len()).collect(),
+            statement: expanded_lists.next().unwrap_or_default(),
+        })
+        .collect();
+    let mut findings = Findings { locator: Locator::new(source), out: Vec::new() };
+    for (i, (st, ex)) in policy.statements.iter().zip(&expanded).enumerate() {
+        check_actions(catalog, i, st, ex, &mut findings);
+        check_resources(catalog, i, st, ex, &mut findings);
+        check_conditions(catalog, i, st, ex, &mut findings);
+        check_breadth(i, st, &mut findings);
+    }
+    check_redundant_statements(policy, &expanded, &mut findings);
+    let mut out = findings.out;
+    out.sort_by_key(|f| (f.line, f.column, f.severity));
+    Ok(out)
+}
+
+fn action_key(st: &Statement) -> &'static str {
+    if st.actions.negated {
+        "NotAction"
+    } else {
+        "Action"
+    }
+}
+
+fn check_actions(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f: &mut Findings<'_>) {
+    let key = action_key(st);
+    let many = st.actions.patterns.len() > 1;
+    for (j, (pattern, hits)) in st.actions.patterns.iter().zip(&ex.per_pattern).enumerate() {
+        let at = f.locator.element(i, key, many.then_some(j));
+        if !hits.is_empty() {
+            continue;
+        }
+        if pattern == "*" {
+            continue;
+        }
+        let Some((prefix, name)) = pattern.split_once(':') else {
+            f.push(Severity::Error, "malformed-action", at, format!("{pattern:?} is not of the form service:action"));
+            continue;
+        };
+        if !prefix.contains(['*', '?']) && catalog.service(prefix).is_none() {
+            let hint = did_you_mean(
+                &catalog.suggest_service(prefix).iter().map(|s| format!("{s}:{name}")).collect::<Vec<_>>(),
+            );
+            f.push(
+                Severity::Error,
+                "unknown-service",
+                at,
+                format!("unknown service prefix {prefix:?} in {pattern:?}{hint}"),
+            );
+        } else if pattern.contains(['*', '?']) {
+            f.push(
+                Severity::Error,
+                "pattern-matches-nothing",
+                at,
+                format!("{pattern:?} matches no action in the catalog"),
+            );
+        } else {
+            let hint = did_you_mean(&catalog.suggest_action(pattern));
+            f.push(Severity::Error, "unknown-action", at, format!("unknown action {pattern:?}{hint}"));
+        }
+    }
+    // A pattern whose actions another pattern of the same list already covers.
+    for (j, hits) in ex.per_pattern.iter().enumerate() {
+        if hits.is_empty() {
+            continue;
+        }
+        let cover = ex.per_pattern.iter().enumerate().find(|(k, other)| {
+            *k != j
+                && other.len() >= hits.len()
+                && (other.len() > hits.len() || *k < j)
+                && hits.iter().all(|a| other.binary_search(a).is_ok())
+        });
+        if let Some((k, _)) = cover {
+            let (pattern, other) = (&st.actions.patterns[j], &st.actions.patterns[k]);
+            f.push(
+                Severity::Suggestion,
+                "redundant-action",
+                f.locator.element(i, key, many.then_some(j)),
+                format!("{pattern:?} adds nothing: {other:?} in the same list already covers every action it matches"),
+            );
+        }
+    }
+}
+
+fn did_you_mean(options: &[String]) -> String {
+    match options {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        many => format!(" (did you mean one of {}?)", many.join(", ")),
+    }
+}
+
+/// A resource pattern that matches the literal `*` a wildcard-only action is requested on.
+fn matches_star(pattern: &str) -> bool {
+    glob_match(pattern, "*")
+}
+
+/// Tokens of an ARN format: each `${Var}` becomes `*`.
+fn format_tokens(format: &str) -> Vec<Token> {
+    let mut out = Vec::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(open) = rest.find("${") {
+        out.extend(rest[..open].chars().map(Token::Char));
+        match rest[open..].find('}') {
+            Some(close) => {
+                out.push(Token::Star);
+                rest = &rest[open + close + 1..];
+            }
+            None => {
+                rest = &rest[open..];
+                break;
+            }
+        }
+    }
+    out.extend(rest.chars().map(Token::Char));
+    out
+}
+
+/// Tokens of a policy resource pattern: wildcards as wildcards, policy variables as `*`.
+fn resource_tokens(pattern: &str) -> Vec<Token> {
+    format_tokens(pattern)
+        .into_iter()
+        .map(|t| match t {
+            Token::Char('*') => Token::Star,
+            Token::Char('?') => Token::One,
+            t => t,
+        })
+        .collect()
+}
+
+/// An ARN pattern split into its six parts (the resource part keeps its
+/// colons): IAM matches `*` and `?` within a part, never across the first
+/// five colons. A pattern with fewer parts stays whole.
+fn arn_segments(tokens: Vec<Token>) -> Vec<Vec<Token>> {
+    let mut parts = vec![Vec::new()];
+    for t in tokens {
+        if t == Token::Char(':') && parts.len() < 6 {
+            parts.push(Vec::new());
+        } else if let Some(last) = parts.last_mut() {
+            last.push(t);
+        }
+    }
+    parts
+}
+
+/// Whether two ARN patterns (as parts) can name the same ARN. A bare `*` matches all.
+fn segments_intersect(a: &[Vec<Token>], b: &[Vec<Token>]) -> bool {
+    let all = |p: &[Vec<Token>]| p.len() == 1 && p.first().is_some_and(|t| t.iter().all(|t| *t == Token::Star));
+    if all(a) || all(b) {
+        return true;
+    }
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| patterns_intersect(x, y))
+}
+
+fn check_resources(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f: &mut Findings<'_>) {
+    let Some(resources) = st.resources.as_ref().filter(|r| !r.negated) else {
+        return;
+    };
+    if st.actions.negated || resources.patterns.iter().any(|p| p == "*") {
+        return;
+    }
+    let any_star = resources.patterns.iter().any(|p| matches_star(p));
+    // Patterns naming only actions that support nothing but `"Resource": "*"`.
+    if !any_star {
+        let many = st.actions.patterns.len() > 1;
+        for (j, hits) in ex.per_pattern.iter().enumerate() {
+            if !hits.is_empty() && hits.iter().all(|a| catalog.is_wildcard_only(*a)) {
+                let pattern = &st.actions.patterns[j];
+                let what = if hits.len() == 1 {
+                    format!("{pattern} supports")
+                } else {
+                    format!("every action {pattern:?} matches supports")
+                };
+                f.push(
+                    Severity::Warning,
+                    "wildcard-only-action",
+                    f.locator.element(i, action_key(st), many.then_some(j)),
+                    format!("{what} only \"Resource\": \"*\"; with these resources this statement never applies to it"),
+                );
+            }
+        }
+    }
+    // Resource patterns that fit none of the resource types of the statement's actions.
+    let mut formats: BTreeSet<(u32, u32)> = BTreeSet::new();
+    for a in &ex.statement {
+        if let Some(def) = catalog.action_def(*a) {
+            formats.extend(def.resources.iter().map(|r| (a.service, r.resource_type)));
+        }
+    }
+    if formats.is_empty() {
+        return;
+    }
+    let format_tokens: Vec<(String, Vec<Vec<Token>>)> = formats
+        .iter()
+        .filter_map(|(s, t)| {
+            let service = catalog.services().get(*s as usize)?;
+            let rt = service.resource_types.get(*t as usize)?;
+            Some(
+                rt.arn_formats
+                    .iter()
+                    .map(move |fmt| (format!("{}/{}", service.prefix, rt.name), arn_segments(format_tokens(fmt)))),
+            )
+        })
+        .flatten()
+        .collect();
+    let many = resources.patterns.len() > 1;
+    for (j, pattern) in resources.patterns.iter().enumerate() {
+        if matches_star(pattern) {
+            continue;
+        }
+        let segments = arn_segments(resource_tokens(pattern));
+        if !format_tokens.iter().any(|(_, fmt)| segments_intersect(&segments, fmt)) {
+            let kinds: BTreeSet<&str> = format_tokens.iter().map(|(n, _)| n.as_str()).take(6).collect();
+            f.push(
+                Severity::Warning,
+                "resource-fits-no-type",
+                f.locator.element(i, "Resource", many.then_some(j)),
+                format!(
+                    "{pattern:?} fits none of the resource types of this statement's actions (e.g. {}); it never matches",
+                    kinds.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn family_fits(family: Family, value: ValueType) -> bool {
+    match (family, value) {
+        (Family::Null, _) | (_, ValueType::Unknown) => true,
+        (Family::String, v) => matches!(v, ValueType::String | ValueType::Arn),
+        (Family::Arn, v) => v == ValueType::Arn,
+        (Family::Numeric, v) => v == ValueType::Numeric,
+        (Family::Date, v) => v == ValueType::Date,
+        (Family::Bool, v) => v == ValueType::Bool,
+        (Family::Ip, v) => v == ValueType::IpAddress,
+        (Family::Binary, v) => v == ValueType::Binary,
+    }
+}
+
+fn check_conditions(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f: &mut Findings<'_>) {
+    for condition in &st.conditions {
+        check_condition(catalog, i, st, ex, condition, f);
+    }
+}
+
+fn check_condition(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, c: &Condition, f: &mut Findings<'_>) {
+    let operator = c.operator.to_string();
+    let at = f.locator.condition(i, &operator, &c.key);
+    let Some(found) = catalog.condition_key(&c.key) else {
+        let prefix = c.key.split_once(':').map_or("", |(p, _)| p);
+        let mut names: Vec<&str> = catalog.global_keys().iter().map(|k| k.name.as_str()).collect();
+        if let Some((_, service)) = catalog.service(prefix) {
+            names.extend(service.condition_keys.iter().map(|k| k.name.as_str()));
+        }
+        let hint = did_you_mean(&super::suggest(&c.key, names.into_iter()));
+        f.push(
+            Severity::Warning,
+            "unknown-condition-key",
+            at,
+            format!("condition key {:?} is not in the catalog{hint}", c.key),
+        );
+        return;
+    };
+    if let KeyMatch::Service(_) = found {
+        if !st.actions.negated
+            && !ex.statement.is_empty()
+            && !ex.statement.iter().any(|a| catalog.key_applies(*a, &c.key))
+        {
+            f.push(
+                Severity::Warning,
+                "condition-key-not-applicable",
+                at.clone(),
+                format!(
+                    "condition key {:?} applies to none of this statement's actions; the condition never matches",
+                    c.key
+                ),
+            );
+        }
+    }
+    let Some(key_type) = found.key_type() else { return };
+    if !family_fits(c.operator.base.family, key_type.base) {
+        f.push(
+            Severity::Warning,
+            "key-type-mismatch",
+            at.clone(),
+            format!(
+                "{operator} compares {:?} values but {:?} is a {} key",
+                c.operator.base.family,
+                c.key,
+                key_type.name()
+            ),
+        );
+    }
+    if c.operator.base.family == Family::Null {
+        return;
+    }
+    match (c.operator.qualifier, key_type.multi) {
+        (Some(SetQualifier::ForAllValues), false) if key_type.base != ValueType::Unknown => f.push(
+            Severity::Warning,
+            "for-all-values-single-valued",
+            at,
+            format!(
+                "ForAllValues on the single-valued key {:?}: it is also true when the key is absent; use {} instead",
+                c.key,
+                operator.trim_start_matches("ForAllValues:")
+            ),
+        ),
+        (Some(SetQualifier::ForAnyValue), false) if key_type.base != ValueType::Unknown => f.push(
+            Severity::Suggestion,
+            "for-any-value-single-valued",
+            at,
+            format!(
+                "ForAnyValue on the single-valued key {:?} behaves like {}",
+                c.key,
+                operator.trim_start_matches("ForAnyValue:")
+            ),
+        ),
+        (None, true) => f.push(
+            Severity::Warning,
+            "multivalued-key-without-set-operator",
+            at,
+            format!(
+                "{:?} is multivalued ({}); use ForAnyValue: or ForAllValues: with {operator}",
+                c.key,
+                key_type.name()
+            ),
+        ),
+        _ => {}
+    }
+}
+
+fn check_breadth(i: usize, st: &Statement, f: &mut Findings<'_>) {
+    if st.effect != Effect::Allow {
+        return;
+    }
+    if st.actions.negated {
+        f.push(
+            Severity::Warning,
+            "allow-not-action",
+            f.locator.element(i, "NotAction", None),
+            "Allow with NotAction grants every action not listed, including ones AWS adds later".to_string(),
+        );
+    }
+    if st.resources.as_ref().is_some_and(|r| r.negated) {
+        f.push(
+            Severity::Warning,
+            "allow-not-resource",
+            f.locator.element(i, "NotResource", None),
+            "Allow with NotResource grants every resource not listed, including ones created later".to_string(),
+        );
+    }
+    let all_actions = !st.actions.negated && st.actions.patterns.iter().any(|p| p == "*");
+    let all_resources = st.resources.as_ref().is_some_and(|r| !r.negated && r.patterns.iter().any(|p| p == "*"));
+    if all_actions && all_resources && st.conditions.is_empty() {
+        f.push(
+            Severity::Warning,
+            "full-access",
+            f.locator.element(i, "Action", None),
+            "Allow of every action on every resource without a condition".to_string(),
+        );
+    }
+}
+
+/// Whether statement `b` adds nothing to statement `a` (same effect,
+/// principal and conditions; `a`'s actions and resources cover `b`'s).
+fn covers(a: &Statement, a_actions: &[ActionId], b: &Statement, b_actions: &[ActionId]) -> bool {
+    if a.effect != b.effect || a.principal != b.principal || a.conditions != b.conditions || b_actions.is_empty() {
+        return false;
+    }
+    let have: HashSet<&ActionId> = a_actions.iter().collect();
+    if !b_actions.iter().all(|x| have.contains(x)) {
+        return false;
+    }
+    match (&a.resources, &b.resources) {
+        (None, None) => true,
+        (Some(ra), Some(rb)) if !ra.negated && !rb.negated => {
+            let general: Vec<Vec<Token>> = ra.patterns.iter().map(|p| tokens(p)).collect();
+            rb.patterns.iter().all(|p| {
+                let specific = tokens(p);
+                general.iter().any(|g| pattern_covers(g, &specific))
+            })
+        }
+        (Some(ra), Some(rb)) => ra == rb,
+        _ => false,
+    }
+}
+
+fn check_redundant_statements(policy: &Policy, expanded: &[Expanded], f: &mut Findings<'_>) {
+    let sid = |s: &Statement, k: usize| s.sid.as_ref().map_or(format!("Statement[{k}]"), |sid| format!("{sid:?}"));
+    for (j, b) in policy.statements.iter().enumerate() {
+        let eb = &expanded[j].statement;
+        // Identical statements: only the later one is reported.
+        let cover = policy.statements.iter().enumerate().find(|(i, a)| {
+            let ea = &expanded[*i].statement;
+            *i != j && covers(a, ea, b, eb) && (!covers(b, eb, a, ea) || *i < j)
+        });
+        if let Some((i, a)) = cover {
+            let (path, node) = f.locator.statement(j);
+            f.push(
+                Severity::Suggestion,
+                "redundant-statement",
+                (path, node.map(|n| n.span)),
+                format!("{} adds nothing: {} already grants or denies all of it", sid(b, j), sid(a, i)),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_and_resource_tokens() {
+        assert_eq!(format_tokens("arn:${Partition}:s3:::${BucketName}"), tokens("arn:*:s3:::*"));
+        assert_eq!(resource_tokens("arn:aws:s3:::${aws:username}/*"), tokens("arn:aws:s3:::*/*"));
+        assert_eq!(resource_tokens("arn:aws:s3:::b?"), tokens("arn:aws:s3:::b?"));
+    }
+
+    #[test]
+    fn arn_parts_never_cross_colons() {
+        let parts = |p: &str| arn_segments(resource_tokens(p));
+        let fmt = |p: &str| arn_segments(format_tokens(p));
+        assert!(!segments_intersect(
+            &parts("arn:aws:ec2:*:*:instance/*"),
+            &fmt("arn:${Partition}:ec2:${Region}:${Account}:volume/${VolumeId}")
+        ));
+        assert!(segments_intersect(
+            &parts("arn:aws:ec2:*:*:*"),
+            &fmt("arn:${Partition}:ec2:${Region}:${Account}:volume/${VolumeId}")
+        ));
+        assert!(!segments_intersect(
+            &parts("arn:aws:s3:::bucket"),
+            &fmt("arn:${Partition}:s3:::${BucketName}/${ObjectName}")
+        ));
+        assert!(segments_intersect(
+            &parts("arn:aws:s3:::*"),
+            &fmt("arn:${Partition}:s3:::${BucketName}/${ObjectName}")
+        ));
+        assert!(segments_intersect(&parts("*"), &fmt("arn:${Partition}:s3:::${BucketName}")));
+        // The resource part keeps its colons.
+        assert!(segments_intersect(
+            &parts("arn:aws:logs:*:*:log-group:/aws/eks/*:*"),
+            &fmt("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}")
+        ));
+    }
+
+    #[test]
+    fn operator_families_fit_key_types() {
+        assert!(family_fits(Family::String, ValueType::Arn));
+        assert!(!family_fits(Family::String, ValueType::Date));
+        assert!(!family_fits(Family::Arn, ValueType::String));
+        assert!(family_fits(Family::Null, ValueType::Bool));
+        assert!(family_fits(Family::Numeric, ValueType::Unknown));
+    }
+}

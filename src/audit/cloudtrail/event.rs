@@ -1,0 +1,982 @@
+//! One CloudTrail event → the authorisation checks it implies (semantics doc
+//! §8): the principal from `userIdentity`, the IAM action(s), the resources
+//! (from `resources[]`, else from `requestParameters` for common services),
+//! the further permissions the call needs (`implied.rs`), and the
+//! context keys an event can tell. The context is open-world: a key
+//! the event cannot tell is unknown, never assumed absent.
+
+use super::action::{map_action, Mapped};
+use super::implied::{implied_checks, Implied};
+use crate::engine::request::{Context, ContextEntry, Principal, Request};
+use serde_json::Value;
+use smallvec::SmallVec;
+
+/// What AWS recorded for the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// No `errorCode`.
+    Success,
+    /// `AccessDenied*`, `UnauthorizedOperation`, `Client.UnauthorizedOperation`.
+    AccessDenied,
+    /// Another error (does not prove authorisation passed or failed).
+    OtherError(String),
+}
+
+/// Why an event produced no check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, thiserror::Error)]
+pub enum SkipReason {
+    /// `eventType` is not `AwsApiCall` (console sign-in, service events…).
+    #[error("not an API call (eventType {0})")]
+    NotApiCall(String),
+    /// The call is not authorised by IAM policies.
+    #[error("not authorised by IAM policies")]
+    NotPolicyControlled,
+    /// `eventSource`/`eventName` missing or not mappable.
+    #[error("no IAM action known for {0}")]
+    UnmappedAction(String),
+    /// `userIdentity` missing.
+    #[error("no userIdentity")]
+    NoIdentity,
+    /// An identity type the engine does not model (`AWSAccount`, `SAMLUser`…).
+    #[error("identity type {0} is not modelled")]
+    UnmodelledPrincipal(String),
+    /// A modelled identity type whose `arn` is missing or malformed.
+    #[error("malformed {0} identity")]
+    MalformedIdentity(String),
+}
+
+impl SkipReason {
+    /// The reason's kind, for counting.
+    pub fn kind(&self) -> SkipKind {
+        match self {
+            SkipReason::NotApiCall(_) => SkipKind::NotApiCall,
+            SkipReason::NotPolicyControlled => SkipKind::NotPolicyControlled,
+            SkipReason::UnmappedAction(_) => SkipKind::UnmappedAction,
+            SkipReason::NoIdentity => SkipKind::NoIdentity,
+            SkipReason::UnmodelledPrincipal(_) => SkipKind::UnmodelledPrincipal,
+            SkipReason::MalformedIdentity(_) => SkipKind::MalformedIdentity,
+        }
+    }
+}
+
+/// Why a record read was not replayed: the kinds of [`SkipReason`], and a
+/// record that could not be read ([`super::reader::Malformed`]). Replay
+/// reports count by these; their names (`serde`) are the report's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// [`SkipReason::NotApiCall`].
+    NotApiCall,
+    /// [`SkipReason::NotPolicyControlled`].
+    NotPolicyControlled,
+    /// [`SkipReason::UnmappedAction`].
+    UnmappedAction,
+    /// [`SkipReason::NoIdentity`].
+    NoIdentity,
+    /// [`SkipReason::UnmodelledPrincipal`].
+    UnmodelledPrincipal,
+    /// [`SkipReason::MalformedIdentity`].
+    MalformedIdentity,
+    /// A record (or a file's tail) that could not be read as an event.
+    MalformedRecord,
+    /// A file that could not be opened at all.
+    UnreadableFile,
+}
+
+/// One (action, resource) authorisation an event implies; with the event's
+/// principal and context it makes a request ([`EventChecks::request`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The IAM action.
+    pub action: String,
+    /// The resource ARN (`*` for actions without resource types); `None` when
+    /// the event does not tell it (the check is then indeterminate, never guessed).
+    pub resource: Option<String>,
+    /// The resource's owner account, when the event names it (`resources[].accountId`).
+    pub resource_account: Option<String>,
+    /// The resource is an IAM user, role or group ARN built from the name in
+    /// `requestParameters`, without the entity's path (events do not log it):
+    /// a replay resolves it from the authorization details.
+    pub path_unknown: bool,
+    /// A context key only this check carries, beside the event's: the
+    /// `iam:PassedToService` of an `iam:PassRole` the call implies.
+    pub key: Option<(&'static str, &'static str)>,
+}
+
+/// An event turned into checks; borrows the event's id and time. The
+/// principal and context are the event's, shared by its checks (a replay
+/// moves them into one request per event instead of copying them per check).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventChecks<'a> {
+    /// `eventID` (empty when missing).
+    pub event_id: &'a str,
+    /// `eventTime` (empty when missing).
+    pub time: &'a str,
+    /// The caller as reported.
+    pub principal: Principal,
+    /// What the event tells of the request context (open-world).
+    pub context: Context,
+    /// What AWS recorded.
+    pub outcome: Outcome,
+    /// The checks (all must pass for the call to succeed).
+    pub checks: Vec<Check>,
+    /// Under what the principal goes back to the [`PrincipalCache`] it came from.
+    pub(crate) principal_key: Option<Box<str>>,
+}
+
+impl EventChecks<'_> {
+    /// The request `check` (one of [`EventChecks::checks`]) stands for: the
+    /// event's principal and context with the check's action and resource;
+    /// `None` when the resource is unknown.
+    pub fn request(&self, check: &Check) -> Option<Request> {
+        let mut context = self.context.clone();
+        if let Some((key, value)) = check.key {
+            context.insert_entry(key, ContextEntry::Single(value));
+        }
+        Some(Request {
+            principal: self.principal.clone(),
+            action: check.action.clone(),
+            resource: check.resource.clone()?,
+            resource_account: check.resource_account.clone(),
+            context,
+        })
+    }
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    nonempty(cur)
+}
+
+fn nonempty(v: &Value) -> Option<&str> {
+    v.as_str().filter(|s| !s.is_empty())
+}
+
+/// The fields of an event the mapping reads, found in one pass over the
+/// record. Looking each one up by name would hash it: with serde_json's
+/// `preserve_order` (which policy round-trips need) objects are SipHash maps,
+/// and ~30 lookups per event cost more than deciding the event.
+#[derive(Default)]
+struct EventView<'a> {
+    event_type: Option<&'a str>,
+    source: Option<&'a str>,
+    name: Option<&'a str>,
+    time: Option<&'a str>,
+    region: Option<&'a str>,
+    vpc_endpoint: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    recipient_account: Option<&'a str>,
+    event_id: Option<&'a str>,
+    error_code: Option<&'a str>,
+    tls: bool,
+    identity: Option<IdentityView<'a>>,
+    parameters: Option<&'a Value>,
+    resources: SmallVec<[ResourceEntry<'a>; 2]>,
+}
+
+/// One `resources[]` entry.
+#[derive(Default)]
+struct ResourceEntry<'a> {
+    kind: &'a str,
+    arn: Option<&'a str>,
+    account: Option<&'a str>,
+}
+
+/// Calls `f` on every member of `v` when it is an object.
+fn each_member<'a>(v: &'a Value, mut f: impl FnMut(&str, &'a Value)) {
+    if let Some(map) = v.as_object() {
+        for (k, v) in map {
+            f(k, v);
+        }
+    }
+}
+
+/// `userIdentity`, read the same way.
+#[derive(Default)]
+struct IdentityView<'a> {
+    kind: Option<&'a str>,
+    arn: Option<&'a str>,
+    principal_id: Option<&'a str>,
+    account_id: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    invoked_by: Option<&'a str>,
+    issuer_arn: Option<&'a str>,
+    source_identity: Option<&'a str>,
+    /// `sessionContext.attributes` is present.
+    attributes: bool,
+    mfa_authenticated: Option<&'a str>,
+    creation_date: Option<&'a str>,
+}
+
+/// The members of a record the mapping ([`to_checks`] and the functions
+/// beside it) reads; a reader may leave the others out of the records it
+/// builds ([`super::reader::Members::Mapped`]). Test builds check that every
+/// member the mapping reads is listed.
+pub const MAPPED_MEMBERS: &[&str] = &[
+    "eventType",
+    "eventSource",
+    "eventName",
+    "eventTime",
+    "awsRegion",
+    "vpcEndpointId",
+    "sourceIPAddress",
+    "userAgent",
+    "recipientAccountId",
+    "eventID",
+    "errorCode",
+    "tlsDetails",
+    "userIdentity",
+    "requestParameters",
+    "resources",
+];
+
+impl<'a> EventView<'a> {
+    fn of(v: &'a Value) -> EventView<'a> {
+        let mut e = EventView::default();
+        each_member(v, |k, v| {
+            match k {
+                "eventType" => e.event_type = nonempty(v),
+                "eventSource" => e.source = nonempty(v),
+                "eventName" => e.name = nonempty(v),
+                "eventTime" => e.time = nonempty(v),
+                "awsRegion" => e.region = nonempty(v),
+                "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
+                "sourceIPAddress" => e.source_ip = nonempty(v),
+                "userAgent" => e.user_agent = nonempty(v),
+                "recipientAccountId" => e.recipient_account = nonempty(v),
+                "eventID" => e.event_id = nonempty(v),
+                "errorCode" => e.error_code = nonempty(v),
+                "tlsDetails" => e.tls = v.is_object(),
+                "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
+                "requestParameters" => e.parameters = Some(v),
+                "resources" => {
+                    e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
+                }
+                _ => return,
+            }
+            debug_assert!(MAPPED_MEMBERS.contains(&k), "`{k}` is read by the mapping but not in MAPPED_MEMBERS");
+        });
+        e
+    }
+
+    /// The account whose resources the call names by name: the recipient's,
+    /// else the caller's.
+    fn account(&self) -> Option<&'a str> {
+        self.recipient_account.or_else(|| self.identity.as_ref().and_then(|id| id.account_id))
+    }
+
+    /// `resources[].accountId` of the first entry that has one.
+    fn resources_account(&self) -> Option<&'a str> {
+        self.resources.iter().find_map(|r| r.account)
+    }
+}
+
+impl<'a> ResourceEntry<'a> {
+    fn of(v: &'a Value) -> ResourceEntry<'a> {
+        let mut r = ResourceEntry::default();
+        each_member(v, |k, v| match k {
+            "type" => r.kind = nonempty(v).unwrap_or(""),
+            "ARN" => r.arn = nonempty(v),
+            "accountId" => r.account = nonempty(v),
+            _ => {}
+        });
+        r
+    }
+}
+
+impl<'a> IdentityView<'a> {
+    fn of(v: &'a Value) -> IdentityView<'a> {
+        let mut id = IdentityView::default();
+        each_member(v, |k, v| match k {
+            "type" => id.kind = nonempty(v),
+            "arn" => id.arn = nonempty(v),
+            "principalId" => id.principal_id = nonempty(v),
+            "accountId" => id.account_id = nonempty(v),
+            "accessKeyId" => id.access_key_id = nonempty(v),
+            "invokedBy" => id.invoked_by = nonempty(v),
+            "sessionContext" => each_member(v, |k, v| match k {
+                "sessionIssuer" => id.issuer_arn = text(v, &["arn"]),
+                "sourceIdentity" => id.source_identity = nonempty(v),
+                "attributes" => {
+                    id.attributes = true;
+                    each_member(v, |k, v| match k {
+                        "mfaAuthenticated" => id.mfa_authenticated = nonempty(v),
+                        "creationDate" => id.creation_date = nonempty(v),
+                        _ => {}
+                    });
+                }
+                _ => {}
+            }),
+            _ => {}
+        });
+        id
+    }
+}
+
+/// The outcome recorded in an event.
+pub fn outcome(v: &Value) -> Outcome {
+    outcome_of(&EventView::of(v))
+}
+
+fn outcome_of(e: &EventView<'_>) -> Outcome {
+    match e.error_code {
+        None => Outcome::Success,
+        Some(c)
+            if c.starts_with("AccessDenied") || c.ends_with("UnauthorizedOperation") || c == "AuthorizationError" =>
+        {
+            Outcome::AccessDenied
+        }
+        Some(c) => Outcome::OtherError(c.to_string()),
+    }
+}
+
+/// The principal of an event (§8.3).
+///
+/// # Errors
+/// The reason the identity cannot be modelled.
+pub fn principal_of(v: &Value) -> Result<Principal, SkipReason> {
+    identity_principal(&EventView::of(v))
+}
+
+fn identity_principal(e: &EventView<'_>) -> Result<Principal, SkipReason> {
+    let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
+    let kind = id.kind.unwrap_or("");
+    let unmodelled =
+        || SkipReason::UnmodelledPrincipal(if kind.is_empty() { "(none)".to_string() } else { kind.to_string() });
+    let malformed = || SkipReason::MalformedIdentity(kind.to_string());
+    let parsed = || id.arn.and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
+    match kind {
+        "IAMUser" | "Root" => parsed(),
+        // The session ARN has no role path; the issuer ARN has it (§8.3).
+        "AssumedRole" => id.arn.and_then(|a| Principal::parse_with_role(a, id.issuer_arn).ok()).ok_or_else(malformed),
+        "FederatedUser" => {
+            let mut p = parsed()?;
+            if let Principal::FederatedUser { issuer, .. } = &mut p {
+                *issuer = id.issuer_arn.map(str::to_string);
+            }
+            Ok(p)
+        }
+        "AWSService" => id.invoked_by.map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed),
+        _ => Err(unmodelled()),
+    }
+}
+
+/// The context an event can tell (§8.4), open-world.
+pub fn context_of(v: &Value, principal: &Principal) -> Context {
+    let mut c = Context::open_world();
+    event_context(&EventView::of(v), principal, &mut c);
+    c
+}
+
+/// Fills `c` (emptied first) with the event's context.
+fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
+    c.reset_open_world();
+    // Each key below is inserted once.
+    use ContextEntry::Single as single;
+    if let Some(t) = e.time {
+        c.insert_entry("aws:CurrentTime", single(t));
+        if let Some(ms) = crate::engine::policy::parse_date(t) {
+            c.insert_entry("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
+        }
+    }
+    if let Some(r) = e.region {
+        c.insert_entry("aws:RequestedRegion", single(r));
+    }
+    match (e.source_ip, e.vpc_endpoint) {
+        (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => c.insert_entry("aws:SourceIp", single(ip)),
+        // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
+        (ip, Some(vpce)) => {
+            c.insert_entry("aws:SourceIp", ContextEntry::Absent);
+            c.insert_entry("aws:SourceVpce", single(vpce));
+            if let Some(ip) = ip.filter(|ip| crate::engine::policy::parse_ip(ip).is_some()) {
+                c.insert_entry("aws:VpcSourceIp", single(ip));
+            }
+        }
+        _ => {} // a service name or "AWS Internal": unknown
+    }
+    let none = IdentityView::default();
+    let id = e.identity.as_ref().unwrap_or(&none);
+    if let Some(pid) = id.principal_id {
+        c.insert_entry("aws:userid", single(pid));
+    }
+    if let Some(ua) = e.user_agent {
+        c.insert_entry("aws:UserAgent", single(ua));
+    }
+    if e.tls {
+        c.insert_entry("aws:SecureTransport", single("true"));
+    }
+    let temporary = id.access_key_id.is_some_and(|k| k.starts_with("ASIA")) || id.attributes;
+    // Long-term access keys never carry these keys (§5.3, §8.4).
+    let long_term = id.access_key_id.is_some_and(|k| k.starts_with("AKIA"));
+    match id.mfa_authenticated {
+        Some(m) if temporary => c.insert_entry("aws:MultiFactorAuthPresent", single(m)),
+        _ if long_term => c.insert_entry("aws:MultiFactorAuthPresent", ContextEntry::Absent),
+        _ => {}
+    }
+    match id.creation_date {
+        Some(t) => c.insert_entry("aws:TokenIssueTime", single(t)),
+        None if long_term => c.insert_entry("aws:TokenIssueTime", ContextEntry::Absent),
+        None => {}
+    }
+    if let Some(s) = id.source_identity {
+        c.insert_entry("aws:SourceIdentity", single(s));
+    }
+    match id.invoked_by {
+        Some("AWS Internal") => {}
+        Some(_) if !matches!(principal, Principal::Service { .. }) => {
+            c.insert_entry("aws:ViaAWSService", single("true"))
+        }
+        None => c.insert_entry("aws:ViaAWSService", single("false")),
+        _ => {}
+    }
+    if matches!(e.source, Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
+        request_tags(e.parameters, c);
+    }
+}
+
+/// `aws:RequestTag/<key>` and `aws:TagKeys` from the `tags` list that STS and
+/// IAM calls log as `[{"key", "value"}]` (session tags of `AssumeRole`,
+/// `CreateRole`, `TagUser`…), and `sts:TransitiveTagKeys`. A list read whole
+/// is all the request's tags: other `aws:RequestTag/` keys are absent. A
+/// list this cannot read whole (an entry without a string key or value, a
+/// key given twice in any case), or no list, leaves them unknown.
+fn request_tags(params: Option<&Value>, c: &mut Context) {
+    let strings =
+        |v: &Value| -> Option<Vec<String>> { v.as_array()?.iter().map(|k| k.as_str().map(str::to_string)).collect() };
+    if let Some(keys) = params.and_then(|p| p.get("transitiveTagKeys")).and_then(strings) {
+        c.insert_entry("sts:TransitiveTagKeys", ContextEntry::Multi(&keys));
+    }
+    let Some(tags) = params.and_then(|p| p.get("tags")).and_then(Value::as_array) else { return };
+    let pairs: Option<Vec<(&str, &str)>> =
+        tags.iter().map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?))).collect();
+    let Some(pairs) = pairs else { return };
+    // A key given twice in any case is refused by the context itself; then
+    // none of the list is kept.
+    let before = c.mark();
+    let mut name = String::new();
+    for (k, v) in &pairs {
+        name.clear();
+        name.push_str("aws:RequestTag/");
+        name.push_str(k);
+        if c.insert_once(&name, ContextEntry::Single(v)).is_err() {
+            c.truncate(before);
+            return;
+        }
+    }
+    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
+    c.insert_entry("aws:TagKeys", ContextEntry::Multi(&keys));
+    c.close_prefix_static("aws:requesttag/");
+}
+
+/// Resource ARNs of one check (usually one).
+type Resources = SmallVec<[String; 1]>;
+
+/// Builds resource ARNs for the check from `resources[]` or `requestParameters`,
+/// and says whether they are IAM entity ARNs whose path is unknown.
+fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
+    let (service, name) = action.split_once(':')?;
+    if let ("kms", "ReEncryptFrom" | "ReEncryptTo") = (service, name) {
+        return re_encrypt_key(e, name == "ReEncryptFrom").map(|k| (smallvec::smallvec![k], false));
+    }
+    if !e.resources.is_empty() {
+        if service == "s3" {
+            // Object permissions are checked on the object, the rest on the bucket.
+            let want = if name.contains("Object") || name.contains("MultipartUpload") {
+                "AWS::S3::Object"
+            } else {
+                "AWS::S3::Bucket"
+            };
+            let picked: Resources =
+                e.resources.iter().filter(|r| r.kind == want).filter_map(|r| r.arn).map(str::to_string).collect();
+            if !picked.is_empty() {
+                return Some((picked, false));
+            }
+        }
+        let all: Resources = e.resources.iter().filter_map(|r| r.arn).map(str::to_string).collect();
+        if !all.is_empty() {
+            return Some((all, false));
+        }
+    }
+    let p = e.parameters?;
+    let region = e.region.unwrap_or("");
+    let account = e.account().unwrap_or("");
+    let param = |k: &str| text(p, &[k]);
+    let arn = match service {
+        "s3" => {
+            let bucket = param("bucketName")?;
+            match param("key") {
+                Some(key) if name.contains("Object") || name.contains("Multipart") => {
+                    format!("arn:aws:s3:::{bucket}/{key}")
+                }
+                _ => format!("arn:aws:s3:::{bucket}"),
+            }
+        }
+        // The entity the call acts on is the resource; `policyArn` of
+        // Attach*/Detach*Policy is the iam:PolicyARN condition key, and the
+        // resource only for policy-level calls (GetPolicy, CreatePolicyVersion…).
+        "iam" => {
+            let (kind, entity) = match (param("userName"), param("roleName"), param("groupName"), param("policyArn")) {
+                (Some(u), _, _, _) => ("user", u),
+                (_, Some(r), _, _) => ("role", r),
+                (_, _, Some(g), _) => ("group", g),
+                (_, _, _, Some(a)) => return Some((smallvec::smallvec![a.to_string()], false)),
+                _ => return None,
+            };
+            // IAM ARNs carry the entity's path, which only Create{User,Role,Group}
+            // logs (`path`, default `/`); elsewhere the replay resolves it.
+            let created = matches!(name, "CreateUser" | "CreateRole" | "CreateGroup");
+            let path = if created { Some(param("path").unwrap_or("/")) } else { None };
+            return Some(match path.filter(|p| p.starts_with('/') && p.ends_with('/')) {
+                Some(path) => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}{path}{entity}")], false),
+                None => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}/{entity}")], true),
+            });
+        }
+        "sts" => param("roleArn")?.to_string(),
+        "lambda" => {
+            let f = param("functionName")?;
+            if f.starts_with("arn:") {
+                f.to_string()
+            } else {
+                format!("arn:aws:lambda:{region}:{account}:function:{f}")
+            }
+        }
+        "kms" => kms_key_arn(param("keyId")?, region, account)?,
+        "sqs" => {
+            let url = param("queueUrl")?;
+            let mut parts = url.rsplit('/');
+            let (queue, acct) = (parts.next()?, parts.next()?);
+            format!("arn:aws:sqs:{region}:{acct}:{queue}")
+        }
+        "sns" => param("topicArn")?.to_string(),
+        "dynamodb" => format!("arn:aws:dynamodb:{region}:{account}:table/{}", param("tableName")?),
+        "logs" => format!("arn:aws:logs:{region}:{account}:log-group:{}", param("logGroupName")?),
+        "secretsmanager" => param("secretId").filter(|s| s.starts_with("arn:"))?.to_string(),
+        "ec2" => {
+            // A call naming several resources (AttachVolume: the instance and
+            // the volume) is authorised on each of them: one check per resource.
+            let named: Resources =
+                [("instanceId", "instance"), ("volumeId", "volume"), ("networkInterfaceId", "network-interface")]
+                    .iter()
+                    .filter_map(|(name, kind)| {
+                        param(name).map(|id| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}"))
+                    })
+                    .collect();
+            return (!named.is_empty()).then_some((named, false));
+        }
+        _ => return None,
+    };
+    Some((smallvec::smallvec![arn], false))
+}
+
+/// The key ARN a `keyId`-style parameter names: a key ARN or id; `None` for
+/// an alias, which does not say which key.
+fn kms_key_arn(k: &str, region: &str, account: &str) -> Option<String> {
+    if k.starts_with("arn:") && !k.contains(":alias/") {
+        Some(k.to_string())
+    } else if !k.starts_with("alias/") && !k.contains(":alias/") {
+        Some(format!("arn:aws:kms:{region}:{account}:key/{k}"))
+    } else {
+        None
+    }
+}
+
+/// The source (`from`) or destination key of a `ReEncrypt`: `resources[]`
+/// lists the source and the destination key in that order (AWS's CloudTrail
+/// example for ReEncrypt; one entry when both are the same key), else
+/// `sourceKeyId` / `destinationKeyId`.
+fn re_encrypt_key(e: &EventView<'_>, from: bool) -> Option<String> {
+    let mut keys = e.resources.iter().filter(|r| r.kind == "AWS::KMS::Key").filter_map(|r| r.arn);
+    let listed = if from { keys.next() } else { keys.next_back() };
+    if let Some(k) = listed {
+        return Some(k.to_string());
+    }
+    let p = e.parameters?;
+    let k = text(p, &[if from { "sourceKeyId" } else { "destinationKeyId" }])?;
+    kms_key_arn(k, e.region.unwrap_or(""), e.account().unwrap_or(""))
+}
+
+/// Actions authorised on `*` (no resource type) that events commonly carry:
+/// the fallback when no catalog is given (with one, its resource types decide).
+fn wildcard_only(action: &str) -> bool {
+    let (service, name) = action.split_once(':').unwrap_or(("", action));
+    matches!(
+        (service, name),
+        ("s3", "ListAllMyBuckets")
+            | (
+                "iam",
+                "ListUsers"
+                    | "ListRoles"
+                    | "ListPolicies"
+                    | "ListGroups"
+                    | "GetAccountSummary"
+                    | "GetAccountPasswordPolicy"
+                    | "ListAccountAliases"
+                    | "GetAccountAuthorizationDetails"
+                    | "CreateServiceLinkedRole"
+            )
+            | ("kms", "ListKeys" | "ListAliases" | "CreateKey")
+            | ("sts", "GetAccessKeyInfo")
+            | ("lambda", "ListFunctions")
+            | ("dynamodb", "ListTables")
+            | ("sqs", "ListQueues")
+            | ("sns", "ListTopics")
+            | ("cloudtrail", "DescribeTrails" | "LookupEvents")
+            | ("organizations", "DescribeOrganization")
+    ) || (service == "ec2" && name.starts_with("Describe"))
+}
+
+/// Converts one event.
+///
+/// # Errors
+/// The reason the event yields no check.
+pub fn to_checks(v: &Value) -> Result<EventChecks<'_>, SkipReason> {
+    to_checks_with(v, None)
+}
+
+/// Converts one event; with a catalog, whether an action is authorised on
+/// `*` alone comes from its resource types (actions the catalog does not know
+/// fall back to the built-in list).
+///
+/// # Errors
+/// The reason the event yields no check.
+pub fn to_checks_with<'a>(
+    v: &'a Value,
+    catalog: Option<&crate::audit::catalog::Catalog>,
+) -> Result<EventChecks<'a>, SkipReason> {
+    let mut checks = to_checks_reusing(v, catalog, &mut Recycled::default())?;
+    checks.principal_key = None;
+    Ok(checks)
+}
+
+/// What one event's mapping leaves for the next: its emptied context and
+/// check list, and the principals parsed so far. A replay maps millions of
+/// events, and allocation was most of the mapping's cost.
+#[derive(Default)]
+pub(crate) struct Recycled {
+    pub context: Context,
+    pub checks: Vec<Check>,
+    pub principals: PrincipalCache,
+}
+
+/// Distinct principals kept by a [`PrincipalCache`] before it starts over.
+const PRINCIPAL_CACHE_LIMIT: usize = 4096;
+
+/// Principals parsed from earlier events, by the `userIdentity` fields they
+/// were parsed from. An event takes its principal out and the replay puts it
+/// back when done, so a principal is neither parsed nor copied again.
+#[derive(Default)]
+pub(crate) struct PrincipalCache {
+    parsed: rustc_hash::FxHashMap<Box<str>, Principal>,
+    /// The key being looked up (a reused buffer).
+    key: String,
+}
+
+impl PrincipalCache {
+    /// The event's principal, with the key to [`PrincipalCache::put_back`] it under.
+    fn take(&mut self, e: &EventView<'_>) -> Result<(Principal, Box<str>), SkipReason> {
+        let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
+        // Everything `identity_principal` reads, each field length-prefixed so
+        // that no two identities share a key whatever bytes their fields hold.
+        self.key.clear();
+        for part in [id.kind, id.arn, id.issuer_arn, id.invoked_by] {
+            match part {
+                Some(text) => {
+                    self.key.push_str(itoa::Buffer::new().format(text.len()));
+                    self.key.push(':');
+                    self.key.push_str(text);
+                }
+                None => self.key.push('-'),
+            }
+        }
+        if let Some((key, principal)) = self.parsed.remove_entry(self.key.as_str()) {
+            return Ok((principal, key));
+        }
+        Ok((identity_principal(e)?, self.key.as_str().into()))
+    }
+
+    /// Returns a principal taken with [`PrincipalCache::take`].
+    pub(crate) fn put_back(&mut self, key: Box<str>, principal: Principal) {
+        if self.parsed.len() >= PRINCIPAL_CACHE_LIMIT {
+            self.parsed.clear();
+        }
+        self.parsed.insert(key, principal);
+    }
+}
+
+/// [`to_checks_with`] into `recycled`'s buffers, with its principals.
+pub(crate) fn to_checks_reusing<'a>(
+    v: &'a Value,
+    catalog: Option<&crate::audit::catalog::Catalog>,
+    recycled: &mut Recycled,
+) -> Result<EventChecks<'a>, SkipReason> {
+    let e = EventView::of(v);
+    let event_type = e.event_type.unwrap_or("AwsApiCall");
+    if event_type != "AwsApiCall" {
+        return Err(SkipReason::NotApiCall(event_type.to_string()));
+    }
+    let (Some(source), Some(name)) = (e.source, e.name) else {
+        return Err(SkipReason::UnmappedAction("an event without eventSource or eventName".to_string()));
+    };
+    let has_version = e.parameters.and_then(|p| p.get("versionId")).is_some();
+    let actions = match map_action(source, name, has_version) {
+        Mapped::Actions(a) => a,
+        Mapped::NotPolicyControlled => return Err(SkipReason::NotPolicyControlled),
+        Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
+    };
+    let (principal, principal_key) = recycled.principals.take(&e)?;
+    let mut context = std::mem::take(&mut recycled.context);
+    event_context(&e, &principal, &mut context);
+    // S3 data events put accountId on the bucket entry only; it owns the objects too.
+    let resource_account = e.resources_account();
+    let mut checks = std::mem::take(&mut recycled.checks);
+    checks.clear();
+    for action in actions {
+        let star_only = catalog
+            .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
+            .unwrap_or_else(|| wildcard_only(&action));
+        let resources =
+            if star_only { Some((smallvec::smallvec!["*".to_string()], false)) } else { resources_of(&e, &action) };
+        let Some((list, path_unknown)) = resources else {
+            checks.push(Check { action, resource: None, resource_account: None, path_unknown: false, key: None });
+            continue;
+        };
+        let mut implied = SmallVec::new();
+        if let Some(params) = e.parameters {
+            implied_checks(&action, params, e.account().unwrap_or(""), &list, &mut implied);
+        }
+        let (mut action, last) = (action, list.len().saturating_sub(1));
+        for (i, resource) in list.into_iter().enumerate() {
+            // The last check on this action takes the name; the others copy it.
+            let name = if i == last { std::mem::take(&mut action) } else { action.clone() };
+            // resources[].accountId names the owner when the ARN does not (S3).
+            let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
+            let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
+            checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown, key: None });
+        }
+        // An implied check's owner is its ARN's own account, if it names one.
+        for Implied { action, resource, path_unknown, key } in implied {
+            checks.push(Check {
+                action: action.to_string(),
+                resource: Some(resource),
+                resource_account: None,
+                path_unknown,
+                key,
+            });
+        }
+    }
+    Ok(EventChecks {
+        event_id: e.event_id.unwrap_or(""),
+        time: e.time.unwrap_or(""),
+        principal,
+        context,
+        outcome: outcome_of(&e),
+        checks,
+        principal_key: Some(principal_key),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn s3_data_event() {
+        let e = json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":"s3.amazonaws.com","eventName":"GetObject",
+            "eventTime":"2021-07-28T10:00:00Z","awsRegion":"us-west-1","sourceIPAddress":"203.0.113.9","eventID":"e1",
+            "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/s1","accountId":"111122223333","accessKeyId":"ASIAX",
+                "principalId":"AROAX:s1","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/team/app"},"attributes":{"mfaAuthenticated":"false","creationDate":"2021-07-28T09:00:00Z"}}},
+            "requestParameters":{"bucketName":"b","key":"k"},
+            "resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/k"},{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::b","accountId":"444455556666"}],
+            "errorCode":"AccessDenied"});
+        let c = to_checks(&e).unwrap();
+        assert_eq!(c.outcome, Outcome::AccessDenied);
+        assert_eq!(c.checks.len(), 1);
+        let r = c.request(&c.checks[0]).unwrap();
+        assert_eq!(r.resource, "arn:aws:s3:::b/k");
+        assert_eq!(r.resource_account(), Some("444455556666"), "owner from resources[].accountId");
+        assert_eq!(
+            r.principal.principal_arn(),
+            Some("arn:aws:iam::111122223333:role/team/app"),
+            "role path from the issuer"
+        );
+        assert_eq!(r.lookup("aws:multifactorauthpresent"), Some(crate::engine::request::Value::Single("false")));
+        assert_eq!(r.lookup("aws:sourceip"), Some(crate::engine::request::Value::Single("203.0.113.9")));
+        assert_eq!(r.lookup("aws:principaltag/team"), Some(crate::engine::request::Value::Unknown));
+    }
+
+    /// A principal comes from the cache only for the same identity fields:
+    /// the same session ARN with another issuer is another principal.
+    #[test]
+    fn cached_principals_match_their_identity_fields() {
+        let event = |arn: &str, issuer: &str| {
+            json!({"eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"AssumedRole","arn":arn,
+                "sessionContext":{"sessionIssuer":{"arn":issuer}}}})
+        };
+        let session = "arn:aws:sts::111122223333:assumed-role/app/s1";
+        let (a, b) = (
+            event(session, "arn:aws:iam::111122223333:role/team/app"),
+            event(session, "arn:aws:iam::111122223333:role/app"),
+        );
+        let mut recycled = Recycled::default();
+        let mut role_of = |v: &Value| {
+            let c = to_checks_reusing(v, None, &mut recycled).unwrap();
+            let role = c.principal.principal_arn().map(str::to_string);
+            assert_eq!(Some(c.principal.clone()), to_checks(v).ok().map(|d| d.principal), "as parsed afresh");
+            recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+            role
+        };
+        for _ in 0..2 {
+            assert_eq!(role_of(&a).as_deref(), Some("arn:aws:iam::111122223333:role/team/app"));
+            assert_eq!(role_of(&b).as_deref(), Some("arn:aws:iam::111122223333:role/app"));
+        }
+        assert_eq!(recycled.principals.parsed.len(), 2);
+        // A separator-joined key would give these two the same key (the NUL
+        // moves from one field to the next); length prefixes keep them apart.
+        let x = event(&format!("{session}\0P"), "arn:aws:iam::111122223333:role/app");
+        let y = event(session, "P\0arn:aws:iam::111122223333:role/app");
+        for v in [&x, &y, &x] {
+            let fresh = to_checks(v).map(|c| c.principal);
+            let cached = to_checks_reusing(v, None, &mut recycled).map(|c| {
+                let p = c.principal.clone();
+                recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+                p
+            });
+            assert_eq!(cached, fresh);
+        }
+    }
+
+    #[test]
+    fn iam_calls_are_checked_on_the_entity_not_the_policy() {
+        let user = json!({"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"});
+        let attach = json!({"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","recipientAccountId":"111122223333","userIdentity":user,
+            "requestParameters":{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/IAMFullAccess"}});
+        let c = to_checks(&attach).unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
+        assert_eq!(r.resource, "arn:aws:iam::111122223333:user/bob");
+        let get = json!({"eventSource":"iam.amazonaws.com","eventName":"GetPolicy","recipientAccountId":"111122223333","userIdentity":user,
+            "requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/P"}});
+        assert_eq!(
+            to_checks(&get).unwrap().checks[0].resource.as_deref().unwrap(),
+            "arn:aws:iam::111122223333:policy/P"
+        );
+    }
+
+    /// Session tags become request tags; the list is complete, so other tag
+    /// keys are absent; a list that cannot be read whole stays unknown.
+    #[test]
+    fn sts_and_iam_tags_are_request_tags() {
+        let assume = |tags: Value| {
+            json!({"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/r","roleSessionName":"s","tags":tags,
+                    "transitiveTagKeys":["Project"]}})
+        };
+        let e = assume(json!([{"key":"Project","value":"blue"},{"key":"Team","value":"red"}]));
+        let c = to_checks(&e).unwrap();
+        let actions: Vec<&str> = c.checks.iter().map(|k| k.action.as_str()).collect();
+        assert_eq!(actions, ["sts:AssumeRole", "sts:TagSession"]);
+        let r = c.request(&c.checks[1]).unwrap();
+        assert_eq!(r.lookup("aws:requesttag/project"), Some(crate::engine::request::Value::Single("blue")));
+        let keys = ["Project".to_string(), "Team".to_string()];
+        assert_eq!(r.lookup("aws:tagkeys"), Some(crate::engine::request::Value::Multi(&keys)));
+        assert_eq!(r.lookup("sts:transitivetagkeys"), Some(crate::engine::request::Value::Multi(&keys[..1])));
+        assert_eq!(r.lookup("aws:requesttag/cost-center"), None, "the list is complete");
+        for unreadable in [json!([{"key":"A","value":"1"},{"key":"a","value":"2"}]), json!([{"key":"A"}]), json!("x")] {
+            let e = assume(unreadable.clone());
+            let c = to_checks(&e).unwrap();
+            let r = c.request(&c.checks[0]).unwrap();
+            assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
+            assert_eq!(r.lookup("aws:tagkeys"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
+        }
+    }
+
+    /// ReEncrypt is kms:ReEncryptFrom on the source key and kms:ReEncryptTo
+    /// on the destination key (AWS's example lists them in that order).
+    #[test]
+    fn re_encrypt_checks_both_keys() {
+        let key = |id: &str| format!("arn:aws:kms:us-west-2:111122223333:key/{id}");
+        let event = |resources: Value| {
+            json!({"eventSource":"kms.amazonaws.com","eventName":"ReEncrypt","awsRegion":"us-west-2","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":{"destinationKeyId":"dst-id","sourceEncryptionAlgorithm":"SYMMETRIC_DEFAULT"},
+                "resources":resources})
+        };
+        let checks = |e: &Value| -> Vec<(String, Option<String>)> {
+            to_checks(e).unwrap().checks.into_iter().map(|c| (c.action, c.resource)).collect()
+        };
+        let both = event(json!([{"type":"AWS::KMS::Key","ARN":key("src")},{"type":"AWS::KMS::Key","ARN":key("dst")}]));
+        assert_eq!(
+            checks(&both),
+            [("kms:ReEncryptFrom".to_string(), Some(key("src"))), ("kms:ReEncryptTo".to_string(), Some(key("dst")))]
+        );
+        // Without resources[]: the destination from its parameter; the source
+        // (inside the ciphertext) is not known.
+        assert_eq!(
+            checks(&event(json!([]))),
+            [("kms:ReEncryptFrom".to_string(), None), ("kms:ReEncryptTo".to_string(), Some(key("dst-id")))]
+        );
+    }
+
+    /// AttachVolume is authorised on the instance and on the volume.
+    #[test]
+    fn ec2_calls_are_checked_on_every_resource_they_name() {
+        let attach = json!({"eventSource":"ec2.amazonaws.com","eventName":"AttachVolume","awsRegion":"us-west-2","recipientAccountId":"111122223333",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+            "requestParameters":{"instanceId":"i-1","volumeId":"vol-1","device":"/dev/sdf"}});
+        let c = to_checks(&attach).unwrap();
+        let checks: Vec<(&str, Option<&str>)> =
+            c.checks.iter().map(|k| (k.action.as_str(), k.resource.as_deref())).collect();
+        assert_eq!(
+            checks,
+            [
+                ("ec2:AttachVolume", Some("arn:aws:ec2:us-west-2:111122223333:instance/i-1")),
+                ("ec2:AttachVolume", Some("arn:aws:ec2:us-west-2:111122223333:volume/vol-1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn skips_and_unknown_resources() {
+        assert_eq!(
+            to_checks(
+                &json!({"eventType":"AwsConsoleSignIn","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin"})
+            ),
+            Err(SkipReason::NotApiCall("AwsConsoleSignIn".into()))
+        );
+        assert_eq!(
+            to_checks(
+                &json!({"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}})
+            ),
+            Err(SkipReason::NotPolicyControlled)
+        );
+        assert_eq!(
+            to_checks(
+                &json!({"eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"AWSAccount","accountId":"1"}})
+            ),
+            Err(SkipReason::UnmodelledPrincipal("AWSAccount".into()))
+        );
+        let vpc = json!({"eventSource":"ec2.amazonaws.com","eventName":"CreateVpc","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
+        let c = to_checks(&vpc).unwrap();
+        assert_eq!(
+            c.checks,
+            vec![Check {
+                action: "ec2:CreateVpc".into(),
+                resource: None,
+                resource_account: None,
+                path_unknown: false,
+                key: None
+            }],
+            "resource not derivable: indeterminate, not guessed"
+        );
+        let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
+        let c = to_checks(&describe).unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
+        assert_eq!(r.resource, "*");
+        assert_eq!(r.lookup("aws:multifactorauthpresent"), None, "long-term keys: MFA key absent");
+    }
+}

@@ -1,0 +1,601 @@
+//! Streaming CloudTrail readers: log files as CloudTrail writes them to S3
+//! (`{"Records":[…]}`, `.json` or `.json.gz`), whole S3-layout folder trees,
+//! JSON arrays of events, JSON Lines (CloudTrail Lake / Athena exports) and
+//! stdin. Records are handed over one at a time; memory is bounded by a
+//! document of up to 16 MiB (parsed from memory, the fast way) or one record
+//! of a larger one, never by the file. Nothing is dropped: a malformed record,
+//! line or file tail becomes a [`Item::Malformed`] with its file and position.
+//! A replay keeps only the members the event mapping reads ([`Members`]).
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Where an item came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file (or `<stdin>`).
+    pub file: String,
+    /// 0-based index of the record within the file.
+    pub index: usize,
+    /// 1-based line, for JSON Lines input.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.file),
+            None => write!(f, "{} record {}", self.file, self.index),
+        }
+    }
+}
+
+/// One thing read from the input.
+#[derive(Debug)]
+pub enum Item {
+    /// A record that is a JSON object.
+    Event(Location, serde_json::Value),
+    /// Something that could not be read as an event; counted, never dropped.
+    Malformed(Location, Malformed),
+}
+
+/// Why a record (or the rest of a file) could not be read as an event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Malformed {
+    /// What kind of problem, for counting.
+    pub kind: MalformedKind,
+    /// What was found, for a reader of the report.
+    pub message: String,
+}
+
+impl Malformed {
+    fn new(kind: MalformedKind, message: impl Into<String>) -> Malformed {
+        Malformed { kind, message: message.into() }
+    }
+}
+
+/// The kinds of [`Malformed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MalformedKind {
+    /// The input failed while being read (an I/O or decompression error).
+    ReadError,
+    /// Not valid JSON (a JSON Lines line, or a log file from this record on).
+    InvalidJson,
+    /// Valid JSON, but not an object.
+    NotAnObject,
+    /// A JSON Lines line over [`crate::audit::lines::MAX_LINE_BYTES`].
+    LineTooLong,
+}
+
+impl MalformedKind {
+    /// The kind's name in reports (`read_error`, `invalid_json`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MalformedKind::ReadError => "read_error",
+            MalformedKind::InvalidJson => "invalid_json",
+            MalformedKind::NotAnObject => "not_an_object",
+            MalformedKind::LineTooLong => "line_too_long",
+        }
+    }
+}
+
+/// A path that could not be read at all (problems inside a file are
+/// [`Item::Malformed`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The path names neither a file nor a folder.
+    #[error("{0}: no such file or folder")]
+    NotFound(PathBuf),
+    /// A file or folder the process cannot open.
+    #[error("{path}: cannot read: {source}")]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A gzip file, and the library was built without its `gzip` feature.
+    #[error("{0}: a gzip file, and this build reads none (enable the `gzip` feature)")]
+    GzipUnsupported(PathBuf),
+}
+
+/// Which members of each record [`Item::Event`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Members {
+    /// The whole record.
+    #[default]
+    All,
+    /// Only [`super::event::MAPPED_MEMBERS`], what the event mapping reads;
+    /// the rest is parsed past without being built. `responseElements` and
+    /// `additionalEventData` alone are a fifth to a quarter of real records'
+    /// bytes, and building a record was most of a replay's instructions.
+    /// Applies to documents read into memory and to JSON Lines that are
+    /// valid UTF-8; others are read whole. Every input yields the same
+    /// mappings and the same records reported malformed as with
+    /// [`Members::All`] (serde_json may word a syntax error inside a skipped
+    /// member differently).
+    Mapped,
+}
+
+/// The log files under `paths` (files as given; folders walked recursively for
+/// `*.json`, `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson`), sorted. `-` is stdin.
+/// A folder reached twice (a symbolic link back up the tree, or to a folder
+/// already walked) is walked once, so a link loop ends and no file is read twice.
+///
+/// # Errors
+/// A path that does not exist or a folder that cannot be read.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in paths {
+        if p.as_os_str() == "-" || p.is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            walk(p, &mut out, &mut seen)?;
+        } else {
+            return Err(ReadError::NotFound(p.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut std::collections::HashSet<PathBuf>) -> Result<(), ReadError> {
+    let unreadable = |source| ReadError::Unreadable { path: dir.to_path_buf(), source };
+    if !seen.insert(std::fs::canonicalize(dir).map_err(unreadable)?) {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(unreadable)?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, out, seen)?;
+        } else {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            if [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson"].iter().any(|s| name.ends_with(s)) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file (or stdin for `-`), gunzipping gzip (told by its magic
+/// bytes, not its name: every member of a multi-member file), and hands every
+/// record to `sink`.
+///
+/// # Errors
+/// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
+pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), ReadError> {
+    read_file_with(path, Members::All, sink)
+}
+
+/// [`read_file`], keeping `members` of each record.
+///
+/// # Errors
+/// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
+pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item)) -> Result<(), ReadError> {
+    let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        let file = std::fs::File::open(path);
+        Box::new(file.map_err(|source| ReadError::Unreadable { path: path.to_path_buf(), source })?)
+    };
+    let mut raw = BufReader::with_capacity(1 << 16, raw);
+    // An error here is met again, and reported, by the record reader.
+    let gzip = raw.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
+    if !gzip {
+        read_stream_with(BufReader::with_capacity(1 << 20, raw), &name, members, sink);
+        return Ok(());
+    }
+    #[cfg(feature = "gzip")]
+    {
+        let inflated = flate2::bufread::MultiGzDecoder::new(raw);
+        read_stream_with(BufReader::with_capacity(1 << 20, inflated), &name, members, sink);
+        Ok(())
+    }
+    #[cfg(not(feature = "gzip"))]
+    Err(ReadError::GzipUnsupported(path.to_path_buf()))
+}
+
+/// Reads records from any buffered stream, detecting the format from its first bytes.
+pub fn read_stream(input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
+    read_stream_with(input, name, Members::All, sink);
+}
+
+/// [`read_stream`], keeping `members` of each record.
+pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
+    let head: Vec<u8> = match input.fill_buf() {
+        Ok(b) => b.iter().copied().skip_while(|c| c.is_ascii_whitespace()).take(32).collect(),
+        Err(e) => {
+            sink(Item::Malformed(
+                Location { file: name.to_string(), index: 0, line: None },
+                Malformed::new(MalformedKind::ReadError, format!("read error: {e}")),
+            ));
+            return;
+        }
+    };
+    let after_brace: Vec<u8> = head.iter().copied().skip(1).skip_while(|c| c.is_ascii_whitespace()).collect();
+    if head.first() == Some(&b'[') || (head.first() == Some(&b'{') && after_brace.starts_with(b"\"Records\"")) {
+        read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES);
+    } else {
+        read_lines(input, name, members, sink);
+    }
+}
+
+/// Documents up to this size are read into memory and parsed from there:
+/// serde_json parses a slice several times faster than a reader, which it
+/// consumes a byte at a time (`read_file` spent a third of its instructions
+/// on that). CloudTrail writes files of a few MiB; larger inputs stream,
+/// holding one record at a time beside the part already read.
+const IN_MEMORY_DOCUMENT_BYTES: usize = 16 << 20;
+
+/// `{"Records":[…]}` or `[…]`, element by element; in memory up to
+/// `in_memory_limit` bytes.
+fn read_document_within(
+    mut input: impl Read,
+    name: &str,
+    members: Members,
+    sink: &mut dyn FnMut(Item),
+    in_memory_limit: usize,
+) {
+    let (head, read_error) = read_head(&mut input, in_memory_limit);
+    // Skipped members are not checked for UTF-8 by serde_json: a document
+    // that is not valid UTF-8 is read whole, so that it fails as it would
+    // have (and a large one, streamed and not checked ahead, always is).
+    let members = match members {
+        Members::Mapped if head.len() <= in_memory_limit && std::str::from_utf8(&head).is_ok() => Members::Mapped,
+        _ => Members::All,
+    };
+    let mut state = Records { name, index: 0, members, sink };
+    let result = match read_error {
+        // The records before the failure still count; the read error is
+        // what is reported, unless the text was malformed before it (not
+        // merely cut short by it).
+        Some(e) => match records(serde_json::Deserializer::from_slice(&head), &mut state) {
+            Err(malformed) if !malformed.is_eof() => Err(malformed),
+            _ => Err(serde_json::Error::io(e)),
+        },
+        None if head.len() <= in_memory_limit => records(serde_json::Deserializer::from_slice(&head), &mut state),
+        None => {
+            let rest = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(input));
+            records(serde_json::Deserializer::from_reader(rest), &mut state)
+        }
+    };
+    if let Err(e) = result {
+        let at = Location { file: name.to_string(), index: state.index, line: None };
+        let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
+        let message = format!("malformed or truncated after {} records: {e}", state.index);
+        (state.sink)(Item::Malformed(at, Malformed::new(kind, message)));
+    }
+}
+
+/// Reads `input` to its end or past `limit` bytes (then `limit + 1` bytes are
+/// returned), with the error that stopped it early, if any (the bytes read
+/// before it are kept).
+fn read_head(input: &mut impl Read, limit: usize) -> (Vec<u8>, Option<std::io::Error>) {
+    let mut buf = Vec::new();
+    let result = input.take(limit as u64 + 1).read_to_end(&mut buf);
+    (buf, result.err())
+}
+
+/// Hands every record of the document in `de` to `state`.
+fn records<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    state: &mut Records<'_, '_>,
+) -> Result<(), serde_json::Error> {
+    serde::Deserializer::deserialize_any(&mut de, TopVisitor(state)).and_then(|()| de.end())
+}
+
+struct Records<'a, 'b> {
+    name: &'a str,
+    index: usize,
+    members: Members,
+    sink: &'b mut dyn FnMut(Item),
+}
+
+impl Records<'_, '_> {
+    fn push(&mut self, v: serde_json::Value) {
+        let at = Location { file: self.name.to_string(), index: self.index, line: None };
+        self.index += 1;
+        if v.is_object() {
+            (self.sink)(Item::Event(at, v));
+        } else {
+            let found = crate::engine::policy::json::value_type_name(&v);
+            let why = Malformed::new(MalformedKind::NotAnObject, format!("record is not a JSON object but {found}"));
+            (self.sink)(Item::Malformed(at, why));
+        }
+    }
+}
+
+struct TopVisitor<'s, 'a, 'b>(&'s mut Records<'a, 'b>);
+
+impl<'de> Visitor<'de> for TopVisitor<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail log file: {\"Records\": [...]} or an array of events")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "Records" {
+                map.next_value_seed(SeqSeed(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        SeqVisitor(self.0).visit_seq(seq)
+    }
+}
+
+struct SeqSeed<'s, 'a, 'b>(&'s mut Records<'a, 'b>);
+
+impl<'de> DeserializeSeed<'de> for SeqSeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(SeqVisitor(self.0))
+    }
+}
+
+struct SeqVisitor<'s, 'a, 'b>(&'s mut Records<'a, 'b>);
+
+impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of CloudTrail events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let members = self.0.members;
+        while let Some(v) = seq.next_element_seed(RecordSeed(members))? {
+            self.0.push(v);
+        }
+        Ok(())
+    }
+}
+
+/// JSON Lines: one event per line; a bad line is reported and reading goes on.
+fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
+    let mut buf = Vec::new();
+    let (mut line_no, mut index) = (0usize, 0usize);
+    loop {
+        let line = match crate::audit::lines::read_line(&mut input, &mut buf, crate::audit::lines::MAX_LINE_BYTES) {
+            Ok(crate::audit::lines::Line::End) => return,
+            Ok(line) => line,
+            Err(e) => {
+                sink(Item::Malformed(
+                    Location { file: name.to_string(), index, line: Some(line_no + 1) },
+                    Malformed::new(MalformedKind::ReadError, format!("read error: {e}")),
+                ));
+                return;
+            }
+        };
+        line_no += 1;
+        if let crate::audit::lines::Line::TooLong(n) = line {
+            sink(Item::Malformed(
+                Location { file: name.to_string(), index, line: Some(line_no) },
+                Malformed::new(
+                    MalformedKind::LineTooLong,
+                    format!("line of {n} bytes is over the {} MiB limit", crate::audit::lines::MAX_LINE_BYTES >> 20),
+                ),
+            ));
+            index += 1;
+            continue;
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let at = Location { file: name.to_string(), index, line: Some(line_no) };
+        index += 1;
+        // As for documents: a line that is not UTF-8 is read whole, to fail as it would.
+        let members = if std::str::from_utf8(&buf).is_ok() { members } else { Members::All };
+        let mut de = serde_json::Deserializer::from_slice(&buf);
+        match RecordSeed(members).deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+            Ok(v) if v.is_object() => sink(Item::Event(at, v)),
+            Ok(v) => {
+                let found = crate::engine::policy::json::value_type_name(&v);
+                let why = Malformed::new(MalformedKind::NotAnObject, format!("line is not a JSON object but {found}"));
+                sink(Item::Malformed(at, why));
+            }
+            Err(e) => {
+                let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
+                sink(Item::Malformed(at, Malformed::new(kind, format!("invalid JSON: {e}"))));
+            }
+        }
+    }
+}
+
+/// One record as a `Value`, whole or with only the mapped members.
+struct RecordSeed(Members);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed {
+    type Value = serde_json::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        match self.0 {
+            Members::All => serde::Deserialize::deserialize(d),
+            Members::Mapped => d.deserialize_any(MappedRecord),
+        }
+    }
+}
+
+/// Builds an object of the mapped members only. Anything else is kept only
+/// as far as [`Records::push`] looks at it: its JSON type.
+struct MappedRecord;
+
+impl<'de> Visitor<'de> for MappedRecord {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let mut record = serde_json::Map::new();
+        while let Some(MemberName(name)) = map.next_key()? {
+            if super::event::MAPPED_MEMBERS.contains(&&*name) {
+                // A repeated member replaces the earlier value, as in a whole record.
+                record.insert(name.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(serde_json::Value::Object(record))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(serde_json::Value::Array(Vec::new()))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+}
+
+/// A member name, borrowed from the input when it has no escapes (names
+/// that are dropped are never copied): serde's borrowing `Cow<str>`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct MemberName<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (usize, Vec<String>) {
+        let (mut events, mut bad) = (0, Vec::new());
+        read_stream(text.as_bytes(), "t", &mut |item| match item {
+            Item::Event(..) => events += 1,
+            Item::Malformed(at, why) => bad.push(format!("{at}: {why}")),
+        });
+        (events, bad)
+    }
+
+    /// Every item of a document read with the given in-memory limit.
+    fn items_within(input: impl Read, limit: usize) -> Vec<String> {
+        let mut items = Vec::new();
+        read_document_within(input, "t", Members::All, &mut |item| items.push(format!("{item:?}")), limit);
+        items
+    }
+
+    #[test]
+    fn large_documents_stream_with_the_same_items() {
+        let docs = [
+            r#"{"Records":[{"a":1},7,{"b":"x\"y"},{"c":[1,2]}]}"#,
+            r#"[{"a":1},{"b":2},{"c":"#,
+            r#"{"Records":[{"a":1}], "Records2": 5}"#,
+            r#"{"Records":[{"a":1}]} trailing"#,
+        ];
+        for doc in docs {
+            let in_memory = items_within(doc.as_bytes(), 1 << 20);
+            assert!(!in_memory.is_empty());
+            // Limits below, at and above the document's length, and the
+            // buffer's growth steps in between.
+            for limit in [0, 1, 5, doc.len() - 1, doc.len(), doc.len() + 1] {
+                assert_eq!(items_within(doc.as_bytes(), limit), in_memory, "{doc} within {limit}");
+            }
+        }
+    }
+
+    /// Every item read from `text` keeping `members`.
+    fn items_of(text: &str, members: Members) -> Vec<String> {
+        let mut items = Vec::new();
+        read_stream_with(text.as_bytes(), "t", members, &mut |item| items.push(format!("{item:?}")));
+        items
+    }
+
+    #[test]
+    fn mapped_members_only() {
+        // An escaped name is the name it spells; a repeated member keeps the
+        // last value in the first place, as a whole record does.
+        let doc = r#"{"Records":[{"eventName":"A","responseElements":{"big":[1,2,3]},"event\u0053ource":"s3.amazonaws.com","eventName":"B","x":1},
+                      7, "s", [1], null, true, 1.5, {"requestParameters":{"k":"v"}}]}"#;
+        let items = items_of(doc, Members::Mapped);
+        assert_eq!(items.len(), 8, "{items:?}");
+        assert_eq!(
+            items[0],
+            r#"Event(Location { file: "t", index: 0, line: None }, Object {"eventName": String("B"), "eventSource": String("s3.amazonaws.com")})"#
+        );
+        assert!(items[7].contains(r#"Object {"requestParameters": Object {"k": String("v")}}"#), "{items:?}");
+        // Records that are not objects are reported with the same type either way.
+        let whole = items_of(doc, Members::All);
+        for i in 1..7 {
+            assert!(items[i].starts_with("Malformed") && items[i] == whole[i], "{} vs {}", items[i], whole[i]);
+        }
+        // JSON Lines too, with the same line numbers and errors.
+        let lines = "{\"eventName\":\"A\",\"requestID\":\"r\"}\nnot json\n[2]\n";
+        let (mapped, whole) = (items_of(lines, Members::Mapped), items_of(lines, Members::All));
+        assert_eq!(
+            mapped[0],
+            r#"Event(Location { file: "t", index: 0, line: Some(1) }, Object {"eventName": String("A")})"#
+        );
+        assert_eq!(mapped[1..], whole[1..]);
+    }
+
+    /// Yields `data`, then fails.
+    struct FailingAfter<'a>(&'a [u8]);
+
+    impl Read for FailingAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0.len());
+            let (now, later) = self.0.split_at(n);
+            buf[..n].copy_from_slice(now);
+            self.0 = later;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_keeps_the_records_before_it_and_is_reported() {
+        for limit in [1 << 20, 3] {
+            let items = items_within(FailingAfter(br#"{"Records":[{"a":1},{"b":2},{"c""#), limit);
+            assert_eq!(items.len(), 3, "{items:?}");
+            assert!(items[0].starts_with("Event") && items[1].starts_with("Event"), "{items:?}");
+            assert!(items[2].contains("malformed or truncated after 2 records: disk on fire"), "{items:?}");
+            // Malformed before the failure: that is what is reported.
+            let items = items_within(FailingAfter(br#"{"Records":[{"a":1},{"b":2} x"#), limit);
+            assert!(items[2].contains("after 2 records: expected `,` or `]`"), "{items:?}");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(read(r#"{"Records":[{"a":1},{"b":2}]}"#), (2, vec![]));
+        assert_eq!(read(r#" { "Records" : [ {"a":1} ], "x": 2}"#), (1, vec![]));
+        assert_eq!(read(r#"[{"a":1},{"b":2},{"c":3}]"#), (3, vec![]));
+        assert_eq!(read("{\"a\":1}\n\n{\"b\":2}\n").0, 2);
+    }
+
+    #[test]
+    fn nothing_is_lost() {
+        let (n, bad) = read(r#"{"Records":[{"a":1},7,{"b":2},{"c":"#);
+        assert_eq!(n, 2);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("record 1: record is not a JSON object but a number"), "{bad:?}");
+        assert!(bad[1].contains("malformed or truncated after 3 records"), "{bad:?}");
+        let (n, bad) = read("{\"a\":1}\nnot json\n[1]\n{\"b\":2}\n");
+        assert_eq!(n, 2);
+        assert_eq!(bad.len(), 2);
+        assert!(bad[0].starts_with("t:2: invalid JSON"), "{bad:?}");
+    }
+}

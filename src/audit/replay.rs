@@ -1,0 +1,1151 @@
+//! CloudTrail replay: every check an event implies is decided against the
+//! principal's current (or proposed) policies and compared with what AWS
+//! recorded. The report says what would break (recorded success, simulated
+//! deny), where simulation and AWS disagree (recorded AccessDenied, simulated
+//! allow), which principals have no known policies, and which permissions
+//! were never used.
+//!
+//! Top of the pipeline beside `cli`: uses `cloudtrail`, `inventory`, `compile`
+//! and `eval`. Whatever the logs and the inventory cannot settle is
+//! `indeterminate` with the reason, never guessed.
+
+use crate::audit::catalog::Catalog;
+use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled, SkipKind};
+use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
+use crate::audit::inventory::Inventory;
+use crate::engine::compile::{CompileError, CompiledPolicySet};
+use crate::engine::eval::{Decision, DecisionKind, Scratch};
+use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
+use crate::engine::request::{ContextEntry, ContextValue, Principal, Request};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Services whose resources can carry a resource-based policy: without it, an
+/// implicit deny there may be an allow we cannot see.
+const RESOURCE_POLICY_SERVICES: &[&str] = &[
+    "s3",
+    "kms",
+    "sqs",
+    "sns",
+    "lambda",
+    "secretsmanager",
+    "ecr",
+    "glacier",
+    "backup",
+    "events",
+    "logs",
+    "sts",
+    "es",
+    "elasticfilesystem",
+];
+
+/// Counts of simulated decisions.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DecisionCounts {
+    /// Allowed.
+    pub allowed: usize,
+    /// Explicitly denied.
+    #[serde(rename = "explicitDeny")]
+    pub explicit_deny: usize,
+    /// Implicitly denied.
+    #[serde(rename = "implicitDeny")]
+    pub implicit_deny: usize,
+    /// Not decidable from what is known.
+    pub indeterminate: usize,
+}
+
+/// One (principal, action, resource) group of checks.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Group {
+    /// The caller.
+    pub principal: String,
+    /// The IAM action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// How many checks.
+    pub count: usize,
+}
+
+/// A statement never used by a principal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnusedStatement {
+    /// Policy name.
+    pub policy: String,
+    /// Statement index.
+    pub statement_index: u32,
+    /// Sid, if any.
+    pub sid: Option<String>,
+}
+
+/// Unused permissions of one principal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Unused {
+    /// The user or role ARN.
+    pub principal: String,
+    /// Allow statements of its identity policies that allowed nothing in the logs.
+    pub unused_statements: Vec<UnusedStatement>,
+    /// Actions seen in the logs (from anyone) that its policies allow and it never called.
+    pub unused_actions: Vec<String>,
+}
+
+/// Why a check was not decided (it is `indeterminate`): what the replay
+/// lacked to be certain.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Undecided {
+    /// The event does not tell the resource.
+    #[error("resource not derivable from the event")]
+    ResourceNotDerivable,
+    /// The caller is not in the authorization details.
+    #[error("principal not in the authorization details")]
+    PrincipalNotInInventory,
+    /// A federated user's session policy, which CloudTrail does not log.
+    #[error("federated-user session policy is not in the logs")]
+    FederatedSessionPolicy,
+    /// An IAM entity named without its path, and a statement tells paths apart.
+    #[error("IAM user, role or group not in the authorization details: its path is unknown")]
+    EntityPathUnknown,
+    /// A managed policy of the caller that the details do not hold.
+    #[error("some of the principal's managed policies could not be resolved")]
+    UnresolvedManagedPolicy,
+    /// Identity policies do not allow it; the resource's policy could.
+    #[error("a resource policy could allow it, and none was provided")]
+    ResourcePolicyMissing,
+    /// A KMS key whose key policy is not given (§7.4).
+    #[error("the key policy was not provided; identity policies count only if it delegates to the account")]
+    KeyPolicyMissing,
+    /// The decision depends on these context keys, unknown in the event.
+    #[error("unknown context: {}", .0.join(", "))]
+    UnknownContext(Box<[Box<str>]>),
+    /// The principal's policy set could not be compiled.
+    #[error("{0}")]
+    Compile(CompileError),
+}
+
+impl Undecided {
+    /// The reason's kind, for counting.
+    pub fn kind(&self) -> UndecidedKind {
+        match self {
+            Undecided::ResourceNotDerivable => UndecidedKind::ResourceNotDerivable,
+            Undecided::PrincipalNotInInventory => UndecidedKind::PrincipalNotInInventory,
+            Undecided::FederatedSessionPolicy => UndecidedKind::FederatedSessionPolicy,
+            Undecided::EntityPathUnknown => UndecidedKind::EntityPathUnknown,
+            Undecided::UnresolvedManagedPolicy => UndecidedKind::UnresolvedManagedPolicy,
+            Undecided::ResourcePolicyMissing => UndecidedKind::ResourcePolicyMissing,
+            Undecided::KeyPolicyMissing => UndecidedKind::KeyPolicyMissing,
+            Undecided::UnknownContext(_) => UndecidedKind::UnknownContext,
+            Undecided::Compile(_) => UndecidedKind::CompileError,
+        }
+    }
+}
+
+/// The kinds of [`Undecided`]; their names (`serde`) are the report's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[expect(missing_docs, reason = "each names the `Undecided` variant of the same name")]
+pub enum UndecidedKind {
+    ResourceNotDerivable,
+    PrincipalNotInInventory,
+    FederatedSessionPolicy,
+    EntityPathUnknown,
+    UnresolvedManagedPolicy,
+    ResourcePolicyMissing,
+    KeyPolicyMissing,
+    UnknownContext,
+    CompileError,
+}
+
+/// The replay report; `report.json` has these fields.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Log files read.
+    pub files: usize,
+    /// Items read (events plus malformed records).
+    pub events_read: usize,
+    /// Events turned into checks.
+    pub events_evaluated: usize,
+    /// Events skipped (malformed, not API calls, not policy controlled…).
+    pub events_skipped: usize,
+    /// Skipped events by kind of reason.
+    pub skipped_reasons: BTreeMap<SkipKind, usize>,
+    /// Skipped events by reason, in words (`no IAM action known for
+    /// s3.amazonaws.com Frobnicate`…): what to look at first.
+    pub skipped_details: BTreeMap<String, usize>,
+    /// The first malformed records, with file and position.
+    pub malformed: Vec<String>,
+    /// Checks decided.
+    pub checks: usize,
+    /// Decisions by kind.
+    pub decisions: DecisionCounts,
+    /// Indeterminate checks by kind of reason.
+    pub indeterminate_reasons: BTreeMap<UndecidedKind, usize>,
+    /// Indeterminate checks by reason, in words (`unknown context:
+    /// aws:sourceip`…).
+    pub indeterminate_details: BTreeMap<String, usize>,
+    /// Recorded success, simulated deny.
+    pub would_break: Vec<Group>,
+    /// Recorded AccessDenied, simulated allow.
+    pub disagreements: Vec<Group>,
+    /// Principals seen in the logs with no known policies, and their event counts.
+    pub unknown_principals: BTreeMap<String, usize>,
+    /// Never-used permissions per principal of the inventory.
+    pub unused_permissions: Vec<Unused>,
+    /// Per principal of the inventory, what its recorded successes used (the
+    /// input of least-privilege generation).
+    pub used_permissions: Vec<Used>,
+    /// With a catalog: actions the events imply that the catalog does not know, with counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_actions: Option<BTreeMap<String, usize>>,
+    /// The inputs of the run, so that the same replay can be repeated (set by the CLI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<ReplayInputs>,
+    /// Events per second over the whole run.
+    pub events_per_sec: f64,
+}
+
+/// What one principal's recorded successes used.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Used {
+    /// The user or role ARN.
+    pub principal: String,
+    /// The actions, sorted.
+    pub actions: Vec<UsedAction>,
+}
+
+/// One action a principal used successfully.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct UsedAction {
+    /// The IAM action.
+    pub action: String,
+    /// Checks of recorded successes.
+    pub count: usize,
+    /// Of those, how many the simulation denies (explicitly or implicitly).
+    pub denied: usize,
+    /// Of those, how many the simulation cannot settle (indeterminate).
+    #[serde(default)]
+    pub indeterminate: usize,
+    /// Distinct resources (at most [`MAX_USED_RESOURCES`]); `*` for actions on no resource.
+    pub resources: Vec<String>,
+    /// More distinct resources were seen than are listed.
+    pub more_resources: bool,
+    /// Some checks' resources could not be derived from their events.
+    pub unknown_resources: bool,
+}
+
+/// Distinct resources kept per (principal, action) in [`UsedAction::resources`].
+pub const MAX_USED_RESOURCES: usize = 50;
+
+impl UsedAction {
+    /// Not used yet.
+    fn new(action: &str) -> UsedAction {
+        UsedAction {
+            action: action.to_string(),
+            count: 0,
+            denied: 0,
+            indeterminate: 0,
+            resources: Vec::new(),
+            more_resources: false,
+            unknown_resources: false,
+        }
+    }
+
+    /// Adds a resource, keeping the list sorted and the [`MAX_USED_RESOURCES`]
+    /// smallest, so the result does not depend on the order events arrive in.
+    fn add_resource(&mut self, resource: &str) {
+        // Full and past the largest kept: the common case once a busy action
+        // has been seen on many resources, settled by one comparison.
+        if self.resources.len() >= MAX_USED_RESOURCES
+            && self.resources.last().is_some_and(|last| last.as_str() < resource)
+        {
+            self.more_resources = true;
+            return;
+        }
+        match self.resources.binary_search_by(|x| x.as_str().cmp(resource)) {
+            Ok(_) => {}
+            Err(at) if at < MAX_USED_RESOURCES => {
+                self.resources.insert(at, resource.to_string());
+                if self.resources.len() > MAX_USED_RESOURCES {
+                    self.resources.pop();
+                    self.more_resources = true;
+                }
+            }
+            Err(_) => self.more_resources = true,
+        }
+    }
+
+    fn merge(&mut self, other: UsedAction) {
+        self.count += other.count;
+        self.denied += other.denied;
+        self.indeterminate += other.indeterminate;
+        self.more_resources |= other.more_resources;
+        self.unknown_resources |= other.unknown_resources;
+        for r in &other.resources {
+            self.add_resource(r);
+        }
+    }
+}
+
+fn add_counts<K: Ord>(into: &mut BTreeMap<K, usize>, from: BTreeMap<K, usize>) {
+    for (k, n) in from {
+        *into.entry(k).or_default() += n;
+    }
+}
+
+/// The inputs of a replay run, as given on the command line.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ReplayInputs {
+    /// CloudTrail files or folders.
+    pub cloudtrail: Vec<String>,
+    /// Authorization-details files.
+    pub authorization_details: Vec<String>,
+    /// The managed-policies folder, if any.
+    pub managed_policies: Option<String>,
+    /// SCP files, root level first.
+    pub scps: Vec<String>,
+    /// `ARN=FILE` resource policies.
+    pub resource_policies: Vec<String>,
+    /// `ARN=FILE` overrides.
+    pub overrides: Vec<String>,
+    /// The catalog, if any.
+    pub catalog: Option<String>,
+}
+
+/// One decided check, as written to `decisions.jsonl`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckLine {
+    /// `eventID`.
+    pub event_id: String,
+    /// `eventTime`.
+    pub time: String,
+    /// The caller.
+    pub principal: String,
+    /// The IAM action.
+    pub action: String,
+    /// The resource, or null when it cannot be derived.
+    pub resource: Option<String>,
+    /// `success`, `AccessDenied` or the error code.
+    pub recorded: String,
+    /// The simulated decision.
+    pub decision: &'static str,
+    /// Deciding statements as `policy#index`.
+    pub statements: Vec<String>,
+    /// Context keys the request lacked.
+    pub missing_context_keys: Vec<String>,
+    /// Context keys the event could not tell.
+    pub unknown_context_keys: Vec<String>,
+    /// Why the decision is indeterminate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Replays events against an inventory of policies.
+pub struct Replayer {
+    inventory: Arc<Inventory>,
+    scps: Arc<Vec<Vec<Policy>>>,
+    resource_policies: Arc<BTreeMap<String, Policy>>,
+    /// Per policy owner (user or role ARN): its compiled sets and what it
+    /// used, found once per event through `owner_slots`.
+    owners: Vec<OwnerState>,
+    owner_slots: FxHashMap<Box<str>, usize>,
+    /// Compiled sets of principals without identity policies (root, services…).
+    ownerless: OwnerSets,
+    /// Whether `event` should build output lines.
+    want_lines: bool,
+    /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
+    threads: Option<usize>,
+    scratches: FxHashMap<u64, Scratch>,
+    report: Report,
+    groups_break: BTreeMap<(String, String, String), usize>,
+    groups_disagree: BTreeMap<(String, String, String), usize>,
+    /// Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
+    seen_actions: FxHashSet<String>,
+    catalog: Option<Arc<Catalog>>,
+    unknown_actions: BTreeMap<String, usize>,
+    /// Per compiled set and action: the set's condition keys the catalog says
+    /// the action never carries (known absent rather than unknown).
+    closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
+    /// The last event's buffers and the principals parsed so far, for the next events.
+    recycled: Recycled,
+}
+
+/// One policy owner: its compiled sets and what its recorded successes used.
+struct OwnerState {
+    arn: Box<str>,
+    sets: OwnerSets,
+    /// (policy, statement) positions in its identity policies, which its
+    /// compiled sets list in the inventory's order.
+    used_statements: FxHashSet<(u32, u32)>,
+    /// By action (hashed, sorted in `finish`).
+    used_actions: FxHashMap<String, UsedAction>,
+}
+
+/// One policy owner's compiled sets.
+#[derive(Default)]
+struct OwnerSets {
+    /// Without a resource policy (the common case: one lookup).
+    plain: Option<Arc<CompiledPolicySet>>,
+    /// With the resource policy of the resource named by the key.
+    with_resource_policy: FxHashMap<String, Arc<CompiledPolicySet>>,
+}
+
+/// Condition key names, shared between cache and caller.
+type KeyList = Arc<[Box<str>]>;
+
+/// The key under which a principal's identity policies are stored.
+fn policy_owner(p: &Principal) -> Option<&str> {
+    match p {
+        Principal::User { arn, .. } => Some(arn),
+        Principal::RoleSession { role_arn, .. } => Some(role_arn),
+        _ => None,
+    }
+}
+
+impl Replayer {
+    /// A replayer over `inventory`, with the SCP levels of the principals'
+    /// organization and resource policies keyed by resource ARN.
+    pub fn new(inventory: Inventory, scps: Vec<Vec<Policy>>, resource_policies: BTreeMap<String, Policy>) -> Replayer {
+        Replayer::sharing(Arc::new(inventory), Arc::new(scps), Arc::new(resource_policies))
+    }
+
+    /// A replayer over shared inputs, with default settings and nothing seen yet.
+    fn sharing(
+        inventory: Arc<Inventory>,
+        scps: Arc<Vec<Vec<Policy>>>,
+        resource_policies: Arc<BTreeMap<String, Policy>>,
+    ) -> Replayer {
+        Replayer {
+            inventory,
+            scps,
+            resource_policies,
+            owners: Vec::new(),
+            owner_slots: FxHashMap::default(),
+            ownerless: OwnerSets::default(),
+            want_lines: true,
+            threads: None,
+            scratches: FxHashMap::default(),
+            report: Report::default(),
+            groups_break: BTreeMap::new(),
+            groups_disagree: BTreeMap::new(),
+            seen_actions: FxHashSet::default(),
+            catalog: None,
+            unknown_actions: BTreeMap::new(),
+            closed_keys: FxHashMap::default(),
+            recycled: Recycled::default(),
+        }
+    }
+
+    /// Uses the service reference: actions it does not know are reported;
+    /// whether an action takes a resource comes from its resource types; and a
+    /// service condition key the catalog says an action never carries is absent
+    /// from that action's requests instead of unknown. (That last rule trusts
+    /// the catalog: AWS documents which keys each action supports.)
+    pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
+        self.catalog = Some(catalog);
+    }
+
+    /// Worker threads for [`Replayer::replay_files`]; 1 = in order on the calling thread.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = Some(threads);
+    }
+
+    /// Whether [`Replayer::event`] returns the decided checks (off: only the
+    /// report is built, which is faster).
+    pub fn set_want_lines(&mut self, want: bool) {
+        self.want_lines = want;
+    }
+
+    /// Counts a record that could not be read.
+    pub fn malformed(&mut self, location: &Location, why: &Malformed) {
+        self.skip_unread(SkipKind::MalformedRecord, format!("malformed record: {}", why.kind.as_str()));
+        if self.report.malformed.len() < 100 {
+            self.report.malformed.push(format!("{location}: {why}"));
+        }
+    }
+
+    /// Counts a file that could not be opened (as one item read and skipped).
+    pub fn unreadable(&mut self, why: &ReadError) {
+        self.skip_unread(SkipKind::UnreadableFile, why.to_string());
+        if self.report.malformed.len() < 100 {
+            self.report.malformed.push(why.to_string());
+        }
+    }
+
+    fn skip_unread(&mut self, kind: SkipKind, detail: String) {
+        self.report.events_read += 1;
+        self.skip(kind, detail);
+    }
+
+    fn skip(&mut self, kind: SkipKind, detail: String) {
+        self.report.events_skipped += 1;
+        *self.report.skipped_reasons.entry(kind).or_default() += 1;
+        *self.report.skipped_details.entry(detail).or_default() += 1;
+    }
+
+    /// The position of `owner`'s state, added on first sight.
+    fn owner_slot(&mut self, owner: &str) -> usize {
+        if let Some(&i) = self.owner_slots.get(owner) {
+            return i;
+        }
+        let i = self.owners.len();
+        self.owners.push(OwnerState {
+            arn: owner.into(),
+            sets: OwnerSets::default(),
+            used_statements: FxHashSet::default(),
+            used_actions: FxHashMap::default(),
+        });
+        self.owner_slots.insert(owner.into(), i);
+        i
+    }
+
+    /// The compiled set for the owner in `slot` (`None`: no identity policies)
+    /// and, when one is given for `resource`, its resource policy.
+    fn set_for(&mut self, slot: Option<usize>, resource: &str) -> Result<Arc<CompiledPolicySet>, Undecided> {
+        let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        let (owner, sets) = match slot.and_then(|i| self.owners.get_mut(i)) {
+            Some(o) => (Some(&*o.arn), &mut o.sets),
+            None => (None, &mut self.ownerless),
+        };
+        let cached = match with_policy {
+            false => sets.plain.as_ref(),
+            true => sets.with_resource_policy.get(resource),
+        };
+        if let Some(s) = cached {
+            return Ok(Arc::clone(s));
+        }
+        let mut set = match owner {
+            Some(arn) => self.inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
+            None => PolicySet { scps: self.scps.to_vec(), ..PolicySet::default() },
+        };
+        set.resource = self.resource_policies.get(resource).cloned();
+        let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(Undecided::Compile)?);
+        match with_policy {
+            false => sets.plain = Some(Arc::clone(&compiled)),
+            true => {
+                sets.with_resource_policy.insert(resource.to_string(), Arc::clone(&compiled));
+            }
+        }
+        Ok(compiled)
+    }
+
+    /// Replays one event; returns its decided checks.
+    pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
+        let converted = to_checks_reusing(value, self.catalog.as_deref(), &mut self.recycled);
+        self.converted(converted)
+    }
+
+    /// Replays one event already turned into checks (see [`crate::audit::cloudtrail::event::to_checks_with`]).
+    pub fn converted(
+        &mut self,
+        converted: Result<
+            crate::audit::cloudtrail::event::EventChecks<'_>,
+            crate::audit::cloudtrail::event::SkipReason,
+        >,
+    ) -> Vec<CheckLine> {
+        self.report.events_read += 1;
+        let ev = match converted {
+            Ok(ev) => ev,
+            Err(reason) => {
+                self.skip(reason.kind(), reason.to_string());
+                return Vec::new();
+            }
+        };
+        self.report.events_evaluated += 1;
+        let EventChecks { event_id, time, principal, context, outcome, mut checks, principal_key } = ev;
+        let recorded = match &outcome {
+            Outcome::Success => "success",
+            Outcome::AccessDenied => "AccessDenied",
+            Outcome::OtherError(e) => e.as_str(),
+        };
+        // One inventory lookup and one owner lookup per event (a local
+        // inventory handle, so `self` stays free).
+        let inventory = Arc::clone(&self.inventory);
+        let (identity, slot) = match policy_owner(&principal) {
+            Some(owner) => {
+                let identity = inventory.get(owner);
+                if identity.is_none() {
+                    *self.report.unknown_principals.entry(owner.to_string()).or_default() += 1;
+                }
+                (identity, Some(self.owner_slot(owner)))
+            }
+            None => (None, None),
+        };
+        let known = slot.map(|_| identity.is_some());
+        let federated = matches!(principal, Principal::FederatedUser { .. });
+        // The event's principal and context go into one request, which each
+        // check completes with its action and resource (no per-check copies).
+        let mut request =
+            Request { principal, action: String::new(), resource: String::new(), resource_account: None, context };
+        if let Some(id) = identity {
+            add_principal_tags(&mut request.context, id);
+        }
+        let mut lines = Vec::new();
+        for Check { action, resource, resource_account, path_unknown, key } in checks.drain(..) {
+            self.report.checks += 1;
+            if !self.seen_actions.contains(&action) {
+                self.seen_actions.insert(action.clone());
+            }
+            if let Some(catalog) = &self.catalog {
+                if catalog.action(&action).is_none() {
+                    *self.unknown_actions.entry(action.clone()).or_default() += 1;
+                }
+            }
+            request.action = action;
+            let derived = resource.is_some();
+            let mut path_unresolved = false;
+            if let Some(r) = resource {
+                request.resource = match path_unknown.then(|| inventory.entity_arn(&r)) {
+                    Some(Some(with_path)) => with_path.to_string(),
+                    Some(None) => {
+                        path_unresolved = true;
+                        r
+                    }
+                    None => r,
+                };
+                request.resource_account = resource_account;
+            }
+            // The check's own key lasts for this check only.
+            let event_keys = request.context.mark();
+            if let Some((key, value)) = key {
+                request.context.insert_entry(key, ContextEntry::Single(value));
+            }
+            let judged = match known {
+                _ if !derived => Err(Undecided::ResourceNotDerivable),
+                Some(false) => Err(Undecided::PrincipalNotInInventory),
+                _ if federated => Err(Undecided::FederatedSessionPolicy),
+                _ => self.decide(slot, &mut request).and_then(|(d, set)| {
+                    // Evaluated as if at path `/`: certain only if no statement
+                    // for the action tells the entity's paths apart.
+                    if path_unresolved && iam_path_matters(set.policy_set(), &request.action, &request.resource) {
+                        Err(Undecided::EntityPathUnknown)
+                    } else {
+                        Ok((d, set))
+                    }
+                }),
+            };
+            let req = derived.then_some(&request);
+            let verdict = match &judged {
+                Ok((d, set)) => self.verdict(d, identity, req, set),
+                Err(reason) => Err(reason.clone()),
+            };
+            let kind = match &verdict {
+                Ok(kind) => *kind,
+                Err(reason) => {
+                    *self.report.indeterminate_reasons.entry(reason.kind()).or_default() += 1;
+                    *self.report.indeterminate_details.entry(reason.to_string()).or_default() += 1;
+                    DecisionKind::Indeterminate
+                }
+            };
+            let counts = &mut self.report.decisions;
+            match kind {
+                DecisionKind::Allowed => counts.allowed += 1,
+                DecisionKind::ExplicitDeny => counts.explicit_deny += 1,
+                DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
+                DecisionKind::Indeterminate => counts.indeterminate += 1,
+            }
+            let resource = req.map(|r| r.resource.as_str());
+            let principal_name = request.principal.display_name();
+            let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
+            let groups = if outcome == Outcome::Success && denied {
+                Some(&mut self.groups_break)
+            } else if outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
+                Some(&mut self.groups_disagree)
+            } else {
+                None
+            };
+            if let Some(groups) = groups {
+                let key =
+                    (principal_name.to_string(), request.action.clone(), resource.unwrap_or_default().to_string());
+                *groups.entry(key).or_default() += 1;
+            }
+            if let (Some(owner), Outcome::Success) = (slot.and_then(|i| self.owners.get_mut(i)), &outcome) {
+                let action = &request.action;
+                let entry = match owner.used_actions.get_mut(action) {
+                    Some(e) => e,
+                    None => owner.used_actions.entry(action.clone()).or_insert_with(|| UsedAction::new(action)),
+                };
+                entry.count += 1;
+                entry.denied += usize::from(denied);
+                entry.indeterminate += usize::from(kind == DecisionKind::Indeterminate);
+                match resource {
+                    Some(r) => entry.add_resource(r),
+                    None => entry.unknown_resources = true,
+                }
+            }
+            if self.want_lines {
+                let names = |keys: &[crate::engine::eval::KeyId], set: &CompiledPolicySet| -> Vec<String> {
+                    keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect()
+                };
+                let (statements, missing, unknown) = match &judged {
+                    Ok((d, set)) => (
+                        d.statements
+                            .iter()
+                            .filter_map(|r| {
+                                set.policy_set().get(*r).map(|(p, _)| format!("{}#{}", p.name, r.statement))
+                            })
+                            .collect(),
+                        names(&d.missing_keys, set),
+                        names(&d.unknown_keys, set),
+                    ),
+                    Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+                };
+                lines.push(CheckLine {
+                    event_id: event_id.to_string(),
+                    time: time.to_string(),
+                    principal: principal_name.to_string(),
+                    action: request.action.clone(),
+                    resource: resource.map(str::to_string),
+                    recorded: recorded.to_string(),
+                    decision: kind.as_str(),
+                    statements,
+                    missing_context_keys: missing,
+                    unknown_context_keys: unknown,
+                    reason: verdict.err().map(|e| e.to_string()),
+                });
+            }
+            request.context.truncate(event_keys);
+        }
+        // What the next event reuses.
+        self.recycled.context = request.context;
+        self.recycled.checks = checks;
+        if let Some(key) = principal_key {
+            self.recycled.principals.put_back(key, request.principal);
+        }
+        lines
+    }
+
+    /// Decides one check against the compiled set of the owner in `slot` and
+    /// records the statements used. The catalog's closed keys are added to
+    /// the request's context for this check only.
+    fn decide(
+        &mut self,
+        slot: Option<usize>,
+        req: &mut Request,
+    ) -> Result<(Decision, Arc<CompiledPolicySet>), Undecided> {
+        let set = self.set_for(slot, &req.resource)?;
+        let mark = req.context.mark();
+        self.close_inapplicable_keys(&set, req);
+        let scratch = self.scratches.entry(set.id()).or_insert_with(|| Scratch::new(&set));
+        let d: Decision = set.decide(req, scratch);
+        req.context.truncate(mark);
+        if let (Some(owner), DecisionKind::Allowed) = (slot.and_then(|i| self.owners.get_mut(i)), d.kind) {
+            owner
+                .used_statements
+                .extend(d.statements.iter().filter(|r| r.layer == Layer::Identity).map(|r| (r.policy, r.statement)));
+        }
+        Ok((d, set))
+    }
+
+    /// Marks absent the set's service condition keys that the catalog says
+    /// this action never carries (an open-world context would call them unknown).
+    fn close_inapplicable_keys(&mut self, set: &CompiledPolicySet, req: &mut Request) {
+        let Some(catalog) = &self.catalog else { return };
+        let keys = match self.closed_keys.get(&set.id()).and_then(|m| m.get(req.action.as_str())) {
+            Some(k) => Arc::clone(k),
+            None => {
+                let keys: KeyList = match catalog.action(&req.action) {
+                    Some(id) => set
+                        .key_names()
+                        .filter(|k| !k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")))
+                        .filter(|k| {
+                            matches!(catalog.condition_key(k), Some(crate::audit::catalog::KeyMatch::Service(_)) | None)
+                        })
+                        .filter(|k| !catalog.key_applies(id, k))
+                        .map(Box::from)
+                        .collect(),
+                    None => Arc::from(Vec::new()),
+                };
+                self.closed_keys.entry(set.id()).or_default().insert(req.action.clone(), Arc::clone(&keys));
+                keys
+            }
+        };
+        for key in keys.iter() {
+            if req.context.get(key).is_none() {
+                req.context.insert(key, ContextValue::Absent);
+            }
+        }
+    }
+
+    /// The check's result: the decision, or why it cannot be trusted.
+    fn verdict(
+        &self,
+        d: &Decision,
+        identity: Option<&crate::audit::inventory::Identity>,
+        req: Option<&Request>,
+        set: &CompiledPolicySet,
+    ) -> Result<DecisionKind, Undecided> {
+        let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
+        match d.kind {
+            // An unresolved managed policy could hold a Deny or an Allow: only an
+            // explicit deny is certain.
+            DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => Err(Undecided::UnresolvedManagedPolicy),
+            DecisionKind::ImplicitDeny
+                if set.policy_set().resource.is_none() && req.is_some_and(resource_policy_possible) =>
+            {
+                Err(Undecided::ResourcePolicyMissing)
+            }
+            // Identity policies count for a KMS key only if its key policy
+            // delegates to the account (§7.4); without the key policy, an allow
+            // from them is not certain.
+            DecisionKind::Allowed
+                if set.policy_set().resource.is_none() && req.is_some_and(crate::engine::eval::key_policy_governs) =>
+            {
+                Err(Undecided::KeyPolicyMissing)
+            }
+            DecisionKind::Indeterminate => Err(Undecided::UnknownContext(
+                d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(Box::from).collect(),
+            )),
+            kind => Ok(kind),
+        }
+    }
+
+    /// A replayer with the same inputs and settings and an empty report, for
+    /// another worker; [`Replayer::merge`] folds its results back.
+    pub fn fork(&self) -> Replayer {
+        let mut fork =
+            Replayer::sharing(Arc::clone(&self.inventory), Arc::clone(&self.scps), Arc::clone(&self.resource_policies));
+        fork.want_lines = self.want_lines;
+        fork.threads = self.threads;
+        fork.catalog = self.catalog.clone();
+        fork
+    }
+
+    /// Adds what a forked replayer saw to this one's results.
+    pub fn merge(&mut self, other: Replayer) {
+        // Destructured whole: a field added to the report and not merged
+        // here does not compile.
+        let Report {
+            files,
+            events_read,
+            events_evaluated,
+            events_skipped,
+            skipped_reasons,
+            skipped_details,
+            malformed,
+            checks,
+            decisions,
+            indeterminate_reasons,
+            indeterminate_details,
+            unknown_principals,
+            // Built by `finish` from the replayer's state, not per worker.
+            would_break: _,
+            disagreements: _,
+            unused_permissions: _,
+            used_permissions: _,
+            unknown_actions: _,
+            inputs: _,
+            events_per_sec: _,
+        } = other.report;
+        let mine = &mut self.report;
+        mine.files += files;
+        mine.events_read += events_read;
+        mine.events_evaluated += events_evaluated;
+        mine.events_skipped += events_skipped;
+        mine.checks += checks;
+        mine.decisions.allowed += decisions.allowed;
+        mine.decisions.explicit_deny += decisions.explicit_deny;
+        mine.decisions.implicit_deny += decisions.implicit_deny;
+        mine.decisions.indeterminate += decisions.indeterminate;
+        add_counts(&mut mine.skipped_reasons, skipped_reasons);
+        add_counts(&mut mine.skipped_details, skipped_details);
+        add_counts(&mut mine.indeterminate_reasons, indeterminate_reasons);
+        add_counts(&mut mine.indeterminate_details, indeterminate_details);
+        add_counts(&mut mine.unknown_principals, unknown_principals);
+        let room = 100usize.saturating_sub(mine.malformed.len());
+        mine.malformed.extend(malformed.into_iter().take(room));
+        add_counts(&mut self.groups_break, other.groups_break);
+        add_counts(&mut self.groups_disagree, other.groups_disagree);
+        add_counts(&mut self.unknown_actions, other.unknown_actions);
+        for theirs in other.owners {
+            let i = self.owner_slot(&theirs.arn);
+            let Some(mine) = self.owners.get_mut(i) else { continue };
+            mine.used_statements.extend(theirs.used_statements);
+            let mine = &mut mine.used_actions;
+            for (action, used) in theirs.used_actions {
+                match mine.get_mut(&action) {
+                    Some(m) => m.merge(used),
+                    None => {
+                        mine.insert(action, used);
+                    }
+                }
+            }
+        }
+        self.seen_actions.extend(other.seen_actions);
+    }
+
+    fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
+        use crate::audit::cloudtrail::reader::{read_file_with, Item, Members};
+        // The mapping reads a few members; the rest of each record is skipped.
+        let result = read_file_with(file, Members::Mapped, &mut |item| match item {
+            Item::Event(_, v) => {
+                let out = self.event(&v);
+                if !out.is_empty() {
+                    lines(out);
+                }
+            }
+            Item::Malformed(at, why) => self.malformed(&at, &why),
+        });
+        if let Err(e) = result {
+            self.unreadable(&e);
+        }
+        self.report.files += 1;
+    }
+
+    /// Replays every file, record by record (memory bounded by one record per
+    /// worker). Files are shared among the current rayon pool's threads, each
+    /// with a [`Replayer::fork`], merged at the end; a file's decided checks
+    /// reach `lines` in the file's order (when [`Replayer::set_want_lines`] is
+    /// on), files in the order they finish. `progress` gets the number of files done.
+    ///
+    /// Within a file, reading and deciding stay on one thread: a reader thread
+    /// feeding a deciding one measured slower (benches/README.md).
+    pub fn replay_files(
+        &mut self,
+        files: &[std::path::PathBuf],
+        mut lines: impl FnMut(Vec<CheckLine>),
+        progress: impl Fn(usize) + Sync,
+    ) {
+        use rayon::prelude::*;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let threads = self.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+        let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            Ok(pool) if threads > 1 && files.len() > 1 => pool,
+            // One thread (or no pool to be had): in order, on this thread.
+            _ => {
+                for (i, f) in files.iter().enumerate() {
+                    self.replay_file(f, &mut lines);
+                    progress(i + 1);
+                }
+                return;
+            }
+        };
+        let done = AtomicUsize::new(0);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<CheckLine>>(64);
+        let want_lines = self.want_lines;
+        let seed = self.fork();
+        let (seed, progress, done) = (&seed, &progress, &done);
+        let merged = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                pool.install(|| {
+                    files
+                        .par_iter()
+                        .fold(
+                            || (seed.fork(), send.clone()),
+                            |(mut r, send), f| {
+                                // A file's lines are sent together so they stay in order.
+                                let mut buffer = Vec::new();
+                                r.replay_file(f, &mut |l| buffer.extend(l));
+                                if want_lines && !buffer.is_empty() {
+                                    let _ = send.send(buffer);
+                                }
+                                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                                (r, send)
+                            },
+                        )
+                        .map(|(r, _)| r)
+                        .reduce_with(|mut a, b| {
+                            a.merge(b);
+                            a
+                        })
+                })
+            });
+            for batch in receive {
+                lines(batch);
+            }
+            worker.join()
+        });
+        if let Ok(Some(other)) = merged {
+            self.merge(other);
+        }
+    }
+
+    /// Finishes the report.
+    pub fn finish(mut self, seconds: f64) -> Report {
+        let group = |m: BTreeMap<(String, String, String), usize>| {
+            let mut v: Vec<Group> = m
+                .into_iter()
+                .map(|((principal, action, resource), count)| Group { principal, action, resource, count })
+                .collect();
+            v.sort_by(|a, b| {
+                b.count.cmp(&a.count).then_with(|| (&a.principal, &a.action).cmp(&(&b.principal, &b.action)))
+            });
+            v
+        };
+        self.report.would_break = group(std::mem::take(&mut self.groups_break));
+        self.report.disagreements = group(std::mem::take(&mut self.groups_disagree));
+        let mut seen: Vec<String> = self.seen_actions.iter().cloned().collect();
+        seen.sort_unstable();
+        let mut unused = Vec::new();
+        for id in self.inventory.identities() {
+            let owner = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i));
+            let used = owner.map(|o| &o.used_statements);
+            let mut statements = Vec::new();
+            for (pi, p) in id.policies.iter().enumerate() {
+                let policy = u32::try_from(pi).unwrap_or(u32::MAX);
+                for (i, s) in p.statements.iter().enumerate() {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    if s.effect == Effect::Allow && !used.is_some_and(|u| u.contains(&(policy, index))) {
+                        statements.push(UnusedStatement {
+                            policy: p.name.clone(),
+                            statement_index: index,
+                            sid: s.sid.clone(),
+                        });
+                    }
+                }
+            }
+            let called = owner.map(|o| o.used_actions.keys().cloned().collect::<BTreeSet<String>>());
+            let called = called.as_ref();
+            let allows = |action: &str| {
+                id.policies.iter().flat_map(|p| &p.statements).any(|s| {
+                    s.effect == Effect::Allow
+                        && s.actions.patterns.iter().any(|pat| {
+                            crate::engine::policy::pattern::tokens_match(
+                                &crate::engine::policy::pattern::tokens(pat),
+                                action,
+                                true,
+                            )
+                        }) != s.actions.negated
+                })
+            };
+            let actions: Vec<String> = seen
+                .iter()
+                .filter(|a| !called.is_some_and(|c| c.iter().any(|x| x.eq_ignore_ascii_case(a))) && allows(a))
+                .cloned()
+                .collect();
+            unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
+        }
+        self.report.unused_permissions = unused;
+        let mut used: Vec<Used> = std::mem::take(&mut self.owners)
+            .into_iter()
+            .filter(|o| !o.used_actions.is_empty())
+            .map(|o| {
+                let mut actions: Vec<UsedAction> = o.used_actions.into_values().collect();
+                actions.sort_unstable_by(|a, b| a.action.cmp(&b.action));
+                Used { principal: o.arn.into(), actions }
+            })
+            .collect();
+        used.sort_unstable_by(|a, b| a.principal.cmp(&b.principal));
+        self.report.used_permissions = used;
+        if self.catalog.is_some() {
+            self.report.unknown_actions = Some(std::mem::take(&mut self.unknown_actions));
+        }
+        self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
+        self.report
+    }
+}
+
+/// Principal tags are known from the inventory: listed tags have values,
+/// others are absent (closed world for this one prefix).
+fn add_principal_tags(context: &mut crate::engine::request::Context, identity: &crate::audit::inventory::Identity) {
+    const PREFIX: &str = "aws:PrincipalTag/";
+    // One key buffer for all of the principal's tags (not one `format!` each).
+    let mut key = String::with_capacity(PREFIX.len() + 32);
+    for (k, v) in &identity.tags {
+        key.clear();
+        key.push_str(PREFIX);
+        key.push_str(k);
+        context.insert_entry(&key, ContextEntry::Single(v));
+    }
+    context.close_prefix_static("aws:principaltag/");
+}
+
+/// Whether some statement of `set` for `action` could match the IAM user, role
+/// or group `resource` (an ARN without its path) differently at another path.
+/// Conservative: any pattern that could match the entity's type counts,
+/// except `*` and `<type>/*…` with no further `/` (the `*` takes in any path,
+/// so the match depends on the name alone).
+fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
+    use crate::engine::policy::pattern::{tokens, tokens_match};
+    use crate::engine::policy::ArnPattern;
+    let Some(kind) = resource.rsplit_once(':').and_then(|(_, r)| r.split_once('/')).map(|(k, _)| k) else {
+        return true;
+    };
+    let sensitive = |pattern: &str, policy_kind| {
+        if pattern == "*" {
+            return false;
+        }
+        let Some(p) = ArnPattern::parse(pattern, policy_kind) else { return false };
+        if !tokens_match(&tokens(&p.header[1]), "iam", true) || p.resource == "*" {
+            return false;
+        }
+        if let Some(rest) = p.resource.strip_prefix(kind).and_then(|r| r.strip_prefix("/*")) {
+            if !rest.contains(['/', '$']) {
+                return false;
+            }
+        }
+        // Could the pattern match `<kind>/…` at all? Compare the literal
+        // prefix (up to the first wildcard or variable) with `<kind>/`.
+        let literal = p.resource.split(['*', '?', '$']).next().unwrap_or("");
+        let want = format!("{kind}/");
+        let n = literal.len().min(want.len());
+        literal.as_bytes().get(..n) == want.as_bytes().get(..n)
+    };
+    set.statements().any(|(_, policy, stmt)| {
+        stmt.covers_action(action) && stmt.resources.iter().flat_map(|r| &r.patterns).any(|p| sensitive(p, policy.kind))
+    })
+}
+
+/// Whether a resource-based policy could grant this request.
+fn resource_policy_possible(req: &Request) -> bool {
+    let service = req.action.split_once(':').map_or("", |(s, _)| s);
+    req.resource != "*" && RESOURCE_POLICY_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which resource patterns tell an IAM entity's paths apart.
+    #[test]
+    fn iam_path_matters_only_for_patterns_that_can_see_the_path() {
+        let matters = |resource: &str, action_pattern: &str| {
+            let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action_pattern, "Resource": resource}]});
+            let policy = crate::engine::policy::parse_policy(
+                doc.to_string().as_bytes(),
+                "p",
+                crate::engine::policy::PolicyKind::Identity,
+            )
+            .map_err(|e| e.to_string())?;
+            let set = PolicySet { identity: vec![policy], ..Default::default() };
+            Ok::<_, String>(iam_path_matters(&set, "iam:GetRole", "arn:aws:iam::1:role/app"))
+        };
+        for (resource, want) in [
+            ("*", false),
+            ("arn:aws:iam::*:*", false),
+            ("arn:aws:iam::1:role/*", false),
+            ("arn:aws:iam::1:role/*-app", false),
+            ("arn:aws:iam::1:user/*", false),
+            ("arn:aws:iam::1:policy/app", false),
+            ("arn:aws:s3:::role/app", false),
+            ("arn:aws:iam::1:role/app", true),
+            ("arn:aws:iam::1:role/team/*", true),
+            ("arn:aws:iam::1:role/*/app", true),
+            ("arn:aws:iam::1:ro*", true),
+            ("arn:aws:iam::1:role/${aws:username}", true),
+            ("arn:aws:iam::1:*", false),
+            ("arn:aws:iam::1:*app", true),
+        ] {
+            assert_eq!(matters(resource, "iam:*"), Ok(want), "{resource}");
+            // Statements for other actions never count.
+            assert_eq!(matters(resource, "iam:DeleteRole"), Ok(false), "{resource}");
+        }
+    }
+
+    /// The inventory's tags become the principal's tag keys; any other tag
+    /// key is absent, while other unlisted keys stay unknown (open world).
+    #[test]
+    fn principal_tags_are_listed_and_the_rest_absent() {
+        let identity = crate::audit::inventory::Identity {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            tags: vec![("team".into(), "red".into())],
+            ..Default::default()
+        };
+        let mut context = crate::engine::request::Context::open_world();
+        add_principal_tags(&mut context, &identity);
+        let req = Request { context, ..Request::new(Principal::parse(&identity.arn).unwrap(), "s3:GetObject", "*") };
+        assert_eq!(req.lookup("aws:principaltag/team"), Some(crate::engine::request::Value::Single("red")));
+        assert_eq!(req.lookup("aws:principaltag/other"), None);
+        assert_eq!(req.lookup("aws:sourceip"), Some(crate::engine::request::Value::Unknown));
+    }
+}

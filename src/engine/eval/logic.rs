@@ -1,0 +1,685 @@
+//! The decision rules both evaluators share, written once:
+//!
+//! * [`condition_result`]: missing keys, `IfExists`, set qualifiers and negation
+//!   over a per-value match function (semantics doc §5.1, §5.3, §5.4);
+//! * [`combine`]: statement hits → decision (§7.2–7.5): explicit deny anywhere,
+//!   RCP and SCP guardrails level by level, then the same-account or
+//!   cross-account grant with boundary and session limits.
+//!
+//! The two evaluators differ in how they find hits (naive interpretation vs
+//! compiled automata); that is what differential testing compares.
+
+use super::decision::{DecisionKind, Hit, Outcome, PrincipalClass};
+use crate::engine::policy::{Effect, Layer, Operator, SetQualifier, Shape, StatementRef};
+use crate::engine::request::{Principal, Request, Tri, Value};
+use smallvec::SmallVec;
+
+/// Evaluates one condition given the request value and `matches`, which says
+/// whether one request value matches any of the policy values under the
+/// *positive* form of the operator (`None` = the request value does not parse
+/// as the operator's type). `Null` is handled by the caller.
+///
+/// * Absent key: `IfExists` ⇒ true; `ForAllValues` ⇒ true; `ForAnyValue` ⇒ false;
+///   otherwise negated operators ⇒ true, positive ⇒ false (§5.3).
+/// * Unknown value ⇒ unknown (§5.5).
+/// * Unqualified operator on a multi-valued value ⇒ false (Appendix A-4).
+/// * A request value of the wrong type ⇒ false, negated or not (Appendix A-5).
+pub fn condition_result(op: &Operator, value: Option<Value<'_>>, mut matches: impl FnMut(&str) -> Option<Tri>) -> Tri {
+    let negated = op.base.negated;
+    let mut one = |v: &str| match matches(v) {
+        None => Tri::False,
+        Some(t) if negated => t.not(),
+        Some(t) => t,
+    };
+    match value {
+        None => Tri::from_bool(match op.qualifier {
+            _ if op.if_exists => true,
+            Some(SetQualifier::ForAllValues) => true,
+            Some(SetQualifier::ForAnyValue) => false,
+            None => negated,
+        }),
+        Some(Value::Unknown) => Tri::Unknown,
+        Some(Value::Single(v)) => one(v),
+        Some(Value::Multi(vs)) => match op.qualifier {
+            None => Tri::False,
+            Some(SetQualifier::ForAnyValue) => vs.iter().fold(Tri::False, |acc, v| acc.or(one(v))),
+            Some(SetQualifier::ForAllValues) => vs.iter().fold(Tri::True, |acc, v| acc.and(one(v))),
+        },
+    }
+}
+
+/// `Null`: policy value `true` ⇒ key absent or empty; `false` ⇒ present and
+/// non-empty (§5.3, Appendix A-11). Values are OR-ed.
+pub fn null_result(want_null: impl Iterator<Item = bool>, value: Option<Value<'_>>) -> Tri {
+    let is_null = match value {
+        None => true,
+        Some(Value::Unknown) => return Tri::Unknown,
+        Some(Value::Single(s)) => s.is_empty(),
+        Some(Value::Multi(m)) => m.is_empty(),
+    };
+    let mut any = false;
+    for w in want_null {
+        any |= w == is_null;
+    }
+    Tri::from_bool(any)
+}
+
+/// Actions that are not authorised by policies at all (§7.3 step 0).
+const AUTHORIZATION_FREE: &[&str] = &["sts:getcalleridentity", "sts:getsessiontoken"];
+
+/// Services whose resources RCPs govern (§7.2; data, extend as AWS adds services).
+const RCP_SERVICES: &[&str] = &["s3", "sts", "kms", "sqs", "secretsmanager", "ecr", "aoss", "cognito-idp", "logs"];
+
+/// Actions a role trust policy governs (§7.4).
+const TRUST_ACTIONS: &[&str] = &[
+    "sts:assumerole",
+    "sts:assumerolewithsaml",
+    "sts:assumerolewithwebidentity",
+    "sts:tagsession",
+    "sts:setsourceidentity",
+    "sts:setcontext",
+];
+
+/// What the decision rules need to know about an action; depends on the
+/// action name only, so the compiled engine computes it once per distinct action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActionFacts {
+    /// Not authorised by policies (`sts:GetCallerIdentity`, `sts:GetSessionToken`).
+    pub authorization_free: bool,
+    /// A KMS action: the key policy must delegate to the account.
+    pub kms: bool,
+    /// A role trust action (`sts:AssumeRole`…).
+    pub trust: bool,
+    /// Its service is governed by RCPs.
+    pub rcp_service: bool,
+}
+
+/// Whether a request is on a KMS key, where identity policies count only if
+/// the key policy delegates to the account (§7.4). Key policies govern keys
+/// only: aliases (and `*`) are controlled by IAM policies alone.
+pub fn on_kms_key(facts: &ActionFacts, resource: &str) -> bool {
+    facts.kms && resource.contains(":key/")
+}
+
+impl ActionFacts {
+    /// The facts of `action` (any case).
+    pub fn of(action: &str) -> ActionFacts {
+        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        let one_of = |list: &[&str], s: &str| list.iter().any(|a| a.eq_ignore_ascii_case(s));
+        ActionFacts {
+            authorization_free: one_of(AUTHORIZATION_FREE, action),
+            kms: service.eq_ignore_ascii_case("kms"),
+            trust: one_of(TRUST_ACTIONS, action),
+            rcp_service: one_of(RCP_SERVICES, service),
+        }
+    }
+}
+
+/// Whether SCPs govern this request's principal (§7.2): member-account users,
+/// role sessions (not service-linked) and root users.
+pub fn scps_apply(shape: &Shape, req: &Request) -> bool {
+    let p = &req.principal;
+    shape.scp_levels > 0
+        && matches!(
+            p,
+            Principal::User { .. }
+                | Principal::RoleSession { .. }
+                | Principal::FederatedUser { .. }
+                | Principal::Root { .. }
+        )
+        && !p.is_service_linked_role()
+        && shape.organization.is_member(p.account())
+}
+
+/// Whether RCPs govern a request for `facts`' action on a resource owned by `owner` (§7.2).
+pub fn rcps_apply(shape: &Shape, owner: Option<&str>, facts: &ActionFacts) -> bool {
+    shape.rcp_levels > 0 && facts.rcp_service && shape.organization.is_member(owner)
+}
+
+/// Per-layer results accumulated in one pass over the hits.
+#[derive(Default)]
+struct Tally {
+    denies: SmallVec<[StatementRef; 4]>,
+    deny_unknown: bool,
+    allows: Allows,
+}
+
+/// Allow results by layer: the OR of each layer's allow hits (`None` = no
+/// allow hit at all).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Allows {
+    identity: Option<Tri>,
+    boundary: Option<Tri>,
+    session: Option<Tri>,
+    /// Resource-policy allows by principal class: Account, ViaUser/ViaRole, Direct.
+    account: Option<Tri>,
+    via: Option<Tri>,
+    direct: Option<Tri>,
+    scp: Levels,
+    rcp: Levels,
+}
+
+impl Allows {
+    /// ORs one allow hit into its layer.
+    fn note(&mut self, h: &Hit) {
+        let slot = match h.statement.layer {
+            Layer::Identity => &mut self.identity,
+            Layer::PermissionsBoundary => &mut self.boundary,
+            Layer::Session => &mut self.session,
+            Layer::Resource => match h.class {
+                PrincipalClass::Direct => &mut self.direct,
+                PrincipalClass::ViaRole | PrincipalClass::ViaUser => &mut self.via,
+                PrincipalClass::Account => &mut self.account,
+            },
+            Layer::Scp(level) => return self.scp.note(level, h.result),
+            Layer::Rcp(level) => return self.rcp.note(level, h.result),
+        };
+        or_into(slot, h.result);
+    }
+}
+
+/// An action's always-hitting statements (no condition, variable or
+/// `Principal`, every resource) folded once per action for [`combine`]: their
+/// allows already tallied by layer, and the statements for the decision's
+/// explanation. The default holds none (the reference evaluator passes it
+/// with every hit in `hits`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedLayers {
+    /// The statements, as sorted Deny and Allow lists.
+    pub hits: FixedHits,
+    allows: Allows,
+}
+
+impl FixedLayers {
+    /// Folds hits that hold for every request (each with result `True`).
+    pub fn fold<'a>(hits: impl Iterator<Item = &'a Hit> + Clone) -> FixedLayers {
+        let mut allows = Allows::default();
+        for h in hits.clone().filter(|h| h.effect == Effect::Allow) {
+            allows.note(h);
+        }
+        FixedLayers { hits: FixedHits::fold(hits), allows }
+    }
+}
+
+fn or_into(slot: &mut Option<Tri>, t: Tri) {
+    *slot = Some(slot.map_or(t, |s| s.or(t)));
+}
+
+// A level's bit must fit in a `Levels` word.
+const _: () = assert!(crate::engine::compile::MAX_GUARDRAIL_LEVELS <= u64::BITS as usize);
+
+/// The allow results of SCP or RCP levels (at most
+/// [`MAX_GUARDRAIL_LEVELS`](crate::engine::compile::MAX_GUARDRAIL_LEVELS)), one bit per level: the OR of a
+/// level's allow hits is true where `allowed` has its bit, else unknown
+/// where `unknown` has it, else false (no allow, or only false ones).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Levels {
+    allowed: u64,
+    unknown: u64,
+}
+
+impl Levels {
+    fn note(&mut self, level: u16, result: Tri) {
+        // Levels past the limit are refused at compile time; a stray one adds nothing.
+        let bit = 1u64.checked_shl(u32::from(level)).unwrap_or(0);
+        match result {
+            Tri::True => self.allowed |= bit,
+            Tri::Unknown => self.unknown |= bit,
+            Tri::False => {}
+        }
+    }
+
+    /// Over the first `levels` levels: `Err(level)` for the first one that
+    /// does not allow, else whether some level allows only unknown.
+    fn check(&self, levels: u16) -> Result<bool, u16> {
+        let all = 1u64.checked_shl(u32::from(levels)).map_or(u64::MAX, |b| b - 1);
+        let refusing = all & !(self.allowed | self.unknown);
+        if refusing != 0 {
+            // Below 64: a u64 has 64 bits.
+            return Err(refusing.trailing_zeros() as u16);
+        }
+        if u32::from(levels) > u64::BITS {
+            // Levels past the word are not tracked: compile refuses such sets,
+            // and the reference evaluator (which also runs these rules) denies
+            // at the first of them rather than let it pass unread.
+            return Err(u64::BITS as u16);
+        }
+        Ok(all & self.unknown & !self.allowed != 0)
+    }
+}
+
+/// Applies §7.3: hits (statements whose action, resource and principal match,
+/// with their condition results) → decision. `facts` must be
+/// `ActionFacts::of(&req.action)` and `owner` must be `req.resource_account()`
+/// (passed in so the caller's parse of the resource ARN is reused).
+///
+/// `fixed` holds hits folded once per action ([`FixedLayers`]); `hits` are
+/// the others (the reference evaluator passes every hit there and an empty
+/// `fixed`). `O` says whether the outcome is explained or the verdict alone.
+pub(in crate::engine) fn combine<O: Outcome>(
+    shape: &Shape,
+    req: &Request,
+    owner: Option<&str>,
+    facts: &ActionFacts,
+    fixed: &FixedLayers,
+    hits: &[Hit],
+    keys: O::Keys,
+) -> O::Out {
+    // `keys` moves into the decision on the path that decides: no copies.
+    if facts.authorization_free {
+        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
+    }
+    let p = &req.principal;
+    let identity_applies = p.has_identity_policies();
+    let scp = scps_apply(shape, req);
+    let rcp = rcps_apply(shape, owner, facts);
+    let applies = |layer: Layer| match layer {
+        Layer::Identity | Layer::PermissionsBoundary | Layer::Session => identity_applies,
+        Layer::Resource => true,
+        Layer::Scp(_) => scp,
+        Layer::Rcp(_) => rcp,
+    };
+
+    // The fixed allows of every layer: each layer's result is read below only
+    // where that layer governs the request.
+    let mut t = Tally { allows: fixed.allows, ..Tally::default() };
+    for h in hits.iter().filter(|h| applies(h.statement.layer)) {
+        if h.effect == Effect::Allow {
+            t.allows.note(h);
+            continue;
+        }
+        match h.result {
+            Tri::True => t.denies.push(h.statement),
+            Tri::Unknown => t.deny_unknown = true,
+            Tri::False => {}
+        }
+    }
+    let fixed_denies = fixed.hits.denies.iter().copied().filter(|s| applies(s.layer));
+
+    // Step 1: an explicit deny anywhere wins.
+    if !t.denies.is_empty() || fixed_denies.clone().next().is_some() {
+        let mut denies = t.denies;
+        return O::conclude(DecisionKind::ExplicitDeny, keys, None, || {
+            denies.extend(fixed_denies);
+            denies.sort_unstable();
+            denies
+        });
+    }
+    let mut unknown = t.deny_unknown;
+    let allowed = |slot: Option<Tri>| slot.unwrap_or(Tri::False);
+
+    // Steps 2 and 3: every RCP level, then every SCP level, must allow.
+    let guardrails = [
+        (rcp, shape.rcp_levels, &t.allows.rcp, Layer::Rcp as fn(u16) -> Layer),
+        (scp, shape.scp_levels, &t.allows.scp, Layer::Scp),
+    ];
+    for (active, levels, tally, layer_of) in guardrails {
+        if active {
+            match tally.check(levels) {
+                Err(level) => {
+                    return O::conclude(DecisionKind::ImplicitDeny, keys, Some(layer_of(level)), SmallVec::new)
+                }
+                Ok(only_unknown) => unknown |= only_unknown,
+            }
+        }
+    }
+
+    // Step 4: grants (§7.4 same account, §7.5 cross-account and non-IAM callers).
+    let id = if identity_applies && shape.has_identity { allowed(t.allows.identity) } else { Tri::False };
+    let pb = if identity_applies && shape.has_boundary { allowed(t.allows.boundary) } else { Tri::True };
+    let sp = match (shape.has_session, p) {
+        (true, _) if identity_applies => allowed(t.allows.session),
+        // A federated-user session created without a session policy has no
+        // identity-derived permissions (STS GetFederationToken).
+        (false, Principal::FederatedUser { .. }) => Tri::False,
+        _ => Tri::True,
+    };
+    let (direct, via, account) = (allowed(t.allows.direct), allowed(t.allows.via), allowed(t.allows.account));
+    let is_root = matches!(p, Principal::Root { .. });
+    // The root user has every permission in its own account (§7.4).
+    let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
+    let limits = pb.and(sp);
+    let is_kms = shape.has_resource_policy && on_kms_key(facts, &req.resource);
+    let is_trust = facts.trust && req.resource.contains(":role/");
+    let same_account = p.account() == owner;
+
+    let grant = match p {
+        Principal::Service { .. } | Principal::Anonymous => direct,
+        _ if same_account => {
+            // KMS: identity policies count only if the key policy delegates to the
+            // account; trust policies: the trust policy must name the caller or its
+            // account (then the identity side must allow too).
+            let trusts_iam = if is_kms {
+                account.or(if is_root { direct } else { Tri::False })
+            } else if is_trust {
+                account
+            } else {
+                Tri::True
+            };
+            // Appendix A-3: a trust policy naming the caller is still limited by its boundary.
+            let direct = if is_trust { direct.and(pb) } else { direct };
+            direct.or(via.and(limits)).or(identity_side.and(trusts_iam))
+        }
+        _ => identity_side.and(direct.or(via).or(account)),
+    };
+
+    let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
+    conclude::<O>(grant, Caller::of(p), keys, || {
+        let mut granted: SmallVec<[StatementRef; 4]> = hits
+            .iter()
+            .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
+            .map(|h| h.statement)
+            .chain(fixed.hits.allows.iter().copied().filter(|s| applies(s.layer)))
+            .collect();
+        granted.sort_unstable();
+        granted
+    })
+}
+
+/// Step 4's outcome and what explains it (§7.3–7.5).
+struct Grant {
+    grant: Tri,
+    /// An unknown deny or guardrail: an allow is only indeterminate.
+    unknown: bool,
+    identity_side: Tri,
+    id: Tri,
+    pb: Tri,
+    same_account: bool,
+    is_kms: bool,
+    is_trust: bool,
+}
+
+/// The decision for `g`: on an implicit deny, the layer that had no allowing
+/// statement; on an allow, `granted()`: the applicable Allow statements that
+/// matched, sorted (built only when the request is allowed).
+fn conclude<O: Outcome>(
+    g: Grant,
+    caller: Caller,
+    keys: O::Keys,
+    granted: impl FnOnce() -> SmallVec<[StatementRef; 4]>,
+) -> O::Out {
+    match g.grant {
+        Tri::False => {
+            let reason = if caller.service {
+                Layer::Resource
+            } else if g.identity_side == Tri::False && !caller.root {
+                if g.id == Tri::False {
+                    Layer::Identity
+                } else if g.pb == Tri::False {
+                    Layer::PermissionsBoundary
+                } else {
+                    Layer::Session
+                }
+            } else if g.same_account && !g.is_kms && !g.is_trust {
+                Layer::Identity
+            } else {
+                Layer::Resource
+            };
+            O::conclude(DecisionKind::ImplicitDeny, keys, Some(reason), SmallVec::new)
+        }
+        Tri::True if !g.unknown => O::conclude(DecisionKind::Allowed, keys, None, granted),
+        _ => O::conclude(DecisionKind::Indeterminate, keys, None, SmallVec::new),
+    }
+}
+
+/// Whether `shape` has no layer besides identity policies (which may be
+/// none): no boundary, session policy, resource policy, SCP or RCP (the
+/// common embedding).
+pub fn identity_only(shape: &Shape) -> bool {
+    !shape.has_boundary
+        && !shape.has_session
+        && !shape.has_resource_policy
+        && shape.scp_levels == 0
+        && shape.rcp_levels == 0
+}
+
+/// The hits an action gets whatever the request (statements that always
+/// hit: no condition, variable or `Principal`, every resource), folded once
+/// per action: ready lists for [`combine_identity_only`], and within
+/// [`FixedLayers`] (with their per-layer tally) for [`combine`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedHits {
+    /// Their `Deny` statements, sorted.
+    pub denies: SmallVec<[StatementRef; 4]>,
+    /// Their `Allow` statements, sorted.
+    pub allows: SmallVec<[StatementRef; 4]>,
+}
+
+impl FixedHits {
+    /// Folds hits that hold for every request (each with result `True`).
+    pub fn fold<'a>(hits: impl Iterator<Item = &'a Hit>) -> FixedHits {
+        let mut fixed = FixedHits::default();
+        for h in hits {
+            debug_assert_eq!(h.result, Tri::True);
+            match h.effect {
+                Effect::Deny => fixed.denies.push(h.statement),
+                Effect::Allow => fixed.allows.push(h.statement),
+            }
+        }
+        fixed.denies.sort_unstable();
+        fixed.allows.sort_unstable();
+        fixed
+    }
+}
+
+/// Adds the `True` hits of `effect` in `hits` to a sorted list of statements.
+fn with_true_hits(sorted: &[StatementRef], hits: &[Hit], effect: Effect) -> SmallVec<[StatementRef; 4]> {
+    // Copied as a slice: `SmallVec::clone` goes through an iterator.
+    let mut all = SmallVec::from_slice(sorted);
+    let mut added = false;
+    for h in hits {
+        if h.effect == effect && h.result == Tri::True {
+            all.push(h.statement);
+            added = true;
+        }
+    }
+    if added && all.len() > 1 {
+        all.sort_unstable();
+    }
+    all
+}
+
+/// What [`combine_identity_only`] reads of the caller, resolved once (a
+/// prepared request holds it; the owned path reads it off the principal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::engine) struct Caller {
+    /// A user, role session or federated-user session: identity policies count.
+    pub identity_policies: bool,
+    /// A federated-user session.
+    pub federated: bool,
+    /// The root user of an account.
+    pub root: bool,
+    /// A service principal or an anonymous caller.
+    pub service: bool,
+}
+
+impl Caller {
+    /// The facts of `p`.
+    pub fn of(p: &Principal) -> Caller {
+        Caller {
+            identity_policies: p.has_identity_policies(),
+            federated: matches!(p, Principal::FederatedUser { .. }),
+            root: matches!(p, Principal::Root { .. }),
+            service: matches!(p, Principal::Service { .. } | Principal::Anonymous),
+        }
+    }
+}
+
+/// Whether a role trust action is asked on a role (§7.4): its trust policy decides.
+pub(in crate::engine) fn trust_on_role(facts: &ActionFacts, resource: &str) -> bool {
+    facts.trust && resource.contains(":role/")
+}
+
+/// [`combine`] for an [`identity_only`] shape, with the absent layers folded
+/// away (no tallies per layer, no guardrail loops) and the action's fixed
+/// hits folded once per action: the same rules, checked against the reference
+/// evaluator, which always runs [`combine`]. `hits` are the other hits; every
+/// hit is an identity statement. `on_role` is [`trust_on_role`] of the
+/// request; `same_account()` says whether the caller's account owns the
+/// resource, and is called only when the identity side could allow.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the rules' inputs, each resolved by the caller once; a struct of them would be built per decision"
+)]
+pub(in crate::engine) fn combine_identity_only<O: Outcome>(
+    shape: &Shape,
+    caller: Caller,
+    on_role: bool,
+    same_account: impl FnOnce() -> bool,
+    facts: &ActionFacts,
+    fixed: &FixedHits,
+    hits: &[Hit],
+    keys: O::Keys,
+) -> O::Out {
+    debug_assert!(identity_only(shape));
+    if facts.authorization_free {
+        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
+    }
+    // Identity statements count only for principals that have identity policies.
+    let (fixed_denies, fixed_allows, hits) = if caller.identity_policies {
+        (&fixed.denies[..], &fixed.allows[..], hits)
+    } else {
+        (&[][..], &[][..], &[][..])
+    };
+    let mut allow: Option<Tri> = if fixed_allows.is_empty() { None } else { Some(Tri::True) };
+    let mut denied = !fixed_denies.is_empty();
+    let mut deny_unknown = false;
+    for h in hits {
+        match (h.effect, h.result) {
+            (Effect::Deny, Tri::True) => denied = true,
+            (Effect::Deny, Tri::Unknown) => deny_unknown = true,
+            (Effect::Deny, Tri::False) => {}
+            (Effect::Allow, r) => or_into(&mut allow, r),
+        }
+    }
+    if denied {
+        return O::conclude(DecisionKind::ExplicitDeny, keys, None, || {
+            with_true_hits(fixed_denies, hits, Effect::Deny)
+        });
+    }
+    let id = if shape.has_identity { allow.unwrap_or(Tri::False) } else { Tri::False };
+    // No session policy: a federated-user session has no identity-derived permissions.
+    let session = if caller.federated { Tri::False } else { Tri::True };
+    let identity_side = if caller.root { Tri::True } else { id.and(session) };
+    // Without a trust policy in the set, a role trust action on a role is not granted.
+    let is_trust = on_role;
+    // Read only where it decides: the grant, or the reason for a deny once
+    // the identity side allows (see `conclude`).
+    let same_account = !caller.service && identity_side != Tri::False && same_account();
+    let grant = if same_account && !is_trust { identity_side } else { Tri::False };
+    let grant =
+        Grant { grant, unknown: deny_unknown, identity_side, id, pb: Tri::True, same_account, is_kms: false, is_trust };
+    conclude::<O>(grant, caller, keys, || with_true_hits(fixed_allows, hits, Effect::Allow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(name: &str) -> Operator {
+        Operator::parse(name).unwrap()
+    }
+
+    fn eq_any<'a>(policy: &'a [&'a str]) -> impl FnMut(&str) -> Option<Tri> + 'a {
+        move |v| Some(Tri::from_bool(policy.contains(&v)))
+    }
+
+    /// `Levels` against the per-level fold it replaces: each level's allow
+    /// hits ORed into `Option<Tri>`, the first level that is not true-or-unknown
+    /// refusing.
+    #[test]
+    fn level_bits_agree_with_folding_each_level() {
+        fn naive(levels: u16, hits: &[(u16, Tri)]) -> Result<bool, u16> {
+            let mut slots = vec![None; usize::from(levels)];
+            for &(l, r) in hits {
+                if let Some(slot) = slots.get_mut(usize::from(l)) {
+                    or_into(slot, r);
+                }
+            }
+            let mut unknown = false;
+            for (l, slot) in slots.iter().enumerate() {
+                match slot.unwrap_or(Tri::False) {
+                    Tri::False => return Err(l as u16),
+                    Tri::Unknown => unknown = true,
+                    Tri::True => {}
+                }
+            }
+            Ok(unknown)
+        }
+        // Every combination of up to two hits on each of three levels.
+        let results = [None, Some(Tri::False), Some(Tri::Unknown), Some(Tri::True)];
+        let mut cases = 0;
+        for code in 0..16usize.pow(3) {
+            let mut hits = Vec::new();
+            for level in 0..3u16 {
+                let pair = code / 16usize.pow(u32::from(level)) % 16;
+                hits.extend([results[pair % 4], results[pair / 4]].into_iter().flatten().map(|r| (level, r)));
+            }
+            for levels in 0..=3 {
+                let mut bits = Levels::default();
+                for &(l, r) in hits.iter().filter(|(l, _)| *l < levels) {
+                    bits.note(l, r);
+                }
+                assert_eq!(bits.check(levels), naive(levels, &hits), "{levels} levels, hits {hits:?}");
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 4 * 4096);
+        // The edges of the word: 64 levels, the last one refusing or unknown.
+        let mut bits = Levels::default();
+        for l in 0..63 {
+            bits.note(l, Tri::True);
+        }
+        assert_eq!(bits.check(64), Err(63));
+        bits.note(63, Tri::Unknown);
+        assert_eq!(bits.check(64), Ok(true));
+        bits.note(63, Tri::True);
+        assert_eq!(bits.check(64), Ok(false));
+        assert_eq!(bits.check(0), Ok(false));
+        // Past the word: refused at the first untracked level, never allowed.
+        assert_eq!(bits.check(65), Err(64));
+        assert_eq!(bits.check(u16::MAX), Err(64));
+    }
+
+    #[test]
+    fn missing_keys_and_qualifiers() {
+        let p = ["env", "team"];
+        assert_eq!(condition_result(&op("StringEquals"), None, eq_any(&p)), Tri::False);
+        assert_eq!(condition_result(&op("StringNotEquals"), None, eq_any(&p)), Tri::True);
+        assert_eq!(condition_result(&op("StringEqualsIfExists"), None, eq_any(&p)), Tri::True);
+        assert_eq!(condition_result(&op("ForAllValues:StringEquals"), None, eq_any(&p)), Tri::True);
+        assert_eq!(condition_result(&op("ForAnyValue:StringNotEquals"), None, eq_any(&p)), Tri::False);
+        let set = vec!["env".to_string(), "owner".to_string()];
+        assert_eq!(
+            condition_result(&op("ForAllValues:StringEquals"), Some(Value::Multi(&set)), eq_any(&p)),
+            Tri::False
+        );
+        assert_eq!(condition_result(&op("ForAnyValue:StringEquals"), Some(Value::Multi(&set)), eq_any(&p)), Tri::True);
+        assert_eq!(
+            condition_result(&op("ForAnyValue:StringNotEquals"), Some(Value::Multi(&set)), eq_any(&p)),
+            Tri::True
+        );
+        assert_eq!(condition_result(&op("StringEquals"), Some(Value::Multi(&set)), eq_any(&p)), Tri::False);
+        assert_eq!(condition_result(&op("StringNotEquals"), Some(Value::Multi(&set)), eq_any(&p)), Tri::False);
+        let empty: Vec<String> = vec![];
+        assert_eq!(
+            condition_result(&op("ForAllValues:StringEquals"), Some(Value::Multi(&empty)), eq_any(&p)),
+            Tri::True
+        );
+        assert_eq!(
+            condition_result(&op("ForAnyValue:StringEquals"), Some(Value::Multi(&empty)), eq_any(&p)),
+            Tri::False
+        );
+        assert_eq!(condition_result(&op("StringEquals"), Some(Value::Unknown), eq_any(&p)), Tri::Unknown);
+        // Type mismatch: false under negation too.
+        assert_eq!(condition_result(&op("NotIpAddress"), Some(Value::Single("x")), |_| None), Tri::False);
+    }
+
+    #[test]
+    fn null_operator() {
+        assert_eq!(null_result([true].into_iter(), None), Tri::True);
+        assert_eq!(null_result([false].into_iter(), None), Tri::False);
+        assert_eq!(null_result([true].into_iter(), Some(Value::Single(""))), Tri::True);
+        assert_eq!(null_result([false].into_iter(), Some(Value::Single("x"))), Tri::True);
+    }
+}
