@@ -12,7 +12,7 @@
 use super::decision::{Decision, Explained, Hit, KeyNotes, Outcome, PrincipalClass, Verdict, VerdictOnly};
 use super::logic::{
     combine, combine_identity_only, condition_result, identity_only, null_result, trust_on_role, ActionFacts, Caller,
-    FixedLayers,
+    FixedLayers, Situation,
 };
 use super::principal::principal_class;
 use crate::engine::compile::action::ActionScratch;
@@ -22,7 +22,7 @@ use crate::engine::compile::resource::{ResourceMatcher, Segment};
 use crate::engine::compile::CompiledPolicySet;
 use crate::engine::policy::pattern::Token;
 use crate::engine::policy::principal::USERID_KEY;
-use crate::engine::policy::set::KeyId;
+use crate::engine::policy::set::{KeyId, Shape};
 use crate::engine::policy::values::*;
 use crate::engine::policy::variables::{Lookup, Status};
 use crate::engine::policy::{Arn, Comparison};
@@ -235,11 +235,8 @@ pub struct Prepared<'r> {
     /// `resource` (`None`: not an ARN).
     header_ends: Option<[u32; 4]>,
     resource_is_star: bool,
-    caller: Caller,
-    /// The caller's account owns the resource.
-    same_account: bool,
-    /// [`trust_on_role`] of the request.
-    on_role: bool,
+    /// The caller's facts and the request's, as the rules read them.
+    at: Situation,
     owner: Option<&'r str>,
     /// Values of `plan.key_ids`, in that order.
     values: SmallVec<[Option<Value<'r>>; 4]>,
@@ -285,6 +282,8 @@ trait View<'r> {
     fn on_role(&self, facts: &ActionFacts) -> bool;
     /// The caller's account owns the resource.
     fn same_account(&self) -> bool;
+    /// All [`combine`] reads of the request.
+    fn situation(&self, shape: &Shape, facts: &ActionFacts) -> Situation;
 }
 
 /// A [`Request`] read as the loop needs it: the ARN split on first use, keys
@@ -333,6 +332,9 @@ impl<'r> View<'r> for Owned<'r> {
     fn same_account(&self) -> bool {
         self.req.principal.account() == self.owner()
     }
+    fn situation(&self, shape: &Shape, facts: &ActionFacts) -> Situation {
+        Situation::of(shape, self.req, self.owner(), facts)
+    }
 }
 
 /// A [`Prepared`] request: everything already resolved.
@@ -367,13 +369,16 @@ impl<'r> View<'r> for PreparedView<'_, 'r> {
         self.0.owner
     }
     fn caller(&self) -> Caller {
-        self.0.caller
+        self.0.at.caller
     }
     fn on_role(&self, _: &ActionFacts) -> bool {
-        self.0.on_role
+        self.0.at.on_role
     }
     fn same_account(&self) -> bool {
-        self.0.same_account
+        self.0.at.same_account
+    }
+    fn situation(&self, _: &Shape, _: &ActionFacts) -> Situation {
+        self.0.at
     }
 }
 
@@ -483,9 +488,7 @@ impl CompiledPolicySet {
             resource: req.resource.as_str().into(),
             header_ends: arn.and_then(|a| header_ends(&req.resource, &a)),
             resource_is_star: req.resource == "*",
-            caller: Caller::of(&req.principal),
-            same_account: req.principal.account() == owner,
-            on_role: trust_on_role(&plan.facts, &req.resource),
+            at: Situation::of(&self.shape, req, owner, &plan.facts),
             owner,
             values,
             plan,
@@ -592,7 +595,7 @@ impl CompiledPolicySet {
                 keys,
             )
         } else {
-            combine::<O>(&self.shape, req, view.owner(), facts, fixed, hits, keys)
+            combine::<O>(&self.shape, view.situation(&self.shape, facts), facts, fixed, hits, keys)
         }
     }
 }

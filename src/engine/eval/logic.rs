@@ -258,8 +258,7 @@ impl Levels {
 /// `fixed`). `O` says whether the outcome is explained or the verdict alone.
 pub(in crate::engine) fn combine<O: Outcome>(
     shape: &Shape,
-    req: &Request,
-    owner: Option<&str>,
+    at: Situation,
     facts: &ActionFacts,
     fixed: &FixedLayers,
     hits: &[Hit],
@@ -269,10 +268,9 @@ pub(in crate::engine) fn combine<O: Outcome>(
     if facts.authorization_free {
         return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
     }
-    let p = &req.principal;
-    let identity_applies = p.has_identity_policies();
-    let scp = scps_apply(shape, req);
-    let rcp = rcps_apply(shape, owner, facts);
+    let caller = at.caller;
+    let identity_applies = caller.identity_policies;
+    let (scp, rcp) = (at.scp, at.rcp);
     let applies = |layer: Layer| match layer {
         Layer::Identity | Layer::PermissionsBoundary | Layer::Session => identity_applies,
         Layer::Resource => true,
@@ -327,25 +325,25 @@ pub(in crate::engine) fn combine<O: Outcome>(
     // Step 4: grants (§7.4 same account, §7.5 cross-account and non-IAM callers).
     let id = if identity_applies && shape.has_identity { allowed(t.allows.identity) } else { Tri::False };
     let pb = if identity_applies && shape.has_boundary { allowed(t.allows.boundary) } else { Tri::True };
-    let sp = match (shape.has_session, p) {
-        (true, _) if identity_applies => allowed(t.allows.session),
+    let sp = match shape.has_session {
+        true if identity_applies => allowed(t.allows.session),
         // A federated-user session created without a session policy has no
         // identity-derived permissions (STS GetFederationToken).
-        (false, Principal::FederatedUser { .. }) => Tri::False,
+        false if caller.federated => Tri::False,
         _ => Tri::True,
     };
     let (direct, via, account) = (allowed(t.allows.direct), allowed(t.allows.via), allowed(t.allows.account));
-    let is_root = matches!(p, Principal::Root { .. });
+    let is_root = caller.root;
     // The root user has every permission in its own account (§7.4).
     let identity_side = if is_root { Tri::True } else { id.and(pb).and(sp) };
     let limits = pb.and(sp);
-    let is_kms = shape.has_resource_policy && on_kms_key(facts, &req.resource);
-    let is_trust = facts.trust && req.resource.contains(":role/");
-    let same_account = p.account() == owner;
+    let is_kms = at.on_kms_key;
+    let is_trust = at.on_role;
+    let same_account = at.same_account;
 
-    let grant = match p {
-        Principal::Service { .. } | Principal::Anonymous => direct,
-        _ if same_account => {
+    let grant = match () {
+        () if caller.service => direct,
+        () if same_account => {
             // KMS: identity policies count only if the key policy delegates to the
             // account; trust policies: the trust policy must name the caller or its
             // account (then the identity side must allow too).
@@ -360,11 +358,11 @@ pub(in crate::engine) fn combine<O: Outcome>(
             let direct = if is_trust { direct.and(pb) } else { direct };
             direct.or(via.and(limits)).or(identity_side.and(trusts_iam))
         }
-        _ => identity_side.and(direct.or(via).or(account)),
+        () => identity_side.and(direct.or(via).or(account)),
     };
 
     let grant = Grant { grant, unknown, identity_side, id, pb, same_account, is_kms, is_trust };
-    conclude::<O>(grant, Caller::of(p), keys, || {
+    conclude::<O>(grant, caller, keys, || {
         let mut granted: SmallVec<[StatementRef; 4]> = hits
             .iter()
             .filter(|h| applies(h.statement.layer) && h.effect == Effect::Allow && h.result == Tri::True)
@@ -501,6 +499,41 @@ impl Caller {
             federated: matches!(p, Principal::FederatedUser { .. }),
             root: matches!(p, Principal::Root { .. }),
             service: matches!(p, Principal::Service { .. } | Principal::Anonymous),
+        }
+    }
+}
+
+/// What [`combine`] reads of a request besides its hits, resolved once (a
+/// prepared request holds it; the owned path and the reference evaluator
+/// work it out from the request with [`Situation::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::engine) struct Situation {
+    /// The caller's facts.
+    pub caller: Caller,
+    /// SCPs govern the caller ([`scps_apply`]).
+    pub scp: bool,
+    /// RCPs govern the request ([`rcps_apply`]).
+    pub rcp: bool,
+    /// The caller's account owns the resource.
+    pub same_account: bool,
+    /// On a KMS key ([`on_kms_key`]), and the set has a resource policy (a
+    /// key policy) to delegate.
+    pub on_kms_key: bool,
+    /// A trust action on a role ([`trust_on_role`]).
+    pub on_role: bool,
+}
+
+impl Situation {
+    /// The situation of `req` (whose resource is owned by `owner`) for an
+    /// action with `facts`, under a set of `shape`.
+    pub fn of(shape: &Shape, req: &Request, owner: Option<&str>, facts: &ActionFacts) -> Situation {
+        Situation {
+            caller: Caller::of(&req.principal),
+            scp: scps_apply(shape, req),
+            rcp: rcps_apply(shape, owner, facts),
+            same_account: req.principal.account() == owner,
+            on_kms_key: shape.has_resource_policy && on_kms_key(facts, &req.resource),
+            on_role: trust_on_role(facts, &req.resource),
         }
     }
 }

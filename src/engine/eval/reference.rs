@@ -7,7 +7,7 @@
 //! decision rules in [`super::logic`] and principal matching with the compiled engine.
 
 use super::decision::{Decision, Explained, Hit, KeyId, KeyReport, PrincipalClass};
-use super::logic::{combine, condition_result, null_result, ActionFacts, FixedLayers};
+use super::logic::{combine, condition_result, null_result, ActionFacts, FixedLayers, Situation};
 use super::principal::principal_class;
 use crate::engine::policy::pattern::{tokens, tokens_match, Token};
 use crate::engine::policy::values::*;
@@ -78,15 +78,9 @@ pub fn reference_decide(set: &PolicySet, req: &Request) -> Decision {
     }
     keys_report.finish();
     let no_fixed = FixedLayers::default();
-    combine::<Explained>(
-        &set.shape(),
-        req,
-        req.resource_account(),
-        &ActionFacts::of(&req.action),
-        &no_fixed,
-        &hits,
-        keys_report,
-    )
+    let (shape, facts) = (set.shape(), ActionFacts::of(&req.action));
+    let at = Situation::of(&shape, req, req.resource_account(), &facts);
+    combine::<Explained>(&shape, at, &facts, &no_fixed, &hits, keys_report)
 }
 
 fn lookup<'a>(req: &'a Request) -> impl Fn(&str) -> Lookup<'a> {
