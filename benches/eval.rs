@@ -8,7 +8,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use iamsim::audit::workload::Generator;
-use iamsim::engine::eval::{batch::decide_all, reference_decide, DecisionKind, Scratch};
+use iamsim::engine::eval::batch::{decide_all, prepare_all, verdicts};
+use iamsim::engine::eval::{reference_decide, DecisionKind, Prepared, Scratch};
 use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
 use iamsim::engine::request::{Principal, Request};
 use iamsim::CompiledPolicySet;
@@ -133,6 +134,37 @@ fn decide(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("compiled", "all_threads"), |b| {
             b.iter(|| decide_all(&compiled, black_box(&generated)))
         });
+        // Every path of the engine side by side, one thread (as `iamsim
+        // bench` prints them); the property tests check that they agree.
+        g.bench_function(BenchmarkId::new("owned_verdict", "1_thread"), |b| {
+            b.iter(|| {
+                for r in &generated {
+                    black_box(compiled.decide_verdict(r, &mut s));
+                }
+            })
+        });
+        let prepared = prepare_all(&compiled, &generated);
+        let mut grouped = prepared.clone();
+        grouped.sort_by_key(Prepared::action_group);
+        for (name, batch) in [("prepared", &prepared), ("prepared_by_action", &grouped)] {
+            g.bench_function(BenchmarkId::new(name, "explain_1_thread"), |b| {
+                b.iter(|| {
+                    for p in batch.iter() {
+                        black_box(compiled.explain(p, &mut s));
+                    }
+                })
+            });
+            g.bench_function(BenchmarkId::new(name, "verdict_1_thread"), |b| {
+                b.iter(|| {
+                    for p in batch.iter() {
+                        black_box(compiled.verdict(p, &mut s));
+                    }
+                })
+            });
+        }
+        g.bench_function(BenchmarkId::new("prepared", "verdicts_all_threads"), |b| {
+            b.iter(|| verdicts(&compiled, black_box(&prepared)))
+        });
         g.finish();
     }
 }
@@ -225,6 +257,14 @@ fn side_by_side(
         b.iter(|| {
             for r in our_reqs {
                 black_box(ours.decide(r, &mut s));
+            }
+        })
+    });
+    let prepared: Vec<_> = our_reqs.iter().map(|r| ours.prepare(r, &mut s)).collect();
+    g.bench_function("iamsim_prepared_verdict", |b| {
+        b.iter(|| {
+            for p in &prepared {
+                black_box(ours.verdict(p, &mut s));
             }
         })
     });

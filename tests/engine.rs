@@ -103,6 +103,17 @@ fn prepared_requests_decide_alike_on_every_thread() {
     assert_eq!(got, want);
     let verdicts: Vec<_> = prepared.par_iter().map_init(|| Scratch::new(&set), |s, p| set.verdict(p, s)).collect();
     assert_eq!(verdicts, kinds);
+    // The batch calls: in input order, prepared on the pool's threads.
+    let pooled = batch::prepare_all(&set, &reqs);
+    assert_eq!(batch::verdicts(&set, &pooled), kinds);
+    assert_eq!(batch::verdicts(&set, &prepared), kinds);
+    // Prepared by another set: that set's answer is not reused.
+    let deny = set_of("Deny");
+    let denied = batch::verdicts(&deny, &pooled);
+    for (r, v) in reqs.iter().zip(&denied) {
+        assert_eq!(*v, deny.decide_verdict(r, &mut Scratch::new(&deny)), "{r:?}");
+    }
+    assert!(denied.contains(&Verdict::ImplicitDeny) && !denied.contains(&Verdict::Allowed));
 }
 
 /// All 1,594 managed policies as one set: the action automaton once let
