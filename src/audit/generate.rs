@@ -12,6 +12,28 @@
 //! the report keeps, their common prefix up to a `/` or `:` boundary plus
 //! `*` (or `*` when that prefix would not reach the resource part).
 //! Statements group one service's actions that share a resource list.
+//!
+//! ```
+//! use iamsim::audit::generate::least_privilege;
+//! use iamsim::audit::replay::{Used, UsedAction};
+//! let used = |action: &str, resources: &[&str]| UsedAction {
+//!     action: action.into(), count: 1, denied: 0, indeterminate: 0,
+//!     resources: resources.iter().map(|r| r.to_string()).collect(),
+//!     more_resources: false, unknown_resources: false,
+//! };
+//! let node = Used { principal: "arn:aws:iam::111122223333:role/node".into(), actions: vec![
+//!     used("ec2:DescribeInstances", &["*"]),
+//!     used("s3:GetObject", &["arn:aws:s3:::logs/a", "arn:aws:s3:::logs/b"]),
+//! ]};
+//! let policy = least_privilege(&node, None, "node-least-privilege");
+//! let grants: Vec<(Vec<String>, Vec<String>)> = policy.statements.iter()
+//!     .map(|s| (s.actions.patterns.clone(), s.resources.as_ref().unwrap().patterns.clone()))
+//!     .collect();
+//! assert_eq!(grants, [
+//!     (vec!["ec2:DescribeInstances".to_string()], vec!["*".to_string()]),
+//!     (vec!["s3:GetObject".to_string()], vec!["arn:aws:s3:::logs/a".to_string(), "arn:aws:s3:::logs/b".to_string()]),
+//! ]);
+//! ```
 
 use crate::audit::catalog::Catalog;
 use crate::audit::replay::{Used, UsedAction};

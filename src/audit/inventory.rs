@@ -7,6 +7,24 @@
 //! version), else from an optional folder of `<PolicyName>.json` documents
 //! (e.g. the AWS managed policies); what cannot be found is listed as
 //! unresolved, never silently dropped.
+//!
+//! ```
+//! use iamsim::audit::inventory::Inventory;
+//! let details = br#"{"RoleDetailList": [{"RoleName": "node", "Path": "/eks/",
+//!   "Arn": "arn:aws:iam::111122223333:role/eks/node",
+//!   "AttachedManagedPolicies": [{"PolicyName": "Gone", "PolicyArn": "arn:aws:iam::aws:policy/Gone"}],
+//!   "RolePolicyList": [{"PolicyName": "tags", "PolicyDocument": {"Version": "2012-10-17",
+//!     "Statement": {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*"}}}]}]}"#;
+//! let mut inventory = Inventory::new();
+//! inventory.load(details, "details.json", None)?;
+//! let node = inventory.get("arn:aws:iam::111122223333:role/eks/node").unwrap();
+//! assert_eq!(node.policies.len(), 1);
+//! // Not in the file and no managed-policy folder given: listed, not dropped.
+//! assert_eq!(node.unresolved, ["arn:aws:iam::aws:policy/Gone"]);
+//! let set = inventory.policy_set("arn:aws:iam::111122223333:role/eks/node", &[]).unwrap();
+//! assert_eq!(set.identity.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::engine::policy::json::{self, Json, JsonKind};
 use crate::engine::policy::{policy_from_json, ParseError, ParseErrorKind, Policy, PolicyKind, PolicySet};

@@ -1,6 +1,18 @@
 //! Bounded line reading for the JSON Lines inputs (`eval` requests,
 //! CloudTrail Lake exports): a line longer than the bound is skipped to its
 //! end without being held in memory, so a hostile input cannot exhaust it.
+//!
+//! ```
+//! use iamsim::audit::lines::{read_line, Line};
+//! let mut input = &b"{\"a\":1}\nxxxxxxxxxxxxxxxx\n{}"[..];
+//! let mut buf = Vec::new();
+//! assert_eq!(read_line(&mut input, &mut buf, 10)?, Line::Kept);
+//! assert_eq!(buf, b"{\"a\":1}");
+//! assert_eq!(read_line(&mut input, &mut buf, 10)?, Line::TooLong(16)); // not held
+//! assert_eq!(read_line(&mut input, &mut buf, 10)?, Line::Kept);
+//! assert_eq!(read_line(&mut input, &mut buf, 10)?, Line::End);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::io::BufRead;
 

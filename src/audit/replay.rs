@@ -8,6 +8,31 @@
 //! Top of the pipeline beside `cli`: uses `cloudtrail`, `inventory`, `compile`
 //! and `eval`. Whatever the logs and the inventory cannot settle is
 //! `indeterminate` with the reason, never guessed.
+//!
+//! ```
+//! use iamsim::audit::inventory::Inventory;
+//! use iamsim::audit::replay::Replayer;
+//! // Who has which policies: get-account-authorization-details output.
+//! let details = br#"{"UserDetailList": [{"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice",
+//!   "UserPolicyList": [{"PolicyName": "read", "PolicyDocument": {"Version": "2012-10-17",
+//!     "Statement": {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}}}]}]}"#;
+//! let mut inventory = Inventory::new();
+//! inventory.load(details, "details.json", None)?;
+//! let mut replayer = Replayer::new(inventory, Vec::new(), Default::default());
+//! let event = |source: &str, name: &str| serde_json::json!({
+//!     "eventVersion": "1.08", "eventType": "AwsApiCall", "eventID": name,
+//!     "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+//!     "requestParameters": {"volumeId": "vol-1"},
+//!     "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+//!                      "accountId": "111122223333"}});
+//! replayer.event(&event("s3.amazonaws.com", "ListBuckets"));   // allowed, as recorded
+//! replayer.event(&event("ec2.amazonaws.com", "DeleteVolume")); // succeeded; these policies deny it
+//! let report = replayer.finish(1.0);
+//! assert_eq!((report.events_read, report.checks), (2, 2));
+//! assert_eq!(report.would_break.len(), 1);
+//! assert_eq!(report.would_break[0].action, "ec2:DeleteVolume");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled, SkipKind};

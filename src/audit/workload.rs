@@ -5,6 +5,19 @@
 //! decisions. Used by `iamsim gen-requests`, `iamsim bench` and the benches.
 //!
 //! Beside the pipeline: reads `policy` and builds `request`s.
+//!
+//! ```
+//! use iamsim::audit::workload::Generator;
+//! use iamsim::{parse_policy, PolicyKind, PolicySet};
+//! let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:*NetworkInterface","Resource":"*"}}"#,
+//!                      "cni", PolicyKind::Identity)?;
+//! let set = PolicySet { identity: vec![p], ..Default::default() };
+//! let requests = Generator::new(&set).generate(100, 7);
+//! assert_eq!(requests.len(), 100);
+//! // The same seed, the same stream.
+//! assert_eq!(requests, Generator::new(&set).generate(100, 7));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cloudtrail;
 

@@ -9,6 +9,21 @@
 //! access is an Allow grant OLD did not cover, or a Deny grant of OLD that NEW
 //! no longer covers. Coverage is decided syntactically and never claims more
 //! than is true, so the diff may over-report new access, never under-report.
+//!
+//! ```
+//! use iamsim::audit::catalog::{diff::diff, Catalog};
+//! use iamsim::{parse_policy, PolicyKind};
+//! let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference"))?;
+//! let doc = |actions: &str| format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":{actions},"Resource":"*"}}}}"#);
+//! let old = parse_policy(doc(r#""ec2:CreateNetworkInterface""#).as_bytes(), "old", PolicyKind::Identity)?;
+//! let new = parse_policy(doc(r#""ec2:*NetworkInterface""#).as_bytes(), "new", PolicyKind::Identity)?;
+//! let d = diff(&catalog, &[old], &[new])?;
+//! assert!(d.grants_new_access());
+//! let added: Vec<&str> = d.new_access.iter().map(|g| g.action.as_str()).collect();
+//! assert_eq!(added, ["ec2:AttachNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface"]);
+//! assert!(d.removed_access.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use super::{ActionId, Catalog};
 use crate::engine::compile::CompileError;

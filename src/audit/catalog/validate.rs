@@ -8,6 +8,18 @@
 //! (unknown service or action, a pattern matching no action); **warning** =
 //! it is legal but part of it can never apply, or it is over-permissive;
 //! **suggestion** = redundant text that can go.
+//!
+//! ```
+//! use iamsim::audit::catalog::{validate::validate, Catalog};
+//! use iamsim::{parse_policy, PolicyKind};
+//! let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference"))?;
+//! let text = br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ec2:CreateNetworkInterfaces","Resource":"*"}}"#;
+//! let policy = parse_policy(text, "p.json", PolicyKind::Identity)?;
+//! let findings = validate(&catalog, &policy, None)?;
+//! assert_eq!(findings[0].path, "Statement[0].Action");
+//! assert!(findings[0].message.contains("ec2:CreateNetworkInterface"), "{}", findings[0].message);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use super::{ActionId, Catalog, KeyMatch, ValueType};
 use crate::engine::compile::CompileError;
