@@ -108,6 +108,25 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
     }
 }
 
+/// Threads per core `--threads` may ask for: beyond a few, more threads only
+/// contend; far beyond (a typo, `--threads 100000`) they exhaust the process.
+const MAX_THREADS_PER_CORE: usize = 8;
+
+/// The worker count `--threads` asks for: an error for 0, capped (with a
+/// warning) at [`MAX_THREADS_PER_CORE`] per core; `None` stays the default.
+fn thread_count(asked: Option<usize>) -> Result<Option<usize>, CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    match asked {
+        Some(0) => Err(CliError::new("--threads: expected at least 1")),
+        Some(n) if n > cores * MAX_THREADS_PER_CORE => {
+            let cap = cores * MAX_THREADS_PER_CORE;
+            eprintln!("iamsim: warning: --threads {n}: using {cap} ({MAX_THREADS_PER_CORE} per core on {cores} cores)");
+            Ok(Some(cap))
+        }
+        other => Ok(other),
+    }
+}
+
 /// A CLI failure: a message for stderr.
 #[derive(Debug)]
 pub struct CliError(String);

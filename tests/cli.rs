@@ -325,3 +325,54 @@ fn bench_json_has_the_fields_scripts_rely_on() {
         assert!(stdout(&o).contains(label), "{label} missing from:\n{}", stdout(&o));
     }
 }
+
+/// A full disk is a reported error (exit 1, the reason on stderr), never a
+/// panic, for every command that writes to stdout.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_error_not_a_panic() {
+    let commands: [&[&str]; 5] = [
+        &[
+            "replay",
+            "--cloudtrail",
+            "corpus/replay/cloudtrail",
+            "--authorization-details",
+            "corpus/replay/authorization-details.json",
+        ],
+        &["bench", "--bundle", "corpus/eks/bundle.json", "--requests", "50", "--threads", "1", "--min-seconds", "0.01"],
+        &["simulate", "--identity-policy", "corpus/policies/eks-node-cni.json", "--action", "ec2:CreateTags"],
+        &["eval", "--bundle", "corpus/eks/bundle.json", "--requests", "corpus/eks/requests.jsonl"],
+        &["catalog", "info", "--catalog", "corpus/catalog/service-reference"],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let o = crate::iamsim_command().args(args).stdout(full).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left on device") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// `--threads` is at least 1 and at most a sane multiple of the cores: a
+/// typo does not spawn a hundred thousand threads.
+#[test]
+fn thread_counts_are_bounded() {
+    let eval = |threads: &str| {
+        iamsim(&[
+            "eval",
+            "--bundle",
+            "corpus/eks/bundle.json",
+            "--requests",
+            "corpus/eks/requests.jsonl",
+            "--threads",
+            threads,
+        ])
+    };
+    let (one, many) = (eval("1"), eval("100000"));
+    assert_eq!(many.status.code(), Some(0), "{}", stderr(&many));
+    assert!(stderr(&many).contains("warning: --threads 100000: using"), "{}", stderr(&many));
+    assert_eq!(stdout(&many), stdout(&one));
+    let zero = eval("0");
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(stderr(&zero).contains("--threads: expected at least 1"), "{}", stderr(&zero));
+}

@@ -14,7 +14,7 @@ fn every_sample_event_is_accounted_for() {
         println!("SKIP: ../shared/data is absent; CloudTrail sample tests need it");
         return;
     };
-    let files = collect_files(&[data.join("cloudtrail")]).unwrap();
+    let files = collect_files(&[data.join("cloudtrail")]).unwrap().files;
     assert_eq!(files.len(), 8, "{files:?}");
     let (mut read, mut malformed, mut converted, mut checks, mut undetermined_resource) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
@@ -86,9 +86,9 @@ fn mappings(files: &[std::path::PathBuf], members: Members) -> Vec<String> {
 #[test]
 fn records_of_the_mapped_members_map_like_whole_records() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = collect_files(&[root.join("corpus/replay/cloudtrail")]).unwrap();
+    let mut files = collect_files(&[root.join("corpus/replay/cloudtrail")]).unwrap().files;
     match crate::shared_data() {
-        Some(data) => files.extend(collect_files(&[data.join("cloudtrail")]).unwrap()),
+        Some(data) => files.extend(collect_files(&[data.join("cloudtrail")]).unwrap().files),
         None => println!("SKIP (part): ../shared/data is absent; comparing on the corpus logs only"),
     }
     // Beside them, a record with every documented top-level member, to be
@@ -191,19 +191,39 @@ fn gzip_is_told_by_its_bytes_and_every_member_is_read() {
 }
 
 /// A folder tree with a symbolic link back to its root is walked once: the
-/// walk ends and no file is listed twice. A missing path is a typed error
-/// that names it.
+/// walk ends and no file is listed twice. A file given twice (or reached
+/// again) and a FIFO met in a folder are left out with their reason; `-`
+/// twice and a missing path are typed errors that name the problem.
 #[cfg(unix)]
 #[test]
 fn folder_walks_end_on_symlink_loops() {
+    use iamsim::audit::cloudtrail::reader::ReadError;
     let dir = crate::scratch_dir();
     let root = dir.path().join("trail");
     std::fs::create_dir_all(root.join("2026/12")).unwrap();
-    std::fs::write(root.join("2026/12/a.json"), "{\"Records\":[]}").unwrap();
+    let a = root.join("2026/12/a.json");
+    std::fs::write(&a, "{\"Records\":[]}").unwrap();
     std::os::unix::fs::symlink(&root, root.join("2026/12/loop")).unwrap();
     std::os::unix::fs::symlink(root.join("2026"), root.join("again")).unwrap();
-    let files = collect_files(std::slice::from_ref(&root)).unwrap();
-    assert_eq!(files, [root.join("2026/12/a.json")]);
+    let collected = collect_files(std::slice::from_ref(&root)).unwrap();
+    assert_eq!((collected.files, collected.skipped), (vec![a.clone()], vec![]));
+    // The same file again, by its path and through the folder.
+    let twice = collect_files(&[a.clone(), root.clone()]).unwrap();
+    assert_eq!(twice.files, std::slice::from_ref(&a));
+    assert_eq!(twice.skipped.len(), 1, "{:?}", twice.skipped);
+    assert!(twice.skipped[0].1.contains("already read"), "{:?}", twice.skipped);
+    // A FIFO named like a log file: reading it would block.
+    let fifo = root.join("2026/pipe.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    if made {
+        let with_fifo = collect_files(std::slice::from_ref(&root)).unwrap();
+        assert_eq!(with_fifo.files, std::slice::from_ref(&a));
+        assert_eq!(with_fifo.skipped, [(fifo, "not a regular file (a FIFO, socket or device)")]);
+    } else {
+        println!("SKIP: mkfifo is not available; the FIFO case is not checked");
+    }
+    let dash = std::path::PathBuf::from("-");
+    assert!(matches!(collect_files(&[dash.clone(), dash]), Err(ReadError::StdinTwice)));
     let missing = root.join("nope");
     let err = collect_files(std::slice::from_ref(&missing)).unwrap_err();
     assert!(matches!(&err, iamsim::audit::cloudtrail::reader::ReadError::NotFound(p) if *p == missing), "{err}");

@@ -532,3 +532,48 @@ fn parallel_replay_matches_sequential() {
     assert_eq!(one, two);
     assert_eq!(one_lines, two_lines);
 }
+
+/// An output that is an input (or the other output) is refused before
+/// anything is written: the input is left as it was. A log file given twice
+/// is read once, with a warning and a line in the report.
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let details = dir.join("details.json");
+    std::fs::copy("corpus/replay/authorization-details.json", &details).unwrap();
+    let before = std::fs::read(&details).unwrap();
+    let logs = "corpus/replay/cloudtrail/lake-export.jsonl";
+    let log_copy = dir.join("events.jsonl");
+    std::fs::copy(logs, &log_copy).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["replay", "--cloudtrail", log_copy.to_str().unwrap(), "--authorization-details"];
+        args.push(details.to_str().unwrap());
+        args.extend_from_slice(extra);
+        crate::iamsim_command().args(&args).output().unwrap()
+    };
+    let via_dot = format!("{}/./details.json", dir.display());
+    let report = dir.join("report.json");
+    for (flag, target, says) in [
+        ("--out", details.to_str().unwrap(), "is an input"),
+        ("--report", via_dot.as_str(), "is an input"),
+        ("--report", log_copy.to_str().unwrap(), "is an input"),
+    ] {
+        let o = run(&[flag, target]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{flag} {target}: {err}");
+        assert!(err.contains(says), "{err}");
+    }
+    let same = run(&["--out", report.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("the same file"));
+    assert_eq!(std::fs::read(&details).unwrap(), before);
+    assert_eq!(std::fs::read(&log_copy).unwrap(), std::fs::read(logs).unwrap());
+    // Given twice: read once.
+    let o = run(&["--cloudtrail", log_copy.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("skipped: already read"));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["files"], 1);
+    assert_eq!(r["skipped_paths"].as_array().map(Vec::len), Some(1), "{}", r["skipped_paths"]);
+}

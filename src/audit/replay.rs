@@ -196,7 +196,8 @@ pub struct Report {
     /// Skipped events by kind of reason.
     pub skipped_reasons: BTreeMap<SkipKind, usize>,
     /// Skipped events by reason, in words (`no IAM action known for
-    /// s3.amazonaws.com Frobnicate`…): what to look at first.
+    /// s3.amazonaws.com Frobnicate`…): what to look at first. At most
+    /// [`MAX_DETAILS`] reasons, then [`OTHER_DETAILS`].
     pub skipped_details: BTreeMap<String, usize>,
     /// The first malformed records, with file and position.
     pub malformed: Vec<String>,
@@ -207,7 +208,7 @@ pub struct Report {
     /// Indeterminate checks by kind of reason.
     pub indeterminate_reasons: BTreeMap<UndecidedKind, usize>,
     /// Indeterminate checks by reason, in words (`unknown context:
-    /// aws:sourceip`…).
+    /// aws:sourceip`…); bounded as `skipped_details` is.
     pub indeterminate_details: BTreeMap<String, usize>,
     /// Recorded success, simulated deny.
     pub would_break: Vec<Group>,
@@ -226,6 +227,10 @@ pub struct Report {
     /// The inputs of the run, so that the same replay can be repeated (set by the CLI).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<ReplayInputs>,
+    /// Paths given or met in folders that were not read, each with the
+    /// reason (set by the CLI from [`crate::audit::cloudtrail::reader::Files`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_paths: Vec<String>,
     /// Events per second over the whole run.
     pub events_per_sec: f64,
 }
@@ -309,6 +314,29 @@ impl UsedAction {
         for r in &other.resources {
             self.add_resource(r);
         }
+    }
+}
+
+/// Distinct worded reasons a report lists (`skipped_details`,
+/// `indeterminate_details`); they carry text from the logs (event names,
+/// identity types), so a hostile file could otherwise make them as large as
+/// itself. Reasons first met after the list is full are counted under
+/// [`OTHER_DETAILS`]; the counts by kind are exact whatever the input.
+pub const MAX_DETAILS: usize = 256;
+
+/// The reason under which details beyond [`MAX_DETAILS`] are counted.
+pub const OTHER_DETAILS: &str = "(other reasons, beyond the first 256 listed)";
+
+/// Adds `n` to `detail`'s count, or to [`OTHER_DETAILS`] when the map is full.
+fn count_detail(into: &mut BTreeMap<String, usize>, detail: String, n: usize) {
+    let full = into.len() >= MAX_DETAILS;
+    let key = if full && !into.contains_key(&detail) { OTHER_DETAILS.to_string() } else { detail };
+    *into.entry(key).or_default() += n;
+}
+
+fn add_details(into: &mut BTreeMap<String, usize>, from: BTreeMap<String, usize>) {
+    for (detail, n) in from {
+        count_detail(into, detail, n);
     }
 }
 
@@ -505,7 +533,7 @@ impl Replayer {
     fn skip(&mut self, kind: SkipKind, detail: String) {
         self.report.events_skipped += 1;
         *self.report.skipped_reasons.entry(kind).or_default() += 1;
-        *self.report.skipped_details.entry(detail).or_default() += 1;
+        count_detail(&mut self.report.skipped_details, detail, 1);
     }
 
     /// The position of `owner`'s state, added on first sight.
@@ -658,7 +686,7 @@ impl Replayer {
                 Ok(kind) => *kind,
                 Err(reason) => {
                     *self.report.indeterminate_reasons.entry(reason.kind()).or_default() += 1;
-                    *self.report.indeterminate_details.entry(reason.to_string()).or_default() += 1;
+                    count_detail(&mut self.report.indeterminate_details, reason.to_string(), 1);
                     DecisionKind::Indeterminate
                 }
             };
@@ -860,6 +888,7 @@ impl Replayer {
             used_permissions: _,
             unknown_actions: _,
             inputs: _,
+            skipped_paths: _,
             events_per_sec: _,
         } = other.report;
         let mine = &mut self.report;
@@ -873,9 +902,9 @@ impl Replayer {
         mine.decisions.implicit_deny += decisions.implicit_deny;
         mine.decisions.indeterminate += decisions.indeterminate;
         add_counts(&mut mine.skipped_reasons, skipped_reasons);
-        add_counts(&mut mine.skipped_details, skipped_details);
+        add_details(&mut mine.skipped_details, skipped_details);
         add_counts(&mut mine.indeterminate_reasons, indeterminate_reasons);
-        add_counts(&mut mine.indeterminate_details, indeterminate_details);
+        add_details(&mut mine.indeterminate_details, indeterminate_details);
         add_counts(&mut mine.unknown_principals, unknown_principals);
         let room = 100usize.saturating_sub(mine.malformed.len());
         mine.malformed.extend(malformed.into_iter().take(room));
@@ -1120,6 +1149,31 @@ fn resource_policy_possible(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Event types are the log's text: distinct unknown ones beyond
+    /// MAX_DETAILS are counted under one "other" reason, in one replayer
+    /// and across merged forks; the count by kind stays exact.
+    #[test]
+    fn worded_reasons_are_bounded() {
+        assert!(OTHER_DETAILS.contains(&MAX_DETAILS.to_string()));
+        let event = |i: usize| {
+            serde_json::json!({"eventVersion": "1.08", "eventType": format!("Weird{i}"), "eventID": i.to_string(),
+                "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a", "accountId": "111122223333"}})
+        };
+        let mut one = Replayer::new(Inventory::new(), Vec::new(), BTreeMap::new());
+        let mut fork = one.fork();
+        for i in 0..1_000 {
+            one.event(&event(i));
+            fork.event(&event(i + 1_000));
+        }
+        one.merge(fork);
+        let r = one.finish(1.0);
+        assert_eq!(r.skipped_reasons.get(&SkipKind::NotApiCall), Some(&2_000), "{:?}", r.skipped_reasons);
+        assert_eq!(r.skipped_details.len(), MAX_DETAILS + 1);
+        assert_eq!(r.skipped_details.values().sum::<usize>(), 2_000);
+        assert_eq!(r.skipped_details.get(OTHER_DETAILS), Some(&(2_000 - MAX_DETAILS)));
+    }
 
     /// Which resource patterns tell an IAM entity's paths apart.
     #[test]

@@ -184,7 +184,7 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
             return Err(CliError::new(format!("{line}: reads back as {read:?}, generated as {r:?}")));
         }
     }
-    let max_threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let max_threads = super::thread_count(args.threads)?.unwrap_or_else(rayon::current_num_threads).max(1);
     let pools = (1..=max_threads)
         .map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build())
         .collect::<Result<Vec<_>, _>>()?;
@@ -287,20 +287,34 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
             .map(|(t, r)| serde_json::json!({"threads": t, "per_sec": r.mean, "best_per_sec": r.best}))
             .collect::<Vec<_>>(),
     });
+    // Built whole, then written through the error-handling writer.
+    let mut out = String::new();
+    macro_rules! outln {
+        ($out:ident, $($arg:tt)*) => {{
+            $out.push_str(&format!($($arg)*));
+            $out.push('\n');
+        }};
+    }
     match args.format {
-        Format::Json => println!("{json}"),
+        Format::Json => out.push_str(&format!("{json}\n")),
         Format::Text => {
-            println!("policy set      {} policies, {statements} statements", set.policies().count());
-            println!(
+            outln!(out, "policy set      {} policies, {statements} statements", set.policies().count());
+            outln!(
+                out,
                 "compile         {compile_ms:.2} ms, {} bytes",
                 compiled_bytes.map_or("?".to_string(), |b| b.to_string())
             );
-            println!("requests        {} (seed {})", requests.len(), args.seed);
-            println!(
+            outln!(out, "requests        {} (seed {})", requests.len(), args.seed);
+            outln!(
+                out,
                 "decisions       allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}",
-                counts[0], counts[1], counts[2], counts[3]
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3]
             );
-            println!(
+            outln!(
+                out,
                 "compiled        {:.0} decisions/s ({:.1} ns/decision), 1 thread; fastest of {} passes {:.0}/s",
                 compiled_per_sec,
                 1e9 / compiled_per_sec,
@@ -313,7 +327,8 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
                 ("prepared verd.", prepared_verdict),
                 ("  by action", grouped_verdict),
             ] {
-                println!(
+                outln!(
+                    out,
                     "{label:<15} {:.0} decisions/s ({:.1} ns/decision, {:.2}x owned explained); fastest pass {:.0}/s",
                     r.mean,
                     1e9 / r.mean.max(f64::MIN_POSITIVE),
@@ -321,25 +336,28 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
                     r.best
                 );
             }
-            println!("prepare         {:.0} requests/s, 1 thread", preparing.mean);
-            println!("reference       {reference_per_sec:.0} decisions/s");
-            println!("ratio           {ratio:.1}x compiled vs reference");
-            println!(
+            outln!(out, "prepare         {:.0} requests/s, 1 thread", preparing.mean);
+            outln!(out, "reference       {reference_per_sec:.0} decisions/s");
+            outln!(out, "ratio           {ratio:.1}x compiled vs reference");
+            outln!(
+                out,
                 "parse           {parse_per_sec:.0} requests/s from eval lines, 1 thread (deciding {:.1}x as fast)",
                 compiled_per_sec / parse_per_sec.max(f64::MIN_POSITIVE)
             );
             for (t, r) in &scaling {
                 let base = scaling.first().map_or(1.0, |(_, b)| b.mean);
-                println!(
+                outln!(
+                    out,
                     "threads {t:<7} {:.0} decisions/s ({:.2}x); fastest pass {:.0}/s",
                     r.mean,
                     r.mean / base,
                     r.best
                 );
             }
-            println!("mismatches      {mismatches}");
+            outln!(out, "mismatches      {mismatches}");
         }
     }
+    super::output::print_stdout(&out)?;
     if let Some(m) = first_mismatch {
         eprintln!("iamsim: error: {mismatches} decisions differ between compiled and reference; first: {m}");
         return Ok(ExitCode::from(1));

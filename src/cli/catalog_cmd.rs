@@ -89,7 +89,7 @@ pub fn run_catalog(args: &CatalogArgs) -> Result<ExitCode, CliError> {
         }
         CatalogCommand::Info(c) => {
             let catalog = c.load()?;
-            println!("{}", summary(&catalog));
+            super::output::print_stdout(&format!("{}\n", summary(&catalog)))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -51,7 +51,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let bytes = load::read_file(&args.bundle)?;
     let set = PolicySet::from_bundle(&bytes, &args.bundle.display().to_string())?;
     let compiled = CompiledPolicySet::compile(set)?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let threads = super::thread_count(args.threads)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
     let mut input: Box<dyn BufRead + Send> = if args.requests == "-" {
         Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
     } else {

@@ -145,3 +145,12 @@ impl SetSource {
         })
     }
 }
+
+/// Whether `a` and `b` name one existing file (through links and relative
+/// paths alike); a path that does not exist is no other file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -5,6 +5,19 @@ use iamsim::engine::eval::{Decision, DecisionKind};
 use iamsim::engine::request::Request;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::io::Write;
+
+/// Writes `text` to stdout: a closed pipe (`| head`) ends the output quietly;
+/// any other failure (`> /dev/full`) is an error for the caller to report,
+/// never a panic as `print!` would make it.
+pub fn print_stdout(text: &str) -> Result<(), super::CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(super::CliError::new(format!("cannot write the output: {e}"))),
+        Ok(()) => Ok(()),
+    }
+}
 
 /// One matched statement in a result (borrowed, serialized without building a `Value`).
 #[derive(Serialize)]

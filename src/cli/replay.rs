@@ -51,6 +51,33 @@ pub struct ReplayArgs {
 }
 
 impl ReplayArgs {
+    /// Refuses an output (`--out`, `--report`) that is one of the inputs or
+    /// the other output, before anything is created or truncated.
+    fn refuse_overwriting_inputs(&self, logs: &[PathBuf]) -> Result<(), CliError> {
+        let pairs = self.overrides.iter().chain(&self.resource_policies);
+        let files: Vec<PathBuf> = pairs.filter_map(|p| p.split_once('=').map(|(_, f)| PathBuf::from(f))).collect();
+        let inputs = logs.iter().chain(&self.details).chain(&self.scps).chain(&files);
+        let outputs: Vec<(&str, &PathBuf)> = [("--out", &self.out), ("--report", &self.report)]
+            .into_iter()
+            .filter_map(|(n, p)| Some((n, p.as_ref()?)))
+            .collect();
+        for (flag, out) in &outputs {
+            if let Some(input) = inputs.clone().find(|i| super::load::same_file(i, out)) {
+                return Err(CliError::new(format!(
+                    "{flag} {}: is an input ({}); refusing to overwrite it",
+                    out.display(),
+                    input.display()
+                )));
+            }
+        }
+        if let [(_, a), (_, b)] = outputs[..] {
+            if a == b || super::load::same_file(a, b) {
+                return Err(CliError::new(format!("--out and --report are the same file ({})", a.display())));
+            }
+        }
+        Ok(())
+    }
+
     /// The inputs as recorded in the report, so `generate` can replay them again.
     fn inputs(&self) -> ReplayInputs {
         let shown = |p: &PathBuf| p.display().to_string();
@@ -97,8 +124,8 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let report = replay(args, true)?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&report)?),
-        Format::Text => print!("{}", summary(&report)),
+        Format::Json => super::output::print_stdout(&format!("{}\n", serde_json::to_string(&report)?))?,
+        Format::Text => super::output::print_stdout(&summary(&report))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -128,7 +155,12 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         resource_policies.insert(arn.to_string(), load::policy(std::path::Path::new(file), PolicyKind::Resource)?);
     }
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
-    let files = collect_files(&args.cloudtrail)?;
+    let collected = collect_files(&args.cloudtrail)?;
+    for (path, why) in &collected.skipped {
+        eprintln!("iamsim: warning: {}: skipped: {why}", path.display());
+    }
+    args.refuse_overwriting_inputs(&collected.files)?;
+    let files = collected.files;
     let mut out: Option<Box<dyn Write>> = match &args.out {
         Some(p) => Some(Box::new(BufWriter::new(
             std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
@@ -137,10 +169,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
     replayer.set_want_lines(out.is_some());
-    if let Some(n) = args.threads {
-        if n == 0 {
-            return Err(CliError::new("--threads: expected at least 1"));
-        }
+    if let Some(n) = super::thread_count(args.threads)? {
         replayer.set_threads(n);
     }
     if let Some(c) = catalog {
@@ -180,6 +209,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     let mut report = replayer.finish(start.elapsed().as_secs_f64());
     report.inputs = Some(args.inputs());
+    report.skipped_paths = collected.skipped.iter().map(|(p, why)| format!("{}: {why}", p.display())).collect();
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;

@@ -43,6 +43,9 @@ pub enum SkipReason {
     /// A modelled identity type whose `arn` is missing or malformed.
     #[error("malformed {0} identity")]
     MalformedIdentity(String),
+    /// A member the mapping needs has the wrong type or an empty value.
+    #[error("malformed event: {0}")]
+    MalformedEvent(&'static str),
 }
 
 impl SkipReason {
@@ -55,6 +58,7 @@ impl SkipReason {
             SkipReason::NoIdentity => SkipKind::NoIdentity,
             SkipReason::UnmodelledPrincipal(_) => SkipKind::UnmodelledPrincipal,
             SkipReason::MalformedIdentity(_) => SkipKind::MalformedIdentity,
+            SkipReason::MalformedEvent(_) => SkipKind::MalformedRecord,
         }
     }
 }
@@ -172,6 +176,9 @@ struct EventView<'a> {
     recipient_account: Option<&'a str>,
     event_id: Option<&'a str>,
     error_code: Option<&'a str>,
+    /// `errorCode` present but neither a non-empty string nor null: whether
+    /// the call succeeded cannot be told.
+    error_code_malformed: bool,
     tls: bool,
     identity: Option<IdentityView<'a>>,
     parameters: Option<&'a Value>,
@@ -249,7 +256,10 @@ impl<'a> EventView<'a> {
                 "userAgent" => e.user_agent = nonempty(v),
                 "recipientAccountId" => e.recipient_account = nonempty(v),
                 "eventID" => e.event_id = nonempty(v),
-                "errorCode" => e.error_code = nonempty(v),
+                "errorCode" => {
+                    e.error_code = nonempty(v);
+                    e.error_code_malformed = e.error_code.is_none() && !v.is_null();
+                }
                 "tlsDetails" => e.tls = v.is_object(),
                 "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
                 "requestParameters" => e.parameters = Some(v),
@@ -718,6 +728,11 @@ pub(crate) fn to_checks_reusing<'a>(
     if event_type != "AwsApiCall" {
         return Err(SkipReason::NotApiCall(event_type.to_string()));
     }
+    // Read as absent it would be a success, and a denied call would count
+    // as breakage (or a used permission) it is not.
+    if e.error_code_malformed {
+        return Err(SkipReason::MalformedEvent("`errorCode` is not a non-empty string"));
+    }
     let (Some(source), Some(name)) = (e.source, e.name) else {
         return Err(SkipReason::UnmappedAction("an event without eventSource or eventName".to_string()));
     };
@@ -783,6 +798,26 @@ pub(crate) fn to_checks_reusing<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An `errorCode` that is not a string cannot say the call succeeded:
+    /// the event is malformed; `null` (exports write absent members so) is
+    /// absent.
+    #[test]
+    fn error_codes_of_other_types_are_malformed_not_success() {
+        let event = |code: Value| {
+            let mut e = json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":"s3.amazonaws.com",
+                "eventName":"ListBuckets","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"}});
+            e["errorCode"] = code;
+            e
+        };
+        for code in [json!(5), json!(true), json!(""), json!({"code": "AccessDenied"}), json!(["AccessDenied"])] {
+            let got = to_checks(&event(code.clone())).map(|c| c.outcome);
+            assert_eq!(got, Err(SkipReason::MalformedEvent("`errorCode` is not a non-empty string")), "{code}");
+            assert_eq!(SkipReason::MalformedEvent("").kind(), SkipKind::MalformedRecord);
+        }
+        assert_eq!(to_checks(&event(json!(null))).map(|c| c.outcome), Ok(Outcome::Success));
+        assert_eq!(to_checks(&event(json!("AccessDenied"))).map(|c| c.outcome), Ok(Outcome::AccessDenied));
+    }
 
     #[test]
     fn s3_data_event() {

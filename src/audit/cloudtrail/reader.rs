@@ -101,6 +101,20 @@ pub enum ReadError {
     /// A gzip file, and the library was built without its `gzip` feature.
     #[error("{0}: a gzip file, and this build reads none (enable the `gzip` feature)")]
     GzipUnsupported(PathBuf),
+    /// `-` (stdin) given more than once: it can be read only once.
+    #[error("`-` (stdin) given more than once")]
+    StdinTwice,
+}
+
+/// The files a set of paths names ([`collect_files`]), and what was left
+/// out and why.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Files {
+    /// The log files to read, each once, in order.
+    pub files: Vec<PathBuf>,
+    /// Paths left out, with the reason: a file given twice (or reached twice
+    /// through folders and links), a FIFO, socket or device met in a folder.
+    pub skipped: Vec<(PathBuf, &'static str)>,
 }
 
 /// Which members of each record [`Item::Event`] holds.
@@ -121,47 +135,79 @@ pub enum Members {
     Mapped,
 }
 
-/// The log files under `paths` (files as given; folders walked recursively for
-/// `*.json`, `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson`), sorted. `-` is stdin.
-/// A folder reached twice (a symbolic link back up the tree, or to a folder
-/// already walked) is walked once, so a link loop ends and no file is read twice.
+/// The log files under `paths`: files as given (a FIFO too: `<(zcat …)`),
+/// folders walked recursively for `*.json`, `*.json.gz`, `*.jsonl`,
+/// `*.jsonl.gz`, `*.ndjson`, sorted. `-` is stdin. Nothing is read twice: a
+/// folder reached again (a symbolic link back up the tree, or to a folder
+/// already walked) is walked once, so a link loop ends, and a file reached
+/// again is listed in [`Files::skipped`]; so are FIFOs, sockets and devices
+/// met in a folder (reading one could block or never end).
 ///
 /// # Errors
-/// A path that does not exist or a folder that cannot be read.
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+/// A path that does not exist, a folder that cannot be read, `-` twice.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Files, ReadError> {
+    let mut walk = Walk::default();
+    let mut stdin = false;
     for p in paths {
-        if p.as_os_str() == "-" || p.is_file() {
-            out.push(p.clone());
+        if p.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin, true) {
+                return Err(ReadError::StdinTwice);
+            }
+            walk.out.files.push(p.clone());
         } else if p.is_dir() {
-            walk(p, &mut out, &mut seen)?;
+            walk.folder(p)?;
+        } else if p.exists() {
+            walk.file(p);
         } else {
             return Err(ReadError::NotFound(p.clone()));
         }
     }
-    Ok(out)
+    Ok(walk.out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut std::collections::HashSet<PathBuf>) -> Result<(), ReadError> {
-    let unreadable = |source| ReadError::Unreadable { path: dir.to_path_buf(), source };
-    if !seen.insert(std::fs::canonicalize(dir).map_err(unreadable)?) {
-        return Ok(());
-    }
-    let entries = std::fs::read_dir(dir).map_err(unreadable)?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            walk(&p, out, seen)?;
+#[derive(Default)]
+struct Walk {
+    out: Files,
+    folders: std::collections::HashSet<PathBuf>,
+    files: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    /// Lists `p` unless it was listed already (under any name).
+    fn file(&mut self, p: &Path) {
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if self.files.insert(real) {
+            self.out.files.push(p.to_path_buf());
         } else {
-            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-            if [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson"].iter().any(|s| name.ends_with(s)) {
-                out.push(p);
-            }
+            self.out.skipped.push((p.to_path_buf(), "already read (given twice, or reached through another path)"));
         }
     }
-    Ok(())
+
+    fn folder(&mut self, dir: &Path) -> Result<(), ReadError> {
+        let unreadable = |source| ReadError::Unreadable { path: dir.to_path_buf(), source };
+        if !self.folders.insert(std::fs::canonicalize(dir).map_err(unreadable)?) {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(dir).map_err(unreadable)?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                self.folder(&p)?;
+                continue;
+            }
+            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            if ![".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson"].iter().any(|s| name.ends_with(s)) {
+                continue;
+            }
+            if p.is_file() {
+                self.file(&p);
+            } else {
+                self.out.skipped.push((p, "not a regular file (a FIFO, socket or device)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads one file (or stdin for `-`), gunzipping gzip (told by its magic
