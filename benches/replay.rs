@@ -67,6 +67,7 @@ fn replay(path: &Path) -> iamsim::audit::replay::Report {
             black_box(r.event(&v));
         }
         Item::Malformed(at, why) => r.malformed(&at, &why),
+        Item::Skipped(..) => {}
     })
     .unwrap();
     r.finish(1.0)

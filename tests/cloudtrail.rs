@@ -28,6 +28,7 @@ fn every_sample_event_is_accounted_for() {
                     malformed += 1;
                     panic!("{at}: {why}");
                 }
+                Item::Skipped(at, why) => panic!("{at}: skipped: {why}"),
                 Item::Event(_, v) => match to_checks(&v) {
                     Ok(c) => {
                         converted += 1;
@@ -77,6 +78,7 @@ fn mappings(files: &[std::path::PathBuf], members: Members) -> Vec<String> {
         read_file_with(f, members, &mut |item| match item {
             Item::Event(at, v) => out.push(format!("{at}: {:?} {:?}", to_checks(&v), outcome(&v))),
             Item::Malformed(at, why) => out.push(format!("{at}: malformed: {why}")),
+            Item::Skipped(at, why) => out.push(format!("{at}: skipped: {why}")),
         })
         .unwrap();
     }
@@ -151,6 +153,7 @@ fn event_ids(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     read_file(path, &mut |item| match item {
         Item::Event(_, v) => ids.push(v["eventID"].as_str().unwrap_or_default().to_string()),
         Item::Malformed(at, why) => bad.push(format!("{at}: {why}")),
+        Item::Skipped(at, why) => bad.push(format!("{at}: skipped: {why}")),
     })
     .unwrap();
     (ids, bad)

@@ -50,6 +50,7 @@ fn cloudtrail_reader_regressions_stay_fixed() {
                 out.push(match item {
                     Item::Event(at, _) => (format!("{at}"), None),
                     Item::Malformed(at, why) => (format!("{at}"), Some(why.message)),
+                    Item::Skipped(at, why) => (format!("{at}"), Some(why.to_string())),
                 })
             });
             out

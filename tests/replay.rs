@@ -569,11 +569,20 @@ fn outputs_never_overwrite_inputs() {
     assert!(String::from_utf8_lossy(&same.stderr).contains("the same file"));
     assert_eq!(std::fs::read(&details).unwrap(), before);
     assert_eq!(std::fs::read(&log_copy).unwrap(), std::fs::read(logs).unwrap());
-    // Given twice: read once.
-    let o = run(&["--cloudtrail", log_copy.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    // Given twice: read once. A digest file: read, and said to hold no events.
+    let digest = dir.join("111122223333_CloudTrail-Digest_us-west-2_trail_us-west-2_20261101T000000Z.json");
+    std::fs::write(
+        &digest,
+        r#"{"awsAccountId":"111122223333","digestStartTime":"2026-11-01T00:00:00Z","logFiles":[]}"#,
+    )
+    .unwrap();
+    let args = ["--cloudtrail", log_copy.to_str().unwrap(), "--cloudtrail", digest.to_str().unwrap()];
+    let o = run(&[&args[..], &["--report", report.to_str().unwrap()]].concat());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("skipped: already read"));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(r["files"], 1);
-    assert_eq!(r["skipped_paths"].as_array().map(Vec::len), Some(1), "{}", r["skipped_paths"]);
+    assert_eq!(r["files"], 2);
+    let skipped: Vec<&str> = r["skipped_paths"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped.iter().any(|s| s.contains("CloudTrail-Digest") && s.contains("digest file")), "{skipped:?}");
 }

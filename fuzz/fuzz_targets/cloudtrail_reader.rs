@@ -29,6 +29,11 @@ fuzz_target!(|data: &[u8]| -> Corpus {
             malformed += 1;
             assert!(!why.message.is_empty() && at.file == "fuzz");
         }
+        // A digest file: located, and said what it is.
+        Item::Skipped(at, why) => {
+            malformed += 1;
+            assert!(!why.is_empty() && at.file == "fuzz");
+        }
     });
     // Input yields nothing only when it is an empty event list (`[]`,
     // `{"Records":[]}`): anything else leaves an event or a located problem.
@@ -49,6 +54,7 @@ fuzz_target!(|data: &[u8]| -> Corpus {
                 format!("{at}: {:?} {}", why.kind, why.message.split(':').next().unwrap_or("")),
                 why.message.contains("number out of range"),
             )),
+            Item::Skipped(at, why) => out.push((format!("{at}: skipped: {why}"), false)),
         });
         out
     };

@@ -18,6 +18,7 @@
 //! read_stream(&log[..], "log.json", &mut |item| match item {
 //!     Item::Event(_, event) => checks.extend(to_checks(&event).unwrap().checks),
 //!     Item::Malformed(at, why) => malformed.push(format!("{at}: {why}")),
+//!     Item::Skipped(at, why) => malformed.push(format!("{at}: skipped: {why}")),
 //! });
 //! assert_eq!(checks[0].action, "ec2:DeleteVolume");
 //! assert_eq!(checks[0].resource.as_deref(), Some("arn:aws:ec2:us-west-2:111122223333:volume/vol-1"));

@@ -228,7 +228,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<ReplayInputs>,
     /// Paths given or met in folders that were not read, each with the
-    /// reason (set by the CLI from [`crate::audit::cloudtrail::reader::Files`]).
+    /// reason: from [`crate::audit::cloudtrail::reader::Files`] (the CLI
+    /// adds them) and files that hold no events ([`Item::Skipped`]).
+    ///
+    /// [`Item::Skipped`]: crate::audit::cloudtrail::reader::Item::Skipped
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_paths: Vec<String>,
     /// Events per second over the whole run.
@@ -888,7 +891,7 @@ impl Replayer {
             used_permissions: _,
             unknown_actions: _,
             inputs: _,
-            skipped_paths: _,
+            skipped_paths,
             events_per_sec: _,
         } = other.report;
         let mine = &mut self.report;
@@ -906,6 +909,7 @@ impl Replayer {
         add_counts(&mut mine.indeterminate_reasons, indeterminate_reasons);
         add_details(&mut mine.indeterminate_details, indeterminate_details);
         add_counts(&mut mine.unknown_principals, unknown_principals);
+        mine.skipped_paths.extend(skipped_paths);
         let room = 100usize.saturating_sub(mine.malformed.len());
         mine.malformed.extend(malformed.into_iter().take(room));
         add_counts(&mut self.groups_break, other.groups_break);
@@ -939,6 +943,7 @@ impl Replayer {
                 }
             }
             Item::Malformed(at, why) => self.malformed(&at, &why),
+            Item::Skipped(at, why) => self.report.skipped_paths.push(format!("{}: skipped: {why}", at.file)),
         });
         if let Err(e) = result {
             self.unreadable(&e);
@@ -1026,6 +1031,7 @@ impl Replayer {
             });
             v
         };
+        self.report.skipped_paths.sort();
         self.report.would_break = group(std::mem::take(&mut self.groups_break));
         self.report.disagreements = group(std::mem::take(&mut self.groups_disagree));
         let mut seen: Vec<String> = self.seen_actions.iter().cloned().collect();

@@ -209,7 +209,8 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     let mut report = replayer.finish(start.elapsed().as_secs_f64());
     report.inputs = Some(args.inputs());
-    report.skipped_paths = collected.skipped.iter().map(|(p, why)| format!("{}: {why}", p.display())).collect();
+    report.skipped_paths.extend(collected.skipped.iter().map(|(p, why)| format!("{}: skipped: {why}", p.display())));
+    report.skipped_paths.sort();
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;

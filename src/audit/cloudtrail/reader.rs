@@ -39,7 +39,13 @@ pub enum Item {
     Event(Location, serde_json::Value),
     /// Something that could not be read as an event; counted, never dropped.
     Malformed(Location, Malformed),
+    /// A document that holds no events by design, with what it is (a
+    /// CloudTrail digest file, which lists log files and their hashes).
+    Skipped(Location, &'static str),
 }
+
+/// What a CloudTrail digest file is, as [`Item::Skipped`] says it.
+pub const DIGEST_FILE: &str = "a CloudTrail digest file (it lists log files and their hashes; it holds no events)";
 
 /// Why a record (or the rest of a file) could not be read as an event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +75,8 @@ pub enum MalformedKind {
     NotAnObject,
     /// A JSON Lines line over [`crate::audit::lines::MAX_LINE_BYTES`].
     LineTooLong,
+    /// A JSON object read as a log file that has no `Records` member.
+    NoRecords,
 }
 
 impl MalformedKind {
@@ -79,6 +87,7 @@ impl MalformedKind {
             MalformedKind::InvalidJson => "invalid_json",
             MalformedKind::NotAnObject => "not_an_object",
             MalformedKind::LineTooLong => "line_too_long",
+            MalformedKind::NoRecords => "no_records",
         }
     }
 }
@@ -268,9 +277,69 @@ pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, s
     };
     let after_brace: Vec<u8> = head.iter().copied().skip(1).skip_while(|c| c.is_ascii_whitespace()).collect();
     if head.first() == Some(&b'[') || (head.first() == Some(&b'{') && after_brace.starts_with(b"\"Records\"")) {
-        read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES);
-    } else {
-        read_lines(input, name, members, sink);
+        return read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES);
+    }
+    if head.first() != Some(&b'{') {
+        return read_lines(input, name, members, sink);
+    }
+    // An object that does not open with `Records`: a JSON Lines event, a log
+    // file whose `Records` comes later, or a digest file. Its first line
+    // tells (read whole, up to the in-memory bound, and then read again).
+    let mut first = Vec::new();
+    if let Err(e) = (&mut input).take(IN_MEMORY_DOCUMENT_BYTES as u64 + 1).read_until(b'\n', &mut first) {
+        let at = Location { file: name.to_string(), index: 0, line: Some(1) };
+        return sink(Item::Malformed(at, Malformed::new(MalformedKind::ReadError, format!("read error: {e}"))));
+    }
+    // A first line past the bound is a JSON Lines line too long to keep
+    // (reported as such), whatever it would have held.
+    let shape = if first.len() > IN_MEMORY_DOCUMENT_BYTES { Shape::Event } else { first_object_shape(&first) };
+    let input = std::io::Cursor::new(first).chain(input);
+    match shape {
+        Shape::Log => read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES),
+        Shape::Digest => sink(Item::Skipped(Location { file: name.to_string(), index: 0, line: None }, DIGEST_FILE)),
+        Shape::Event => read_lines(input, name, members, sink),
+    }
+}
+
+/// What a stream whose first line is an object holds.
+enum Shape {
+    /// A log file: the object has `Records`, or spans more than one line.
+    Log,
+    /// A CloudTrail digest file (`digestStartTime` and `logFiles`).
+    Digest,
+    /// JSON Lines (an event per line; a bad line is reported as such).
+    Event,
+}
+
+/// The [`Shape`] of a stream from its first line.
+fn first_object_shape(line: &[u8]) -> Shape {
+    struct Keys(bool, bool, bool);
+    impl<'de> Visitor<'de> for &mut Keys {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<MemberName<'de>>()? {
+                match &*key.0 {
+                    "Records" => self.0 = true,
+                    "digestStartTime" => self.1 = true,
+                    "logFiles" => self.2 = true,
+                    _ => {}
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let mut keys = Keys(false, false, false);
+    let mut de = serde_json::Deserializer::from_slice(line);
+    match serde::Deserializer::deserialize_map(&mut de, &mut keys) {
+        Ok(()) if keys.0 => Shape::Log,
+        Ok(()) if keys.1 && keys.2 => Shape::Digest,
+        // Cut short: the object goes on past the line (a pretty-printed log file).
+        Err(e) if e.is_eof() => Shape::Log,
+        _ => Shape::Event,
     }
 }
 
@@ -298,7 +367,7 @@ fn read_document_within(
         Members::Mapped if head.len() <= in_memory_limit && std::str::from_utf8(&head).is_ok() => Members::Mapped,
         _ => Members::All,
     };
-    let mut state = Records { name, index: 0, members, sink };
+    let mut state = Records { name, index: 0, members, sink, object: false, has_records: false };
     let result = match read_error {
         // The records before the failure still count; the read error is
         // what is reported, unless the text was malformed before it (not
@@ -318,6 +387,15 @@ fn read_document_within(
         let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
         let message = format!("malformed or truncated after {} records: {e}", state.index);
         (state.sink)(Item::Malformed(at, Malformed::new(kind, message)));
+    } else if state.object && !state.has_records {
+        // Read as a log file (it spans lines) but holding none: say so,
+        // rather than read nothing without a trace.
+        let at = Location { file: name.to_string(), index: 0, line: None };
+        let why = Malformed::new(
+            MalformedKind::NoRecords,
+            "a JSON object without a `Records` member: not a CloudTrail log file",
+        );
+        (state.sink)(Item::Malformed(at, why));
     }
 }
 
@@ -343,6 +421,9 @@ struct Records<'a, 'b> {
     index: usize,
     members: Members,
     sink: &'b mut dyn FnMut(Item),
+    /// The document was an object, and one with a `Records` member.
+    object: bool,
+    has_records: bool,
 }
 
 impl Records<'_, '_> {
@@ -367,8 +448,10 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, '_> {
         f.write_str("a CloudTrail log file: {\"Records\": [...]} or an array of events")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.object = true;
         while let Some(key) = map.next_key::<String>()? {
             if key == "Records" {
+                self.0.has_records = true;
                 map.next_value_seed(SeqSeed(&mut *self.0))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -530,8 +613,27 @@ mod tests {
         read_stream(text.as_bytes(), "t", &mut |item| match item {
             Item::Event(..) => events += 1,
             Item::Malformed(at, why) => bad.push(format!("{at}: {why}")),
+            Item::Skipped(at, why) => bad.push(format!("{at}: skipped: {why}")),
         });
         (events, bad)
+    }
+
+    /// `Records` is found wherever it stands in the object; a digest file is
+    /// said to be one; an object that spans lines without `Records` is
+    /// reported, not read as nothing; JSON Lines stay JSON Lines.
+    #[test]
+    fn log_files_are_told_by_their_members() {
+        let ev = r#"{"eventVersion":"1.08","eventName":"ListBuckets"}"#;
+        assert_eq!(read(&format!(r#"{{"version":1,"Records":[{ev},{ev}]}}"#)), (2, vec![]));
+        assert_eq!(read(&format!("{{\n  \"version\": 1,\n  \"Records\": [\n    {ev}\n  ]\n}}\n")), (1, vec![]));
+        let digest = r#"{"awsAccountId":"111122223333","digestStartTime":"2026-11-01T00:00:00Z","digestEndTime":"2026-11-01T01:00:00Z","logFiles":[]}"#;
+        assert_eq!(read(digest), (0, vec![format!("t record 0: skipped: {DIGEST_FILE}")]));
+        let (events, bad) = read("{\n  \"version\": 1\n}\n");
+        assert_eq!(events, 0);
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].contains("without a `Records` member"), "{bad:?}");
+        assert_eq!(read(&format!("{ev}\n{ev}\n")), (2, vec![]));
+        assert_eq!(read(&format!("{ev}\n[1]\n")).0, 1);
     }
 
     /// Every item of a document read with the given in-memory limit.
