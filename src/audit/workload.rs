@@ -16,6 +16,8 @@
 //! assert_eq!(requests.len(), 100);
 //! // The same seed, the same stream.
 //! assert_eq!(requests, Generator::new(&set).generate(100, 7));
+//! // Streamed one at a time, the same requests.
+//! assert!(Generator::new(&set).stream(100, 7).eq(requests));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -131,8 +133,14 @@ impl Generator {
 
     /// `n` requests from seed `seed`; the same inputs always give the same requests.
     pub fn generate(&self, n: usize, seed: u64) -> Vec<Request> {
+        self.stream(n, seed).collect()
+    }
+
+    /// [`Generator::generate`], one request at a time: memory stays that of
+    /// one request whatever `n` (`iamsim gen-requests --count 100000000`).
+    pub fn stream(&self, n: usize, seed: u64) -> impl Iterator<Item = Request> + '_ {
         let mut rng = Rng::new(seed);
-        (0..n).map(|_| self.one(&mut rng)).collect()
+        (0..n).map(move |_| self.one(&mut rng))
     }
 
     fn action(&self, rng: &mut Rng) -> String {

@@ -32,7 +32,7 @@ pub fn run(args: &GenArgs) -> Result<ExitCode, CliError> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    for req in generator.generate(args.count, args.seed) {
+    for req in generator.stream(args.count, args.seed) {
         let line = request_json(&req).to_string();
         if let Err(e) = out.write_all(line.as_bytes()).and_then(|_| out.write_all(b"\n")) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
