@@ -376,3 +376,54 @@ fn thread_counts_are_bounded() {
     assert_eq!(zero.status.code(), Some(1));
     assert!(stderr(&zero).contains("--threads: expected at least 1"), "{}", stderr(&zero));
 }
+
+/// An `Action`/`NotAction` entry that matches no action (a missing colon,
+/// a space, a full-width colon, a comma) is accepted, as policy stores
+/// accept it, and every command warns where it is and what it means.
+#[test]
+fn dead_action_entries_are_warned_about_everywhere() {
+    let scratch = crate::scratch_dir();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+        {"Effect":"Deny","Action":["s3DeleteBucket","s3：DeleteObject","s3:GetObject,PutObject"],"Resource":"*"},
+        {"Effect":"Deny","NotAction":" iam:*","Resource":"*"}]}"#;
+    let policy = write_file(&scratch, "dead.json", doc.as_bytes());
+    let bundle = write_file(&scratch, "bundle.json", format!(r#"{{"identity":[{doc}]}}"#).as_bytes());
+    let requests = write_file(
+        &scratch,
+        "r.jsonl",
+        br#"{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:DeleteBucket","resource":"*"}"#,
+    );
+    let p = policy.to_str().unwrap();
+    let runs = [
+        iamsim(&["simulate", "--identity-policy", p, "--action", "s3:DeleteBucket"]),
+        iamsim(&["eval", "--bundle", bundle.to_str().unwrap(), "--requests", requests.to_str().unwrap()]),
+        iamsim(&[
+            "bench",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--requests",
+            "20",
+            "--threads",
+            "1",
+            "--min-seconds",
+            "0.01",
+        ]),
+    ];
+    for o in &runs {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        for at in
+            ["Statement[1].Action[0]", "Statement[1].Action[1]", "Statement[1].Action[2]", "Statement[2].NotAction[0]"]
+        {
+            assert!(err.contains("iamsim: warning:") && err.contains(at), "{at} not warned about: {err}");
+        }
+        assert!(err.contains("this Deny never applies to it") && err.contains("excludes nothing"), "{err}");
+        assert!(err.contains("(that colon is not `:`)"), "{err}");
+    }
+    // They still decide as the semantics say: the dead Deny entries deny nothing.
+    assert!(
+        stdout(&runs[0]).contains("explicitDeny"),
+        "the NotAction Deny (excluding nothing) applies: {}",
+        stdout(&runs[0])
+    );
+}

@@ -50,6 +50,7 @@ fn eval_line(
 pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let bytes = load::read_file(&args.bundle)?;
     let set = PolicySet::from_bundle(&bytes, &args.bundle.display().to_string())?;
+    load::warn_dead_actions(set.policies().map(|(_, _, p)| p));
     let compiled = CompiledPolicySet::compile(set)?;
     let threads = super::thread_count(args.threads)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;

@@ -27,13 +27,30 @@ pub fn policies(path: &Path, kind: PolicyKind) -> Result<Vec<Policy>, CliError> 
     Ok(list)
 }
 
-/// [`policies`], handing back the size warnings instead of printing them.
+/// [`policies`], handing back the size warnings instead of printing them
+/// (entries that match no action are warned about at once).
 fn policies_and_size_warnings(path: &Path, kind: PolicyKind) -> Result<(Vec<Policy>, Vec<String>), CliError> {
     let bytes = read_file(path)?;
     let source = path.display().to_string();
     let list = parse_policy_list(&bytes, &source, kind)?;
+    warn_dead_actions(&list);
     let warnings = size_warnings(&source, &bytes, &list);
     Ok((list, warnings))
+}
+
+/// Warns on stderr about every `Action`/`NotAction` entry that matches no
+/// action ([`Policy::action_warnings`]), once per policy name: in a Deny or
+/// a `NotAction` such an entry is silently dead, so every command says so.
+pub fn warn_dead_actions<'a>(policies: impl IntoIterator<Item = &'a Policy>) {
+    let mut seen = std::collections::HashSet::new();
+    for p in policies {
+        let warnings = p.action_warnings();
+        if !warnings.is_empty() && seen.insert(p.name.as_str()) {
+            for w in warnings {
+                eprintln!("iamsim: warning: {}: {w}", p.name);
+            }
+        }
+    }
 }
 
 /// A warning for each policy past AWS's size limit for its kind: measured on
@@ -101,6 +118,7 @@ impl SetSource {
         if let Some(b) = &self.bundle {
             let bytes = read_file(b)?;
             let set = iamsim::engine::policy::PolicySet::from_bundle(&bytes, &b.display().to_string())?;
+            warn_dead_actions(set.policies().map(|(_, _, p)| p));
             for (layer, index, p) in set.policies() {
                 if let Some(w) = iamsim::engine::policy::limits::size_warning(&p.to_json().to_string(), p.kind) {
                     eprintln!("iamsim: warning: {}: {layer:?} policy {index}: {w}", b.display());

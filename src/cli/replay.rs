@@ -140,6 +140,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         let bytes = load::read_file(d)?;
         inventory.load(&bytes, &d.display().to_string(), args.managed.as_deref())?;
     }
+    load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
     for o in &args.overrides {
         let (arn, file) = split_pair("--override", o)?;
         let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;

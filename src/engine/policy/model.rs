@@ -242,6 +242,41 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The `Action`/`NotAction` entries of this policy that match no request
+    /// (see [`action_problem`](super::parse::action_problem)), each as
+    /// `Statement[i].Action[j]: what is wrong and what it means here`. A
+    /// dead entry in an Allow only grants less; in a Deny it denies nothing,
+    /// in a `NotAction` it excludes nothing: callers print these for every
+    /// command, not only `validate`.
+    ///
+    /// # Example
+    /// ```
+    /// use iamsim::engine::policy::{parse_policy, PolicyKind};
+    /// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+    ///     {"Effect":"Deny","Action":["s3:DeleteBucket","s3DeleteObject"],"Resource":"*"}]}"#, "p", PolicyKind::Identity)?;
+    /// let w = p.action_warnings();
+    /// assert_eq!(w.len(), 1);
+    /// assert!(w[0].starts_with("Statement[1].Action[1]: expected `service:Action`"), "{}", w[0]);
+    /// assert!(w[0].contains("this Deny never applies to it"), "{}", w[0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn action_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, s) in self.statements.iter().enumerate() {
+            let element = if s.actions.negated { "NotAction" } else { "Action" };
+            for (j, a) in s.actions.patterns.iter().enumerate() {
+                let Some(problem) = super::parse::action_problem(a) else { continue };
+                let meaning = match (s.actions.negated, s.effect) {
+                    (true, _) => "it matches no action, so it excludes nothing",
+                    (false, Effect::Deny) => "it matches no action: this Deny never applies to it",
+                    (false, Effect::Allow) => "it matches no action: it allows nothing",
+                };
+                out.push(format!("Statement[{i}].{element}[{j}]: {problem}; {meaning}"));
+            }
+        }
+        out
+    }
+
     /// The policy as an AWS policy document. Parsing it again gives an equal
     /// `Policy` (same kind); single values are written as arrays and condition
     /// values as strings, both of which AWS treats as equivalent (§1.2).

@@ -244,6 +244,52 @@ fn decode_document_text(text: &str, source: &str, path: &str) -> Result<String, 
     })
 }
 
+/// What is wrong with the shape of an `Action`/`NotAction` entry, if
+/// anything: the grammar wants `*` or a service prefix and an action name
+/// around one colon
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>).
+/// Such entries are accepted, as policy stores accept them, and match no
+/// request (semantics doc §2: a comma or a space is an ordinary
+/// character); [`Policy::action_warnings`] says so, since in a Deny, or in
+/// a `NotAction`, the entry is silently dead.
+pub fn action_problem(action: &str) -> Option<String> {
+    action_shape(action).err()
+}
+
+fn action_shape(action: &str) -> Result<(), String> {
+    if action == "*" {
+        return Ok(());
+    }
+    let found = || format!("found `{action}`");
+    if action.is_empty() {
+        return Err("expected `service:Action` or `*`, found an empty string".to_string());
+    }
+    if action.chars().any(char::is_whitespace) {
+        return Err(format!("expected `service:Action` without spaces, {}", found()));
+    }
+    match action.split_once(':') {
+        Some((service, name)) if !service.is_empty() && !name.is_empty() && !name.contains(':') => {
+            // Service prefixes are letters, digits and `-` (`s3-object-lambda`);
+            // action names letters and digits, one catalog name a `-`
+            // (vpc-lattice:AssociateViaAWSService-EventsAndStates); `_` and
+            // `.` are let through. A comma (`s3:GetObject,PutObject`) is not.
+            let bad_service = service.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '*' | '?')));
+            let bad_name =
+                name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*' | '?')));
+            match (bad_service, bad_name) {
+                (Some(c), _) => Err(format!("a service prefix has only letters, digits and `-`; `{c}` in `{action}`")),
+                (None, Some(c)) => Err(format!("an action name has only letters and digits; `{c}` in `{action}`")),
+                (None, None) => Ok(()),
+            }
+        }
+        Some(_) => Err(format!("expected `service:Action` with one colon and both parts, {}", found())),
+        None => {
+            let hint = if action.contains(['：', '﹕', '︓']) { " (that colon is not `:`)" } else { "" };
+            Err(format!("expected `service:Action` or `*`, {}{hint}", found()))
+        }
+    }
+}
+
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
