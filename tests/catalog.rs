@@ -310,6 +310,13 @@ fn managed_policy_history_reads_as_access_diffs() {
     assert_eq!(code, Some(0));
     assert_eq!(doc["removed_access"], subnets);
     assert_eq!(doc["new_access"], serde_json::json!([]));
+    // AmazonEKSClusterPolicy v4 -> v5 added three EC2 reads and rewrote a
+    // StringLike on a literal as StringEquals: the same access, not new.
+    let (code, doc) = run("AmazonEKSClusterPolicy@v4", "AmazonEKSClusterPolicy@v5");
+    assert_eq!(code, Some(3));
+    let added: Vec<&str> = doc["new_access"].as_array().unwrap().iter().filter_map(|g| g["action"].as_str()).collect();
+    assert_eq!(added, ["ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeInternetGateways"]);
+    assert_eq!(doc["removed_access"], serde_json::json!([]));
     // Every stored step of the policy, oldest first.
     let (_, doc) = run("AmazonEKS_CNI_Policy", "");
     let steps: Vec<String> = doc.as_array().unwrap().iter().map(|d| format!("{} -> {}", d["old"], d["new"])).collect();

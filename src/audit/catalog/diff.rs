@@ -106,13 +106,50 @@ fn covered(item: &Item<'_>, by: Option<&Vec<Item<'_>>>) -> bool {
     by.is_some_and(|list| {
         list.iter().any(|other| {
             other.effect == item.effect
-                && (other.conditions.is_empty() || other.conditions == item.conditions)
+                && (other.conditions.is_empty() || equivalent(other.conditions, item.conditions))
                 && match (&other.resource.tokens, &item.resource.tokens) {
                     (Some(g), Some(s)) => pattern_covers(g, s),
                     _ => other.resource.text == item.resource.text,
                 }
         })
     })
+}
+
+/// Whether two condition blocks say the same, read syntactically (so never
+/// more than is true): the same conditions in any order, keys in any case,
+/// values in any order, and a `…Like` operator whose values hold no
+/// wildcard or variable read as its `…Equals` (`StringLike` on
+/// `elasticloadbalancing.amazonaws.com` is `StringEquals` on it:
+/// AmazonEKSClusterPolicy v4 → v5 changed only that).
+fn equivalent(a: &[Condition], b: &[Condition]) -> bool {
+    a == b || canonical(a) == canonical(b)
+}
+
+/// A condition block in one spelling (see [`equivalent`]).
+fn canonical(conditions: &[Condition]) -> Vec<(String, String, Vec<&str>)> {
+    let mut out: Vec<_> = conditions
+        .iter()
+        .map(|c| {
+            let mut values: Vec<&str> = c.values.iter().map(String::as_str).collect();
+            values.sort_unstable();
+            values.dedup();
+            let literal = values.iter().all(|v| !v.contains(['*', '?', '$']));
+            let mut operator = c.operator;
+            if operator.base.family == crate::engine::policy::Family::String
+                && operator.base.comparison == crate::engine::policy::Comparison::Like
+                && literal
+            {
+                let name = if operator.base.negated { "StringNotEquals" } else { "StringEquals" };
+                if let Ok(equals) = crate::engine::policy::Operator::parse(name) {
+                    operator.base = equals.base;
+                }
+            }
+            (operator.to_string(), c.key.to_ascii_lowercase(), values)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn condition_text(conditions: &[Condition]) -> String {
@@ -149,4 +186,47 @@ pub fn diff(catalog: &Catalog, old: &[Policy], new: &[Policy]) -> Result<AccessD
         new_access: new_access.into_iter().collect(),
         removed_access: removed_access.into_iter().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::policy::{parse_policy, PolicyKind};
+
+    fn block(condition: &str) -> Vec<Condition> {
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{condition}}}}}"#
+        );
+        match parse_policy(doc.as_bytes(), "p", PolicyKind::Identity) {
+            Ok(mut p) => p.statements.pop().map(|s| s.conditions).unwrap_or_default(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Equivalent spellings are equivalent; nothing that can differ is.
+    #[test]
+    fn equivalent_condition_blocks() {
+        let same = [
+            (r#"{"StringLike":{"k":"a"}}"#, r#"{"StringEquals":{"k":"a"}}"#),
+            (r#"{"StringNotLike":{"k":["b","a"]}}"#, r#"{"StringNotEquals":{"K":["a","b","a"]}}"#),
+            (r#"{"ForAnyValue:StringLike":{"k":"a"}}"#, r#"{"ForAnyValue:StringEquals":{"k":"a"}}"#),
+            (r#"{"StringEquals":{"k":"a"},"Bool":{"b":"true"}}"#, r#"{"Bool":{"b":"true"},"StringEquals":{"k":"a"}}"#),
+        ];
+        for (a, b) in same {
+            assert!(equivalent(&block(a), &block(b)), "{a} vs {b}");
+        }
+        let different = [
+            (r#"{"StringLike":{"k":"a*"}}"#, r#"{"StringEquals":{"k":"a*"}}"#),
+            (r#"{"StringLike":{"k":"a?"}}"#, r#"{"StringEquals":{"k":"a?"}}"#),
+            (r#"{"StringLike":{"k":"${aws:username}"}}"#, r#"{"StringEquals":{"k":"${aws:username}"}}"#),
+            (r#"{"StringLike":{"k":"a"}}"#, r#"{"StringEqualsIgnoreCase":{"k":"a"}}"#),
+            (r#"{"StringLike":{"k":"a"}}"#, r#"{"StringNotEquals":{"k":"a"}}"#),
+            (r#"{"StringEquals":{"k":"a"}}"#, r#"{"StringEquals":{"k":"A"}}"#),
+            (r#"{"StringEquals":{"k":"a"}}"#, r#"{"StringEqualsIfExists":{"k":"a"}}"#),
+            (r#"{"StringEquals":{"k":"a"}}"#, r#"{"ForAllValues:StringEquals":{"k":"a"}}"#),
+        ];
+        for (a, b) in different {
+            assert!(!equivalent(&block(a), &block(b)), "{a} vs {b}");
+        }
+    }
 }
