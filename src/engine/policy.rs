@@ -23,7 +23,8 @@ pub use arn::{Arn, ArnPattern};
 pub use model::{Condition, Effect, PatternList, Policy, PolicyKind, PrincipalSpec, PrincipalType, Statement, Version};
 pub use operator::{BaseOperator, Comparison, Family, Operator, SetQualifier};
 pub use parse::{
-    document_node, parse_json, parse_policy, parse_policy_list, policy_from_json, ParseError, ParseErrorKind,
+    action_problem, document_node, parse_json, parse_policy, parse_policy_list, policy_from_json, ParseError,
+    ParseErrorKind,
 };
 pub use principal::PrincipalValue;
 pub use set::{KeyId, Layer, Organization, PolicySet, Shape, StatementRef};

@@ -243,7 +243,7 @@ pub struct Policy {
 
 impl Policy {
     /// The `Action`/`NotAction` entries of this policy that match no request
-    /// (see [`action_problem`](super::parse::action_problem)), each as
+    /// (see [`action_problem`](super::action_problem)), each as
     /// `Statement[i].Action[j]: what is wrong and what it means here`. A
     /// dead entry in an Allow only grants less; in a Deny it denies nothing,
     /// in a `NotAction` it excludes nothing: callers print these for every
