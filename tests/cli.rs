@@ -20,6 +20,19 @@ fn iamsim_stdin(args: &[&str], input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `eval` of the corpus EKS requests against the EKS bundle on `threads` workers.
+fn eval_eks(threads: &str) -> Output {
+    iamsim(&[
+        "eval",
+        "--bundle",
+        "corpus/eks/bundle.json",
+        "--requests",
+        "corpus/eks/requests.jsonl",
+        "--threads",
+        threads,
+    ])
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -138,15 +151,7 @@ fn eval_main_job_gives_the_expected_decisions_on_any_thread_count() {
         .collect();
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
-        let o = iamsim(&[
-            "eval",
-            "--bundle",
-            "corpus/eks/bundle.json",
-            "--requests",
-            "corpus/eks/requests.jsonl",
-            "--threads",
-            threads,
-        ]);
+        let o = eval_eks(threads);
         assert!(o.status.success(), "{}", stderr(&o));
         let decisions: Vec<String> = stdout(&o)
             .lines()
@@ -357,22 +362,11 @@ fn a_full_disk_is_an_error_not_a_panic() {
 /// typo does not spawn a hundred thousand threads.
 #[test]
 fn thread_counts_are_bounded() {
-    let eval = |threads: &str| {
-        iamsim(&[
-            "eval",
-            "--bundle",
-            "corpus/eks/bundle.json",
-            "--requests",
-            "corpus/eks/requests.jsonl",
-            "--threads",
-            threads,
-        ])
-    };
-    let (one, many) = (eval("1"), eval("100000"));
+    let (one, many) = (eval_eks("1"), eval_eks("100000"));
     assert_eq!(many.status.code(), Some(0), "{}", stderr(&many));
     assert!(stderr(&many).contains("warning: --threads 100000: using"), "{}", stderr(&many));
     assert_eq!(stdout(&many), stdout(&one));
-    let zero = eval("0");
+    let zero = eval_eks("0");
     assert_eq!(zero.status.code(), Some(1));
     assert!(stderr(&zero).contains("--threads: expected at least 1"), "{}", stderr(&zero));
 }
