@@ -1,10 +1,13 @@
 //! Streaming CloudTrail readers: log files as CloudTrail writes them to S3
 //! (`{"Records":[…]}`, `.json` or `.json.gz`), whole S3-layout folder trees,
 //! JSON arrays of events, JSON Lines (CloudTrail Lake / Athena exports) and
-//! stdin. Records are handed over one at a time; memory is bounded by a
-//! document of up to 16 MiB (parsed from memory, the fast way) or one record
-//! of a larger one, never by the file. Nothing is dropped: a malformed record,
-//! line or file tail becomes a [`Item::Malformed`] with its file and position.
+//! stdin; gzip (every member) told by its magic bytes, the format by the
+//! content (a log file is an object with `Records` anywhere in it). Records
+//! are handed over one at a time; memory is bounded by a document of up to
+//! 16 MiB (parsed from memory, the fast way) or one record of a larger one,
+//! never by the file. Nothing is dropped: a malformed record, line or file
+//! tail becomes a [`Item::Malformed`] with its file and position, a digest
+//! file an [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
 //! A replay keeps only the members the event mapping reads ([`Members`]).
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
