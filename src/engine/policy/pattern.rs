@@ -68,45 +68,69 @@ pub fn tokens_match(pattern: &[Token], text: &str, fold: bool) -> bool {
     pattern.get(p..).is_some_and(|rest| rest.iter().all(|tok| *tok == Token::Star))
 }
 
+/// Pairs of positions past which [`patterns_intersect`] and
+/// [`pattern_covers`] give their cautious answer instead of deciding: both
+/// take time in the product of the two lengths (memory in one of them), and
+/// policies are hostile input. 10^8 steps is well under a second; real
+/// patterns are a few hundred characters.
+pub const MAX_PATTERN_PAIRS: usize = 100_000_000;
+
 /// Whether some string matches both patterns (`*`/`?` wildcards, exact
-/// characters): a search over the product of the two patterns' positions.
-/// Used to ask whether a policy's resource pattern can name a resource of a
-/// type whose ARN format is given as a pattern.
+/// characters): a search over the product of the two patterns' positions,
+/// row by row (memory linear in `b`). Used to ask whether a policy's
+/// resource pattern can name a resource of a type whose ARN format is given
+/// as a pattern; past [`MAX_PATTERN_PAIRS`] the answer is the cautious
+/// `true` (the pattern may name one), so no finding is ever made up.
 pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
-    let width = b.len() + 1;
-    let mut seen = vec![false; (a.len() + 1) * width];
-    let mut stack = vec![(0usize, 0usize)];
-    while let Some((i, j)) = stack.pop() {
-        let Some(slot) = seen.get_mut(i * width + j) else { continue };
-        if *slot {
-            continue;
-        }
-        *slot = true;
-        let (x, y) = (a.get(i), b.get(j));
-        if x.is_none() && y.is_none() {
-            return true;
-        }
-        // A star may match nothing.
-        if x == Some(&Token::Star) {
-            stack.push((i + 1, j));
-        }
-        if y == Some(&Token::Star) {
-            stack.push((i, j + 1));
-        }
-        // Or both consume one common character.
-        if let (Some(x), Some(y)) = (x, y) {
-            let compatible = match (x, y) {
-                (Token::Char(c), Token::Char(d)) => c == d,
-                _ => true,
-            };
-            if compatible {
-                let next_i = if *x == Token::Star { i } else { i + 1 };
-                let next_j = if *y == Token::Star { j } else { j + 1 };
-                if (next_i, next_j) != (i, j) {
-                    stack.push((next_i, next_j));
+    if a.len().saturating_mul(b.len()) > MAX_PATTERN_PAIRS {
+        return true;
+    }
+    let compatible = |x: &Token, y: &Token| match (x, y) {
+        (Token::Char(c), Token::Char(d)) => c == d,
+        _ => true,
+    };
+    // cur[j]: position (i, j) is reachable. Every move keeps or advances
+    // both positions, so each row is done left to right, then the next.
+    let mut cur = vec![false; b.len() + 1];
+    if let Some(first) = cur.first_mut() {
+        *first = true;
+    }
+    for i in 0..=a.len() {
+        let x = a.get(i);
+        // Moves within the row: `b`'s star matches nothing, or `a`'s star
+        // absorbs one of `b`'s characters.
+        for j in 0..b.len() {
+            let Some(y) = b.get(j) else { break };
+            let stays = *y == Token::Star || x.is_some_and(|x| *x == Token::Star && compatible(x, y));
+            if stays && cur.get(j).copied().unwrap_or(false) {
+                if let Some(next) = cur.get_mut(j + 1) {
+                    *next = true;
                 }
             }
         }
+        if x.is_none() {
+            return cur.last().copied().unwrap_or(false);
+        }
+        // Moves to the next row: `a`'s star matches nothing, or a character
+        // of `a` meets a compatible token of `b`.
+        let mut next = vec![false; b.len() + 1];
+        for j in 0..=b.len() {
+            if !cur.get(j).copied().unwrap_or(false) {
+                continue;
+            }
+            let Some(x) = x else { break };
+            if *x == Token::Star {
+                if let Some(n) = next.get_mut(j) {
+                    *n = true;
+                }
+            } else if let Some(y) = b.get(j).filter(|y| compatible(x, y)) {
+                let to = if *y == Token::Star { j } else { j + 1 };
+                if let Some(n) = next.get_mut(to) {
+                    *n = true;
+                }
+            }
+        }
+        cur = next;
     }
     false
 }
@@ -115,21 +139,107 @@ pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
 /// syntactically: `general`'s `*` absorbs any run of `specific`'s tokens, its
 /// `?` one non-star token, its characters only the same character. Sound (a
 /// `true` is always right); a `false` can be too cautious for contrived pairs
-/// such as `a*` vs `a*a*`, which only ever reports more new access, never less.
+/// such as `a*` vs `a*a*`, which only ever reports more new access, never
+/// less. Row by row (memory linear in `specific`); past
+/// [`MAX_PATTERN_PAIRS`] the cautious `false`.
 pub fn pattern_covers(general: &[Token], specific: &[Token]) -> bool {
-    let width = specific.len() + 1;
-    // reach[i][j]: general[..i] can produce specific[..j].
-    let mut reach = vec![false; (general.len() + 1) * width];
-    if let Some(first) = reach.first_mut() {
+    if general.len().saturating_mul(specific.len()) > MAX_PATTERN_PAIRS {
+        return false;
+    }
+    // prev[j]: general[..i-1] can produce specific[..j]; row[j] the same for i.
+    let mut prev = vec![false; specific.len() + 1];
+    if let Some(first) = prev.first_mut() {
         *first = true;
     }
-    for i in 0..=general.len() {
+    for g in general {
+        let mut row = vec![false; specific.len() + 1];
         for j in 0..=specific.len() {
-            if i == 0 && j == 0 {
+            let s = j.checked_sub(1).and_then(|k| specific.get(k));
+            let up = prev.get(j).copied().unwrap_or(false);
+            let diag = j.checked_sub(1).and_then(|k| prev.get(k)).copied().unwrap_or(false);
+            let left = j.checked_sub(1).and_then(|k| row.get(k)).copied().unwrap_or(false);
+            let cell = match (g, s) {
+                (Token::Star, s) => up || (s.is_some() && left),
+                (g, Some(s)) => {
+                    let same = match (g, s) {
+                        (Token::One, Token::Star) => false,
+                        (Token::One, _) => true,
+                        (Token::Char(c), Token::Char(d)) => c == d,
+                        _ => false,
+                    };
+                    same && diag
+                }
+                _ => false,
+            };
+            if let Some(slot) = row.get_mut(j) {
+                *slot = cell;
+            }
+        }
+        prev = row;
+    }
+    prev.last().copied().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The full-table versions these replaced, kept as the oracle.
+    fn intersect_table(a: &[Token], b: &[Token]) -> bool {
+        let width = b.len() + 1;
+        let mut seen = vec![false; (a.len() + 1) * width];
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, j)) = stack.pop() {
+            let Some(slot) = seen.get_mut(i * width + j) else { continue };
+            if *slot {
                 continue;
             }
-            let cell =
-                match (i.checked_sub(1).and_then(|k| general.get(k)), j.checked_sub(1).and_then(|k| specific.get(k))) {
+            *slot = true;
+            let (x, y) = (a.get(i), b.get(j));
+            if x.is_none() && y.is_none() {
+                return true;
+            }
+            // A star may match nothing.
+            if x == Some(&Token::Star) {
+                stack.push((i + 1, j));
+            }
+            if y == Some(&Token::Star) {
+                stack.push((i, j + 1));
+            }
+            // Or both consume one common character.
+            if let (Some(x), Some(y)) = (x, y) {
+                let compatible = match (x, y) {
+                    (Token::Char(c), Token::Char(d)) => c == d,
+                    _ => true,
+                };
+                if compatible {
+                    let next_i = if *x == Token::Star { i } else { i + 1 };
+                    let next_j = if *y == Token::Star { j } else { j + 1 };
+                    if (next_i, next_j) != (i, j) {
+                        stack.push((next_i, next_j));
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn covers_table(general: &[Token], specific: &[Token]) -> bool {
+        let width = specific.len() + 1;
+        // reach[i][j]: general[..i] can produce specific[..j].
+        let mut reach = vec![false; (general.len() + 1) * width];
+        if let Some(first) = reach.first_mut() {
+            *first = true;
+        }
+        for i in 0..=general.len() {
+            for j in 0..=specific.len() {
+                if i == 0 && j == 0 {
+                    continue;
+                }
+                let cell = match (
+                    i.checked_sub(1).and_then(|k| general.get(k)),
+                    j.checked_sub(1).and_then(|k| specific.get(k)),
+                ) {
                     (Some(Token::Star), s) => {
                         let skip = reach.get((i - 1) * width + j).copied().unwrap_or(false);
                         let absorb = s.is_some() && reach.get(i * width + j - 1).copied().unwrap_or(false);
@@ -146,17 +256,45 @@ pub fn pattern_covers(general: &[Token], specific: &[Token]) -> bool {
                     }
                     _ => false,
                 };
-            if let Some(slot) = reach.get_mut(i * width + j) {
-                *slot = cell;
+                if let Some(slot) = reach.get_mut(i * width + j) {
+                    *slot = cell;
+                }
             }
         }
+        reach.last().copied().unwrap_or(false)
     }
-    reach.last().copied().unwrap_or(false)
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Every pair of patterns of up to three tokens over `a`, `b`, `*`, `?`:
+    /// the row-by-row answers are the full-table ones, and an intersection
+    /// has a witness string (and only then).
+    #[test]
+    fn row_by_row_equals_the_full_tables() {
+        let alphabet = ["a", "b", "*", "?"];
+        let mut patterns = vec![String::new()];
+        for _ in 0..3 {
+            let last: Vec<String> =
+                patterns.iter().filter(|p| p.len() == patterns.last().map_or(0, |l| l.len())).cloned().collect();
+            patterns.extend(last.iter().flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}"))));
+        }
+        let mut strings = vec![String::new()];
+        for len in 0..8 {
+            let last: Vec<String> = strings.iter().filter(|s| s.len() == len).cloned().collect();
+            strings.extend(last.iter().flat_map(|s| ["a", "b"].iter().map(move |c| format!("{s}{c}"))));
+        }
+        for a in &patterns {
+            for b in &patterns {
+                let (ta, tb) = (tokens(a), tokens(b));
+                assert_eq!(patterns_intersect(&ta, &tb), intersect_table(&ta, &tb), "{a:?} {b:?}");
+                assert_eq!(pattern_covers(&ta, &tb), covers_table(&ta, &tb), "{a:?} {b:?}");
+                let witness = strings.iter().any(|s| glob_match(a, s) && glob_match(b, s));
+                assert_eq!(patterns_intersect(&ta, &tb), witness, "{a:?} {b:?}");
+            }
+        }
+        // Long patterns: memory linear in one of them.
+        let long = tokens(&format!("arn:aws:s3:::{}*", "x".repeat(20_000)));
+        assert!(pattern_covers(&tokens("arn:aws:s3:::*"), &long));
+        assert!(patterns_intersect(&long, &tokens("arn:aws:s3:::x*")));
+    }
 
     #[test]
     fn intersection_table() {
