@@ -586,3 +586,45 @@ fn outputs_never_overwrite_inputs() {
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     assert!(skipped.iter().any(|s| s.contains("CloudTrail-Digest") && s.contains("digest file")), "{skipped:?}");
 }
+
+/// A report records absolute input paths, so `generate` proves its policy
+/// from any working directory; a doctored report's inputs are checked
+/// before they are read (no devices, no /proc, no stdin).
+#[test]
+fn generate_reads_only_what_a_report_may_name() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let report = dir.join("report.json");
+    let o = crate::iamsim_command()
+        .args(["replay", "--cloudtrail", "corpus/replay/cloudtrail"])
+        .args(["--authorization-details", "corpus/replay/authorization-details.json", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let logs = recorded["inputs"]["cloudtrail"][0].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&logs).is_absolute(), "{logs}");
+    let generate = |report: &std::path::Path| {
+        crate::iamsim_command()
+            .current_dir(dir)
+            .args(["generate", "--from-replay"])
+            .arg(report)
+            .args(["--principal", "arn:aws:iam::111122223333:role/eks-node-role", "--out"])
+            .arg(dir.join("policy.json"))
+            .output()
+            .unwrap()
+    };
+    let o = generate(&report);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for (doctored, says) in [("/dev/zero", "/dev/zero"), ("/proc/self/environ", "not a log"), ("-", "stdin")] {
+        let mut r = recorded.clone();
+        r["inputs"]["cloudtrail"] = serde_json::json!([doctored]);
+        let path = dir.join("doctored.json");
+        std::fs::write(&path, r.to_string()).unwrap();
+        let o = generate(&path);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{doctored}: {err}");
+        assert!(err.contains("the report's input") && err.contains(says), "{doctored}: {err}");
+    }
+}

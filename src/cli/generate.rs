@@ -104,7 +104,7 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
                 copy.path()
             }
         };
-        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, policy_file), false)?;
+        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, policy_file)?, false)?;
         let after = proof.used_permissions.iter().find(|u| u.principal == args.principal);
         let (mut checked, mut unsettled) = (0, 0);
         for before in &used.actions {

@@ -78,39 +78,89 @@ impl ReplayArgs {
         Ok(())
     }
 
-    /// The inputs as recorded in the report, so `generate` can replay them again.
+    /// The inputs as recorded in the report, so `generate` can replay them
+    /// again: absolute paths, so it can from any working directory.
     fn inputs(&self) -> ReplayInputs {
-        let shown = |p: &PathBuf| p.display().to_string();
+        let absolute = |p: &std::path::Path| {
+            if p.as_os_str() == "-" {
+                p.to_path_buf()
+            } else {
+                std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+            }
+        };
+        let shown = |p: &PathBuf| absolute(p).display().to_string();
+        let pair = |p: &String| match p.split_once('=') {
+            Some((arn, file)) => format!("{arn}={}", absolute(std::path::Path::new(file)).display()),
+            None => p.clone(),
+        };
         ReplayInputs {
             cloudtrail: self.cloudtrail.iter().map(shown).collect(),
             authorization_details: self.details.iter().map(shown).collect(),
             managed_policies: self.managed.as_ref().map(shown),
             scps: self.scps.iter().map(shown).collect(),
-            resource_policies: self.resource_policies.clone(),
-            overrides: self.overrides.clone(),
+            resource_policies: self.resource_policies.iter().map(pair).collect(),
+            overrides: self.overrides.iter().map(pair).collect(),
             catalog: self.catalog.named(),
         }
     }
 
-    /// The same replay with `principal`'s identity policies replaced by `file`'s.
-    pub fn with_override(inputs: &ReplayInputs, principal: &str, file: &std::path::Path) -> ReplayArgs {
-        let mut overrides: Vec<String> =
-            inputs.overrides.iter().filter(|o| !o.starts_with(&format!("{principal}="))).cloned().collect();
+    /// The same replay with `principal`'s identity policies replaced by
+    /// `file`'s. The report is input like any other: every path it records
+    /// must still be a regular file or folder outside `/proc`, `/sys` and
+    /// `/dev` (a doctored report must not make `generate` read a device),
+    /// and stdin cannot be read again.
+    ///
+    /// # Errors
+    /// A recorded path that is none of those, named.
+    pub fn with_override(
+        inputs: &ReplayInputs,
+        principal: &str,
+        file: &std::path::Path,
+    ) -> Result<ReplayArgs, CliError> {
+        let path = |p: &String| recorded_path(p);
+        let checked_pair = |p: &String| -> Result<String, CliError> {
+            let (_, f) = split_pair("the report's inputs", p)?;
+            recorded_path(f).map(|_| p.clone())
+        };
+        let mut overrides: Vec<String> = inputs
+            .overrides
+            .iter()
+            .filter(|o| !o.starts_with(&format!("{principal}=")))
+            .map(checked_pair)
+            .collect::<Result<_, _>>()?;
         overrides.push(format!("{principal}={}", file.display()));
-        ReplayArgs {
-            cloudtrail: inputs.cloudtrail.iter().map(PathBuf::from).collect(),
-            details: inputs.authorization_details.iter().map(PathBuf::from).collect(),
-            managed: inputs.managed_policies.as_ref().map(PathBuf::from),
-            scps: inputs.scps.iter().map(PathBuf::from).collect(),
+        Ok(ReplayArgs {
+            cloudtrail: inputs.cloudtrail.iter().map(path).collect::<Result<_, _>>()?,
+            details: inputs.authorization_details.iter().map(path).collect::<Result<_, _>>()?,
+            managed: inputs.managed_policies.as_ref().map(path).transpose()?,
+            scps: inputs.scps.iter().map(path).collect::<Result<_, _>>()?,
             overrides,
-            resource_policies: inputs.resource_policies.clone(),
+            resource_policies: inputs.resource_policies.iter().map(checked_pair).collect::<Result<_, _>>()?,
             out: None,
             report: None,
             format: Format::Json,
             threads: None,
             catalog: super::catalog_cmd::CatalogArg::from_path(inputs.catalog.as_ref().map(PathBuf::from)),
-        }
+        })
     }
+}
+
+/// A path a report recorded, checked before it is read again (see
+/// [`ReplayArgs::with_override`]).
+fn recorded_path(p: &str) -> Result<PathBuf, CliError> {
+    let bad = |why: &str| CliError::new(format!("the report's input `{p}` {why}; re-run replay, or pass --no-prove"));
+    if p == "-" {
+        return Err(bad("was stdin, which cannot be read again"));
+    }
+    let real = std::fs::canonicalize(p).map_err(|e| bad(&format!("cannot be found ({e})")))?;
+    if ["/proc", "/sys", "/dev"].iter().any(|d| real.starts_with(d)) {
+        return Err(bad(&format!("is {}, not a log, policy or details file", real.display())));
+    }
+    let meta = std::fs::metadata(&real).map_err(|e| bad(&format!("cannot be read ({e})")))?;
+    if !(meta.is_file() || meta.is_dir()) {
+        return Err(bad("is not a regular file or folder"));
+    }
+    Ok(PathBuf::from(p))
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
