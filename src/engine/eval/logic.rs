@@ -39,6 +39,15 @@ pub fn condition_result(op: &Operator, value: Option<Value<'_>>, mut matches: im
             None => negated,
         }),
         Some(Value::Unknown) => Tri::Unknown,
+        // A set operator on an empty string reads "a null data set": ForAllValues
+        // is true, ForAnyValue false, negated operators included
+        // (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>,
+        // §5.4). A list holding an empty string stays a one-element set: the
+        // page names the string, and reading `[""]` as null would lift a
+        // `ForAnyValue:…Not…` Deny.
+        Some(Value::Single("")) if op.qualifier.is_some() => {
+            Tri::from_bool(op.qualifier == Some(SetQualifier::ForAllValues))
+        }
         Some(Value::Single(v)) => one(v),
         Some(Value::Multi(vs)) => match op.qualifier {
             None => Tri::False,
