@@ -133,16 +133,9 @@ fn canonical(conditions: &[Condition]) -> Vec<(String, String, Vec<&str>)> {
             let mut values: Vec<&str> = c.values.iter().map(String::as_str).collect();
             values.sort_unstable();
             values.dedup();
-            let literal = values.iter().all(|v| !v.contains(['*', '?', '$']));
             let mut operator = c.operator;
-            if operator.base.family == crate::engine::policy::Family::String
-                && operator.base.comparison == crate::engine::policy::Comparison::Like
-                && literal
-            {
-                let name = if operator.base.negated { "StringNotEquals" } else { "StringEquals" };
-                if let Ok(equals) = crate::engine::policy::Operator::parse(name) {
-                    operator.base = equals.base;
-                }
+            if values.iter().all(|v| !v.contains(['*', '?', '$'])) {
+                operator.base = operator.base.literal_equivalent();
             }
             (operator.to_string(), c.key.to_ascii_lowercase(), values)
         })

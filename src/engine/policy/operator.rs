@@ -137,6 +137,20 @@ impl BaseOperator {
         self.name
     }
 
+    /// The operator that decides alike on values holding no wildcard or
+    /// variable: `StringLike` → `StringEquals`, `StringNotLike` →
+    /// `StringNotEquals` (both case-sensitive, whole-string); any other
+    /// operator is itself. Lets `diff` see two spellings of one condition.
+    pub fn literal_equivalent(&self) -> BaseOperator {
+        let exact = |b: &&BaseOperator| {
+            b.family == Family::String && b.comparison == Comparison::Equals && b.negated == self.negated
+        };
+        match (self.family, self.comparison) {
+            (Family::String, Comparison::Like) => BASE_OPERATORS.iter().find(exact).copied().unwrap_or(*self),
+            _ => *self,
+        }
+    }
+
     /// Whether policy variables are substituted in this operator's values
     /// (§6: String and ARN operators; `Bool` per Appendix A-7 default "allow").
     pub fn accepts_variables(&self) -> bool {
@@ -234,6 +248,19 @@ impl fmt::Display for Operator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_without_wildcards_is_equals() {
+        let base = |n: &str| Operator::parse(n).unwrap().base;
+        for (like, equals) in [
+            ("StringLike", "StringEquals"),
+            ("StringNotLike", "StringNotEquals"),
+            ("ArnLike", "ArnLike"),
+            ("StringEqualsIgnoreCase", "StringEqualsIgnoreCase"),
+        ] {
+            assert_eq!(base(like).literal_equivalent(), base(equals), "{like}");
+        }
+    }
 
     #[test]
     fn parses_qualified_and_if_exists() {
