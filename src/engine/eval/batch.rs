@@ -62,11 +62,21 @@ pub fn with_thread_scratch<R>(set: &CompiledPolicySet, f: impl FnOnce(&mut Scrat
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn decide_all(set: &CompiledPolicySet, requests: &[Request]) -> Vec<Decision> {
-    let chunks: Vec<Vec<Decision>> = requests
+    each_in_parallel(set, requests, |r, s| set.decide(r, s))
+}
+
+/// `f` of every item, in parallel chunks on the pool's thread scratches for
+/// `set`; `out[i]` is `items[i]`'s.
+fn each_in_parallel<'a, T: Sync, R: Send>(
+    set: &CompiledPolicySet,
+    items: &'a [T],
+    f: impl Fn(&'a T, &mut Scratch) -> R + Sync,
+) -> Vec<R> {
+    let chunks: Vec<Vec<R>> = items
         .par_chunks(CHUNK)
-        .map(|chunk| with_thread_scratch(set, |s| chunk.iter().map(|r| set.decide(r, s)).collect()))
+        .map(|chunk| with_thread_scratch(set, |s| chunk.iter().map(|item| f(item, s)).collect()))
         .collect();
-    let mut out = Vec::with_capacity(requests.len());
+    let mut out = Vec::with_capacity(items.len());
     for c in chunks {
         out.extend(c);
     }
@@ -76,11 +86,7 @@ pub fn decide_all(set: &CompiledPolicySet, requests: &[Request]) -> Vec<Decision
 /// Prepares every request in parallel; `out[i]` is `requests[i]` prepared
 /// (see [`CompiledPolicySet::prepare`]).
 pub fn prepare_all<'r>(set: &CompiledPolicySet, requests: &'r [Request]) -> Vec<Prepared<'r>> {
-    let chunks: Vec<Vec<Prepared<'r>>> = requests
-        .par_chunks(CHUNK)
-        .map(|chunk| with_thread_scratch(set, |s| chunk.iter().map(|r| set.prepare(r, s)).collect()))
-        .collect();
-    chunks.into_iter().flatten().collect()
+    each_in_parallel(set, requests, |r, s| set.prepare(r, s))
 }
 
 /// The verdict of every prepared request, in parallel; `out[i]` is
@@ -100,9 +106,5 @@ pub fn prepare_all<'r>(set: &CompiledPolicySet, requests: &'r [Request]) -> Vec<
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn verdicts(set: &CompiledPolicySet, prepared: &[Prepared<'_>]) -> Vec<Verdict> {
-    let chunks: Vec<Vec<Verdict>> = prepared
-        .par_chunks(CHUNK)
-        .map(|chunk| with_thread_scratch(set, |s| chunk.iter().map(|p| set.verdict(p, s)).collect()))
-        .collect();
-    chunks.into_iter().flatten().collect()
+    each_in_parallel(set, prepared, |p, s| set.verdict(p, s))
 }
