@@ -92,6 +92,7 @@ pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
     // cur[j]: position (i, j) is reachable. Every move keeps or advances
     // both positions, so each row is done left to right, then the next.
     let mut cur = vec![false; b.len() + 1];
+    let mut next = vec![false; b.len() + 1];
     if let Some(first) = cur.first_mut() {
         *first = true;
     }
@@ -113,7 +114,7 @@ pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
         }
         // Moves to the next row: `a`'s star matches nothing, or a character
         // of `a` meets a compatible token of `b`.
-        let mut next = vec![false; b.len() + 1];
+        next.fill(false);
         for j in 0..=b.len() {
             if !cur.get(j).copied().unwrap_or(false) {
                 continue;
@@ -130,7 +131,7 @@ pub fn patterns_intersect(a: &[Token], b: &[Token]) -> bool {
                 }
             }
         }
-        cur = next;
+        std::mem::swap(&mut cur, &mut next);
     }
     false
 }
@@ -148,11 +149,11 @@ pub fn pattern_covers(general: &[Token], specific: &[Token]) -> bool {
     }
     // prev[j]: general[..i-1] can produce specific[..j]; row[j] the same for i.
     let mut prev = vec![false; specific.len() + 1];
+    let mut row = vec![false; specific.len() + 1];
     if let Some(first) = prev.first_mut() {
         *first = true;
     }
     for g in general {
-        let mut row = vec![false; specific.len() + 1];
         for j in 0..=specific.len() {
             let s = j.checked_sub(1).and_then(|k| specific.get(k));
             let up = prev.get(j).copied().unwrap_or(false);
@@ -175,7 +176,7 @@ pub fn pattern_covers(general: &[Token], specific: &[Token]) -> bool {
                 *slot = cell;
             }
         }
-        prev = row;
+        std::mem::swap(&mut prev, &mut row);
     }
     prev.last().copied().unwrap_or(false)
 }
