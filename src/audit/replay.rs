@@ -330,6 +330,11 @@ pub const MAX_DETAILS: usize = 256;
 /// The reason under which details beyond [`MAX_DETAILS`] are counted.
 pub const OTHER_DETAILS: &str = "(other reasons, beyond the first 256 listed)";
 
+/// A line of [`Report::skipped_paths`]: the path and why it was not read.
+pub fn skipped_path(path: &str, why: &str) -> String {
+    format!("{path}: skipped: {why}")
+}
+
 /// Adds `n` to `detail`'s count, or to [`OTHER_DETAILS`] when the map is full.
 fn count_detail(into: &mut BTreeMap<String, usize>, detail: String, n: usize) {
     let full = into.len() >= MAX_DETAILS;
@@ -943,7 +948,7 @@ impl Replayer {
                 }
             }
             Item::Malformed(at, why) => self.malformed(&at, &why),
-            Item::Skipped(at, why) => self.report.skipped_paths.push(format!("{}: skipped: {why}", at.file)),
+            Item::Skipped(at, why) => self.report.skipped_paths.push(skipped_path(&at.file, why)),
         });
         if let Err(e) = result {
             self.unreadable(&e);

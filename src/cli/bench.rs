@@ -13,6 +13,7 @@ use iamsim::engine::eval::batch::with_thread_scratch;
 use iamsim::engine::eval::{reference_decide, DecisionKind, Prepared, Scratch};
 use iamsim::engine::request::Request;
 use rayon::prelude::*;
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -289,72 +290,63 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
     });
     // Built whole, then written through the error-handling writer.
     let mut out = String::new();
-    macro_rules! outln {
-        ($out:ident, $($arg:tt)*) => {{
-            $out.push_str(&format!($($arg)*));
-            $out.push('\n');
-        }};
-    }
     match args.format {
-        Format::Json => out.push_str(&format!("{json}\n")),
+        Format::Json => writeln!(out, "{json}")?,
         Format::Text => {
-            outln!(out, "policy set      {} policies, {statements} statements", set.policies().count());
-            outln!(
+            writeln!(out, "policy set      {} policies, {statements} statements", set.policies().count())?;
+            writeln!(
                 out,
                 "compile         {compile_ms:.2} ms, {} bytes",
                 compiled_bytes.map_or("?".to_string(), |b| b.to_string())
-            );
-            outln!(out, "requests        {} (seed {})", requests.len(), args.seed);
-            outln!(
+            )?;
+            writeln!(out, "requests        {} (seed {})", requests.len(), args.seed)?;
+            writeln!(
                 out,
                 "decisions       allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}",
-                counts[0],
-                counts[1],
-                counts[2],
-                counts[3]
-            );
-            outln!(
+                counts[0], counts[1], counts[2], counts[3]
+            )?;
+            writeln!(
                 out,
                 "compiled        {:.0} decisions/s ({:.1} ns/decision), 1 thread; fastest of {} passes {:.0}/s",
                 compiled_per_sec,
                 1e9 / compiled_per_sec,
                 one_thread.passes,
                 one_thread.best
-            );
+            )?;
             for (label, r) in [
                 ("owned verdict", owned_verdict),
                 ("prepared expl.", prepared_explained),
                 ("prepared verd.", prepared_verdict),
                 ("  by action", grouped_verdict),
             ] {
-                outln!(
+                writeln!(
                     out,
                     "{label:<15} {:.0} decisions/s ({:.1} ns/decision, {:.2}x owned explained); fastest pass {:.0}/s",
                     r.mean,
                     1e9 / r.mean.max(f64::MIN_POSITIVE),
                     r.mean / compiled_per_sec.max(f64::MIN_POSITIVE),
                     r.best
-                );
+                )?;
             }
-            outln!(out, "prepare         {:.0} requests/s, 1 thread", preparing.mean);
-            outln!(out, "reference       {reference_per_sec:.0} decisions/s");
-            outln!(out, "ratio           {ratio:.1}x compiled vs reference");
-            outln!(
+            writeln!(out, "prepare         {:.0} requests/s, 1 thread", preparing.mean)?;
+            writeln!(out, "reference       {reference_per_sec:.0} decisions/s")?;
+            writeln!(out, "ratio           {ratio:.1}x compiled vs reference")?;
+            writeln!(
                 out,
                 "parse           {parse_per_sec:.0} requests/s from eval lines, 1 thread (deciding {:.1}x as fast)",
                 compiled_per_sec / parse_per_sec.max(f64::MIN_POSITIVE)
-            );
+            )?;
             for (t, r) in &scaling {
                 let base = scaling.first().map_or(1.0, |(_, b)| b.mean);
-                outln!(
+                writeln!(
                     out,
                     "threads {t:<7} {:.0} decisions/s ({:.2}x); fastest pass {:.0}/s",
                     r.mean,
                     r.mean / base,
                     r.best
-                );
+                )?;
             }
-            outln!(out, "mismatches      {mismatches}");
+            writeln!(out, "mismatches      {mismatches}")?;
         }
     }
     super::output::print_stdout(&out)?;

@@ -5,7 +5,7 @@
 use super::{load, CliError, Format};
 use iamsim::audit::cloudtrail::reader::collect_files;
 use iamsim::audit::inventory::Inventory;
-use iamsim::audit::replay::{ReplayInputs, Replayer, Report};
+use iamsim::audit::replay::{skipped_path, ReplayInputs, Replayer, Report};
 use iamsim::engine::policy::PolicyKind;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -207,8 +207,10 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
     let collected = collect_files(&args.cloudtrail)?;
-    for (path, why) in &collected.skipped {
-        eprintln!("iamsim: warning: {}: skipped: {why}", path.display());
+    let skipped: Vec<String> =
+        collected.skipped.iter().map(|(p, why)| skipped_path(&p.display().to_string(), why)).collect();
+    for line in &skipped {
+        eprintln!("iamsim: warning: {line}");
     }
     args.refuse_overwriting_inputs(&collected.files)?;
     let files = collected.files;
@@ -260,7 +262,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     let mut report = replayer.finish(start.elapsed().as_secs_f64());
     report.inputs = Some(args.inputs());
-    report.skipped_paths.extend(collected.skipped.iter().map(|(p, why)| format!("{}: skipped: {why}", p.display())));
+    report.skipped_paths.extend(skipped);
     report.skipped_paths.sort();
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;

@@ -67,8 +67,7 @@ impl Malformed {
 }
 
 /// The kinds of [`Malformed`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MalformedKind {
     /// The input failed while being read (an I/O or decompression error).
     ReadError,
