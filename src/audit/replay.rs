@@ -330,6 +330,9 @@ pub const MAX_DETAILS: usize = 256;
 /// The reason under which details beyond [`MAX_DETAILS`] are counted.
 pub const OTHER_DETAILS: &str = "(other reasons, beyond the first 256 listed)";
 
+/// Malformed records a report lists with their location (all are counted).
+pub const MAX_MALFORMED_LISTED: usize = 100;
+
 /// A line of [`Report::skipped_paths`]: the path and why it was not read.
 pub fn skipped_path(path: &str, why: &str) -> String {
     format!("{path}: skipped: {why}")
@@ -519,23 +522,23 @@ impl Replayer {
 
     /// Counts a record that could not be read.
     pub fn malformed(&mut self, location: &Location, why: &Malformed) {
-        self.skip_unread(SkipKind::MalformedRecord, format!("malformed record: {}", why.kind.as_str()));
-        if self.report.malformed.len() < 100 {
-            self.report.malformed.push(format!("{location}: {why}"));
-        }
+        let detail = format!("malformed record: {}", why.kind.as_str());
+        self.skip_unread(SkipKind::MalformedRecord, detail, || format!("{location}: {why}"));
     }
 
     /// Counts a file that could not be opened (as one item read and skipped).
     pub fn unreadable(&mut self, why: &ReadError) {
-        self.skip_unread(SkipKind::UnreadableFile, why.to_string());
-        if self.report.malformed.len() < 100 {
-            self.report.malformed.push(why.to_string());
-        }
+        self.skip_unread(SkipKind::UnreadableFile, why.to_string(), || why.to_string());
     }
 
-    fn skip_unread(&mut self, kind: SkipKind, detail: String) {
+    /// An item read that is no event: skipped, and listed (the first
+    /// [`MAX_MALFORMED_LISTED`]) with where it is.
+    fn skip_unread(&mut self, kind: SkipKind, detail: String, listed: impl FnOnce() -> String) {
         self.report.events_read += 1;
         self.skip(kind, detail);
+        if self.report.malformed.len() < MAX_MALFORMED_LISTED {
+            self.report.malformed.push(listed());
+        }
     }
 
     fn skip(&mut self, kind: SkipKind, detail: String) {
@@ -915,7 +918,7 @@ impl Replayer {
         add_details(&mut mine.indeterminate_details, indeterminate_details);
         add_counts(&mut mine.unknown_principals, unknown_principals);
         mine.skipped_paths.extend(skipped_paths);
-        let room = 100usize.saturating_sub(mine.malformed.len());
+        let room = MAX_MALFORMED_LISTED.saturating_sub(mine.malformed.len());
         mine.malformed.extend(malformed.into_iter().take(room));
         add_counts(&mut self.groups_break, other.groups_break);
         add_counts(&mut self.groups_disagree, other.groups_disagree);

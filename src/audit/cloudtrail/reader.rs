@@ -315,7 +315,13 @@ enum Shape {
 
 /// The [`Shape`] of a stream from its first line.
 fn first_object_shape(line: &[u8]) -> Shape {
-    struct Keys(bool, bool, bool);
+    /// Which of the telling members the object has.
+    #[derive(Default)]
+    struct Keys {
+        records: bool,
+        digest_start: bool,
+        log_files: bool,
+    }
     impl<'de> Visitor<'de> for &mut Keys {
         type Value = ();
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -324,9 +330,9 @@ fn first_object_shape(line: &[u8]) -> Shape {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<MemberName<'de>>()? {
                 match &*key.0 {
-                    "Records" => self.0 = true,
-                    "digestStartTime" => self.1 = true,
-                    "logFiles" => self.2 = true,
+                    "Records" => self.records = true,
+                    "digestStartTime" => self.digest_start = true,
+                    "logFiles" => self.log_files = true,
                     _ => {}
                 }
                 map.next_value::<IgnoredAny>()?;
@@ -334,11 +340,11 @@ fn first_object_shape(line: &[u8]) -> Shape {
             Ok(())
         }
     }
-    let mut keys = Keys(false, false, false);
+    let mut keys = Keys::default();
     let mut de = serde_json::Deserializer::from_slice(line);
     match serde::Deserializer::deserialize_map(&mut de, &mut keys) {
-        Ok(()) if keys.0 => Shape::Log,
-        Ok(()) if keys.1 && keys.2 => Shape::Digest,
+        Ok(()) if keys.records => Shape::Log,
+        Ok(()) if keys.digest_start && keys.log_files => Shape::Digest,
         // Cut short: the object goes on past the line (a pretty-printed log file).
         Err(e) if e.is_eof() => Shape::Log,
         _ => Shape::Event,
