@@ -26,7 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::engine::policy::json::{self, Json, JsonKind};
+use crate::engine::policy::json::{Json, JsonKind};
 use crate::engine::policy::{policy_from_json, ParseError, ParseErrorKind, Policy, PolicyKind, PolicySet};
 
 /// Authorization details that could not be loaded.
@@ -146,9 +146,7 @@ impl Inventory {
     /// # Errors
     /// Invalid JSON or an invalid policy document, located.
     pub fn load(&mut self, bytes: &[u8], source: &str, managed_dir: Option<&Path>) -> Result<(), InventoryError> {
-        let root = json::parse(bytes).map_err(|e| {
-            ParseError::at(ParseErrorKind::Syntax, source, "", Some(e.span), format!("invalid JSON: {}", e.message))
-        })?;
+        let root = crate::engine::policy::parse_json(bytes, source)?;
         if root.as_object().is_none() {
             return Err(InventoryError::Policy(ParseError::at(
                 ParseErrorKind::WrongType,

@@ -5,7 +5,7 @@
 //! The unit that `compile` turns into automata and that the reference
 //! evaluator interprets directly. Also reads the `eval` bundle format.
 
-use super::json::{self, Json, JsonKind};
+use super::json::{Json, JsonKind};
 use super::model::{Policy, PolicyKind, Statement};
 use super::parse::{policy_from_json, ParseError, ParseErrorKind};
 use std::fmt;
@@ -205,9 +205,7 @@ impl PolicySet {
     /// # Errors
     /// Invalid JSON, an unknown field, or an invalid policy, located by JSON path.
     pub fn from_bundle(bytes: &[u8], source: &str) -> Result<PolicySet, ParseError> {
-        let root = json::parse(bytes).map_err(|e| {
-            ParseError::at(ParseErrorKind::Syntax, source, "", Some(e.span), format!("invalid JSON: {}", e.message))
-        })?;
+        let root = super::parse::parse_json(bytes, source)?;
         let members = root.as_object().ok_or_else(|| {
             ParseError::at(
                 ParseErrorKind::WrongType,
