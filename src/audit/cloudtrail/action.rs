@@ -28,6 +28,14 @@ const PREFIX_EXCEPTIONS: &[(&str, &str)] = &[
     ("api.sagemaker.amazonaws.com", "sagemaker"),
     ("elasticloadbalancing.amazonaws.com", "elasticloadbalancing"),
     ("s3-control.amazonaws.com", "s3"),
+    // "Actions, resources, and condition keys for Amazon CloudWatch Application
+    // Insights": service prefix `applicationinsights`
+    // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchapplicationinsights.html).
+    ("application-insights.amazonaws.com", "applicationinsights"),
+    // AppRegistry's actions are under the Service Catalog prefix ("Actions,
+    // resources, and condition keys for AWS Service Catalog": servicecatalog:ListApplications…,
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsservicecatalog.html).
+    ("servicecatalog-appregistry.amazonaws.com", "servicecatalog"),
 ];
 
 /// Calls IAM policies do not govern.
@@ -206,6 +214,8 @@ mod tests {
             ("iam.amazonaws.com", "CreateUser", "iam:CreateUser"),
             ("kms.amazonaws.com", "Decrypt", "kms:Decrypt"),
             ("ec2.amazonaws.com", "RunInstances", "ec2:RunInstances"),
+            ("application-insights.amazonaws.com", "ListApplications", "applicationinsights:ListApplications"),
+            ("servicecatalog-appregistry.amazonaws.com", "ListApplications", "servicecatalog:ListApplications"),
         ];
         for (source, name, want) in table {
             assert_eq!(one(source, name), want, "{source} {name}");

@@ -529,16 +529,24 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         // Attach*/Detach*Policy is the iam:PolicyARN condition key, and the
         // resource only for policy-level calls (GetPolicy, CreatePolicyVersion…).
         "iam" => {
-            let (kind, entity) = match (param("userName"), param("roleName"), param("groupName"), param("policyArn")) {
-                (Some(u), _, _, _) => ("user", u),
-                (_, Some(r), _, _) => ("role", r),
-                (_, _, Some(g), _) => ("group", g),
-                (_, _, _, Some(a)) => return Some((smallvec::smallvec![a.to_string()], false)),
-                _ => return None,
+            let named = match IAM_RESOURCE_KINDS.iter().find(|(action, _, _)| *action == name) {
+                // The call names several entities; the reference says which one it acts on.
+                Some((_, kind, parameter)) => param(parameter).map(|e| (*kind, e)),
+                None => match (param("userName"), param("roleName"), param("groupName")) {
+                    (Some(u), _, _) => Some(("user", u)),
+                    (_, Some(r), _) => Some(("role", r)),
+                    (_, _, Some(g)) => Some(("group", g)),
+                    _ => None,
+                },
+            };
+            let (kind, entity) = match (named, param("policyArn")) {
+                (Some(named), _) => named,
+                (None, Some(a)) => return Some((smallvec::smallvec![a.to_string()], false)),
+                (None, None) => return None,
             };
             // IAM ARNs carry the entity's path, which only Create{User,Role,Group}
             // logs (`path`, default `/`); elsewhere the replay resolves it.
-            let created = matches!(name, "CreateUser" | "CreateRole" | "CreateGroup");
+            let created = matches!(name, "CreateUser" | "CreateRole" | "CreateGroup" | "CreateInstanceProfile");
             let path = if created { Some(param("path").unwrap_or("/")) } else { None };
             return Some(match path.filter(|p| p.starts_with('/') && p.ends_with('/')) {
                 Some(path) => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}{path}{entity}")], false),
@@ -568,19 +576,51 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         "ec2" => {
             // A call naming several resources (AttachVolume: the instance and
             // the volume) is authorised on each of them: one check per resource.
-            let named: Resources =
+            let mut named: Resources =
                 [("instanceId", "instance"), ("volumeId", "volume"), ("networkInterfaceId", "network-interface")]
                     .iter()
                     .filter_map(|(name, kind)| {
                         param(name).map(|id| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}"))
                     })
                     .collect();
+            // Calls on a list of instances (StartInstances, TerminateInstances,
+            // DescribeInstanceStatus…) log them as `instancesSet.items[].instanceId`
+            // (`item` in some older events): one check per instance.
+            let set = p.get("instancesSet");
+            let items = set.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Value::as_array);
+            named.extend(
+                items
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| text(i, &["instanceId"]))
+                    .map(|id| format!("arn:aws:ec2:{region}:{account}:instance/{id}")),
+            );
             return (!named.is_empty()).then_some((named, false));
         }
         _ => return None,
     };
     Some((smallvec::smallvec![arn], false))
 }
+
+/// IAM calls that name more than one entity, with the resource type the
+/// Service Authorization Reference gives the action and the parameter naming
+/// it ("Actions, resources, and condition keys for AWS Identity and Access
+/// Management": AddUserToGroup is on `group`, the instance-profile calls on
+/// `instance-profile`;
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+/// Other IAM calls act on the user, role or group they name.
+const IAM_RESOURCE_KINDS: &[(&str, &str, &str)] = &[
+    ("AddUserToGroup", "group", "groupName"),
+    ("RemoveUserFromGroup", "group", "groupName"),
+    ("AddRoleToInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("RemoveRoleFromInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("CreateInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("DeleteInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("GetInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("TagInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("UntagInstanceProfile", "instance-profile", "instanceProfileName"),
+    ("ListInstanceProfileTags", "instance-profile", "instanceProfileName"),
+];
 
 /// The key ARN a `keyId`-style parameter names: a key ARN or id; `None` for
 /// an alias, which does not say which key.
@@ -899,6 +939,69 @@ mod tests {
             to_checks(&get).unwrap().checks[0].resource.as_deref().unwrap(),
             "arn:aws:iam::111122223333:policy/P"
         );
+    }
+
+    /// Calls naming a user and a group act on the group, instance-profile
+    /// calls on the profile (the role added also needs iam:PassRole), as the
+    /// Service Authorization Reference and the IAM API reference say.
+    #[test]
+    fn iam_calls_naming_two_entities_are_checked_on_the_one_the_reference_names() {
+        let user = json!({"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/admin","accountId":"111122223333"});
+        let checks = |name: &str, params: Value| -> Vec<(String, String, bool)> {
+            let e = json!({"eventSource":"iam.amazonaws.com","eventName":name,"recipientAccountId":"111122223333",
+                "userIdentity":user,"requestParameters":params});
+            to_checks(&e).unwrap().checks.into_iter().map(|c| (c.action, c.resource.unwrap(), c.path_unknown)).collect()
+        };
+        let one = |a: &str, r: &str, unknown: bool| (a.to_string(), format!("arn:aws:iam::111122223333:{r}"), unknown);
+        assert_eq!(
+            checks("AddUserToGroup", json!({"userName":"bob","groupName":"admins"})),
+            [one("iam:AddUserToGroup", "group/admins", true)]
+        );
+        assert_eq!(
+            checks("RemoveUserFromGroup", json!({"groupName":"admins","userName":"bob"})),
+            [one("iam:RemoveUserFromGroup", "group/admins", true)]
+        );
+        assert_eq!(
+            checks("AddRoleToInstanceProfile", json!({"instanceProfileName":"node","roleName":"node-role"})),
+            [
+                one("iam:AddRoleToInstanceProfile", "instance-profile/node", true),
+                one("iam:PassRole", "role/node-role", true)
+            ]
+        );
+        assert_eq!(
+            checks("RemoveRoleFromInstanceProfile", json!({"instanceProfileName":"node","roleName":"node-role"})),
+            [one("iam:RemoveRoleFromInstanceProfile", "instance-profile/node", true)]
+        );
+        assert_eq!(
+            checks("CreateInstanceProfile", json!({"instanceProfileName":"node","path":"/eks/"})),
+            [one("iam:CreateInstanceProfile", "instance-profile/eks/node", false)]
+        );
+        // Calls on one entity keep it; ListGroupsForUser acts on the user.
+        assert_eq!(
+            checks("ListGroupsForUser", json!({"userName":"bob"})),
+            [one("iam:ListGroupsForUser", "user/bob", true)]
+        );
+        assert_eq!(checks("GetGroup", json!({"groupName":"admins"})), [one("iam:GetGroup", "group/admins", true)]);
+    }
+
+    /// Calls on several instances log them as `instancesSet.items[]` (or
+    /// `item[]`): one check per instance.
+    #[test]
+    fn ec2_instance_sets_give_one_check_per_instance() {
+        let checks = |name: &str, set: Value| -> Vec<String> {
+            let e = json!({"eventSource":"ec2.amazonaws.com","eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":{"instancesSet":set}});
+            to_checks(&e).unwrap().checks.into_iter().filter_map(|c| c.resource).collect()
+        };
+        let arn = |id: &str| format!("arn:aws:ec2:us-east-1:111122223333:instance/{id}");
+        assert_eq!(
+            checks("TerminateInstances", json!({"items":[{"instanceId":"i-1"},{"instanceId":"i-2"}]})),
+            [arn("i-1"), arn("i-2")]
+        );
+        assert_eq!(checks("StopInstances", json!({"item":[{"instanceId":"i-3"}]})), [arn("i-3")]);
+        // Describe calls take no resource: the set does not change that.
+        assert_eq!(checks("DescribeClassicLinkInstances", json!({"item":[{"instanceId":"i-3"}]})), ["*"]);
     }
 
     /// Session tags become request tags; the list is complete, so other tag

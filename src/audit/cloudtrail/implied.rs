@@ -56,6 +56,11 @@ const PASSED_ROLES: &[(&str, &str, Option<&str>)] = &[
     ("rds:AddRoleToDBInstance", "roleArn", None),
     ("rds:AddRoleToDBCluster", "roleArn", None),
     ("rds:StartExportTask", "iamRoleArn", None),
+    // "The caller of this operation must be granted the PassRole permission on
+    // the IAM role by a permissions policy" (IAM API reference,
+    // AddRoleToInstanceProfile,
+    // https://docs.aws.amazon.com/IAM/latest/APIReference/API_AddRoleToInstanceProfile.html).
+    ("iam:AddRoleToInstanceProfile", "roleName", None),
 ];
 
 /// Object-ACL request headers of S3 writes, which need `s3:PutObjectAcl` as
