@@ -38,6 +38,60 @@ const PREFIX_EXCEPTIONS: &[(&str, &str)] = &[
     ("servicecatalog-appregistry.amazonaws.com", "servicecatalog"),
 ];
 
+/// API Gateway management calls: IAM authorises them as the HTTP method of
+/// the REST call (`apigateway:GET`, `POST`, `PUT`, `PATCH`, `DELETE`) on the
+/// path it addresses, `arn:aws:apigateway:REGION::PATH` ("Control access for
+/// managing API Gateway": https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-create-and-manage-api.html;
+/// methods and paths from the API Gateway REST API reference,
+/// https://docs.aws.amazon.com/apigateway/latest/api/API_Operations.html, and
+/// the V2 reference for `/apis`). `{param}` is filled from the event's
+/// `requestParameters`. A call not listed is reported unmapped, never
+/// checked under a guessed method or path.
+pub(super) const APIGATEWAY_OPERATIONS: &[(&str, &str, &str)] = &[
+    ("GetAccount", "GET", "/account"),
+    ("UpdateAccount", "PATCH", "/account"),
+    ("GetRestApis", "GET", "/restapis"),
+    ("CreateRestApi", "POST", "/restapis"),
+    ("ImportRestApi", "POST", "/restapis"),
+    ("GetRestApi", "GET", "/restapis/{restApiId}"),
+    ("UpdateRestApi", "PATCH", "/restapis/{restApiId}"),
+    ("PutRestApi", "PUT", "/restapis/{restApiId}"),
+    ("DeleteRestApi", "DELETE", "/restapis/{restApiId}"),
+    ("GetResources", "GET", "/restapis/{restApiId}/resources"),
+    ("GetResource", "GET", "/restapis/{restApiId}/resources/{resourceId}"),
+    ("CreateResource", "POST", "/restapis/{restApiId}/resources/{parentId}"),
+    ("UpdateResource", "PATCH", "/restapis/{restApiId}/resources/{resourceId}"),
+    ("DeleteResource", "DELETE", "/restapis/{restApiId}/resources/{resourceId}"),
+    ("GetMethod", "GET", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}"),
+    ("PutMethod", "PUT", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}"),
+    ("UpdateMethod", "PATCH", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}"),
+    ("DeleteMethod", "DELETE", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}"),
+    ("GetIntegration", "GET", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}/integration"),
+    ("PutIntegration", "PUT", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}/integration"),
+    ("DeleteIntegration", "DELETE", "/restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}/integration"),
+    ("GetDeployments", "GET", "/restapis/{restApiId}/deployments"),
+    ("CreateDeployment", "POST", "/restapis/{restApiId}/deployments"),
+    ("GetDeployment", "GET", "/restapis/{restApiId}/deployments/{deploymentId}"),
+    ("DeleteDeployment", "DELETE", "/restapis/{restApiId}/deployments/{deploymentId}"),
+    ("GetStages", "GET", "/restapis/{restApiId}/stages"),
+    ("CreateStage", "POST", "/restapis/{restApiId}/stages"),
+    ("GetStage", "GET", "/restapis/{restApiId}/stages/{stageName}"),
+    ("UpdateStage", "PATCH", "/restapis/{restApiId}/stages/{stageName}"),
+    ("DeleteStage", "DELETE", "/restapis/{restApiId}/stages/{stageName}"),
+    ("GetAuthorizers", "GET", "/restapis/{restApiId}/authorizers"),
+    ("GetApiKeys", "GET", "/apikeys"),
+    ("CreateApiKey", "POST", "/apikeys"),
+    ("GetApiKey", "GET", "/apikeys/{apiKey}"),
+    ("DeleteApiKey", "DELETE", "/apikeys/{apiKey}"),
+    ("GetUsagePlans", "GET", "/usageplans"),
+    ("GetDomainNames", "GET", "/domainnames"),
+    ("GetDomainName", "GET", "/domainnames/{domainName}"),
+    ("GetApis", "GET", "/apis"),
+    ("CreateApi", "POST", "/apis"),
+    ("GetApi", "GET", "/apis/{apiId}"),
+    ("DeleteApi", "DELETE", "/apis/{apiId}"),
+];
+
 /// Calls IAM policies do not govern.
 const NOT_POLICY_CONTROLLED: &[(&str, &str)] =
     &[("sts", "GetCallerIdentity"), ("sts", "GetSessionToken"), ("signin", "*")];
@@ -104,6 +158,12 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
         return Mapped::NotPolicyControlled;
     }
     let name = match prefix {
+        "apigateway" => {
+            return match APIGATEWAY_OPERATIONS.iter().find(|(api, _, _)| *api == event_name) {
+                Some((_, method, _)) => Mapped::Actions(smallvec::smallvec![format!("apigateway:{method}")]),
+                None => Mapped::Unmapped,
+            }
+        }
         "lambda" => std::borrow::Cow::Owned(lambda_name(event_name)),
         "cloudfront" => std::borrow::Cow::Owned(strip_date_suffix(event_name)),
         "s3" => {
@@ -216,6 +276,9 @@ mod tests {
             ("ec2.amazonaws.com", "RunInstances", "ec2:RunInstances"),
             ("application-insights.amazonaws.com", "ListApplications", "applicationinsights:ListApplications"),
             ("servicecatalog-appregistry.amazonaws.com", "ListApplications", "servicecatalog:ListApplications"),
+            ("apigateway.amazonaws.com", "GetResource", "apigateway:GET"),
+            ("apigateway.amazonaws.com", "CreateDeployment", "apigateway:POST"),
+            ("apigateway.amazonaws.com", "UpdateStage", "apigateway:PATCH"),
         ];
         for (source, name, want) in table {
             assert_eq!(one(source, name), want, "{source} {name}");
@@ -227,6 +290,8 @@ mod tests {
         assert_eq!(map_action("sts.amazonaws.com", "GetCallerIdentity", false), Mapped::NotPolicyControlled);
         assert_eq!(map_action("signin.amazonaws.com", "ConsoleLogin", false), Mapped::NotPolicyControlled);
         assert_eq!(map_action("example.com", "X", false), Mapped::Unmapped);
+        // An API Gateway call whose method and path are not listed: not guessed.
+        assert_eq!(map_action("apigateway.amazonaws.com", "GetSdk", false), Mapped::Unmapped);
         assert_eq!(map_action("a.b.amazonaws.com", "X", false), Mapped::Unmapped);
     }
 }

@@ -5,7 +5,7 @@
 //! context keys an event can tell. The context is open-world: a key
 //! the event cannot tell is unknown, never assumed absent.
 
-use super::action::{map_action, Mapped};
+use super::action::{map_action, Mapped, APIGATEWAY_OPERATIONS};
 use super::implied::{implied_checks, Implied};
 use crate::engine::request::{Context, ContextEntry, Principal, Request};
 use serde_json::Value;
@@ -554,6 +554,20 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             });
         }
         "sts" => param("roleArn")?.to_string(),
+        "apigateway" => {
+            let e_name = e.name?;
+            let (_, _, template) = APIGATEWAY_OPERATIONS.iter().find(|(api, _, _)| *api == e_name)?;
+            // Every `{param}` filled, or no resource (indeterminate, not guessed).
+            let mut path = String::with_capacity(template.len() + 16);
+            for (i, part) in template.split(['{', '}']).enumerate() {
+                if i % 2 == 0 {
+                    path.push_str(part);
+                } else {
+                    path.push_str(param(part)?);
+                }
+            }
+            format!("arn:aws:apigateway:{region}::{path}")
+        }
         "lambda" => {
             let f = param("functionName")?;
             if f.starts_with("arn:") {
@@ -982,6 +996,29 @@ mod tests {
             [one("iam:ListGroupsForUser", "user/bob", true)]
         );
         assert_eq!(checks("GetGroup", json!({"groupName":"admins"})), [one("iam:GetGroup", "group/admins", true)]);
+    }
+
+    /// API Gateway calls are the HTTP method on the path they address.
+    #[test]
+    fn api_gateway_calls_are_methods_on_paths() {
+        let check = |name: &str, params: Value| -> Vec<(String, Option<String>)> {
+            let e = json!({"eventSource":"apigateway.amazonaws.com","eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":params});
+            to_checks(&e).unwrap().checks.into_iter().map(|c| (c.action, c.resource)).collect()
+        };
+        let on = |a: &str, path: &str| (a.to_string(), Some(format!("arn:aws:apigateway:us-east-1::{path}")));
+        assert_eq!(
+            check("GetResource", json!({"restApiId":"3rb","resourceId":"5tf","template":false})),
+            [on("apigateway:GET", "/restapis/3rb/resources/5tf")]
+        );
+        assert_eq!(check("GetRestApis", json!({"limit":25})), [on("apigateway:GET", "/restapis")]);
+        assert_eq!(
+            check("PutMethod", json!({"restApiId":"a","resourceId":"r","httpMethod":"POST"})),
+            [on("apigateway:PUT", "/restapis/a/resources/r/methods/POST")]
+        );
+        // A path parameter missing from the log: the resource is not guessed.
+        assert_eq!(check("GetStage", json!({"restApiId":"a"})), [("apigateway:GET".to_string(), None)]);
     }
 
     /// Calls on several instances log them as `instancesSet.items[]` (or
