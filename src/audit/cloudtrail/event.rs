@@ -511,6 +511,15 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             return Some((all, false));
         }
     }
+    if service == "iam" && IAM_ON_CALLER.contains(&name) {
+        let named = e.parameters.and_then(|p| text(p, &["userName"]));
+        if named.is_none() {
+            // Acts on the calling user, whose ARN (with its path) the log gives;
+            // another caller (a role session) names no user and the call fails.
+            let caller = e.identity.as_ref().filter(|i| i.kind == Some("IAMUser")).and_then(|i| i.arn)?;
+            return Some((smallvec::smallvec![caller.to_string()], false));
+        }
+    }
     let p = e.parameters?;
     let region = e.region.unwrap_or("");
     let account = e.account().unwrap_or("");
@@ -634,6 +643,30 @@ const IAM_RESOURCE_KINDS: &[(&str, &str, &str)] = &[
     ("TagInstanceProfile", "instance-profile", "instanceProfileName"),
     ("UntagInstanceProfile", "instance-profile", "instanceProfileName"),
     ("ListInstanceProfileTags", "instance-profile", "instanceProfileName"),
+];
+
+/// IAM calls that act on the calling user when `UserName` is not given: "If
+/// you do not specify a user name, IAM determines the user name implicitly
+/// based on the AWS access key ID used to sign the request" (IAM API
+/// reference, e.g. https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html,
+/// API_ListAccessKeys.html, API_CreateAccessKey.html, API_ListMFADevices.html,
+/// API_ListSigningCertificates.html); ChangePassword always does
+/// (API_ChangePassword.html: "changes the password of the IAM user who is
+/// calling this operation").
+const IAM_ON_CALLER: &[&str] = &[
+    "GetUser",
+    "ChangePassword",
+    "ListAccessKeys",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "UpdateAccessKey",
+    "ListMFADevices",
+    "ListSigningCertificates",
+    "UploadSigningCertificate",
+    "DeleteSigningCertificate",
+    "UpdateSigningCertificate",
+    "ListSSHPublicKeys",
+    "ListServiceSpecificCredentials",
 ];
 
 /// The key ARN a `keyId`-style parameter names: a key ARN or id; `None` for
@@ -990,6 +1023,17 @@ mod tests {
             checks("CreateInstanceProfile", json!({"instanceProfileName":"node","path":"/eks/"})),
             [one("iam:CreateInstanceProfile", "instance-profile/eks/node", false)]
         );
+        // Without a user name these act on the calling user (path included).
+        let caller =
+            json!({"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/admin","accountId":"111122223333"});
+        for name in ["GetUser", "ListAccessKeys", "ChangePassword"] {
+            let e = json!({"eventSource":"iam.amazonaws.com","eventName":name,"recipientAccountId":"111122223333",
+                "userIdentity":caller,"requestParameters":null});
+            let c = to_checks(&e).unwrap();
+            assert_eq!(c.checks[0].resource.as_deref(), Some("arn:aws:iam::111122223333:user/ops/admin"), "{name}");
+            assert!(!c.checks[0].path_unknown);
+        }
+        assert_eq!(checks("GetUser", json!({"userName":"bob"})), [one("iam:GetUser", "user/bob", true)]);
         // Calls on one entity keep it; ListGroupsForUser acts on the user.
         assert_eq!(
             checks("ListGroupsForUser", json!({"userName":"bob"})),
