@@ -68,7 +68,7 @@ pub struct Identity {
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     identities: BTreeMap<String, Identity>,
-    /// User, role and group ARNs (with path) by [`path_less_key`].
+    /// User, role, group and instance-profile ARNs (with path) by [`path_less_key`].
     entities: BTreeMap<String, String>,
 }
 
@@ -114,7 +114,7 @@ impl Inventory {
         self.identities.get(arn)
     }
 
-    /// The ARN, with its path, of the user, role or group that `arn` names
+    /// The ARN, with its path, of the user, role, group or instance profile that `arn` names
     /// without one (`arn:aws:iam::<account>:role/<name>`, as CloudTrail
     /// requests name them). `None` when the file did not list it.
     pub fn entity_arn(&self, arn: &str) -> Option<&str> {
@@ -279,6 +279,13 @@ impl Inventory {
                 )?);
             }
             self.add_entity(arn);
+            // The role's instance profiles, with their paths: events name a
+            // profile without its path (AddRoleToInstanceProfile…).
+            for profile in arr(r, "InstanceProfileList") {
+                if let Some(profile_arn) = str_of(profile, "Arn") {
+                    self.add_entity(profile_arn);
+                }
+            }
             self.identities.insert(arn.to_string(), id);
         }
         Ok(())
@@ -308,6 +315,7 @@ mod tests {
          "Tags":[{"Key":"team","Value":"red"}]}],
       "GroupDetailList": [{"GroupName":"devs","GroupPolicyList":[],"AttachedManagedPolicies":[{"PolicyArn":"arn:aws:iam::111122223333:policy/Dev"}]}],
       "RoleDetailList": [{"RoleName":"app","Arn":"arn:aws:iam::111122223333:role/team/app",
+         "InstanceProfileList":[{"InstanceProfileName":"app-profile","Path":"/nodes/","Arn":"arn:aws:iam::111122223333:instance-profile/nodes/app-profile"}],
          "AssumeRolePolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]},
          "RolePolicyList":[],"AttachedManagedPolicies":[{"PolicyArn":"arn:aws:iam::111122223333:policy/Dev"}],
          "PermissionsBoundary":{"PermissionsBoundaryArn":"arn:aws:iam::111122223333:policy/Dev"}}],
@@ -328,6 +336,15 @@ mod tests {
         let role = inv.get("arn:aws:iam::111122223333:role/team/app").unwrap();
         assert!(role.boundary.is_some() && role.trust_policy.is_some());
         assert!(inv.policy_set("arn:aws:iam::111122223333:role/team/app", &[]).is_some());
+        // Entities named without their path: roles, and the roles' instance profiles.
+        assert_eq!(
+            inv.entity_arn("arn:aws:iam::111122223333:role/APP"),
+            Some("arn:aws:iam::111122223333:role/team/app")
+        );
+        assert_eq!(
+            inv.entity_arn("arn:aws:iam::111122223333:instance-profile/app-profile"),
+            Some("arn:aws:iam::111122223333:instance-profile/nodes/app-profile")
+        );
         let e = Inventory::new().load(br#"{"UserDetailList":[{"Arn":"a","UserPolicyList":[{"PolicyDocument":{"Statement":{"Effect":"allow"}}}]}]}"#, "bad.json", None).unwrap_err();
         let InventoryError::Policy(e) = e else { panic!("{e}") };
         assert_eq!((e.path(), e.kind()), ("Statement.Effect", ParseErrorKind::Invalid));

@@ -98,7 +98,7 @@ pub struct Check {
     pub resource: Option<String>,
     /// The resource's owner account, when the event names it (`resources[].accountId`).
     pub resource_account: Option<String>,
-    /// The resource is an IAM user, role or group ARN built from the name in
+    /// The resource is an IAM user, role, group or instance-profile ARN built from the name in
     /// `requestParameters`, without the entity's path (events do not log it):
     /// a replay resolves it from the authorization details.
     pub path_unknown: bool,
