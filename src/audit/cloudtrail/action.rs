@@ -47,7 +47,7 @@ const PREFIX_EXCEPTIONS: &[(&str, &str)] = &[
 /// the V2 reference for `/apis`). `{param}` is filled from the event's
 /// `requestParameters`. A call not listed is reported unmapped, never
 /// checked under a guessed method or path.
-pub(super) const APIGATEWAY_OPERATIONS: &[(&str, &str, &str)] = &[
+const APIGATEWAY_OPERATIONS: &[(&str, &str, &str)] = &[
     ("GetAccount", "GET", "/account"),
     ("UpdateAccount", "PATCH", "/account"),
     ("GetRestApis", "GET", "/restapis"),
@@ -91,6 +91,12 @@ pub(super) const APIGATEWAY_OPERATIONS: &[(&str, &str, &str)] = &[
     ("GetApi", "GET", "/apis/{apiId}"),
     ("DeleteApi", "DELETE", "/apis/{apiId}"),
 ];
+
+/// The HTTP method and path template of an API Gateway call
+/// ([`APIGATEWAY_OPERATIONS`]); `None` when it is not listed.
+pub(super) fn apigateway_operation(event_name: &str) -> Option<(&'static str, &'static str)> {
+    APIGATEWAY_OPERATIONS.iter().find(|(api, _, _)| *api == event_name).map(|(_, method, path)| (*method, *path))
+}
 
 /// Calls IAM policies do not govern.
 const NOT_POLICY_CONTROLLED: &[(&str, &str)] =
@@ -159,8 +165,8 @@ pub fn map_action(event_source: &str, event_name: &str, has_version_id: bool) ->
     }
     let name = match prefix {
         "apigateway" => {
-            return match APIGATEWAY_OPERATIONS.iter().find(|(api, _, _)| *api == event_name) {
-                Some((_, method, _)) => Mapped::Actions(smallvec::smallvec![format!("apigateway:{method}")]),
+            return match apigateway_operation(event_name) {
+                Some((method, _)) => Mapped::Actions(smallvec::smallvec![format!("apigateway:{method}")]),
                 None => Mapped::Unmapped,
             }
         }

@@ -5,7 +5,7 @@
 //! context keys an event can tell. The context is open-world: a key
 //! the event cannot tell is unknown, never assumed absent.
 
-use super::action::{map_action, Mapped, APIGATEWAY_OPERATIONS};
+use super::action::{apigateway_operation, map_action, Mapped};
 use super::implied::{implied_checks, Implied};
 use crate::engine::request::{Context, ContextEntry, Principal, Request};
 use serde_json::Value;
@@ -564,8 +564,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         }
         "sts" => param("roleArn")?.to_string(),
         "apigateway" => {
-            let e_name = e.name?;
-            let (_, _, template) = APIGATEWAY_OPERATIONS.iter().find(|(api, _, _)| *api == e_name)?;
+            let (_, template) = apigateway_operation(e.name?)?;
             // Every `{param}` filled, or no resource (indeterminate, not guessed).
             let mut path = String::with_capacity(template.len() + 16);
             for (i, part) in template.split(['{', '}']).enumerate() {
@@ -993,7 +992,8 @@ mod tests {
     /// Service Authorization Reference and the IAM API reference say.
     #[test]
     fn iam_calls_naming_two_entities_are_checked_on_the_one_the_reference_names() {
-        let user = json!({"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/admin","accountId":"111122223333"});
+        let user =
+            json!({"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/admin","accountId":"111122223333"});
         let checks = |name: &str, params: Value| -> Vec<(String, String, bool)> {
             let e = json!({"eventSource":"iam.amazonaws.com","eventName":name,"recipientAccountId":"111122223333",
                 "userIdentity":user,"requestParameters":params});
@@ -1024,14 +1024,8 @@ mod tests {
             [one("iam:CreateInstanceProfile", "instance-profile/eks/node", false)]
         );
         // Without a user name these act on the calling user (path included).
-        let caller =
-            json!({"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/admin","accountId":"111122223333"});
         for name in ["GetUser", "ListAccessKeys", "ChangePassword"] {
-            let e = json!({"eventSource":"iam.amazonaws.com","eventName":name,"recipientAccountId":"111122223333",
-                "userIdentity":caller,"requestParameters":null});
-            let c = to_checks(&e).unwrap();
-            assert_eq!(c.checks[0].resource.as_deref(), Some("arn:aws:iam::111122223333:user/ops/admin"), "{name}");
-            assert!(!c.checks[0].path_unknown);
+            assert_eq!(checks(name, Value::Null), [one(&format!("iam:{name}"), "user/ops/admin", false)], "{name}");
         }
         assert_eq!(checks("GetUser", json!({"userName":"bob"})), [one("iam:GetUser", "user/bob", true)]);
         // Calls on one entity keep it; ListGroupsForUser acts on the user.
