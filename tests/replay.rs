@@ -64,8 +64,17 @@ fn corpus_replay_report() {
     assert_eq!(r["checks"], 13);
     assert_eq!(
         r["decisions"],
-        serde_json::json!({"allowed": 5, "explicitDeny": 3, "implicitDeny": 1, "indeterminate": 4})
+        serde_json::json!({"allowed": 6, "explicitDeny": 3, "implicitDeny": 1, "indeterminate": 3})
     );
+    assert_eq!(
+        r["breakage"],
+        serde_json::json!({"would_break": 2, "would_break_unless": 1, "disagreements": 1, "new": 0, "existing": 0})
+    );
+    // The node role's policies do not allow kms:Decrypt; the key policy,
+    // which the replay was not given, still could.
+    assert_eq!(groups(&r["would_break_unless"]), vec![(NODE.into(), "kms:Decrypt".into(), 1)]);
+    assert_eq!(r["would_break_unless"][0]["unless"], "resource_policy_missing");
+    assert_eq!(r["would_break_unless"][0]["event_ids"], serde_json::json!(["00000000-0000-0000-0000-000000000013"]));
     assert_eq!(
         groups(&r["would_break"]),
         vec![(ALICE.into(), "iam:ListUsers".into(), 1), (NODE.into(), "ec2:RunInstances".into(), 1)]
@@ -78,11 +87,30 @@ fn corpus_replay_report() {
         .iter()
         .find(|u| u["principal"] == "arn:aws:iam::111122223333:role/eks-node-role")
         .unwrap();
-    assert_eq!(node["unused_statements"][0]["sid"], "TagOnlyNetworkInterfaces");
-    assert_eq!(node["unused_actions"], serde_json::json!(["ec2:DescribeVolumes"]));
+    assert_eq!(
+        node["unused_statements"],
+        serde_json::json!([{"policy": "cni (inline)", "statement_index": 1, "sid": "TagOnlyNetworkInterfaces",
+            "grants": ["ec2:CreateTags"], "not_action": false}])
+    );
+    // What its own statements grant and its own successful calls never
+    // matched (no catalog: by pattern), not what other principals called.
+    assert_eq!(
+        node["unused_actions"],
+        serde_json::json!([
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:CreateTags",
+            "ec2:ModifyNetworkInterfaceAttribute",
+            "ec2:UnassignPrivateIpAddresses"
+        ])
+    );
+    assert_eq!((node["calls"].as_u64(), node["expanded"].as_bool()), (Some(6), Some(false)));
+    // Every principal of the details has events here.
+    assert_eq!(r["principals_without_events"], serde_json::json!([]));
+    // The node's CreateNetworkInterface names no network interface, but every
+    // statement for it says `Resource: *`: decided, not indeterminate.
+    assert!(r["indeterminate_reasons"].get("resource_not_derivable").is_none(), "{}", r["indeterminate_reasons"]);
     for (kind, reason) in [
         ("principal_not_in_inventory", "principal not in the authorization details"),
-        ("resource_not_derivable", "resource not derivable from the event"),
         ("resource_policy_missing", "a resource policy could allow it, and none was provided"),
         ("unresolved_managed_policy", "some of the principal's managed policies could not be resolved"),
     ] {
@@ -95,9 +123,28 @@ fn corpus_replay_report() {
 fn proposed_policy_shows_what_would_break() {
     let r =
         replay(&["--override", "arn:aws:iam::111122223333:role/eks-node-role=corpus/replay/proposed-node-policy.json"]);
-    let broken: Vec<String> =
-        groups(&r["would_break"]).into_iter().filter(|(p, _, _)| p == NODE).map(|(_, a, _)| a).collect();
-    assert_eq!(broken, ["ec2:AttachNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:RunInstances"]);
+    let broken: Vec<(String, String)> = r["would_break"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["principal"] == NODE)
+        .map(|g| (g["action"].as_str().unwrap().to_string(), g["status"].as_str().unwrap().to_string()))
+        .collect();
+    // The proposed policy (ec2:Describe* only) breaks the network-interface
+    // calls, the one whose event names no interface included: no statement
+    // for it is left, so the resource cannot matter. RunInstances was broken
+    // before.
+    assert_eq!(
+        broken,
+        [
+            ("ec2:AttachNetworkInterface".into(), "new".into()),
+            ("ec2:CreateNetworkInterface".into(), "new".into()),
+            ("ec2:DeleteNetworkInterface".into(), "new".into()),
+            ("ec2:RunInstances".into(), "existing".into()),
+        ]
+    );
+    assert_eq!(r["would_break_unless"][0]["status"], "existing", "{}", r["would_break_unless"]);
+    assert_eq!((r["breakage"]["new"].as_u64(), r["breakage"]["existing"].as_u64()), (Some(3), Some(3)));
     assert_eq!(r["events_read"], 17);
 }
 
@@ -418,7 +465,7 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
         err.contains(
-            "none of the 6 recorded successes of arn:aws:iam::111122223333:role/eks-node-role in 6 actions is denied (2 of them indeterminate"
+            "none of the 6 recorded successes of arn:aws:iam::111122223333:role/eks-node-role in 6 actions is denied (1 of them indeterminate"
         ),
         "{err}"
     );
@@ -627,4 +674,249 @@ fn generate_reads_only_what_a_report_may_name() {
         assert_eq!(o.status.code(), Some(1), "{doctored}: {err}");
         assert!(err.contains("the report's input") && err.contains(says), "{doctored}: {err}");
     }
+}
+
+/// The events of the breakage-class tests: all but the last recorded as
+/// successes, each showing one class (see `breakage_is_never_hidden`).
+fn breakage_events() -> String {
+    let mut events = String::new();
+    let object = serde_json::json!({"bucketName": "data", "key": "k"});
+    // Not allowed; a bucket policy (not given) could still allow it.
+    events += &dave_event("e1-put", "s3.amazonaws.com", "PutObject", object.clone(), false);
+    // Not allowed; IAM users have no resource policy: certain.
+    events += &dave_event("e2-iam", "iam.amazonaws.com", "ListUsers", serde_json::json!({}), false);
+    // Allowed only for instances tagged team=blue: the event does not say.
+    events += &dave_event(
+        "e3-tag",
+        "ec2.amazonaws.com",
+        "StopInstances",
+        serde_json::json!({"instancesSet": {"items": [{"instanceId": "i-1"}]}}),
+        false,
+    );
+    // A bucket of another account: the caller's side must allow, and does not.
+    let mut cross: serde_json::Value = serde_json::from_str(&dave_event(
+        "e4-cross",
+        "s3.amazonaws.com",
+        "PutObject",
+        serde_json::json!({"bucketName": "theirs", "key": "k"}),
+        false,
+    ))
+    .unwrap();
+    cross["resources"] = serde_json::json!([{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::theirs/k"},
+        {"accountId": "444455556666", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::theirs"}]);
+    events += &format!("{cross}\n");
+    // CloudTrail delivering to a bucket: a service acting as itself.
+    let mut service: serde_json::Value = serde_json::from_str(&dave_event(
+        "e5-service",
+        "s3.amazonaws.com",
+        "GetBucketAcl",
+        serde_json::json!({"bucketName": "data"}),
+        false,
+    ))
+    .unwrap();
+    service["userIdentity"] = serde_json::json!({"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"});
+    events += &format!("{service}\n");
+    // Denied by AWS, allowed here.
+    events += &dave_event("e6-denied", "s3.amazonaws.com", "GetObject", object, true);
+    events
+}
+
+/// dave's policy for the breakage tests: reads `data`, stops blue instances.
+const BREAKAGE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"},
+  {"Effect":"Allow","Action":"ec2:StopInstances","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"blue"}}}]}"#;
+
+/// `(action, resource, unless)` of a report's groups.
+fn classed(groups: &serde_json::Value) -> Vec<(String, String, String)> {
+    groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let text = |k: &str| g[k].as_str().unwrap_or("-").to_string();
+            (text("action"), text("resource"), text("unless"))
+        })
+        .collect()
+}
+
+/// Each class of breakage on hand-written events: a certain deny is
+/// `would_break`, a deny that only something not provided could lift is
+/// `would_break_unless` (saying what), never a bare indeterminate; calls by
+/// service principals are their own class; every event is accounted for.
+#[test]
+fn breakage_is_never_hidden() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let details = dave_details(dir, BREAKAGE_POLICY, Vec::new());
+    let events = write(dir, "events.jsonl", &breakage_events());
+    let (r, lines) = replay_lines(dir, &events, &details, &[], ["event_id", "decision", "breakage"]);
+    assert_eq!(
+        classed(&r["would_break"]),
+        [
+            ("iam:ListUsers".into(), "*".into(), "-".into()),
+            ("s3:PutObject".into(), "arn:aws:s3:::theirs/k".into(), "-".into())
+        ]
+    );
+    assert_eq!(
+        classed(&r["would_break_unless"]),
+        [
+            (
+                "ec2:StopInstances".into(),
+                "arn:aws:ec2:us-east-1:111122223333:instance/i-1".into(),
+                "unknown_context".into()
+            ),
+            ("s3:PutObject".into(), "arn:aws:s3:::data/k".into(), "resource_policy_missing".into()),
+        ]
+    );
+    assert_eq!(r["would_break_unless"][0]["unless_detail"], "unknown context: aws:resourcetag/team");
+    assert_eq!(classed(&r["disagreements"]), [("s3:GetObject".into(), "arn:aws:s3:::data/k".into(), "-".into())]);
+    assert_eq!(r["service_principal_events"], 1);
+    assert_eq!(r["service_principal_calls"], serde_json::json!({"cloudtrail.amazonaws.com": 1}));
+    let sum = ["events_evaluated", "events_skipped", "service_principal_events"].map(|k| r[k].as_u64().unwrap());
+    assert_eq!(r["events_read"].as_u64(), Some(sum.iter().sum()), "{sum:?}");
+    assert_eq!(r["events_read"], 6);
+    // Each decision line says its class.
+    let class = |id: &str| lines.iter().find(|l| l.0 == id).map(|l| (l.1.clone(), l.2.clone())).unwrap();
+    assert_eq!(class("e1-put"), ("indeterminate".into(), "would_break_unless".into()));
+    assert_eq!(class("e2-iam"), ("implicitDeny".into(), "would_break".into()));
+    assert_eq!(class("e4-cross"), ("implicitDeny".into(), "would_break".into()));
+    assert_eq!(class("e6-denied"), ("allowed".into(), "disagreement".into()));
+    assert!(lines.iter().all(|l| l.0 != "e5-service"), "service calls are not checked: {lines:?}");
+}
+
+/// `replay` exits 3 when `--fail-on` names a class the report has, 0 when
+/// not, and 1 for `--fail-on new` without current policies to compare with.
+#[test]
+fn fail_on_sets_the_exit_code() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let details = dave_details(dir, BREAKAGE_POLICY, Vec::new());
+    let events = write(dir, "events.jsonl", &breakage_events());
+    let allowed = write(
+        dir,
+        "allowed.jsonl",
+        &dave_event(
+            "ok",
+            "s3.amazonaws.com",
+            "GetObject",
+            serde_json::json!({"bucketName": "data", "key": "k"}),
+            false,
+        ),
+    );
+    let run = |logs: &str, extra: &[&str]| {
+        let o = crate::iamsim_command()
+            .args(["replay", "--cloudtrail", logs, "--authorization-details", &details])
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    assert_eq!(run(&events, &[]).0, Some(0));
+    for class in ["would-break", "would-break-unless"] {
+        let (code, err) = run(&events, &["--fail-on", class]);
+        assert_eq!(code, Some(3), "{class}: {err}");
+        assert!(err.contains(&format!("flagged (--fail-on): {class}")), "{err}");
+        assert_eq!(run(&allowed, &["--fail-on", class]).0, Some(0), "{class}");
+    }
+    let (code, err) = run(&events, &["--fail-on", "new"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--fail-on new"), "{err}");
+    // With a proposed policy: dropping s3:GetObject breaks the allowed call,
+    // newly; keeping it breaks nothing new.
+    let dave = "arn:aws:iam::111122223333:user/dave";
+    let narrower = write(
+        dir,
+        "narrower.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
+    );
+    let same = write(dir, "same.json", BREAKAGE_POLICY);
+    let (code, err) = run(&allowed, &["--override", &format!("{dave}={narrower}"), "--fail-on", "new"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(run(&events, &["--override", &format!("{dave}={same}"), "--fail-on", "new"]).0, Some(0));
+}
+
+/// `--policy ARN=FILE` replays a principal that no authorization details
+/// list: the same classes as with the details.
+#[test]
+fn policy_replays_without_authorization_details() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let details = dave_details(dir, BREAKAGE_POLICY, Vec::new());
+    let policy = write(dir, "dave.json", BREAKAGE_POLICY);
+    let events = write(dir, "events.jsonl", &breakage_events());
+    let report = |args: &[&str]| {
+        let o = crate::iamsim_command()
+            .args(["replay", "--format", "json", "--cloudtrail", &events])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        r.as_object_mut().unwrap().retain(|k, _| !["events_per_sec", "inputs"].contains(&k.as_str()));
+        // The policy's name: the file's path here, `p (inline)` in the details.
+        for u in r["unused_permissions"].as_array_mut().unwrap() {
+            for s in u["unused_statements"].as_array_mut().unwrap() {
+                s["policy"] = serde_json::Value::Null;
+            }
+        }
+        r
+    };
+    let with_details = report(&["--authorization-details", &details]);
+    let without = report(&["--policy", &format!("arn:aws:iam::111122223333:user/dave={policy}")]);
+    assert_eq!(with_details, without);
+    // Neither details nor a policy: nothing to replay against.
+    let o = crate::iamsim_command().args(["replay", "--cloudtrail", &events]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to replay against"));
+    // Not a user or role ARN.
+    let o = crate::iamsim_command()
+        .args(["replay", "--cloudtrail", &events, "--policy", &format!("arn:aws:s3:::bucket={policy}")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected an IAM user or role ARN"));
+}
+
+/// With a catalog, unused permissions are the catalog actions a principal's
+/// statements grant and its own calls never used; principals with policies
+/// and no events are listed apart.
+#[test]
+fn unused_permissions_are_the_principals_own() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let idle = serde_json::json!({"RoleName": "idle", "Arn": "arn:aws:iam::111122223333:role/idle", "Path": "/",
+        "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#}],
+        "AttachedManagedPolicies": [], "Tags": []});
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Sid":"Read","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"},
+      {"Sid":"Keys","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+    let details = dave_details(dir, policy, vec![idle]);
+    let events = write(
+        dir,
+        "events.jsonl",
+        &dave_event(
+            "e1",
+            "s3.amazonaws.com",
+            "GetObject",
+            serde_json::json!({"bucketName": "data", "key": "k"}),
+            false,
+        ),
+    );
+    let (r, _) = replay_lines(
+        dir,
+        &events,
+        &details,
+        &["--catalog", "corpus/catalog/service-reference"],
+        ["event_id", "decision", "action"],
+    );
+    let unused = r["unused_permissions"].as_array().unwrap();
+    assert_eq!(unused.len(), 1, "only principals seen in the logs: {unused:?}");
+    let dave = &unused[0];
+    assert_eq!(dave["principal"], "arn:aws:iam::111122223333:user/dave");
+    assert_eq!(dave["expanded"], true);
+    assert_eq!(dave["unused_actions"], serde_json::json!(["kms:Decrypt", "s3:ListBucket"]));
+    assert_eq!(dave["unused_statements"].as_array().unwrap().len(), 1);
+    assert_eq!(dave["unused_statements"][0]["sid"], "Keys");
+    assert_eq!(dave["unused_statements"][0]["granted_actions"], 1);
+    assert_eq!(r["principals_without_events"], serde_json::json!(["arn:aws:iam::111122223333:role/idle"]));
 }

@@ -127,6 +127,28 @@ impl Inventory {
         }
     }
 
+    /// Adds a user or role that no authorization details list, with
+    /// `policies` as its identity policies (a replay of one principal's logs
+    /// against a policy file, `replay --policy ARN=FILE`). Returns false,
+    /// adding nothing, when `arn` is not an IAM user or role ARN
+    /// (`arn:<partition>:iam::<account>:user/…` or `…:role/…`, path allowed)
+    /// or is already listed.
+    pub fn add_principal(&mut self, arn: &str, policies: Vec<Policy>) -> bool {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let well_formed = matches!(parts[..], ["arn", partition, "iam", "", account, resource]
+            if !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && (resource.strip_prefix("user/").or_else(|| resource.strip_prefix("role/")))
+                    .is_some_and(|name| !name.is_empty() && !name.ends_with('/')));
+        if !well_formed || self.identities.contains_key(arn) {
+            return false;
+        }
+        self.add_entity(arn);
+        self.identities.insert(arn.to_string(), Identity { arn: arn.to_string(), policies, ..Identity::default() });
+        true
+    }
+
     /// Replaces a principal's identity policies (a proposed policy for replay).
     /// Returns false when the principal is unknown.
     pub fn set_policies(&mut self, arn: &str, policies: Vec<Policy>) -> bool {

@@ -44,7 +44,7 @@ use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
 use crate::engine::request::{ContextEntry, ContextValue, Principal, Request};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Services whose resources can carry a resource-based policy: without it, an
@@ -88,13 +88,81 @@ pub struct Group {
     pub principal: String,
     /// The IAM action.
     pub action: String,
-    /// The resource.
+    /// The resource (empty when the events do not name it).
     pub resource: String,
     /// How many checks.
     pub count: usize,
+    /// Some of the events behind the group (the [`MAX_SAMPLE_EVENTS`]
+    /// smallest `eventID`s, so the list does not depend on reading order).
+    pub event_ids: Vec<String>,
+    /// For `would_break_unless`: what the replay was not given that could
+    /// still allow the call (a resource policy, the context, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unless: Option<UndecidedKind>,
+    /// The same, in words (with the context keys it depends on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unless_detail: Option<String>,
+    /// With a baseline (`--override`): whether the current policies already
+    /// break it too (`existing`) or not (`new`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<BreakStatus>,
 }
 
-/// A statement never used by a principal.
+/// Event ids kept per [`Group`].
+pub const MAX_SAMPLE_EVENTS: usize = 3;
+
+/// Whether a break comes with the proposed policies or was there before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakStatus {
+    /// The current policies do not break the call (they allow it, or cannot
+    /// tell): the proposed ones introduce the break.
+    New,
+    /// The current policies break it too (certainly, or unless the same kind
+    /// of unknown allows it).
+    Existing,
+}
+
+impl BreakStatus {
+    /// `new` or `existing`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BreakStatus::New => "new",
+            BreakStatus::Existing => "existing",
+        }
+    }
+}
+
+/// How a check of a recorded call compares with the simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakage {
+    /// Recorded success, certainly denied by the simulation.
+    WouldBreak,
+    /// Recorded success, denied by the simulation unless something the
+    /// replay was not given (a resource or key policy, a context value, the
+    /// resource itself, an unresolved managed policy) allows it.
+    WouldBreakUnless,
+    /// Recorded `AccessDenied`, certainly allowed by the simulation.
+    Disagreement,
+}
+
+/// Checks by [`Breakage`] class, and breaks by [`BreakStatus`].
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct BreakageCounts {
+    /// Checks that would certainly break.
+    pub would_break: usize,
+    /// Checks that would break unless something not provided allows them.
+    pub would_break_unless: usize,
+    /// Checks AWS denied and the simulation allows.
+    pub disagreements: usize,
+    /// With a baseline: breaks (of either class) the current policies do not have.
+    pub new: usize,
+    /// With a baseline: breaks the current policies have too.
+    pub existing: usize,
+}
+
+/// An Allow statement that allowed none of a principal's recorded calls.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnusedStatement {
     /// Policy name.
@@ -103,18 +171,38 @@ pub struct UnusedStatement {
     pub statement_index: u32,
     /// Sid, if any.
     pub sid: Option<String>,
+    /// What it grants: its `Action` patterns (its `NotAction` ones when
+    /// `not_action`).
+    pub grants: Vec<String>,
+    /// The patterns are a `NotAction`: it grants every action but these.
+    pub not_action: bool,
+    /// With a catalog: how many catalog actions it grants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted_actions: Option<usize>,
 }
 
-/// Unused permissions of one principal.
+/// Unused permissions of one principal seen in the logs.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Unused {
     /// The user or role ARN.
     pub principal: String,
-    /// Allow statements of its identity policies that allowed nothing in the logs.
+    /// Its recorded successful calls (checks) in the logs.
+    pub calls: usize,
+    /// Allow statements of its identity policies that allowed none of its calls.
     pub unused_statements: Vec<UnusedStatement>,
-    /// Actions seen in the logs (from anyone) that its policies allow and it never called.
+    /// What its Allow statements grant that it never called successfully:
+    /// with a catalog, catalog actions (`expanded`); without one, the
+    /// `Action` patterns none of its calls matches. Sorted; the first
+    /// [`MAX_UNUSED_ACTIONS`].
     pub unused_actions: Vec<String>,
+    /// How many there are in all.
+    pub unused_action_count: usize,
+    /// `unused_actions` are catalog actions (else patterns).
+    pub expanded: bool,
 }
+
+/// Unused actions listed per principal (all are counted).
+pub const MAX_UNUSED_ACTIONS: usize = 1_000;
 
 /// Why a check was not decided (it is `indeterminate`): what the replay
 /// lacked to be certain.
@@ -164,6 +252,23 @@ impl Undecided {
             Undecided::Compile(_) => UndecidedKind::CompileError,
         }
     }
+
+    /// Whether a deny (or an indeterminate decision) for this reason is
+    /// breakage with a caveat: the unknown is something the user did not
+    /// provide, and the policies under test are known. A caller with no known
+    /// policies (not in the details, a federated session, a set that did not
+    /// compile) is not: it is listed as such, not as broken by the policies.
+    fn is_a_caveat(&self) -> bool {
+        match self {
+            Undecided::ResourceNotDerivable
+            | Undecided::EntityPathUnknown
+            | Undecided::UnresolvedManagedPolicy
+            | Undecided::ResourcePolicyMissing
+            | Undecided::KeyPolicyMissing
+            | Undecided::UnknownContext(_) => true,
+            Undecided::PrincipalNotInInventory | Undecided::FederatedSessionPolicy | Undecided::Compile(_) => false,
+        }
+    }
 }
 
 /// The kinds of [`Undecided`]; their names (`serde`) are the report's keys.
@@ -193,6 +298,14 @@ pub struct Report {
     pub events_evaluated: usize,
     /// Events skipped (malformed, not API calls, not policy controlled…).
     pub events_skipped: usize,
+    /// Calls made by AWS service principals (`userIdentity.type`
+    /// `AWSService`): no identity policy governs them, so they are counted
+    /// here, not checked. `events_read = events_evaluated + events_skipped +
+    /// service_principal_events`.
+    pub service_principal_events: usize,
+    /// Those calls by service principal (`invokedBy`); bounded as
+    /// `skipped_details` is.
+    pub service_principal_calls: BTreeMap<String, usize>,
     /// Skipped events by kind of reason.
     pub skipped_reasons: BTreeMap<SkipKind, usize>,
     /// Skipped events by reason, in words (`no IAM action known for
@@ -210,14 +323,22 @@ pub struct Report {
     /// Indeterminate checks by reason, in words (`unknown context:
     /// aws:sourceip`…); bounded as `skipped_details` is.
     pub indeterminate_details: BTreeMap<String, usize>,
-    /// Recorded success, simulated deny.
+    /// Recorded success, simulated deny: certain whatever was not provided.
     pub would_break: Vec<Group>,
+    /// Recorded success, simulated deny (or undecided) unless something the
+    /// replay was not given allows it; each group says what (`unless`).
+    pub would_break_unless: Vec<Group>,
     /// Recorded AccessDenied, simulated allow.
     pub disagreements: Vec<Group>,
+    /// Checks by breakage class, and (with a baseline) breaks by status.
+    pub breakage: BreakageCounts,
     /// Principals seen in the logs with no known policies, and their event counts.
     pub unknown_principals: BTreeMap<String, usize>,
-    /// Never-used permissions per principal of the inventory.
+    /// Never-used permissions per principal seen in the logs.
     pub unused_permissions: Vec<Unused>,
+    /// Users and roles with policies in the inventory and no event in the
+    /// logs: every permission they hold went unused here.
+    pub principals_without_events: Vec<String>,
     /// Per principal of the inventory, what its recorded successes used (the
     /// input of least-privilege generation).
     pub used_permissions: Vec<Used>,
@@ -364,6 +485,9 @@ pub struct ReplayInputs {
     pub cloudtrail: Vec<String>,
     /// Authorization-details files.
     pub authorization_details: Vec<String>,
+    /// `ARN=FILE` principals replayed without authorization details.
+    #[serde(default)]
+    pub policies: Vec<String>,
     /// The managed-policies folder, if any.
     pub managed_policies: Option<String>,
     /// SCP files, root level first.
@@ -402,6 +526,12 @@ pub struct CheckLine {
     /// Why the decision is indeterminate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How the check compares with what AWS recorded, when they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakage: Option<Breakage>,
+    /// With a baseline: whether a break is new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<BreakStatus>,
 }
 
 /// Replays events against an inventory of policies.
@@ -419,12 +549,16 @@ pub struct Replayer {
     want_lines: bool,
     /// Worker threads for [`Replayer::replay_files`] (default: rayon's count).
     threads: Option<usize>,
+    /// The current policies, when `inventory` holds proposed ones: each
+    /// break is also decided against these to tell new from existing.
+    baseline: Option<Arc<Inventory>>,
     scratches: FxHashMap<u64, Scratch>,
     report: Report,
-    groups_break: BTreeMap<(String, String, String), usize>,
-    groups_disagree: BTreeMap<(String, String, String), usize>,
-    /// Looked up for every check: hashed (Fx, not SipHash), sorted in `finish`.
-    seen_actions: FxHashSet<String>,
+    groups: BTreeMap<GroupKey, GroupTally>,
+    /// Per compiled set and action: whether some statement for the action
+    /// tells resources apart (else a check whose resource the event does not
+    /// name can still be decided).
+    resource_matters: FxHashMap<u64, FxHashMap<String, bool>>,
     catalog: Option<Arc<Catalog>>,
     unknown_actions: BTreeMap<String, usize>,
     /// Per compiled set and action: the set's condition keys the catalog says
@@ -434,10 +568,90 @@ pub struct Replayer {
     recycled: Recycled,
 }
 
+/// What a [`Group`] is keyed by: checks of one group agree on all of it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct GroupKey {
+    breakage: Breakage,
+    principal: String,
+    action: String,
+    resource: String,
+    unless: Option<(UndecidedKind, String)>,
+    status: Option<BreakStatus>,
+}
+
+/// A group's count and sample events.
+#[derive(Clone, Debug, Default)]
+struct GroupTally {
+    count: usize,
+    /// Sorted, at most [`MAX_SAMPLE_EVENTS`].
+    event_ids: Vec<String>,
+}
+
+impl GroupTally {
+    /// Keeps the smallest ids, so the sample does not depend on the order
+    /// events (or merged workers) arrive in.
+    fn add_id(&mut self, id: &str) {
+        if self.event_ids.len() >= MAX_SAMPLE_EVENTS && self.event_ids.last().is_some_and(|l| l.as_str() <= id) {
+            return;
+        }
+        if let Err(at) = self.event_ids.binary_search_by(|x| x.as_str().cmp(id)) {
+            self.event_ids.insert(at, id.to_string());
+            self.event_ids.truncate(MAX_SAMPLE_EVENTS);
+        }
+    }
+
+    fn merge(&mut self, other: GroupTally) {
+        self.count += other.count;
+        for id in &other.event_ids {
+            self.add_id(id);
+        }
+    }
+}
+
+/// Which policies a check is decided against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Policies {
+    /// The inventory's (proposed, with overrides): what the report is about.
+    Replayed,
+    /// The baseline's, to tell new breaks from existing ones.
+    Baseline,
+}
+
+/// A check's result against one set of policies.
+struct Judged {
+    /// The decision, or why it cannot be trusted.
+    verdict: Result<DecisionKind, Undecided>,
+    /// What the engine decided from what is known (`None`: not decided).
+    simulated: Option<(Decision, Arc<CompiledPolicySet>)>,
+}
+
+impl Judged {
+    fn undecided(reason: Undecided) -> Judged {
+        Judged { verdict: Err(reason), simulated: None }
+    }
+
+    /// The breakage class of a call AWS recorded as `outcome`.
+    fn breakage(&self, outcome: &Outcome) -> Option<Breakage> {
+        let simulated_allow = self.simulated.as_ref().is_some_and(|(d, _)| d.kind == DecisionKind::Allowed);
+        match (outcome, &self.verdict) {
+            (Outcome::Success, Ok(DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny)) => {
+                Some(Breakage::WouldBreak)
+            }
+            (Outcome::Success, Err(reason)) if reason.is_a_caveat() && !simulated_allow => {
+                Some(Breakage::WouldBreakUnless)
+            }
+            (Outcome::AccessDenied, Ok(DecisionKind::Allowed)) => Some(Breakage::Disagreement),
+            _ => None,
+        }
+    }
+}
+
 /// One policy owner: its compiled sets and what its recorded successes used.
 struct OwnerState {
     arn: Box<str>,
     sets: OwnerSets,
+    /// Compiled from the baseline's policies (with `--override`).
+    baseline_sets: OwnerSets,
     /// (policy, statement) positions in its identity policies, which its
     /// compiled sets list in the inventory's order.
     used_statements: FxHashSet<(u32, u32)>,
@@ -488,11 +702,11 @@ impl Replayer {
             ownerless: OwnerSets::default(),
             want_lines: true,
             threads: None,
+            baseline: None,
             scratches: FxHashMap::default(),
             report: Report::default(),
-            groups_break: BTreeMap::new(),
-            groups_disagree: BTreeMap::new(),
-            seen_actions: FxHashSet::default(),
+            groups: BTreeMap::new(),
+            resource_matters: FxHashMap::default(),
             catalog: None,
             unknown_actions: BTreeMap::new(),
             closed_keys: FxHashMap::default(),
@@ -507,6 +721,13 @@ impl Replayer {
     /// the catalog: AWS documents which keys each action supports.)
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = Some(catalog);
+    }
+
+    /// The current policies, when the replayer's inventory holds proposed
+    /// ones (`--override`): every break is decided against these too and
+    /// marked [`BreakStatus::New`] or [`BreakStatus::Existing`].
+    pub fn set_baseline(&mut self, current: Inventory) {
+        self.baseline = Some(Arc::new(current));
     }
 
     /// Worker threads for [`Replayer::replay_files`]; 1 = in order on the calling thread.
@@ -556,6 +777,7 @@ impl Replayer {
         self.owners.push(OwnerState {
             arn: owner.into(),
             sets: OwnerSets::default(),
+            baseline_sets: OwnerSets::default(),
             used_statements: FxHashSet::default(),
             used_actions: FxHashMap::default(),
         });
@@ -563,12 +785,24 @@ impl Replayer {
         i
     }
 
-    /// The compiled set for the owner in `slot` (`None`: no identity policies)
-    /// and, when one is given for `resource`, its resource policy.
-    fn set_for(&mut self, slot: Option<usize>, resource: &str) -> Result<Arc<CompiledPolicySet>, Undecided> {
+    /// The compiled set of `policies` for the owner in `slot` (`None`: no
+    /// identity policies) and, when one is given for `resource`, its
+    /// resource policy.
+    fn set_for(
+        &mut self,
+        policies: Policies,
+        slot: Option<usize>,
+        resource: &str,
+    ) -> Result<Arc<CompiledPolicySet>, Undecided> {
         let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        let inventory = match (policies, &self.baseline) {
+            (Policies::Baseline, Some(b)) => b,
+            _ => &self.inventory,
+        };
         let (owner, sets) = match slot.and_then(|i| self.owners.get_mut(i)) {
+            Some(o) if policies == Policies::Baseline => (Some(&*o.arn), &mut o.baseline_sets),
             Some(o) => (Some(&*o.arn), &mut o.sets),
+            // No identity policies: the baseline's set is the same.
             None => (None, &mut self.ownerless),
         };
         let cached = match with_policy {
@@ -579,7 +813,7 @@ impl Replayer {
             return Ok(Arc::clone(s));
         }
         let mut set = match owner {
-            Some(arn) => self.inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
+            Some(arn) => inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
             None => PolicySet { scps: self.scps.to_vec(), ..PolicySet::default() },
         };
         set.resource = self.resource_policies.get(resource).cloned();
@@ -615,25 +849,39 @@ impl Replayer {
                 return Vec::new();
             }
         };
-        self.report.events_evaluated += 1;
         let EventChecks { event_id, time, principal, context, outcome, mut checks, principal_key } = ev;
+        if let Principal::Service { name } = &principal {
+            // A service acting as itself: only a resource policy could govern
+            // it (semantics doc §8.3), never the identity policies replayed here.
+            self.report.service_principal_events += 1;
+            count_detail(&mut self.report.service_principal_calls, name.clone(), 1);
+            checks.clear();
+            self.recycled.context = context;
+            self.recycled.checks = checks;
+            if let Some(key) = principal_key {
+                self.recycled.principals.put_back(key, principal);
+            }
+            return Vec::new();
+        }
+        self.report.events_evaluated += 1;
         let recorded = match &outcome {
             Outcome::Success => "success",
             Outcome::AccessDenied => "AccessDenied",
             Outcome::OtherError(e) => e.as_str(),
         };
-        // One inventory lookup and one owner lookup per event (a local
-        // inventory handle, so `self` stays free).
+        // One inventory lookup and one owner lookup per event (local
+        // inventory handles, so `self` stays free).
         let inventory = Arc::clone(&self.inventory);
-        let (identity, slot) = match policy_owner(&principal) {
+        let baseline = self.baseline.clone();
+        let (identity, baseline_identity, slot) = match policy_owner(&principal) {
             Some(owner) => {
                 let identity = inventory.get(owner);
                 if identity.is_none() {
                     *self.report.unknown_principals.entry(owner.to_string()).or_default() += 1;
                 }
-                (identity, Some(self.owner_slot(owner)))
+                (identity, baseline.as_deref().and_then(|b| b.get(owner)), Some(self.owner_slot(owner)))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let known = slot.map(|_| identity.is_some());
         let federated = matches!(principal, Principal::FederatedUser { .. });
@@ -647,9 +895,6 @@ impl Replayer {
         let mut lines = Vec::new();
         for Check { action, resource, resource_account, path_unknown, key } in checks.drain(..) {
             self.report.checks += 1;
-            if !self.seen_actions.contains(&action) {
-                self.seen_actions.insert(action.clone());
-            }
             if let Some(catalog) = &self.catalog {
                 if catalog.action(&action).is_none() {
                     *self.unknown_actions.entry(action.clone()).or_default() += 1;
@@ -658,42 +903,54 @@ impl Replayer {
             request.action = action;
             let derived = resource.is_some();
             let mut path_unresolved = false;
-            if let Some(r) = resource {
-                request.resource = match path_unknown.then(|| inventory.entity_arn(&r)) {
-                    Some(Some(with_path)) => with_path.to_string(),
-                    Some(None) => {
-                        path_unresolved = true;
-                        r
-                    }
-                    None => r,
-                };
-                request.resource_account = resource_account;
+            match resource {
+                Some(r) => {
+                    request.resource = match path_unknown.then(|| inventory.entity_arn(&r)) {
+                        Some(Some(with_path)) => with_path.to_string(),
+                        Some(None) => {
+                            path_unresolved = true;
+                            r
+                        }
+                        None => r,
+                    };
+                    request.resource_account = resource_account;
+                }
+                // Decided as `*` where no statement for the action tells
+                // resources apart (see `judge`); reported as unknown.
+                None => {
+                    request.resource.clear();
+                    request.resource.push('*');
+                    request.resource_account = None;
+                }
             }
             // The check's own key lasts for this check only.
             let event_keys = request.context.mark();
             if let Some((key, value)) = key {
                 request.context.insert_entry(key, ContextEntry::Single(value));
             }
+            let facts = CheckFacts { slot, unknown_resource: !derived, path_unresolved };
             let judged = match known {
-                _ if !derived => Err(Undecided::ResourceNotDerivable),
-                Some(false) => Err(Undecided::PrincipalNotInInventory),
-                _ if federated => Err(Undecided::FederatedSessionPolicy),
-                _ => self.decide(slot, &mut request).and_then(|(d, set)| {
-                    // Evaluated as if at path `/`: certain only if no statement
-                    // for the action tells the entity's paths apart.
-                    if path_unresolved && iam_path_matters(set.policy_set(), &request.action, &request.resource) {
-                        Err(Undecided::EntityPathUnknown)
-                    } else {
-                        Ok((d, set))
-                    }
-                }),
+                Some(false) => Judged::undecided(Undecided::PrincipalNotInInventory),
+                _ if federated => Judged::undecided(Undecided::FederatedSessionPolicy),
+                _ => self.judge(Policies::Replayed, facts, identity, &mut request),
             };
-            let req = derived.then_some(&request);
-            let verdict = match &judged {
-                Ok((d, set)) => self.verdict(d, identity, req, set),
-                Err(reason) => Err(reason.clone()),
+            let breakage = judged.breakage(&outcome);
+            let status = match breakage {
+                Some(Breakage::WouldBreak | Breakage::WouldBreakUnless) if self.baseline.is_some() => {
+                    let before = match (slot, baseline_identity) {
+                        // Unknown to the current policies: counted new, so that
+                        // `--fail-on new` cannot miss it.
+                        (Some(_), None) => Judged::undecided(Undecided::PrincipalNotInInventory),
+                        _ => self.judge(Policies::Baseline, facts, baseline_identity, &mut request),
+                    };
+                    Some(match before.breakage(&outcome) {
+                        Some(Breakage::WouldBreak | Breakage::WouldBreakUnless) => BreakStatus::Existing,
+                        _ => BreakStatus::New,
+                    })
+                }
+                _ => None,
             };
-            let kind = match &verdict {
+            let kind = match &judged.verdict {
                 Ok(kind) => *kind,
                 Err(reason) => {
                     *self.report.indeterminate_reasons.entry(reason.kind()).or_default() += 1;
@@ -708,20 +965,36 @@ impl Replayer {
                 DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
                 DecisionKind::Indeterminate => counts.indeterminate += 1,
             }
-            let resource = req.map(|r| r.resource.as_str());
+            let resource = derived.then_some(request.resource.as_str());
             let principal_name = request.principal.display_name();
             let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
-            let groups = if outcome == Outcome::Success && denied {
-                Some(&mut self.groups_break)
-            } else if outcome == Outcome::AccessDenied && kind == DecisionKind::Allowed {
-                Some(&mut self.groups_disagree)
-            } else {
-                None
-            };
-            if let Some(groups) = groups {
-                let key =
-                    (principal_name.to_string(), request.action.clone(), resource.unwrap_or_default().to_string());
-                *groups.entry(key).or_default() += 1;
+            if let Some(breakage) = breakage {
+                let tally = &mut self.report.breakage;
+                match breakage {
+                    Breakage::WouldBreak => tally.would_break += 1,
+                    Breakage::WouldBreakUnless => tally.would_break_unless += 1,
+                    Breakage::Disagreement => tally.disagreements += 1,
+                }
+                match status {
+                    Some(BreakStatus::New) => tally.new += 1,
+                    Some(BreakStatus::Existing) => tally.existing += 1,
+                    None => {}
+                }
+                let unless = match (breakage, &judged.verdict) {
+                    (Breakage::WouldBreakUnless, Err(reason)) => Some((reason.kind(), reason.to_string())),
+                    _ => None,
+                };
+                let key = GroupKey {
+                    breakage,
+                    principal: principal_name.to_string(),
+                    action: request.action.clone(),
+                    resource: resource.unwrap_or_default().to_string(),
+                    unless,
+                    status,
+                };
+                let group = self.groups.entry(key).or_default();
+                group.count += 1;
+                group.add_id(event_id);
             }
             if let (Some(owner), Outcome::Success) = (slot.and_then(|i| self.owners.get_mut(i)), &outcome) {
                 let action = &request.action;
@@ -741,8 +1014,8 @@ impl Replayer {
                 let names = |keys: &[crate::engine::eval::KeyId], set: &CompiledPolicySet| -> Vec<String> {
                     keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect()
                 };
-                let (statements, missing, unknown) = match &judged {
-                    Ok((d, set)) => (
+                let (statements, missing, unknown) = match &judged.simulated {
+                    Some((d, set)) => (
                         d.statements
                             .iter()
                             .filter_map(|r| {
@@ -752,7 +1025,7 @@ impl Replayer {
                         names(&d.missing_keys, set),
                         names(&d.unknown_keys, set),
                     ),
-                    Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+                    None => (Vec::new(), Vec::new(), Vec::new()),
                 };
                 lines.push(CheckLine {
                     event_id: event_id.to_string(),
@@ -765,7 +1038,9 @@ impl Replayer {
                     statements,
                     missing_context_keys: missing,
                     unknown_context_keys: unknown,
-                    reason: verdict.err().map(|e| e.to_string()),
+                    reason: judged.verdict.err().map(|e| e.to_string()),
+                    breakage,
+                    status,
                 });
             }
             request.context.truncate(event_keys);
@@ -779,26 +1054,70 @@ impl Replayer {
         lines
     }
 
-    /// Decides one check against the compiled set of the owner in `slot` and
-    /// records the statements used. The catalog's closed keys are added to
-    /// the request's context for this check only.
+    /// Decides one check against `policies`: first with what is known, then
+    /// says whether an unknown could change that answer (the verdict's
+    /// `Err`) — only then is the check indeterminate.
+    fn judge(
+        &mut self,
+        policies: Policies,
+        facts: CheckFacts,
+        identity: Option<&crate::audit::inventory::Identity>,
+        req: &mut Request,
+    ) -> Judged {
+        // A check whose resource is unknown has no resource policy to pick.
+        let policy_key = if facts.unknown_resource { "" } else { req.resource.as_str() };
+        let set = match self.set_for(policies, facts.slot, policy_key) {
+            Ok(set) => set,
+            Err(reason) => return Judged::undecided(reason),
+        };
+        if facts.unknown_resource && self.resource_matters(&set, &req.action) {
+            return Judged::undecided(Undecided::ResourceNotDerivable);
+        }
+        let d = self.decide(policies, facts.slot, &set, req);
+        let verdict = verdict(&d, identity, req, &set, facts);
+        Judged { verdict, simulated: Some((d, set)) }
+    }
+
+    /// Whether some statement of `set` that covers `action` tells resources
+    /// apart (a pattern other than `*`, a `NotResource`, or a resource
+    /// policy's implicit resource). Where none does, the resource cannot
+    /// change the decision, and a check whose event does not name it is
+    /// decided all the same.
+    fn resource_matters(&mut self, set: &CompiledPolicySet, action: &str) -> bool {
+        if let Some(&known) = self.resource_matters.get(&set.id()).and_then(|m| m.get(action)) {
+            return known;
+        }
+        let matters = set.policy_set().statements().any(|(_, _, s)| {
+            s.covers_action(action)
+                && s.resources.as_ref().is_none_or(|r| r.negated || r.patterns.iter().any(|p| p != "*"))
+        });
+        self.resource_matters.entry(set.id()).or_default().insert(action.to_string(), matters);
+        matters
+    }
+
+    /// Decides one check against `set`; for the replayed policies, records
+    /// the identity statements that allowed it. The catalog's closed keys are
+    /// added to the request's context for this check only.
     fn decide(
         &mut self,
+        policies: Policies,
         slot: Option<usize>,
+        set: &Arc<CompiledPolicySet>,
         req: &mut Request,
-    ) -> Result<(Decision, Arc<CompiledPolicySet>), Undecided> {
-        let set = self.set_for(slot, &req.resource)?;
+    ) -> Decision {
         let mark = req.context.mark();
-        self.close_inapplicable_keys(&set, req);
-        let scratch = self.scratches.entry(set.id()).or_insert_with(|| Scratch::new(&set));
+        self.close_inapplicable_keys(set, req);
+        let scratch = self.scratches.entry(set.id()).or_insert_with(|| Scratch::new(set));
         let d: Decision = set.decide(req, scratch);
         req.context.truncate(mark);
-        if let (Some(owner), DecisionKind::Allowed) = (slot.and_then(|i| self.owners.get_mut(i)), d.kind) {
+        if let (Policies::Replayed, Some(owner), DecisionKind::Allowed) =
+            (policies, slot.and_then(|i| self.owners.get_mut(i)), d.kind)
+        {
             owner
                 .used_statements
                 .extend(d.statements.iter().filter(|r| r.layer == Layer::Identity).map(|r| (r.policy, r.statement)));
         }
-        Ok((d, set))
+        d
     }
 
     /// Marks absent the set's service condition keys that the catalog says
@@ -831,39 +1150,6 @@ impl Replayer {
         }
     }
 
-    /// The check's result: the decision, or why it cannot be trusted.
-    fn verdict(
-        &self,
-        d: &Decision,
-        identity: Option<&crate::audit::inventory::Identity>,
-        req: Option<&Request>,
-        set: &CompiledPolicySet,
-    ) -> Result<DecisionKind, Undecided> {
-        let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
-        match d.kind {
-            // An unresolved managed policy could hold a Deny or an Allow: only an
-            // explicit deny is certain.
-            DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => Err(Undecided::UnresolvedManagedPolicy),
-            DecisionKind::ImplicitDeny
-                if set.policy_set().resource.is_none() && req.is_some_and(resource_policy_possible) =>
-            {
-                Err(Undecided::ResourcePolicyMissing)
-            }
-            // Identity policies count for a KMS key only if its key policy
-            // delegates to the account (§7.4); without the key policy, an allow
-            // from them is not certain.
-            DecisionKind::Allowed
-                if set.policy_set().resource.is_none() && req.is_some_and(crate::engine::eval::key_policy_governs) =>
-            {
-                Err(Undecided::KeyPolicyMissing)
-            }
-            DecisionKind::Indeterminate => Err(Undecided::UnknownContext(
-                d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(Box::from).collect(),
-            )),
-            kind => Ok(kind),
-        }
-    }
-
     /// A replayer with the same inputs and settings and an empty report, for
     /// another worker; [`Replayer::merge`] folds its results back.
     pub fn fork(&self) -> Replayer {
@@ -872,6 +1158,7 @@ impl Replayer {
         fork.want_lines = self.want_lines;
         fork.threads = self.threads;
         fork.catalog = self.catalog.clone();
+        fork.baseline = self.baseline.clone();
         fork
     }
 
@@ -884,6 +1171,8 @@ impl Replayer {
             events_read,
             events_evaluated,
             events_skipped,
+            service_principal_events,
+            service_principal_calls,
             skipped_reasons,
             skipped_details,
             malformed,
@@ -892,10 +1181,13 @@ impl Replayer {
             indeterminate_reasons,
             indeterminate_details,
             unknown_principals,
+            breakage,
             // Built by `finish` from the replayer's state, not per worker.
             would_break: _,
+            would_break_unless: _,
             disagreements: _,
             unused_permissions: _,
+            principals_without_events: _,
             used_permissions: _,
             unknown_actions: _,
             inputs: _,
@@ -907,7 +1199,15 @@ impl Replayer {
         mine.events_read += events_read;
         mine.events_evaluated += events_evaluated;
         mine.events_skipped += events_skipped;
+        mine.service_principal_events += service_principal_events;
+        add_details(&mut mine.service_principal_calls, service_principal_calls);
         mine.checks += checks;
+        let BreakageCounts { would_break, would_break_unless, disagreements, new, existing } = breakage;
+        mine.breakage.would_break += would_break;
+        mine.breakage.would_break_unless += would_break_unless;
+        mine.breakage.disagreements += disagreements;
+        mine.breakage.new += new;
+        mine.breakage.existing += existing;
         mine.decisions.allowed += decisions.allowed;
         mine.decisions.explicit_deny += decisions.explicit_deny;
         mine.decisions.implicit_deny += decisions.implicit_deny;
@@ -920,8 +1220,9 @@ impl Replayer {
         mine.skipped_paths.extend(skipped_paths);
         let room = MAX_MALFORMED_LISTED.saturating_sub(mine.malformed.len());
         mine.malformed.extend(malformed.into_iter().take(room));
-        add_counts(&mut self.groups_break, other.groups_break);
-        add_counts(&mut self.groups_disagree, other.groups_disagree);
+        for (key, tally) in other.groups {
+            self.groups.entry(key).or_default().merge(tally);
+        }
         add_counts(&mut self.unknown_actions, other.unknown_actions);
         for theirs in other.owners {
             let i = self.owner_slot(&theirs.arn);
@@ -937,7 +1238,6 @@ impl Replayer {
                 }
             }
         }
-        self.seen_actions.extend(other.seen_actions);
     }
 
     fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
@@ -1029,59 +1329,43 @@ impl Replayer {
 
     /// Finishes the report.
     pub fn finish(mut self, seconds: f64) -> Report {
-        let group = |m: BTreeMap<(String, String, String), usize>| {
-            let mut v: Vec<Group> = m
-                .into_iter()
-                .map(|((principal, action, resource), count)| Group { principal, action, resource, count })
-                .collect();
-            v.sort_by(|a, b| {
-                b.count.cmp(&a.count).then_with(|| (&a.principal, &a.action).cmp(&(&b.principal, &b.action)))
-            });
-            v
-        };
+        let (mut would_break, mut would_break_unless, mut disagreements) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, tally) in std::mem::take(&mut self.groups) {
+            let GroupKey { breakage, principal, action, resource, unless, status } = key;
+            let (unless, unless_detail) = unless.unzip();
+            let group = Group {
+                principal,
+                action,
+                resource,
+                count: tally.count,
+                event_ids: tally.event_ids,
+                unless,
+                unless_detail,
+                status,
+            };
+            match breakage {
+                Breakage::WouldBreak => would_break.push(group),
+                Breakage::WouldBreakUnless => would_break_unless.push(group),
+                Breakage::Disagreement => disagreements.push(group),
+            }
+        }
+        // Largest first; ties in key order (the map's order, stable).
+        for groups in [&mut would_break, &mut would_break_unless, &mut disagreements] {
+            groups.sort_by(|a, b| b.count.cmp(&a.count));
+        }
         self.report.skipped_paths.sort();
-        self.report.would_break = group(std::mem::take(&mut self.groups_break));
-        self.report.disagreements = group(std::mem::take(&mut self.groups_disagree));
-        let mut seen: Vec<String> = self.seen_actions.iter().cloned().collect();
-        seen.sort_unstable();
+        self.report.would_break = would_break;
+        self.report.would_break_unless = would_break_unless;
+        self.report.disagreements = disagreements;
         let mut unused = Vec::new();
         for id in self.inventory.identities() {
-            let owner = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i));
-            let used = owner.map(|o| &o.used_statements);
-            let mut statements = Vec::new();
-            for (pi, p) in id.policies.iter().enumerate() {
-                let policy = u32::try_from(pi).unwrap_or(u32::MAX);
-                for (i, s) in p.statements.iter().enumerate() {
-                    let index = u32::try_from(i).unwrap_or(u32::MAX);
-                    if s.effect == Effect::Allow && !used.is_some_and(|u| u.contains(&(policy, index))) {
-                        statements.push(UnusedStatement {
-                            policy: p.name.clone(),
-                            statement_index: index,
-                            sid: s.sid.clone(),
-                        });
-                    }
+            let Some(owner) = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i)) else {
+                if !id.policies.is_empty() {
+                    self.report.principals_without_events.push(id.arn.clone());
                 }
-            }
-            let called = owner.map(|o| o.used_actions.keys().cloned().collect::<BTreeSet<String>>());
-            let called = called.as_ref();
-            let allows = |action: &str| {
-                id.policies.iter().flat_map(|p| &p.statements).any(|s| {
-                    s.effect == Effect::Allow
-                        && s.actions.patterns.iter().any(|pat| {
-                            crate::engine::policy::pattern::tokens_match(
-                                &crate::engine::policy::pattern::tokens(pat),
-                                action,
-                                true,
-                            )
-                        }) != s.actions.negated
-                })
+                continue;
             };
-            let actions: Vec<String> = seen
-                .iter()
-                .filter(|a| !called.is_some_and(|c| c.iter().any(|x| x.eq_ignore_ascii_case(a))) && allows(a))
-                .cloned()
-                .collect();
-            unused.push(Unused { principal: id.arn.clone(), unused_statements: statements, unused_actions: actions });
+            unused.push(unused_by(id, owner, self.catalog.as_deref()));
         }
         self.report.unused_permissions = unused;
         let mut used: Vec<Used> = std::mem::take(&mut self.owners)
@@ -1100,6 +1384,72 @@ impl Replayer {
         }
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
+    }
+}
+
+/// What `id`'s Allow statements grant that its recorded calls (`owner`'s)
+/// did not use.
+fn unused_by(id: &crate::audit::inventory::Identity, owner: &OwnerState, catalog: Option<&Catalog>) -> Unused {
+    use crate::engine::policy::pattern::{tokens, tokens_match};
+    let allows: Vec<(u32, u32, &crate::engine::policy::Statement)> =
+        id.policies
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, p)| {
+                p.statements.iter().enumerate().map(move |(si, s)| {
+                    (u32::try_from(pi).unwrap_or(u32::MAX), u32::try_from(si).unwrap_or(u32::MAX), s)
+                })
+            })
+            .filter(|(_, _, s)| s.effect == Effect::Allow)
+            .collect();
+    let called: FxHashSet<String> = owner.used_actions.keys().map(|a| a.to_ascii_lowercase()).collect();
+    // With a catalog, what each statement grants in catalog actions (one
+    // automaton for all of them); a pattern set past the automaton's limits
+    // is listed by pattern instead.
+    let expanded = catalog.and_then(|c| {
+        let lists: Vec<(&[String], bool)> =
+            allows.iter().map(|(_, _, s)| (s.actions.patterns.as_slice(), s.actions.negated)).collect();
+        let ids = c.expand_lists(&lists).ok()?;
+        Some(ids.into_iter().map(|l| l.into_iter().map(|a| c.action_name(a)).collect::<Vec<_>>()).collect::<Vec<_>>())
+    });
+    let mut statements = Vec::new();
+    for (i, (policy, index, s)) in allows.iter().enumerate() {
+        if owner.used_statements.contains(&(*policy, *index)) {
+            continue;
+        }
+        statements.push(UnusedStatement {
+            policy: id.policies.get(*policy as usize).map(|p| p.name.clone()).unwrap_or_default(),
+            statement_index: *index,
+            sid: s.sid.clone(),
+            grants: s.actions.patterns.clone(),
+            not_action: s.actions.negated,
+            granted_actions: expanded.as_ref().and_then(|e| e.get(i)).map(Vec::len),
+        });
+    }
+    let mut actions: Vec<String> = match &expanded {
+        Some(lists) => lists.iter().flatten().filter(|a| !called.contains(&a.to_ascii_lowercase())).cloned().collect(),
+        None => allows
+            .iter()
+            .filter(|(_, _, s)| !s.actions.negated)
+            .flat_map(|(_, _, s)| &s.actions.patterns)
+            .filter(|p| {
+                let t = tokens(p);
+                !called.iter().any(|a| tokens_match(&t, a, true))
+            })
+            .cloned()
+            .collect(),
+    };
+    actions.sort_unstable();
+    actions.dedup();
+    let count = actions.len();
+    actions.truncate(MAX_UNUSED_ACTIONS);
+    Unused {
+        principal: id.arn.clone(),
+        calls: owner.used_actions.values().map(|u| u.count).sum(),
+        unused_statements: statements,
+        unused_actions: actions,
+        unused_action_count: count,
+        expanded: expanded.is_some(),
     }
 }
 
@@ -1154,10 +1504,85 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
     })
 }
 
-/// Whether a resource-based policy could grant this request.
-fn resource_policy_possible(req: &Request) -> bool {
-    let service = req.action.split_once(':').map_or("", |(s, _)| s);
-    req.resource != "*" && RESOURCE_POLICY_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service))
+/// What a check's judgement depends on beside the request.
+#[derive(Clone, Copy, Debug)]
+struct CheckFacts {
+    /// The policy owner's slot (`None`: a caller without identity policies).
+    slot: Option<usize>,
+    /// The event does not name the resource; the request says `*`.
+    unknown_resource: bool,
+    /// An IAM entity named without its path, not in the authorization
+    /// details: decided as if at path `/`.
+    path_unresolved: bool,
+}
+
+/// The check's result: the decision, or the unknown that could change it.
+/// Each arm says why that unknown can change this answer; where it cannot,
+/// the decision stands.
+fn verdict(
+    d: &Decision,
+    identity: Option<&crate::audit::inventory::Identity>,
+    req: &Request,
+    set: &CompiledPolicySet,
+    facts: CheckFacts,
+) -> Result<DecisionKind, Undecided> {
+    let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
+    let no_resource_policy = set.policy_set().resource.is_none();
+    match d.kind {
+        // Evaluated as if at path `/`: certain only if no statement for the
+        // action tells the entity's paths apart.
+        _ if facts.path_unresolved && iam_path_matters(set.policy_set(), &req.action, &req.resource) => {
+            Err(Undecided::EntityPathUnknown)
+        }
+        // An unresolved managed policy could hold a Deny or an Allow: only an
+        // explicit deny is certain.
+        DecisionKind::Allowed | DecisionKind::ImplicitDeny if unresolved => Err(Undecided::UnresolvedManagedPolicy),
+        DecisionKind::ImplicitDeny if no_resource_policy && resource_policy_could_grant(req, d, facts) => {
+            Err(Undecided::ResourcePolicyMissing)
+        }
+        // Identity policies count for a KMS key only if its key policy
+        // delegates to the account (§7.4); without the key policy, an allow
+        // from them is not certain. A KMS check whose key the event does not
+        // name is on a key too (the key-less KMS actions take `*`).
+        DecisionKind::Allowed
+            if no_resource_policy
+                && (crate::engine::eval::key_policy_governs(req)
+                    || facts.unknown_resource && service_of(&req.action).eq_ignore_ascii_case("kms")) =>
+        {
+            Err(Undecided::KeyPolicyMissing)
+        }
+        DecisionKind::Indeterminate => Err(Undecided::UnknownContext(
+            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(Box::from).collect(),
+        )),
+        kind => Ok(kind),
+    }
+}
+
+/// The service prefix of an action (`s3` of `s3:GetObject`).
+fn service_of(action: &str) -> &str {
+    action.split_once(':').map_or("", |(s, _)| s)
+}
+
+/// Whether a resource-based policy we were not given could turn this
+/// implicit deny into an allow.
+fn resource_policy_could_grant(req: &Request, d: &Decision, facts: CheckFacts) -> bool {
+    let service = service_of(&req.action);
+    let on_a_resource = facts.unknown_resource || req.resource != "*";
+    if !on_a_resource || !RESOURCE_POLICY_SERVICES.iter().any(|s| s.eq_ignore_ascii_case(service)) {
+        return false;
+    }
+    // An organization guardrail without an allow is not lifted by any
+    // resource policy (§7.3 steps 2 and 3).
+    if matches!(d.missing_allow, Some(Layer::Scp(_) | Layer::Rcp(_))) {
+        return false;
+    }
+    // Across accounts both sides must allow (§7.5): where the caller's side
+    // does not, no resource policy helps.
+    let cross_account = match (req.resource_account.as_deref(), req.principal.account()) {
+        (Some(owner), Some(caller)) => owner != caller,
+        _ => false,
+    };
+    !cross_account
 }
 
 #[cfg(test)]

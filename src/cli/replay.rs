@@ -20,8 +20,13 @@ pub struct ReplayArgs {
     #[arg(long = "cloudtrail", required = true)]
     cloudtrail: Vec<PathBuf>,
     /// Output of `aws iam get-account-authorization-details`; repeat per account.
-    #[arg(long = "authorization-details", required = true)]
+    /// Optional when every principal to replay is given with `--policy`.
+    #[arg(long = "authorization-details")]
     details: Vec<PathBuf>,
+    /// A principal the authorization details do not list, replayed against
+    /// this policy file: `ARN=FILE` (IAM user or role ARN, with its path); repeatable.
+    #[arg(long = "policy")]
+    policies: Vec<String>,
     /// Folder of `<PolicyName>.json` managed policy documents, for managed policies the details file does not include.
     #[arg(long = "managed-policies")]
     managed: Option<PathBuf>,
@@ -46,15 +51,42 @@ pub struct ReplayArgs {
     /// Worker threads, each replaying whole files (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Exit 3 when the replay finds breakage of these classes (repeatable;
+    /// `new` needs `--override` and the authorization details, to compare with).
+    #[arg(long = "fail-on", value_enum)]
+    fail_on: Vec<FailOn>,
     #[command(flatten)]
     catalog: super::catalog_cmd::CatalogArg,
+}
+
+/// What `--fail-on` can make a replay fail on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A recorded success that the policies certainly deny.
+    WouldBreak,
+    /// A recorded success denied unless something not provided (a resource
+    /// policy, a context value…) allows it.
+    WouldBreakUnless,
+    /// A break of either class that the current policies do not have.
+    New,
+}
+
+impl FailOn {
+    /// Whether the report has breakage of this class.
+    fn flags(self, r: &Report) -> bool {
+        match self {
+            FailOn::WouldBreak => r.breakage.would_break > 0,
+            FailOn::WouldBreakUnless => r.breakage.would_break_unless > 0,
+            FailOn::New => r.breakage.new > 0,
+        }
+    }
 }
 
 impl ReplayArgs {
     /// Refuses an output (`--out`, `--report`) that is one of the inputs or
     /// the other output, before anything is created or truncated.
     fn refuse_overwriting_inputs(&self, logs: &[PathBuf]) -> Result<(), CliError> {
-        let pairs = self.overrides.iter().chain(&self.resource_policies);
+        let pairs = self.overrides.iter().chain(&self.resource_policies).chain(&self.policies);
         let files: Vec<PathBuf> = pairs.filter_map(|p| p.split_once('=').map(|(_, f)| PathBuf::from(f))).collect();
         let inputs = logs.iter().chain(&self.details).chain(&self.scps).chain(&files);
         let outputs: Vec<(&str, &PathBuf)> = [("--out", &self.out), ("--report", &self.report)]
@@ -96,6 +128,7 @@ impl ReplayArgs {
         ReplayInputs {
             cloudtrail: self.cloudtrail.iter().map(shown).collect(),
             authorization_details: self.details.iter().map(shown).collect(),
+            policies: self.policies.iter().map(pair).collect(),
             managed_policies: self.managed.as_ref().map(shown),
             scps: self.scps.iter().map(shown).collect(),
             resource_policies: self.resource_policies.iter().map(pair).collect(),
@@ -132,6 +165,7 @@ impl ReplayArgs {
         Ok(ReplayArgs {
             cloudtrail: inputs.cloudtrail.iter().map(path).collect::<Result<_, _>>()?,
             details: inputs.authorization_details.iter().map(path).collect::<Result<_, _>>()?,
+            policies: inputs.policies.iter().map(checked_pair).collect::<Result<_, _>>()?,
             managed: inputs.managed_policies.as_ref().map(path).transpose()?,
             scps: inputs.scps.iter().map(path).collect::<Result<_, _>>()?,
             overrides,
@@ -140,6 +174,7 @@ impl ReplayArgs {
             report: None,
             format: Format::Json,
             threads: None,
+            fail_on: Vec::new(),
             catalog: super::catalog_cmd::CatalogArg::from_path(inputs.catalog.as_ref().map(PathBuf::from)),
         })
     }
@@ -170,14 +205,29 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError
         .ok_or_else(|| CliError::new(format!("{flag}: expected ARN=FILE, found `{s}`")))
 }
 
-/// Runs `replay`.
+/// Runs `replay`: exit 3 when `--fail-on` flags the report.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+    if args.fail_on.contains(&FailOn::New) && (args.overrides.is_empty() || args.details.is_empty()) {
+        return Err(CliError::new(
+            "--fail-on new: a break is new against the current policies: give --authorization-details and --override",
+        ));
+    }
     let report = replay(args, true)?;
     match args.format {
         Format::Json => super::output::print_stdout(&format!("{}\n", serde_json::to_string(&report)?))?,
         Format::Text => super::output::print_stdout(&summary(&report))?,
     }
-    Ok(ExitCode::SUCCESS)
+    let flagged: Vec<FailOn> = args.fail_on.iter().copied().filter(|f| f.flags(&report)).collect();
+    if flagged.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<String> = flagged
+        .iter()
+        .filter_map(|f| clap::ValueEnum::to_possible_value(f))
+        .map(|v| v.get_name().to_string())
+        .collect();
+    eprintln!("iamsim: replay flagged (--fail-on): {}", names.join(", "));
+    Ok(ExitCode::from(super::catalog_cmd::CHECK_FAILED))
 }
 
 /// Runs the replay the arguments describe and returns its report (also
@@ -191,10 +241,38 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         inventory.load(&bytes, &d.display().to_string(), args.managed.as_deref())?;
     }
     load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
+    for p in &args.policies {
+        let (arn, file) = split_pair("--policy", p)?;
+        let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
+        if inventory.get(arn).is_some() {
+            return Err(CliError::new(format!(
+                "--policy: `{arn}` is in the authorization details; use --override ARN=FILE to replace its policies"
+            )));
+        }
+        if !inventory.add_principal(arn, policies) {
+            return Err(CliError::new(format!(
+                "--policy: `{arn}`: expected an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or …:role/<path/name>), given once"
+            )));
+        }
+    }
+    if args.details.is_empty() && args.policies.is_empty() && args.overrides.is_empty() {
+        return Err(CliError::new(
+            "nothing to replay against: give --authorization-details FILE, or --policy ARN=FILE for each principal",
+        ));
+    }
+    // With the current policies known, each break is also decided against
+    // them: new or existing.
+    let baseline = (!args.overrides.is_empty() && !args.details.is_empty()).then(|| inventory.clone());
     for o in &args.overrides {
         let (arn, file) = split_pair("--override", o)?;
         let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
-        if !inventory.set_policies(arn, policies) {
+        // Without authorization details there is nothing to override: the
+        // principal is replayed against the file, as with --policy.
+        let placed = match inventory.get(arn) {
+            Some(_) => inventory.set_policies(arn, policies),
+            None => args.details.is_empty() && inventory.add_principal(arn, policies),
+        };
+        if !placed {
             return Err(CliError::new(format!(
                 "--override: `{arn}` is not a user or role in the authorization details"
             )));
@@ -221,6 +299,9 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         None => None,
     };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
+    if let Some(current) = baseline {
+        replayer.set_baseline(current);
+    }
     replayer.set_want_lines(out.is_some());
     if let Some(n) = super::thread_count(args.threads)? {
         replayer.set_threads(n);
@@ -276,11 +357,21 @@ fn summary(r: &Report) -> String {
     let mut s = String::new();
     let d = &r.decisions;
     s.push_str(&format!(
-        "events: {} read from {files} files, {} evaluated, {} skipped\n",
-        r.events_read, r.events_evaluated, r.events_skipped
+        "events: {} read from {files} files, {} evaluated, {} skipped, {} made by AWS service principals\n",
+        r.events_read, r.events_evaluated, r.events_skipped, r.service_principal_events
     ));
     for (why, n) in &r.skipped_details {
         s.push_str(&format!("  skipped {n:>7}  {why}\n"));
+    }
+    if r.service_principal_events > 0 {
+        s.push_str(
+            "  calls by AWS services acting as themselves are governed by resource policies alone, not checked:\n",
+        );
+        let mut by_count: Vec<(&String, &usize)> = r.service_principal_calls.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1));
+        for (service, n) in by_count.iter().take(10) {
+            s.push_str(&format!("  service {n:>7}  {service}\n"));
+        }
     }
     s.push_str(&format!(
         "checks: {}: allowed {}, explicitDeny {}, implicitDeny {}, indeterminate {}\n",
@@ -289,14 +380,35 @@ fn summary(r: &Report) -> String {
     for (why, n) in &r.indeterminate_details {
         s.push_str(&format!("  indeterminate {n:>7}  {why}\n"));
     }
-    let list = |s: &mut String, title: &str, groups: &[iamsim::audit::replay::Group]| {
-        s.push_str(&format!("{title}: {} (principal, action, resource) groups\n", groups.len()));
+    let list = |s: &mut String, title: &str, checks: usize, groups: &[iamsim::audit::replay::Group]| {
+        s.push_str(&format!("{title}: {checks} checks in {} (principal, action, resource) groups\n", groups.len()));
         for g in groups.iter().take(15) {
-            s.push_str(&format!("  {:>6}  {}  {}  {}\n", g.count, g.principal, g.action, g.resource));
+            let resource = if g.resource.is_empty() { "(resource not in the event)" } else { &g.resource };
+            s.push_str(&format!("  {:>6}  {}  {}  {resource}", g.count, g.principal, g.action));
+            if let Some(status) = g.status {
+                s.push_str(&format!("  [{}]", status.as_str()));
+            }
+            if let Some(unless) = &g.unless_detail {
+                s.push_str(&format!("\n          unless: {unless}"));
+            }
+            s.push('\n');
+        }
+        if groups.len() > 15 {
+            s.push_str(&format!("  … {} more groups in the report\n", groups.len() - 15));
         }
     };
-    list(&mut s, "would break (recorded success, simulated deny)", &r.would_break);
-    list(&mut s, "disagreements (recorded AccessDenied, simulated allow)", &r.disagreements);
+    let b = &r.breakage;
+    list(&mut s, "would break (recorded success, certainly denied)", b.would_break, &r.would_break);
+    list(
+        &mut s,
+        "would break unless something not provided allows it (recorded success)",
+        b.would_break_unless,
+        &r.would_break_unless,
+    );
+    if b.new + b.existing > 0 {
+        s.push_str(&format!("  of these breaks: {} new with the proposed policies, {} existing\n", b.new, b.existing));
+    }
+    list(&mut s, "disagreements (recorded AccessDenied, simulated allow)", b.disagreements, &r.disagreements);
     s.push_str(&format!("principals with no known policies: {}\n", r.unknown_principals.len()));
     for (p, n) in r.unknown_principals.iter().take(10) {
         s.push_str(&format!("  {n:>6}  {p}\n"));
