@@ -232,3 +232,66 @@ fn folder_walks_end_on_symlink_loops() {
     assert!(matches!(&err, iamsim::audit::cloudtrail::reader::ReadError::NotFound(p) if *p == missing), "{err}");
     assert!(err.to_string().contains("nope: no such file or folder"), "{err}");
 }
+
+/// On the real samples, a proposed policy for the SANS lab's IAM user that
+/// drops `s3:GetObject` and `kms:Decrypt` shows every recorded success of
+/// those under a breakage class (here `would_break_unless`: the bucket and key
+/// policies were not given), none of them only as indeterminate; calls by AWS
+/// services are their own class; every event is accounted for.
+#[test]
+fn a_dropped_action_on_the_samples_shows_as_breakage() {
+    let Some(data) = crate::shared_data() else {
+        println!("SKIP: ../shared/data is absent; the replay of the CloudTrail samples needs it");
+        return;
+    };
+    let user = "arn:aws:iam::342082656213:user/FalsimentisRoot";
+    let logs = data.join("cloudtrail");
+    // What the user's successful calls of the two actions were, read from the logs.
+    let mut succeeded: BTreeMap<String, u64> = BTreeMap::new();
+    for f in collect_files(&[logs.clone()]).unwrap().files {
+        read_file(&f, &mut |item| {
+            if let Item::Event(_, v) = item {
+                let name = v["eventName"].as_str().unwrap_or("");
+                if v["userIdentity"]["arn"] == user
+                    && v.get("errorCode").is_none()
+                    && ["GetObject", "Decrypt"].contains(&name)
+                {
+                    *succeeded.entry(name.to_string()).or_default() += 1;
+                }
+            }
+        })
+        .unwrap();
+    }
+    assert!(succeeded.get("GetObject").copied().unwrap_or(0) > 1_000, "{succeeded:?}");
+    let scratch = crate::scratch_dir();
+    let policy = scratch.path().join("proposed.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let o = crate::iamsim_command()
+        .args(["replay", "--format", "json", "--cloudtrail"])
+        .arg(&logs)
+        .arg("--policy")
+        .arg(format!("{user}={}", policy.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let broken = |action: &str| -> u64 {
+        ["would_break", "would_break_unless"]
+            .iter()
+            .flat_map(|class| r[class].as_array().unwrap())
+            .filter(|g| g["principal"] == user && g["action"] == action)
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(broken("s3:GetObject"), succeeded["GetObject"]);
+    assert_eq!(broken("kms:Decrypt"), succeeded["Decrypt"]);
+    let sum: u64 =
+        ["events_evaluated", "events_skipped", "service_principal_events"].iter().map(|k| r[k].as_u64().unwrap()).sum();
+    assert_eq!(r["events_read"].as_u64(), Some(sum));
+    assert_eq!(r["events_read"], 34_585);
+    assert!(r["service_principal_events"].as_u64().unwrap() > 20_000, "{}", r["service_principal_calls"]);
+}

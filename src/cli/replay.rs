@@ -382,19 +382,35 @@ fn summary(r: &Report) -> String {
     }
     let list = |s: &mut String, title: &str, checks: usize, groups: &[iamsim::audit::replay::Group]| {
         s.push_str(&format!("{title}: {checks} checks in {} (principal, action, resource) groups\n", groups.len()));
-        for g in groups.iter().take(15) {
-            let resource = if g.resource.is_empty() { "(resource not in the event)" } else { &g.resource };
-            s.push_str(&format!("  {:>6}  {}  {}  {resource}", g.count, g.principal, g.action));
-            if let Some(status) = g.status {
-                s.push_str(&format!("  [{}]", status.as_str()));
+        // One line per (principal, action, caveat, status): a bucket's
+        // thousand objects read as one line with their count.
+        let mut lines: BTreeMap<(&str, &str, Option<&str>, Option<&str>), (usize, usize, &str)> = BTreeMap::new();
+        for g in groups {
+            let key =
+                (g.principal.as_str(), g.action.as_str(), g.unless_detail.as_deref(), g.status.map(|x| x.as_str()));
+            let line = lines.entry(key).or_insert((0, 0, g.resource.as_str()));
+            line.0 += g.count;
+            line.1 += 1;
+        }
+        let mut lines: Vec<_> = lines.into_iter().collect();
+        lines.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+        for ((principal, action, unless, status), (count, resources, sample)) in lines.iter().take(15) {
+            let on = match (*resources, *sample) {
+                (1, "") => "(resource not in the event)".to_string(),
+                (1, r) => r.to_string(),
+                (n, r) => format!("{n} resources, e.g. {r}"),
+            };
+            s.push_str(&format!("  {count:>6}  {principal}  {action}  {on}"));
+            if let Some(status) = status {
+                s.push_str(&format!("  [{status}]"));
             }
-            if let Some(unless) = &g.unless_detail {
+            if let Some(unless) = unless {
                 s.push_str(&format!("\n          unless: {unless}"));
             }
             s.push('\n');
         }
-        if groups.len() > 15 {
-            s.push_str(&format!("  … {} more groups in the report\n", groups.len() - 15));
+        if lines.len() > 15 {
+            s.push_str(&format!("  … {} more in the report\n", lines.len() - 15));
         }
     };
     let b = &r.breakage;
