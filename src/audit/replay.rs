@@ -162,6 +162,63 @@ pub struct BreakageCounts {
     pub existing: usize,
 }
 
+/// How the events' checks fit the service reference: the share of checks
+/// whose action the catalog knows and whose resource is `*` for an action
+/// that takes none, or an ARN of one of the action's resource types. A miss
+/// is a mapping to fix (a wrong action or resource), or a resource the event
+/// does not name.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Conformance {
+    /// Checks of the converted events (calls by service principals included:
+    /// their mapping is the same).
+    pub checks: usize,
+    /// Of those, the ones that fit.
+    pub conforming: usize,
+    /// `conforming / checks` (1 when there are no checks).
+    pub share: f64,
+    /// Every miss by (eventSource, eventName, action, kind), most first; at
+    /// most [`MAX_CONFORMANCE_MISSES`] rows, the rest counted in `unlisted`.
+    pub misses: Vec<ConformanceMiss>,
+    /// Missing checks beyond the listed rows.
+    pub unlisted: usize,
+}
+
+/// One kind of conformance miss of one event type.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ConformanceMiss {
+    /// `eventSource`.
+    pub event_source: String,
+    /// `eventName`.
+    pub event_name: String,
+    /// The IAM action the check was given.
+    pub action: String,
+    /// What does not fit.
+    pub kind: MissKind,
+    /// Checks.
+    pub count: usize,
+    /// One resource the checks were given (the smallest), if any.
+    pub sample_resource: Option<String>,
+}
+
+/// Why a check does not fit the service reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissKind {
+    /// The catalog has no such action.
+    UnknownAction,
+    /// The event does not name the resource of an action that takes one.
+    ResourceNotDerivable,
+    /// `*` for an action that takes a resource.
+    StarForScopedAction,
+    /// An ARN for an action that takes only `*`.
+    ResourceForWildcardOnlyAction,
+    /// An ARN that fits none of the action's resource types.
+    ResourceFitsNoType,
+}
+
+/// Conformance rows a report lists (all misses are counted).
+pub const MAX_CONFORMANCE_MISSES: usize = 4_096;
+
 /// An Allow statement that allowed none of a principal's recorded calls.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnusedStatement {
@@ -342,6 +399,9 @@ pub struct Report {
     /// Per principal of the inventory, what its recorded successes used (the
     /// input of least-privilege generation).
     pub used_permissions: Vec<Used>,
+    /// With a catalog: how the checks fit the service reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conformance: Option<Conformance>,
     /// With a catalog: actions the events imply that the catalog does not know, with counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown_actions: Option<BTreeMap<String, usize>>,
@@ -561,6 +621,12 @@ pub struct Replayer {
     resource_matters: FxHashMap<u64, FxHashMap<String, bool>>,
     catalog: Option<Arc<Catalog>>,
     unknown_actions: BTreeMap<String, usize>,
+    /// With a catalog: checks seen and fitting, misses by (source, name,
+    /// action, kind) with a sample resource.
+    conformance: (usize, usize),
+    misses: BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>,
+    /// Per action, its catalog resource formats (`None`: not in the catalog).
+    formats: FxHashMap<String, Option<Arc<crate::audit::catalog::validate::ResourceFormats>>>,
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
     closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
@@ -709,6 +775,9 @@ impl Replayer {
             resource_matters: FxHashMap::default(),
             catalog: None,
             unknown_actions: BTreeMap::new(),
+            conformance: (0, 0),
+            misses: BTreeMap::new(),
+            formats: FxHashMap::default(),
             closed_keys: FxHashMap::default(),
             recycled: Recycled::default(),
         }
@@ -849,7 +918,22 @@ impl Replayer {
                 return Vec::new();
             }
         };
-        let EventChecks { event_id, time, principal, context, outcome, mut checks, principal_key } = ev;
+        let EventChecks {
+            event_id,
+            time,
+            source,
+            name: event_name,
+            principal,
+            context,
+            outcome,
+            mut checks,
+            principal_key,
+        } = ev;
+        if self.catalog.is_some() {
+            for check in &checks {
+                self.conform(source, event_name, check);
+            }
+        }
         if let Principal::Service { name } = &principal {
             // A service acting as itself: only a resource policy could govern
             // it (semantics doc §8.3), never the identity policies replayed here.
@@ -1054,6 +1138,39 @@ impl Replayer {
         lines
     }
 
+    /// Counts whether `check` fits the catalog (see [`Conformance`]).
+    fn conform(&mut self, source: &str, name: &str, check: &Check) {
+        let Some(catalog) = &self.catalog else { return };
+        let formats = match self.formats.get(&check.action) {
+            Some(f) => f.clone(),
+            None => {
+                let f = catalog.action(&check.action).map(|id| Arc::new(catalog.resource_formats(id)));
+                self.formats.insert(check.action.clone(), f.clone());
+                f
+            }
+        };
+        self.conformance.0 += 1;
+        let miss = match (formats, check.resource.as_deref()) {
+            (None, _) => Some(MissKind::UnknownAction),
+            (Some(f), Some("*")) if f.is_empty() => None,
+            (Some(f), Some("*")) if !f.is_empty() => Some(MissKind::StarForScopedAction),
+            (Some(f), Some(_)) if f.is_empty() => Some(MissKind::ResourceForWildcardOnlyAction),
+            (Some(f), Some(arn)) if f.fits(arn) => None,
+            (Some(_), Some(_)) => Some(MissKind::ResourceFitsNoType),
+            (Some(_), None) => Some(MissKind::ResourceNotDerivable),
+        };
+        let Some(kind) = miss else {
+            self.conformance.1 += 1;
+            return;
+        };
+        add_miss(
+            &mut self.misses,
+            (source.to_string(), name.to_string(), check.action.clone(), kind),
+            1,
+            check.resource.as_deref(),
+        );
+    }
+
     /// Decides one check against `policies`: first with what is known, then
     /// says whether an unknown could change that answer (the verdict's
     /// `Err`) — only then is the check indeterminate.
@@ -1190,6 +1307,7 @@ impl Replayer {
             principals_without_events: _,
             used_permissions: _,
             unknown_actions: _,
+            conformance: _,
             inputs: _,
             skipped_paths,
             events_per_sec: _,
@@ -1224,6 +1342,11 @@ impl Replayer {
             self.groups.entry(key).or_default().merge(tally);
         }
         add_counts(&mut self.unknown_actions, other.unknown_actions);
+        self.conformance.0 += other.conformance.0;
+        self.conformance.1 += other.conformance.1;
+        for (key, (n, sample)) in other.misses {
+            add_miss(&mut self.misses, key, n, sample.as_deref());
+        }
         for theirs in other.owners {
             let i = self.owner_slot(&theirs.arn);
             let Some(mine) = self.owners.get_mut(i) else { continue };
@@ -1381,9 +1504,53 @@ impl Replayer {
         self.report.used_permissions = used;
         if self.catalog.is_some() {
             self.report.unknown_actions = Some(std::mem::take(&mut self.unknown_actions));
+            let (checks, conforming) = self.conformance;
+            let mut misses: Vec<ConformanceMiss> = std::mem::take(&mut self.misses)
+                .into_iter()
+                .map(|((event_source, event_name, action, kind), (count, sample_resource))| ConformanceMiss {
+                    event_source,
+                    event_name,
+                    action,
+                    kind,
+                    count,
+                    sample_resource,
+                })
+                .collect();
+            misses.sort_by(|a, b| b.count.cmp(&a.count));
+            let listed: usize = misses.iter().map(|m| m.count).sum();
+            self.report.conformance = Some(Conformance {
+                checks,
+                conforming,
+                share: if checks == 0 { 1.0 } else { conforming as f64 / checks as f64 },
+                misses,
+                unlisted: (checks - conforming).saturating_sub(listed),
+            });
         }
         self.report.events_per_sec = self.report.events_read as f64 / seconds.max(f64::MIN_POSITIVE);
         self.report
+    }
+}
+
+/// Counts `n` misses under `key`, keeping the smallest sample resource; a
+/// key first met when [`MAX_CONFORMANCE_MISSES`] rows are kept is counted
+/// only in the total (the event names are the log's text).
+fn add_miss(
+    into: &mut BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>,
+    key: (String, String, String, MissKind),
+    n: usize,
+    sample: Option<&str>,
+) {
+    let full = into.len() >= MAX_CONFORMANCE_MISSES;
+    let row = match into.get_mut(&key) {
+        Some(row) => row,
+        None if full => return,
+        None => into.entry(key).or_default(),
+    };
+    row.0 += n;
+    if let Some(s) = sample {
+        if row.1.as_deref().is_none_or(|kept| s < kept) {
+            row.1 = Some(s.to_string());
+        }
     }
 }
 

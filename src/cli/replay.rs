@@ -438,6 +438,26 @@ fn summary(r: &Report) -> String {
             u.unused_actions.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
         ));
     }
+    if let Some(c) = &r.conformance {
+        s.push_str(&format!(
+            "conformance with the service reference: {:.2} % of {} checks ({} miss)\n",
+            c.share * 100.0,
+            c.checks,
+            c.checks - c.conforming
+        ));
+        for m in c.misses.iter().take(15) {
+            let kind =
+                serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            s.push_str(&format!("  {:>6}  {} {} → {}  {kind}", m.count, m.event_source, m.event_name, m.action));
+            if let Some(r) = &m.sample_resource {
+                s.push_str(&format!(" (e.g. {r})"));
+            }
+            s.push('\n');
+        }
+        if c.misses.len() > 15 {
+            s.push_str(&format!("  … {} more in the report\n", c.misses.len() - 15));
+        }
+    }
     if let Some(unknown) = &r.unknown_actions {
         s.push_str(&format!("actions not in the catalog: {}\n", unknown.len()));
         for (a, n) in unknown.iter().take(10) {

@@ -24,7 +24,7 @@
 use super::{ActionId, Catalog, KeyMatch, ValueType};
 use crate::engine::compile::CompileError;
 use crate::engine::policy::json::{Json, JsonKind, Span};
-use crate::engine::policy::pattern::{glob_match, pattern_covers, patterns_intersect, tokens, Token};
+use crate::engine::policy::pattern::{glob_match, pattern_covers, patterns_intersect, tokens, tokens_match, Token};
 use crate::engine::policy::{Condition, Effect, Family, Policy, SetQualifier, Statement};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
@@ -254,6 +254,42 @@ fn did_you_mean(options: &[String]) -> String {
         [] => String::new(),
         [one] => format!(" (did you mean {one}?)"),
         many => format!(" (did you mean one of {}?)", many.join(", ")),
+    }
+}
+
+/// The ARN formats of an action's resource types, tokenised once, to tell
+/// whether a concrete ARN fits one of them ([`ResourceFormats::fits`]).
+#[derive(Clone, Debug, Default)]
+pub struct ResourceFormats {
+    /// Each format as its ARN parts.
+    formats: Vec<Vec<Vec<Token>>>,
+}
+
+impl ResourceFormats {
+    /// Whether `arn` is an ARN of one of the resource types: part by part
+    /// (a `${Var}` never spans the first five colons), case-sensitively.
+    pub fn fits(&self, arn: &str) -> bool {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        self.formats.iter().any(|format| {
+            format.len() == parts.len() && format.iter().zip(&parts).all(|(f, p)| tokens_match(f, p, false))
+        })
+    }
+
+    /// Whether the action has resource types (else it takes only `*`).
+    pub fn is_empty(&self) -> bool {
+        self.formats.is_empty()
+    }
+}
+
+impl Catalog {
+    /// The ARN formats of every resource type `id` can be scoped to.
+    pub fn resource_formats(&self, id: ActionId) -> ResourceFormats {
+        let formats = self
+            .resource_types_of(id)
+            .flat_map(|rt| rt.arn_formats.iter())
+            .map(|f| arn_segments(format_tokens(f)))
+            .collect();
+        ResourceFormats { formats }
     }
 }
 

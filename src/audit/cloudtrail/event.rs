@@ -116,6 +116,10 @@ pub struct EventChecks<'a> {
     pub event_id: &'a str,
     /// `eventTime` (empty when missing).
     pub time: &'a str,
+    /// `eventSource`.
+    pub source: &'a str,
+    /// `eventName`.
+    pub name: &'a str,
     /// The caller as reported.
     pub principal: Principal,
     /// What the event tells of the request context (open-world).
@@ -872,6 +876,8 @@ pub(crate) fn to_checks_reusing<'a>(
     Ok(EventChecks {
         event_id: e.event_id.unwrap_or(""),
         time: e.time.unwrap_or(""),
+        source,
+        name,
         principal,
         context,
         outcome: outcome_of(&e),
