@@ -45,6 +45,12 @@ pub struct Catalog {
     global_keys: Vec<ConditionKeyDef>,
     /// Condition-key prefixes valid without a service (`saml`, OIDC providers…), lower-cased.
     other_key_prefixes: Vec<String>,
+    /// Whether [`ActionResource::required`] comes from the data (the
+    /// Service Authorization Reference marks required types); AWS's published
+    /// service-reference JSON does not say, and a snapshot without the field
+    /// is read as not saying.
+    #[serde(default)]
+    marks_required: bool,
     #[serde(skip)]
     index: Index,
 }
@@ -342,9 +348,22 @@ impl Catalog {
         other_key_prefixes: Vec<String>,
     ) -> Catalog {
         services.sort_by(|a, b| a.prefix.cmp(&b.prefix));
-        let mut catalog = Catalog { source, services, global_keys, other_key_prefixes, index: Index::default() };
+        let mut catalog = Catalog {
+            source,
+            services,
+            global_keys,
+            other_key_prefixes,
+            marks_required: false,
+            index: Index::default(),
+        };
         catalog.reindex();
         catalog
+    }
+
+    /// Whether an action's resource types say which are required
+    /// ([`ActionResource::required`]); when not, any of them may be.
+    pub fn marks_required(&self) -> bool {
+        self.marks_required
     }
 
     fn reindex(&mut self) {

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod action;
+mod derive;
 pub mod event;
 mod implied;
 pub mod reader;

@@ -176,6 +176,12 @@ pub struct Conformance {
     pub conforming: usize,
     /// `conforming / checks` (1 when there are no checks).
     pub share: f64,
+    /// Checks of records that carry no parameters and no resources (misses
+    /// of kind `not_in_log`).
+    pub not_in_log: usize,
+    /// `conforming / (checks - not_in_log)`: how well the mapping does
+    /// where the log gives it something to map.
+    pub share_where_logged: f64,
     /// Every miss by (eventSource, eventName, action, kind), most first; at
     /// most [`MAX_CONFORMANCE_MISSES`] rows, the rest counted in `unlisted`.
     pub misses: Vec<ConformanceMiss>,
@@ -206,8 +212,12 @@ pub struct ConformanceMiss {
 pub enum MissKind {
     /// The catalog has no such action.
     UnknownAction,
-    /// The event does not name the resource of an action that takes one.
+    /// The event names the call's parameters or resources, but not the
+    /// resource of an action that takes one.
     ResourceNotDerivable,
+    /// The record carries no request parameters and no `resources[]` (as
+    /// CloudTrail logs many failed calls): no mapping can tell the resource.
+    NotInLog,
     /// `*` for an action that takes a resource.
     StarForScopedAction,
     /// An ARN for an action that takes only `*`.
@@ -215,6 +225,10 @@ pub enum MissKind {
     /// An ARN that fits none of the action's resource types.
     ResourceFitsNoType,
 }
+
+/// Conformance misses by (eventSource, eventName, action, kind): their count
+/// and smallest sample resource.
+type Misses = BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>;
 
 /// Conformance rows a report lists (all misses are counted).
 pub const MAX_CONFORMANCE_MISSES: usize = 4_096;
@@ -624,7 +638,7 @@ pub struct Replayer {
     /// With a catalog: checks seen and fitting, misses by (source, name,
     /// action, kind) with a sample resource.
     conformance: (usize, usize),
-    misses: BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>,
+    misses: Misses,
     /// Per action, its catalog resource formats (`None`: not in the catalog).
     formats: FxHashMap<String, Option<Arc<crate::audit::catalog::validate::ResourceFormats>>>,
     /// Per compiled set and action: the set's condition keys the catalog says
@@ -923,6 +937,7 @@ impl Replayer {
             time,
             source,
             name: event_name,
+            names_resources,
             principal,
             context,
             outcome,
@@ -931,7 +946,7 @@ impl Replayer {
         } = ev;
         if self.catalog.is_some() {
             for check in &checks {
-                self.conform(source, event_name, check);
+                self.conform(source, event_name, names_resources, check);
             }
         }
         if let Principal::Service { name } = &principal {
@@ -1139,7 +1154,7 @@ impl Replayer {
     }
 
     /// Counts whether `check` fits the catalog (see [`Conformance`]).
-    fn conform(&mut self, source: &str, name: &str, check: &Check) {
+    fn conform(&mut self, source: &str, name: &str, names_resources: bool, check: &Check) {
         let Some(catalog) = &self.catalog else { return };
         let formats = match self.formats.get(&check.action) {
             Some(f) => f.clone(),
@@ -1157,7 +1172,8 @@ impl Replayer {
             (Some(f), Some(_)) if f.is_empty() => Some(MissKind::ResourceForWildcardOnlyAction),
             (Some(f), Some(arn)) if f.fits(arn) => None,
             (Some(_), Some(_)) => Some(MissKind::ResourceFitsNoType),
-            (Some(_), None) => Some(MissKind::ResourceNotDerivable),
+            (Some(_), None) if names_resources => Some(MissKind::ResourceNotDerivable),
+            (Some(_), None) => Some(MissKind::NotInLog),
         };
         let Some(kind) = miss else {
             self.conformance.1 += 1;
@@ -1474,7 +1490,7 @@ impl Replayer {
         }
         // Largest first; ties in key order (the map's order, stable).
         for groups in [&mut would_break, &mut would_break_unless, &mut disagreements] {
-            groups.sort_by(|a, b| b.count.cmp(&a.count));
+            groups.sort_by_key(|g| std::cmp::Reverse(g.count));
         }
         self.report.skipped_paths.sort();
         self.report.would_break = would_break;
@@ -1505,6 +1521,8 @@ impl Replayer {
         if self.catalog.is_some() {
             self.report.unknown_actions = Some(std::mem::take(&mut self.unknown_actions));
             let (checks, conforming) = self.conformance;
+            let not_in_log: usize =
+                self.misses.iter().filter(|(k, _)| k.3 == MissKind::NotInLog).map(|(_, v)| v.0).sum();
             let mut misses: Vec<ConformanceMiss> = std::mem::take(&mut self.misses)
                 .into_iter()
                 .map(|((event_source, event_name, action, kind), (count, sample_resource))| ConformanceMiss {
@@ -1516,12 +1534,14 @@ impl Replayer {
                     sample_resource,
                 })
                 .collect();
-            misses.sort_by(|a, b| b.count.cmp(&a.count));
+            misses.sort_by_key(|m| std::cmp::Reverse(m.count));
             let listed: usize = misses.iter().map(|m| m.count).sum();
             self.report.conformance = Some(Conformance {
                 checks,
                 conforming,
-                share: if checks == 0 { 1.0 } else { conforming as f64 / checks as f64 },
+                share: ratio(conforming, checks),
+                not_in_log,
+                share_where_logged: ratio(conforming, checks.saturating_sub(not_in_log)),
                 misses,
                 unlisted: (checks - conforming).saturating_sub(listed),
             });
@@ -1531,15 +1551,19 @@ impl Replayer {
     }
 }
 
+/// `part / whole`, 1 for an empty whole.
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
 /// Counts `n` misses under `key`, keeping the smallest sample resource; a
 /// key first met when [`MAX_CONFORMANCE_MISSES`] rows are kept is counted
 /// only in the total (the event names are the log's text).
-fn add_miss(
-    into: &mut BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>,
-    key: (String, String, String, MissKind),
-    n: usize,
-    sample: Option<&str>,
-) {
+fn add_miss(into: &mut Misses, key: (String, String, String, MissKind), n: usize, sample: Option<&str>) {
     let full = into.len() >= MAX_CONFORMANCE_MISSES;
     let row = match into.get_mut(&key) {
         Some(row) => row,

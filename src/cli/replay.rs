@@ -221,11 +221,8 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     if flagged.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let names: Vec<String> = flagged
-        .iter()
-        .filter_map(|f| clap::ValueEnum::to_possible_value(f))
-        .map(|v| v.get_name().to_string())
-        .collect();
+    let names: Vec<String> =
+        flagged.iter().filter_map(clap::ValueEnum::to_possible_value).map(|v| v.get_name().to_string()).collect();
     eprintln!("iamsim: replay flagged (--fail-on): {}", names.join(", "));
     Ok(ExitCode::from(super::catalog_cmd::CHECK_FAILED))
 }
@@ -352,6 +349,17 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     Ok(report)
 }
 
+/// A summary line's (principal, action, caveat, status).
+type LineKey<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// The groups of one summary line.
+struct RolledUp<'a> {
+    checks: usize,
+    resources: usize,
+    /// The first group's resource.
+    sample: &'a str,
+}
+
 fn summary(r: &Report) -> String {
     let files = r.files;
     let mut s = String::new();
@@ -384,23 +392,23 @@ fn summary(r: &Report) -> String {
         s.push_str(&format!("{title}: {checks} checks in {} (principal, action, resource) groups\n", groups.len()));
         // One line per (principal, action, caveat, status): a bucket's
         // thousand objects read as one line with their count.
-        let mut lines: BTreeMap<(&str, &str, Option<&str>, Option<&str>), (usize, usize, &str)> = BTreeMap::new();
+        let mut lines: BTreeMap<LineKey<'_>, RolledUp<'_>> = BTreeMap::new();
         for g in groups {
             let key =
                 (g.principal.as_str(), g.action.as_str(), g.unless_detail.as_deref(), g.status.map(|x| x.as_str()));
-            let line = lines.entry(key).or_insert((0, 0, g.resource.as_str()));
-            line.0 += g.count;
-            line.1 += 1;
+            let line = lines.entry(key).or_insert(RolledUp { checks: 0, resources: 0, sample: g.resource.as_str() });
+            line.checks += g.count;
+            line.resources += 1;
         }
         let mut lines: Vec<_> = lines.into_iter().collect();
-        lines.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
-        for ((principal, action, unless, status), (count, resources, sample)) in lines.iter().take(15) {
-            let on = match (*resources, *sample) {
+        lines.sort_by_key(|(_, line)| std::cmp::Reverse(line.checks));
+        for ((principal, action, unless, status), line) in lines.iter().take(15) {
+            let on = match (line.resources, line.sample) {
                 (1, "") => "(resource not in the event)".to_string(),
                 (1, r) => r.to_string(),
                 (n, r) => format!("{n} resources, e.g. {r}"),
             };
-            s.push_str(&format!("  {count:>6}  {principal}  {action}  {on}"));
+            s.push_str(&format!("  {:>6}  {principal}  {action}  {on}", line.checks));
             if let Some(status) = status {
                 s.push_str(&format!("  [{status}]"));
             }
@@ -440,10 +448,12 @@ fn summary(r: &Report) -> String {
     }
     if let Some(c) = &r.conformance {
         s.push_str(&format!(
-            "conformance with the service reference: {:.2} % of {} checks ({} miss)\n",
+            "conformance with the service reference: {:.2} % of {} checks ({} miss; {:.2} % of the {} whose records name parameters or resources)\n",
             c.share * 100.0,
             c.checks,
-            c.checks - c.conforming
+            c.checks - c.conforming,
+            c.share_where_logged * 100.0,
+            c.checks - c.not_in_log
         ));
         for m in c.misses.iter().take(15) {
             let kind =

@@ -189,7 +189,11 @@ impl Catalog {
                 .unwrap_or_else(|| dir.display().to_string()),
             Err(_) => dir.display().to_string(),
         };
-        Ok(Catalog::new(source, services, global_keys, other.into_keys().map(|k| k.to_ascii_lowercase()).collect()))
+        let mut catalog =
+            Catalog::new(source, services, global_keys, other.into_keys().map(|k| k.to_ascii_lowercase()).collect());
+        // The iam-catalog layout keeps the reference's required marks.
+        catalog.marks_required = true;
+        Ok(catalog)
     }
 
     /// Reads a directory (searched two levels deep) of AWS service-reference

@@ -293,6 +293,12 @@ impl Catalog {
     }
 }
 
+/// Whether `arn` is an ARN of `format` (a catalog ARN format with `${Var}`
+/// placeholders), as [`ResourceFormats::fits`] tells.
+pub fn arn_fits_format(format: &str, arn: &str) -> bool {
+    ResourceFormats { formats: vec![arn_segments(format_tokens(format))] }.fits(arn)
+}
+
 /// A resource pattern that matches the literal `*` a wildcard-only action is requested on.
 fn matches_star(pattern: &str) -> bool {
     glob_match(pattern, "*")

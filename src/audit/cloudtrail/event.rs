@@ -120,6 +120,11 @@ pub struct EventChecks<'a> {
     pub source: &'a str,
     /// `eventName`.
     pub name: &'a str,
+    /// Whether the record names anything the call acted on: request
+    /// parameters (a non-empty object) or `resources[]`. CloudTrail leaves
+    /// both out of many failed calls (throttled, denied): their resources
+    /// cannot be known by any mapping.
+    pub names_resources: bool,
     /// The caller as reported.
     pub principal: Principal,
     /// What the event tells of the request context (open-world).
@@ -186,6 +191,8 @@ struct EventView<'a> {
     tls: bool,
     identity: Option<IdentityView<'a>>,
     parameters: Option<&'a Value>,
+    /// `responseElements`: the ids of what a call created.
+    response: Option<&'a Value>,
     resources: SmallVec<[ResourceEntry<'a>; 2]>,
 }
 
@@ -242,6 +249,7 @@ pub const MAPPED_MEMBERS: &[&str] = &[
     "tlsDetails",
     "userIdentity",
     "requestParameters",
+    "responseElements",
     "resources",
 ];
 
@@ -267,6 +275,7 @@ impl<'a> EventView<'a> {
                 "tlsDetails" => e.tls = v.is_object(),
                 "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
                 "requestParameters" => e.parameters = Some(v),
+                "responseElements" => e.response = Some(v),
                 "resources" => {
                     e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
                 }
@@ -281,6 +290,17 @@ impl<'a> EventView<'a> {
     /// else the caller's.
     fn account(&self) -> Option<&'a str> {
         self.recipient_account.or_else(|| self.identity.as_ref().and_then(|id| id.account_id))
+    }
+
+    /// What the catalog's resource formats are filled from.
+    fn derive_view(&self) -> super::derive::Event<'a> {
+        super::derive::Event {
+            parameters: self.parameters,
+            response: self.response,
+            region: self.region,
+            account: self.account(),
+            caller_arn: self.identity.as_ref().and_then(|i| i.arn),
+        }
     }
 
     /// `resources[].accountId` of the first entry that has one.
@@ -559,7 +579,8 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             };
             // IAM ARNs carry the entity's path, which only Create{User,Role,Group}
             // logs (`path`, default `/`); elsewhere the replay resolves it.
-            let created = matches!(name, "CreateUser" | "CreateRole" | "CreateGroup" | "CreateInstanceProfile");
+            let created =
+                matches!(name, "CreateUser" | "CreateRole" | "CreateGroup" | "CreateInstanceProfile" | "CreatePolicy");
             let path = if created { Some(param("path").unwrap_or("/")) } else { None };
             return Some(match path.filter(|p| p.starts_with('/') && p.ends_with('/')) {
                 Some(path) => (smallvec::smallvec![format!("arn:aws:iam::{account}:{kind}{path}{entity}")], false),
@@ -597,7 +618,17 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         }
         "sns" => param("topicArn")?.to_string(),
         "dynamodb" => format!("arn:aws:dynamodb:{region}:{account}:table/{}", param("tableName")?),
-        "logs" => format!("arn:aws:logs:{region}:{account}:log-group:{}", param("logGroupName")?),
+        // PutLogEvents, CreateLogStream, GetLogEvents… act on the stream they
+        // name (resource type `log-stream`, "Actions, resources, and condition
+        // keys for Amazon CloudWatch Logs",
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+        "logs" => {
+            let group = format!("arn:aws:logs:{region}:{account}:log-group:{}", param("logGroupName")?);
+            match param("logStreamName") {
+                Some(stream) => format!("{group}:log-stream:{stream}"),
+                None => group,
+            }
+        }
         "secretsmanager" => param("secretId").filter(|s| s.starts_with("arn:"))?.to_string(),
         "ec2" => {
             // A call naming several resources (AttachVolume: the instance and
@@ -621,6 +652,14 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
                     .filter_map(|i| text(i, &["instanceId"]))
                     .map(|id| format!("arn:aws:ec2:{region}:{account}:instance/{id}")),
             );
+            // Tagging calls list ids of any type (`resourcesSet.items[].resourceId`):
+            // the prefix tells the type.
+            let tagged = p.get("resourcesSet");
+            let items = tagged.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Value::as_array);
+            for id in items.into_iter().flatten().filter_map(|i| text(i, &["resourceId"])) {
+                // An id of an unknown type: the call's resources are not all known.
+                named.push(ec2_id_arn(id, region, account)?);
+            }
             return (!named.is_empty()).then_some((named, false));
         }
         _ => return None,
@@ -646,7 +685,49 @@ const IAM_RESOURCE_KINDS: &[(&str, &str, &str)] = &[
     ("TagInstanceProfile", "instance-profile", "instanceProfileName"),
     ("UntagInstanceProfile", "instance-profile", "instanceProfileName"),
     ("ListInstanceProfileTags", "instance-profile", "instanceProfileName"),
+    // iam:CreatePolicy is on `policy/${PolicyNameWithPath}`.
+    ("CreatePolicy", "policy", "policyName"),
 ];
+
+/// EC2 resource ids by prefix ("Resource IDs", Amazon EC2 User Guide,
+/// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html) and
+/// the resource type whose ARN they name, with whether that ARN carries the
+/// account (images and snapshots do not: "Actions, resources, and condition
+/// keys for Amazon EC2",
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+/// Read for calls that list ids of any type (`CreateTags`' `resourcesSet`);
+/// an id of another prefix leaves its resource unknown.
+const EC2_ID_PREFIXES: &[(&str, &str, bool)] = &[
+    ("ami-", "image", false),
+    ("snap-", "snapshot", false),
+    ("i-", "instance", true),
+    ("vol-", "volume", true),
+    ("eni-", "network-interface", true),
+    ("sg-", "security-group", true),
+    ("subnet-", "subnet", true),
+    ("vpc-", "vpc", true),
+    ("rtb-", "route-table", true),
+    ("igw-", "internet-gateway", true),
+    ("acl-", "network-acl", true),
+    ("dopt-", "dhcp-options", true),
+    ("eipalloc-", "elastic-ip", true),
+    ("nat-", "natgateway", true),
+    ("lt-", "launch-template", true),
+    ("vpce-", "vpc-endpoint", true),
+    ("tgw-", "transit-gateway", true),
+    ("pcx-", "vpc-peering-connection", true),
+];
+
+/// The ARN of the EC2 resource `id` names, by its prefix.
+fn ec2_id_arn(id: &str, region: &str, account: &str) -> Option<String> {
+    // `vpce-` before `vpc-`: the longest prefix that fits.
+    let (_, kind, owned) = EC2_ID_PREFIXES
+        .iter()
+        .filter(|(prefix, _, _)| id.starts_with(prefix))
+        .max_by_key(|(prefix, _, _)| prefix.len())?;
+    let account = if *owned { account } else { "" };
+    Some(format!("arn:aws:ec2:{region}:{account}:{kind}/{id}"))
+}
 
 /// IAM calls that act on the calling user when `UserName` is not given: "If
 /// you do not specify a user name, IAM determines the user name implicitly
@@ -843,8 +924,27 @@ pub(crate) fn to_checks_reusing<'a>(
         let star_only = catalog
             .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
             .unwrap_or_else(|| wildcard_only(&action));
-        let resources =
-            if star_only { Some((smallvec::smallvec!["*".to_string()], false)) } else { resources_of(&e, &action) };
+        let resources = match (star_only, catalog) {
+            (true, _) => Some((smallvec::smallvec!["*".to_string()], false)),
+            (false, None) => resources_of(&e, &action),
+            (false, Some(c)) => resources_of(&e, &action).or_else(|| {
+                // The service reference's formats, filled from the event; a
+                // required type it cannot fill stays an unknown resource.
+                let derived = super::derive::derive(c, &action, &e.derive_view())?;
+                let unknown = derived.contains(&None);
+                let arns: Resources = derived.into_iter().flatten().collect();
+                if unknown && !arns.is_empty() {
+                    checks.push(Check {
+                        action: action.clone(),
+                        resource: None,
+                        resource_account: None,
+                        path_unknown: false,
+                        key: None,
+                    });
+                }
+                (!arns.is_empty()).then_some((arns, false))
+            }),
+        };
         let Some((list, path_unknown)) = resources else {
             checks.push(Check { action, resource: None, resource_account: None, path_unknown: false, key: None });
             continue;
@@ -878,6 +978,8 @@ pub(crate) fn to_checks_reusing<'a>(
         time: e.time.unwrap_or(""),
         source,
         name,
+        names_resources: e.parameters.and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+            || !e.resources.is_empty(),
         principal,
         context,
         outcome: outcome_of(&e),

@@ -681,7 +681,7 @@ mod tests {
     fn mapped_members_only() {
         // An escaped name is the name it spells; a repeated member keeps the
         // last value in the first place, as a whole record does.
-        let doc = r#"{"Records":[{"eventName":"A","responseElements":{"big":[1,2,3]},"event\u0053ource":"s3.amazonaws.com","eventName":"B","x":1},
+        let doc = r#"{"Records":[{"eventName":"A","additionalEventData":{"big":[1,2,3]},"event\u0053ource":"s3.amazonaws.com","eventName":"B","x":1},
                       7, "s", [1], null, true, 1.5, {"requestParameters":{"k":"v"}}]}"#;
         let items = items_of(doc, Members::Mapped);
         assert_eq!(items.len(), 8, "{items:?}");
