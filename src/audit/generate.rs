@@ -86,12 +86,23 @@ fn sid_stem(service: &str) -> String {
         .collect()
 }
 
+/// The actions `used` shows that the catalog does not know: no policy AWS
+/// accepts can grant them (an internal event name, a mapping the service
+/// reference does not confirm, or a catalog older than the logs), so
+/// [`least_privilege`] leaves them out.
+pub fn ungrantable<'a>(used: &'a Used, catalog: Option<&Catalog>) -> Vec<&'a str> {
+    let Some(c) = catalog else { return Vec::new() };
+    used.actions.iter().map(|a| a.action.as_str()).filter(|a| c.action(a).is_none()).collect()
+}
+
 /// The least-privilege identity policy for what `used` shows, named `name`.
-/// Action names take the catalog's casing when it knows them.
+/// Action names take the catalog's casing when it knows them; actions it
+/// does not know ([`ungrantable`]) are left out.
 pub fn least_privilege(used: &Used, catalog: Option<&Catalog>, name: &str) -> Policy {
+    let left_out = ungrantable(used, catalog);
     // (service, resources) → actions
     let mut groups: BTreeMap<(String, Vec<String>), Vec<String>> = BTreeMap::new();
-    for action in &used.actions {
+    for action in used.actions.iter().filter(|a| !left_out.contains(&a.action.as_str())) {
         let shown = catalog
             .and_then(|c| c.action(&action.action).map(|id| c.action_name(id)))
             .unwrap_or_else(|| action.action.clone());
