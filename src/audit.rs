@@ -18,4 +18,5 @@ pub mod generate;
 pub mod inventory;
 pub mod lines;
 pub mod replay;
+pub mod resource_policies;
 pub mod workload;

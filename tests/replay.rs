@@ -926,3 +926,67 @@ fn unused_permissions_are_the_principals_own() {
     assert_eq!(dave["unused_statements"][0]["granted_actions"], 1);
     assert_eq!(r["principals_without_events"], serde_json::json!(["arn:aws:iam::111122223333:role/idle"]));
 }
+
+/// Resource policies as users have them: a Config snapshot (a bucket policy
+/// granting dave, a bucket with no policy, another account's bucket) and an
+/// `aws sqs get-queue-attributes` output. What was unknown is decided: the
+/// grant allows, no bucket policy is a certain break, and across accounts
+/// the caller's own policies must allow too.
+#[test]
+fn resource_policies_from_config_and_the_cli() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let details = dave_details(
+        dir,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
+        Vec::new(),
+    );
+    let grant = |bucket: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:user/dave"}, "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
+        .to_string()
+    };
+    let item = |bucket: &str, account: &str, policy: serde_json::Value| {
+        serde_json::json!({"resourceType": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}"),
+            "awsAccountId": account, "supplementaryConfiguration": {"BucketPolicy": {"policyText": policy}}})
+    };
+    let snapshot = serde_json::json!({"fileVersion": "1.0", "configurationItems": [
+        item("granted", "111122223333", grant("granted").into()),
+        item("closed", "111122223333", serde_json::Value::Null),
+        item("theirs", "444455556666", grant("theirs").into())]});
+    let snapshot = write(dir, "snapshot.json", &snapshot.to_string());
+    let queue = "arn:aws:sqs:us-east-1:111122223333:jobs";
+    let sqs_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/dave"}, "Action": "sqs:SendMessage", "Resource": queue}]});
+    let attributes =
+        write(dir, "queue.json", &serde_json::json!({"Attributes": {"Policy": sqs_policy.to_string()}}).to_string());
+    let put = |id: &str, bucket: &str| {
+        dave_event(id, "s3.amazonaws.com", "PutObject", serde_json::json!({"bucketName": bucket, "key": "k"}), false)
+    };
+    let events = put("e-granted", "granted")
+        + &put("e-closed", "closed")
+        + &put("e-theirs", "theirs")
+        + &dave_event(
+            "e-queue",
+            "sqs.amazonaws.com",
+            "SendMessage",
+            serde_json::json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/111122223333/jobs"}),
+            false,
+        );
+    let events = write(dir, "events.jsonl", &events);
+    let (r, lines) = replay_lines(
+        dir,
+        &events,
+        &details,
+        &["--resource-policies", &snapshot, "--resource-policy", &format!("{queue}={attributes}")],
+        ["event_id", "decision", "breakage"],
+    );
+    let decided = |id: &str| lines.iter().find(|l| l.0 == id).map(|l| (l.1.as_str(), l.2.as_str())).unwrap();
+    assert_eq!(decided("e-granted"), ("allowed", "-"));
+    assert_eq!(decided("e-closed"), ("implicitDeny", "would_break"));
+    // The bucket policy grants, but dave's own policies do not: across accounts both must.
+    assert_eq!(decided("e-theirs"), ("implicitDeny", "would_break"));
+    assert_eq!(decided("e-queue"), ("allowed", "-"));
+    assert_eq!(r["breakage"]["would_break_unless"], 0, "{}", r["would_break_unless"]);
+}

@@ -568,6 +568,9 @@ pub struct ReplayInputs {
     pub scps: Vec<String>,
     /// `ARN=FILE` resource policies.
     pub resource_policies: Vec<String>,
+    /// Files of resource policies with their ARNs (`--resource-policies`).
+    #[serde(default)]
+    pub resource_policy_files: Vec<String>,
     /// `ARN=FILE` overrides.
     pub overrides: Vec<String>,
     /// The catalog, if any.
@@ -613,6 +616,9 @@ pub struct Replayer {
     inventory: Arc<Inventory>,
     scps: Arc<Vec<Vec<Policy>>>,
     resource_policies: Arc<BTreeMap<String, Policy>>,
+    /// The owner account of resources whose policies name it (Config items):
+    /// a check's resource account when its event does not say.
+    resource_owners: Arc<BTreeMap<String, String>>,
     /// Per policy owner (user or role ARN): its compiled sets and what it
     /// used, found once per event through `owner_slots`.
     owners: Vec<OwnerState>,
@@ -777,6 +783,7 @@ impl Replayer {
             inventory,
             scps,
             resource_policies,
+            resource_owners: Arc::default(),
             owners: Vec::new(),
             owner_slots: FxHashMap::default(),
             ownerless: OwnerSets::default(),
@@ -804,6 +811,14 @@ impl Replayer {
     /// the catalog: AWS documents which keys each action supports.)
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = Some(catalog);
+    }
+
+    /// The accounts owning resources, by the ARN their policies guard (what
+    /// [`crate::audit::resource_policies::read`] found): the resource account
+    /// of a check whose event does not name it, so that a call across
+    /// accounts is decided as one.
+    pub fn set_resource_owners(&mut self, owners: BTreeMap<String, String>) {
+        self.resource_owners = Arc::new(owners);
     }
 
     /// The current policies, when the replayer's inventory holds proposed
@@ -877,6 +892,7 @@ impl Replayer {
         slot: Option<usize>,
         resource: &str,
     ) -> Result<Arc<CompiledPolicySet>, Undecided> {
+        let resource = guarded_by(resource);
         let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
         let inventory = match (policies, &self.baseline) {
             (Policies::Baseline, Some(b)) => b,
@@ -1012,7 +1028,8 @@ impl Replayer {
                         }
                         None => r,
                     };
-                    request.resource_account = resource_account;
+                    request.resource_account =
+                        resource_account.or_else(|| self.resource_owners.get(guarded_by(&request.resource)).cloned());
                 }
                 // Decided as `*` where no statement for the action tells
                 // resources apart (see `judge`); reported as unknown.
@@ -1292,6 +1309,7 @@ impl Replayer {
         fork.threads = self.threads;
         fork.catalog = self.catalog.clone();
         fork.baseline = self.baseline.clone();
+        fork.resource_owners = Arc::clone(&self.resource_owners);
         fork
     }
 
@@ -1695,6 +1713,21 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
     })
 }
 
+/// The ARN whose resource-based policy governs `resource`: an S3 object's
+/// bucket (a bucket policy covers the objects in the bucket: "Bucket
+/// policies for Amazon S3",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html),
+/// else the resource itself.
+fn guarded_by(resource: &str) -> &str {
+    let Some((header, path)) = resource.split_once(":s3:::") else { return resource };
+    match path.split_once('/') {
+        Some((bucket, _)) if header.strip_prefix("arn:").is_some_and(|partition| !partition.contains(':')) => {
+            resource.get(..header.len() + ":s3:::".len() + bucket.len()).unwrap_or(resource)
+        }
+        _ => resource,
+    }
+}
+
 /// What a check's judgement depends on beside the request.
 #[derive(Clone, Copy, Debug)]
 struct CheckFacts {
@@ -1803,6 +1836,20 @@ mod tests {
         assert_eq!(r.skipped_details.len(), MAX_DETAILS + 1);
         assert_eq!(r.skipped_details.values().sum::<usize>(), 2_000);
         assert_eq!(r.skipped_details.get(OTHER_DETAILS), Some(&(2_000 - MAX_DETAILS)));
+    }
+
+    /// A bucket policy governs the bucket's objects; other resources are
+    /// governed by their own policy.
+    #[test]
+    fn resource_policies_guard_the_bucket_objects() {
+        assert_eq!(guarded_by("arn:aws:s3:::data/a/b.csv"), "arn:aws:s3:::data");
+        assert_eq!(guarded_by("arn:aws-cn:s3:::data/k"), "arn:aws-cn:s3:::data");
+        assert_eq!(guarded_by("arn:aws:s3:::data"), "arn:aws:s3:::data");
+        assert_eq!(guarded_by("arn:aws:kms:us-east-1:1:key/k"), "arn:aws:kms:us-east-1:1:key/k");
+        assert_eq!(
+            guarded_by("arn:aws:s3:us-east-1:1:accesspoint/ap/object/k"),
+            "arn:aws:s3:us-east-1:1:accesspoint/ap/object/k"
+        );
     }
 
     /// Which resource patterns tell an IAM entity's paths apart.

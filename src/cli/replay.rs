@@ -36,9 +36,17 @@ pub struct ReplayArgs {
     /// Replace a principal's identity policies with a proposed one: `ARN=FILE` (user or role ARN).
     #[arg(long = "override")]
     overrides: Vec<String>,
-    /// A resource's resource-based policy: `ARN=FILE`; repeatable.
+    /// A resource's resource-based policy: `ARN=FILE`; repeatable. FILE is a
+    /// policy document or the output of `aws s3api get-bucket-policy`, `aws kms
+    /// get-key-policy`, `aws lambda get-policy` or `aws sqs get-queue-attributes
+    /// --attribute-names Policy`.
     #[arg(long = "resource-policy")]
     resource_policies: Vec<String>,
+    /// Resource policies with the ARNs they guard: AWS Config configuration
+    /// items (a snapshot, get-resource-config-history output, or one item;
+    /// S3 bucket policies) or a `{"ARN": policy}` map; repeatable.
+    #[arg(long = "resource-policies")]
+    resource_policy_files: Vec<PathBuf>,
     /// Write every decided check here (JSON Lines).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -88,7 +96,8 @@ impl ReplayArgs {
     fn refuse_overwriting_inputs(&self, logs: &[PathBuf]) -> Result<(), CliError> {
         let pairs = self.overrides.iter().chain(&self.resource_policies).chain(&self.policies);
         let files: Vec<PathBuf> = pairs.filter_map(|p| p.split_once('=').map(|(_, f)| PathBuf::from(f))).collect();
-        let inputs = logs.iter().chain(&self.details).chain(&self.scps).chain(&files);
+        let inputs =
+            logs.iter().chain(&self.details).chain(&self.scps).chain(&files).chain(&self.resource_policy_files);
         let outputs: Vec<(&str, &PathBuf)> = [("--out", &self.out), ("--report", &self.report)]
             .into_iter()
             .filter_map(|(n, p)| Some((n, p.as_ref()?)))
@@ -132,6 +141,7 @@ impl ReplayArgs {
             managed_policies: self.managed.as_ref().map(shown),
             scps: self.scps.iter().map(shown).collect(),
             resource_policies: self.resource_policies.iter().map(pair).collect(),
+            resource_policy_files: self.resource_policy_files.iter().map(shown).collect(),
             overrides: self.overrides.iter().map(pair).collect(),
             catalog: self.catalog.named(),
         }
@@ -170,6 +180,7 @@ impl ReplayArgs {
             scps: inputs.scps.iter().map(path).collect::<Result<_, _>>()?,
             overrides,
             resource_policies: inputs.resource_policies.iter().map(checked_pair).collect::<Result<_, _>>()?,
+            resource_policy_files: inputs.resource_policy_files.iter().map(path).collect::<Result<_, _>>()?,
             out: None,
             report: None,
             format: Format::Json,
@@ -280,6 +291,22 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         let (arn, file) = split_pair("--resource-policy", r)?;
         resource_policies.insert(arn.to_string(), load::policy(std::path::Path::new(file), PolicyKind::Resource)?);
     }
+    let mut owners = BTreeMap::new();
+    for f in &args.resource_policy_files {
+        let read = iamsim::audit::resource_policies::read(&load::read_file(f)?, &f.display().to_string())?;
+        for line in &read.not_read {
+            eprintln!("iamsim: warning: not read: {line}");
+        }
+        for g in read.policies {
+            if resource_policies.contains_key(&g.arn) {
+                return Err(CliError::new(format!("{}: a policy for {} was already given", f.display(), g.arn)));
+            }
+            if let Some(owner) = g.owner {
+                owners.insert(g.arn.clone(), owner);
+            }
+            resource_policies.insert(g.arn, g.policy);
+        }
+    }
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
     let collected = collect_files(&args.cloudtrail)?;
     let skipped: Vec<String> =
@@ -299,6 +326,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     if let Some(current) = baseline {
         replayer.set_baseline(current);
     }
+    replayer.set_resource_owners(owners);
     replayer.set_want_lines(out.is_some());
     if let Some(n) = super::thread_count(args.threads)? {
         replayer.set_threads(n);

@@ -215,9 +215,18 @@ fn unwrap_document<'a>(root: &'a Json, source: &str) -> Result<(Unwrapped<'a>, S
         if node.get("Statement").is_some() {
             return Ok((Unwrapped::Node(node), path));
         }
-        let next = ["PolicyVersion", "Document", "Policy", "PolicyDocument", "Content", "AssumeRolePolicyDocument"]
-            .iter()
-            .find_map(|k| node.get(k).map(|v| (*k, v)));
+        // `Attributes.Policy`: `aws sqs get-queue-attributes --attribute-names Policy`.
+        let next = [
+            "PolicyVersion",
+            "Document",
+            "Policy",
+            "PolicyDocument",
+            "Content",
+            "AssumeRolePolicyDocument",
+            "Attributes",
+        ]
+        .iter()
+        .find_map(|k| node.get(k).map(|v| (*k, v)));
         let Some((key, value)) = next else {
             return Ok((Unwrapped::Node(node), path));
         };
