@@ -503,3 +503,46 @@ fn generate_from_the_samples_validates() {
     assert_eq!(o.status.code(), Some(0), "validate found errors: {out}");
     assert!(!out.contains("\"error\""), "{out}");
 }
+
+/// The table [`one_event_per_service_is_pinned`] compares with.
+const SAMPLE_MAPPINGS: &str = "corpus/conformance/sample-mappings.tsv";
+
+/// #16: the mapping of one event per event source of the real samples (the
+/// first that is an API call, in file order), with the shared catalog, is
+/// the reviewed table `corpus/conformance/sample-mappings.tsv`: eventSource,
+/// eventName, eventID, then each check as `action resource` (`?` for an
+/// unknown resource). `IAMSIM_BLESS=1` rewrites the table after a deliberate
+/// change, to be reviewed in the diff.
+#[test]
+fn one_event_per_service_is_pinned() {
+    let (Some(data), Some(catalog)) = (crate::shared_data(), shared_catalog()) else {
+        println!("SKIP: ../shared/data is absent; the per-service mapping pins need the samples");
+        return;
+    };
+    let mut rows: BTreeMap<String, String> = BTreeMap::new();
+    for f in collect_files(&[data.join("cloudtrail")]).unwrap().files {
+        read_file(&f, &mut |item| {
+            let Item::Event(_, v) = item else { return };
+            let source = v["eventSource"].as_str().unwrap_or("").to_string();
+            if source.is_empty() || rows.contains_key(&source) {
+                return;
+            }
+            let Ok(c) = iamsim::audit::cloudtrail::event::to_checks_with(&v, Some(&catalog)) else { return };
+            let checks: Vec<String> =
+                c.checks.iter().map(|k| format!("{} {}", k.action, k.resource.as_deref().unwrap_or("?"))).collect();
+            rows.insert(source.clone(), format!("{source}\t{}\t{}\t{}", c.name, c.event_id, checks.join("\t")));
+        })
+        .unwrap();
+    }
+    let table: String = rows.values().map(|r| format!("{r}\n")).collect();
+    let path = crate::root().join(SAMPLE_MAPPINGS);
+    if std::env::var_os("IAMSIM_BLESS").is_some() {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&path).unwrap();
+    assert!(rows.len() >= 40, "{} event sources mapped", rows.len());
+    for (want, got) in pinned.lines().zip(table.lines()) {
+        assert_eq!(got, want, "mapping changed; review, then IAMSIM_BLESS=1 to rewrite {SAMPLE_MAPPINGS}");
+    }
+    assert_eq!(pinned.lines().count(), table.lines().count());
+}
