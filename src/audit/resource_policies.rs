@@ -14,11 +14,13 @@
 //! From Config, bucket policies are read: an `AWS::S3::Bucket` item's
 //! `supplementaryConfiguration.BucketPolicy.policyText` ("Resource types
 //! supported by AWS Config" and the S3 configuration item example,
-//! https://docs.aws.amazon.com/config/latest/developerguide/resource-config-reference.html).
+//! <https://docs.aws.amazon.com/config/latest/developerguide/resource-config-reference.html>).
 //! A bucket whose `policyText` is null has no bucket policy, which is a fact
 //! too: it is read as a policy with no statement, so a replay knows that no
-//! bucket policy can allow a call. Items of other types are listed as not
-//! read, with the reason.
+//! bucket policy can allow a call. Items of other types (queues, topics,
+//! keys, functions, secrets) are listed as not read, with the reason: where
+//! their items keep a resource policy is not yet confirmed here, and their
+//! CLI outputs above carry it.
 
 use crate::engine::policy::json::{Json, JsonKind};
 use crate::engine::policy::{parse_json, policy_from_json, ParseError, ParseErrorKind, Policy, PolicyKind, Version};
