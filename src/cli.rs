@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 = the command ran (whatever the decisions), 1 = bad input or
 //! I/O error (message on stderr), 2 = usage error (clap), 3 = a check failed
-//! (`validate` found errors, `diff` found new access).
+//! (`validate` found errors, `diff` found new access, `replay --fail-on`
+//! found breakage of a named class).
 
 mod bench;
 mod catalog_cmd;
