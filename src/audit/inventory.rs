@@ -134,13 +134,15 @@ impl Inventory {
     /// (`arn:<partition>:iam::<account>:user/…` or `…:role/…`, path allowed)
     /// or is already listed.
     pub fn add_principal(&mut self, arn: &str, policies: Vec<Policy>) -> bool {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let well_formed = matches!(parts[..], ["arn", partition, "iam", "", account, resource]
-            if !partition.is_empty()
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && (resource.strip_prefix("user/").or_else(|| resource.strip_prefix("role/")))
-                    .is_some_and(|name| !name.is_empty() && !name.ends_with('/')));
+        let well_formed = crate::engine::policy::Arn::parse(arn).is_some_and(|a| {
+            !a.partition.is_empty()
+                && a.service == "iam"
+                && a.region.is_empty()
+                && a.account.len() == 12
+                && a.account.bytes().all(|b| b.is_ascii_digit())
+                && (a.resource.strip_prefix("user/").or_else(|| a.resource.strip_prefix("role/")))
+                    .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+        });
         if !well_formed || self.identities.contains_key(arn) {
             return false;
         }

@@ -646,7 +646,7 @@ pub struct Replayer {
     conformance: (usize, usize),
     misses: Misses,
     /// Per action, its catalog resource formats (`None`: not in the catalog).
-    formats: FxHashMap<String, Option<Arc<crate::audit::catalog::validate::ResourceFormats>>>,
+    formats: FxHashMap<String, Option<crate::audit::catalog::validate::ResourceFormats>>,
     /// Per compiled set and action: the set's condition keys the catalog says
     /// the action never carries (known absent rather than unknown).
     closed_keys: FxHashMap<u64, FxHashMap<String, KeyList>>,
@@ -1173,15 +1173,12 @@ impl Replayer {
     /// Counts whether `check` fits the catalog (see [`Conformance`]).
     fn conform(&mut self, source: &str, name: &str, names_resources: bool, check: &Check) {
         let Some(catalog) = &self.catalog else { return };
-        let formats = match self.formats.get(&check.action) {
-            Some(f) => f.clone(),
-            None => {
-                let f = catalog.action(&check.action).map(|id| Arc::new(catalog.resource_formats(id)));
-                self.formats.insert(check.action.clone(), f.clone());
-                f
-            }
-        };
+        if !self.formats.contains_key(&check.action) {
+            let formats = catalog.action(&check.action).map(|id| catalog.resource_formats(id));
+            self.formats.insert(check.action.clone(), formats);
+        }
         self.conformance.0 += 1;
+        let formats = self.formats.get(&check.action).and_then(Option::as_ref);
         let miss = match (formats, check.resource.as_deref()) {
             (None, _) => Some(MissKind::UnknownAction),
             (Some(f), Some("*")) if f.is_empty() => None,
@@ -1719,12 +1716,14 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
 /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html),
 /// else the resource itself.
 fn guarded_by(resource: &str) -> &str {
-    let Some((header, path)) = resource.split_once(":s3:::") else { return resource };
-    match path.split_once('/') {
-        Some((bucket, _)) if header.strip_prefix("arn:").is_some_and(|partition| !partition.contains(':')) => {
-            resource.get(..header.len() + ":s3:::".len() + bucket.len()).unwrap_or(resource)
-        }
-        _ => resource,
+    let object_key = crate::engine::policy::Arn::parse(resource)
+        .filter(|a| a.service == "s3" && a.region.is_empty() && a.account.is_empty())
+        .and_then(|a| a.resource.split_once('/'))
+        .map(|(_, key)| key);
+    match object_key {
+        // The bucket ARN: all but `/<key>`.
+        Some(key) => resource.get(..resource.len() - key.len() - 1).unwrap_or(resource),
+        None => resource,
     }
 }
 

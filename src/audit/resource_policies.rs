@@ -165,8 +165,7 @@ fn located_in(e: ParseError, path: &str) -> ParseError {
 
 /// The account field of an ARN, if it has one (`arn:aws:sqs:us-east-1:1…:q`).
 fn account_of(arn: &str) -> Option<String> {
-    let account = arn.split(':').nth(4)?;
-    (!account.is_empty()).then(|| account.to_string())
+    crate::engine::policy::Arn::parse(arn).map(|a| a.account).filter(|a| !a.is_empty()).map(str::to_string)
 }
 
 #[cfg(test)]

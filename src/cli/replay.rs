@@ -91,6 +91,13 @@ impl FailOn {
 }
 
 impl ReplayArgs {
+    /// Whether the current policies are known beside proposed ones
+    /// (`--override` with the authorization details): breaks are then new
+    /// or existing.
+    fn has_baseline(&self) -> bool {
+        !self.overrides.is_empty() && !self.details.is_empty()
+    }
+
     /// Refuses an output (`--out`, `--report`) that is one of the inputs or
     /// the other output, before anything is created or truncated.
     fn refuse_overwriting_inputs(&self, logs: &[PathBuf]) -> Result<(), CliError> {
@@ -218,7 +225,7 @@ fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError
 
 /// Runs `replay`: exit 3 when `--fail-on` flags the report.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
-    if args.fail_on.contains(&FailOn::New) && (args.overrides.is_empty() || args.details.is_empty()) {
+    if args.fail_on.contains(&FailOn::New) && !args.has_baseline() {
         return Err(CliError::new(
             "--fail-on new: a break is new against the current policies: give --authorization-details and --override",
         ));
@@ -270,7 +277,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     // With the current policies known, each break is also decided against
     // them: new or existing.
-    let baseline = (!args.overrides.is_empty() && !args.details.is_empty()).then(|| inventory.clone());
+    let baseline = args.has_baseline().then(|| inventory.clone());
     for o in &args.overrides {
         let (arn, file) = split_pair("--override", o)?;
         let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;

@@ -269,7 +269,9 @@ impl ResourceFormats {
     /// Whether `arn` is an ARN of one of the resource types: part by part
     /// (a `${Var}` never spans the first five colons), case-sensitively.
     pub fn fits(&self, arn: &str) -> bool {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        // Formats have all six parts; a text that is no ARN fits none.
+        let Some(a) = crate::engine::policy::Arn::parse(arn) else { return false };
+        let parts = ["arn", a.partition, a.service, a.region, a.account, a.resource];
         self.formats.iter().any(|format| {
             format.len() == parts.len() && format.iter().zip(&parts).all(|(f, p)| tokens_match(f, p, false))
         })
@@ -293,10 +295,11 @@ impl Catalog {
     }
 }
 
-/// Whether `arn` is an ARN of `format` (a catalog ARN format with `${Var}`
-/// placeholders), as [`ResourceFormats::fits`] tells.
-pub fn arn_fits_format(format: &str, arn: &str) -> bool {
-    ResourceFormats { formats: vec![arn_segments(format_tokens(format))] }.fits(arn)
+impl ResourceFormats {
+    /// One catalog ARN format (with `${Var}` placeholders), tokenised.
+    pub fn of_format(format: &str) -> ResourceFormats {
+        ResourceFormats { formats: vec![arn_segments(format_tokens(format))] }
+    }
 }
 
 /// A resource pattern that matches the literal `*` a wildcard-only action is requested on.

@@ -146,6 +146,14 @@ pub(super) fn derive(catalog: &Catalog, action: &str, e: &Event<'_>) -> Option<V
 /// Appends the ARNs `format` gives with the event's values (none when a
 /// variable has no value).
 fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &mut Vec<String>) {
+    // Tokenised once, and only if some value is an ARN to compare with it.
+    let mut tokens = None;
+    let mut fits = |arn: &str| {
+        arn.starts_with("arn:")
+            && tokens
+                .get_or_insert_with(|| crate::audit::catalog::validate::ResourceFormats::of_format(format))
+                .fits(arn)
+    };
     // A whole ARN of this format among the parameters or the response
     // (`responseElements.arn` of CreateSecret, a trail named by its ARN).
     // (A list of them too: CloudTrail ListTags' `resourceIdList`.)
@@ -154,11 +162,9 @@ fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &m
         .flatten()
         .filter_map(Value::as_object)
         .flat_map(|o| o.values())
-        .flat_map(|v| match v {
-            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-            v => v.as_str().into_iter().collect::<Vec<_>>(),
-        })
-        .filter(|v| v.starts_with("arn:") && crate::audit::catalog::validate::arn_fits_format(format, v))
+        .flat_map(|v| v.as_array().map_or(std::slice::from_ref(v), Vec::as_slice))
+        .filter_map(Value::as_str)
+        .filter(|v| fits(v))
         .collect();
     if !whole.is_empty() {
         for arn in whole {
@@ -186,9 +192,7 @@ fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &m
         if found.is_empty() {
             return;
         }
-        if let Some(arn) =
-            found.iter().find(|v| v.starts_with("arn:") && crate::audit::catalog::validate::arn_fits_format(format, v))
-        {
+        if let Some(arn) = found.iter().find(|v| fits(v)) {
             if !out.contains(arn) {
                 out.push(arn.clone());
             }
@@ -246,7 +250,8 @@ enum Part<'a> {
 fn values_of(var: &str, service: &str, resource_type: &str, e: &Event<'_>) -> Vec<String> {
     match var {
         "Partition" => {
-            let partition = e.caller_arn.and_then(|a| a.split(':').nth(1)).filter(|p| !p.is_empty());
+            let partition =
+                e.caller_arn.and_then(crate::engine::policy::Arn::parse).map(|a| a.partition).filter(|p| !p.is_empty());
             return vec![partition.unwrap_or("aws").to_string()];
         }
         "Region" => return e.region.map(|r| vec![r.to_string()]).unwrap_or_default(),
