@@ -151,7 +151,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn event_ids(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     let (mut ids, mut bad) = (Vec::new(), Vec::new());
     read_file(path, &mut |item| match item {
-        Item::Event(_, v) => ids.push(v["eventID"].as_str().unwrap_or_default().to_string()),
+        Item::Event(_, v) => ids.push(v.event_id().to_string()),
         Item::Malformed(at, why) => bad.push(format!("{at}: {why}")),
         Item::Skipped(at, why) => bad.push(format!("{at}: skipped: {why}")),
     })
@@ -251,11 +251,8 @@ fn a_dropped_action_on_the_samples_shows_as_breakage() {
     for f in collect_files(std::slice::from_ref(&logs)).unwrap().files {
         read_file(&f, &mut |item| {
             if let Item::Event(_, v) = item {
-                let name = v["eventName"].as_str().unwrap_or("");
-                if v["userIdentity"]["arn"] == user
-                    && v.get("errorCode").is_none()
-                    && ["GetObject", "Decrypt"].contains(&name)
-                {
+                let name = v.name.as_deref().unwrap_or("");
+                if v.caller_arn() == Some(user) && v.error_code.is_none() && ["GetObject", "Decrypt"].contains(&name) {
                     *succeeded.entry(name.to_string()).or_default() += 1;
                 }
             }
@@ -318,7 +315,12 @@ fn the_catalog_fills_resources_from_the_event() {
             "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "eventID": "e",
             "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333"},
             "requestParameters": params, "responseElements": response});
-        let checks = iamsim::audit::cloudtrail::event::to_checks_with(&e, Some(&catalog)).unwrap().checks;
+        let checks = iamsim::audit::cloudtrail::event::to_checks_with(
+            &iamsim::audit::cloudtrail::record::Record::from_value(&e),
+            Some(&catalog),
+        )
+        .unwrap()
+        .checks;
         checks.into_iter().map(|c| (c.action, c.resource)).collect::<Vec<_>>()
     };
     let one = |action: &str, arn: &str| vec![(action.to_string(), Some(arn.to_string()))];
@@ -523,7 +525,7 @@ fn one_event_per_service_is_pinned() {
     for f in collect_files(&[data.join("cloudtrail")]).unwrap().files {
         read_file(&f, &mut |item| {
             let Item::Event(_, v) = item else { return };
-            let source = v["eventSource"].as_str().unwrap_or("").to_string();
+            let source = v.source.as_deref().unwrap_or("").to_string();
             if source.is_empty() || rows.contains_key(&source) {
                 return;
             }

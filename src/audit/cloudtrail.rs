@@ -30,3 +30,4 @@ mod derive;
 pub mod event;
 mod implied;
 pub mod reader;
+pub mod record;

@@ -12,6 +12,7 @@
 //! ```
 //! use iamsim::audit::inventory::Inventory;
 //! use iamsim::audit::replay::Replayer;
+//! use iamsim::audit::cloudtrail::record::Record;
 //! // Who has which policies: get-account-authorization-details output.
 //! let details = br#"{"UserDetailList": [{"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice",
 //!   "UserPolicyList": [{"PolicyName": "read", "PolicyDocument": {"Version": "2012-10-17",
@@ -25,8 +26,10 @@
 //!     "requestParameters": {"volumeId": "vol-1"},
 //!     "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
 //!                      "accountId": "111122223333"}});
-//! replayer.event(&event("s3.amazonaws.com", "ListBuckets"));   // allowed, as recorded
-//! replayer.event(&event("ec2.amazonaws.com", "DeleteVolume")); // succeeded; these policies deny it
+//! // Records as the CloudTrail reader hands them over, here from JSON values.
+//! let (list, delete) = (event("s3.amazonaws.com", "ListBuckets"), event("ec2.amazonaws.com", "DeleteVolume"));
+//! replayer.event(&Record::from_value(&list));   // allowed, as recorded
+//! replayer.event(&Record::from_value(&delete)); // succeeded; these policies deny it
 //! let report = replayer.finish(1.0);
 //! assert_eq!((report.events_read, report.checks), (2, 2));
 //! assert_eq!(report.would_break.len(), 1);
@@ -37,6 +40,7 @@
 use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled, SkipKind};
 use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
+use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{Decision, DecisionKind, Scratch};
@@ -927,8 +931,8 @@ impl Replayer {
     }
 
     /// Replays one event; returns its decided checks.
-    pub fn event(&mut self, value: &serde_json::Value) -> Vec<CheckLine> {
-        let converted = to_checks_reusing(value, self.catalog.as_deref(), &mut self.recycled);
+    pub fn event(&mut self, record: &Record<'_>) -> Vec<CheckLine> {
+        let converted = to_checks_reusing(record, self.catalog.as_deref(), &mut self.recycled);
         self.converted(converted)
     }
 
@@ -1826,8 +1830,8 @@ mod tests {
         let mut one = Replayer::new(Inventory::new(), Vec::new(), BTreeMap::new());
         let mut fork = one.fork();
         for i in 0..1_000 {
-            one.event(&event(i));
-            fork.event(&event(i + 1_000));
+            one.event(&Record::from_value(&event(i)));
+            fork.event(&Record::from_value(&event(i + 1_000)));
         }
         one.merge(fork);
         let r = one.finish(1.0);

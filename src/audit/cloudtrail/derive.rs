@@ -18,8 +18,8 @@
 //!
 //! Sits under `event` (which calls [`derive`]) and reads the catalog.
 
+use super::record::Json;
 use crate::audit::catalog::Catalog;
-use serde_json::Value;
 
 /// Parameters the Service Authorization Reference's variable names do not
 /// tell: (service prefix, variable, request parameter, strip a leading `/`,
@@ -97,9 +97,9 @@ const MAX_FILLED: usize = 1_000;
 /// What the event lets the formats be filled with.
 pub(super) struct Event<'a> {
     /// `requestParameters`.
-    pub parameters: Option<&'a Value>,
+    pub parameters: Option<&'a Json<'a>>,
     /// `responseElements`.
-    pub response: Option<&'a Value>,
+    pub response: Option<&'a Json<'a>>,
     /// `awsRegion`.
     pub region: Option<&'a str>,
     /// The account whose resources the call names by name.
@@ -160,10 +160,10 @@ fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &m
     let whole: Vec<&str> = [e.parameters, e.response]
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .flat_map(|o| o.values())
-        .flat_map(|v| v.as_array().map_or(std::slice::from_ref(v), Vec::as_slice))
-        .filter_map(Value::as_str)
+        .flat_map(|v| v.as_array().unwrap_or(std::slice::from_ref(v)))
+        .filter_map(Json::as_str)
         .filter(|v| fits(v))
         .collect();
     if !whole.is_empty() {
@@ -309,12 +309,12 @@ fn values_of(var: &str, service: &str, resource_type: &str, e: &Event<'_>) -> Ve
 /// (`responseElements.vpc.vpcId`) or of the items of such an object's list
 /// (EC2 logs lists as `groupSet.items[].groupId`): one for a string, each
 /// string of an array.
-fn member<'a>(v: Option<&'a Value>, name: &str, nested: bool) -> Vec<&'a str> {
-    let Some(object) = v.and_then(Value::as_object) else { return Vec::new() };
-    let strings = |v: &'a Value| -> Vec<&'a str> {
+fn member<'a>(v: Option<&'a Json<'a>>, name: &str, nested: bool) -> Vec<&'a str> {
+    let Some(object) = v.and_then(Json::as_object) else { return Vec::new() };
+    let strings = |v: &'a Json<'a>| -> Vec<&'a str> {
         match v {
-            Value::String(s) if !s.is_empty() => vec![s.as_str()],
-            Value::Array(items) => items.iter().filter_map(Value::as_str).filter(|s| !s.is_empty()).collect(),
+            Json::String(s) if !s.is_empty() => vec![&**s],
+            Json::Array(items) => items.iter().filter_map(Json::as_str).filter(|s| !s.is_empty()).collect(),
             _ => Vec::new(),
         }
     };
@@ -322,12 +322,12 @@ fn member<'a>(v: Option<&'a Value>, name: &str, nested: bool) -> Vec<&'a str> {
         return strings(found);
     }
     let mut found: Vec<&'a str> = Vec::new();
-    for inner in object.values().filter_map(Value::as_object).filter(|_| nested) {
+    for inner in object.values().filter_map(Json::as_object).filter(|_| nested) {
         if let Some((_, v)) = inner.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
             return strings(v);
         }
-        let items = inner.get("items").or_else(|| inner.get("item")).and_then(Value::as_array);
-        for item in items.into_iter().flatten().filter_map(Value::as_object) {
+        let items = inner.get("items").or_else(|| inner.get("item")).and_then(Json::as_array);
+        for item in items.into_iter().flatten().filter_map(Json::as_object) {
             if let Some((_, v)) = item.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
                 found.extend(strings(v));
             }

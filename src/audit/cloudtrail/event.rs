@@ -7,8 +7,8 @@
 
 use super::action::{apigateway_operation, map_action, Mapped};
 use super::implied::{implied_checks, Implied};
+use super::record::{Identity, Json, Record};
 use crate::engine::request::{Context, ContextEntry, Principal, Request};
-use serde_json::Value;
 use smallvec::SmallVec;
 
 /// What AWS recorded for the call.
@@ -156,7 +156,7 @@ impl EventChecks<'_> {
     }
 }
 
-fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+fn text<'a>(v: &'a Json<'_>, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for p in path {
         cur = cur.get(p)?;
@@ -164,200 +164,42 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     nonempty(cur)
 }
 
-fn nonempty(v: &Value) -> Option<&str> {
+fn nonempty<'a>(v: &'a Json<'_>) -> Option<&'a str> {
     v.as_str().filter(|s| !s.is_empty())
 }
 
-/// The fields of an event the mapping reads, found in one pass over the
-/// record. Looking each one up by name would hash it: with serde_json's
-/// `preserve_order` (which policy round-trips need) objects are SipHash maps,
-/// and ~30 lookups per event cost more than deciding the event.
-#[derive(Default)]
-struct EventView<'a> {
-    event_type: Option<&'a str>,
-    source: Option<&'a str>,
-    name: Option<&'a str>,
-    time: Option<&'a str>,
-    region: Option<&'a str>,
-    vpc_endpoint: Option<&'a str>,
-    source_ip: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    recipient_account: Option<&'a str>,
-    event_id: Option<&'a str>,
-    error_code: Option<&'a str>,
-    /// `errorCode` present but neither a non-empty string nor null: whether
-    /// the call succeeded cannot be told.
-    error_code_malformed: bool,
-    tls: bool,
-    identity: Option<IdentityView<'a>>,
-    parameters: Option<&'a Value>,
-    /// `responseElements`: the ids of what a call created.
-    response: Option<&'a Value>,
-    resources: SmallVec<[ResourceEntry<'a>; 2]>,
-}
-
-/// One `resources[]` entry.
-#[derive(Default)]
-struct ResourceEntry<'a> {
-    kind: &'a str,
-    arn: Option<&'a str>,
-    account: Option<&'a str>,
-}
-
-/// Calls `f` on every member of `v` when it is an object.
-fn each_member<'a>(v: &'a Value, mut f: impl FnMut(&str, &'a Value)) {
-    if let Some(map) = v.as_object() {
-        for (k, v) in map {
-            f(k, v);
-        }
-    }
-}
-
-/// `userIdentity`, read the same way.
-#[derive(Default)]
-struct IdentityView<'a> {
-    kind: Option<&'a str>,
-    arn: Option<&'a str>,
-    principal_id: Option<&'a str>,
-    account_id: Option<&'a str>,
-    access_key_id: Option<&'a str>,
-    invoked_by: Option<&'a str>,
-    issuer_arn: Option<&'a str>,
-    source_identity: Option<&'a str>,
-    /// `sessionContext.attributes` is present.
-    attributes: bool,
-    mfa_authenticated: Option<&'a str>,
-    creation_date: Option<&'a str>,
-}
-
-/// The members of a record the mapping ([`to_checks`] and the functions
-/// beside it) reads; a reader may leave the others out of the records it
-/// builds ([`super::reader::Members::Mapped`]). Test builds check that every
-/// member the mapping reads is listed.
-pub const MAPPED_MEMBERS: &[&str] = &[
-    "eventType",
-    "eventSource",
-    "eventName",
-    "eventTime",
-    "awsRegion",
-    "vpcEndpointId",
-    "sourceIPAddress",
-    "userAgent",
-    "recipientAccountId",
-    "eventID",
-    "errorCode",
-    "tlsDetails",
-    "userIdentity",
-    "requestParameters",
-    "responseElements",
-    "resources",
-];
-
-impl<'a> EventView<'a> {
-    fn of(v: &'a Value) -> EventView<'a> {
-        let mut e = EventView::default();
-        each_member(v, |k, v| {
-            match k {
-                "eventType" => e.event_type = nonempty(v),
-                "eventSource" => e.source = nonempty(v),
-                "eventName" => e.name = nonempty(v),
-                "eventTime" => e.time = nonempty(v),
-                "awsRegion" => e.region = nonempty(v),
-                "vpcEndpointId" => e.vpc_endpoint = nonempty(v),
-                "sourceIPAddress" => e.source_ip = nonempty(v),
-                "userAgent" => e.user_agent = nonempty(v),
-                "recipientAccountId" => e.recipient_account = nonempty(v),
-                "eventID" => e.event_id = nonempty(v),
-                "errorCode" => {
-                    e.error_code = nonempty(v);
-                    e.error_code_malformed = e.error_code.is_none() && !v.is_null();
-                }
-                "tlsDetails" => e.tls = v.is_object(),
-                "userIdentity" => e.identity = v.is_object().then(|| IdentityView::of(v)),
-                "requestParameters" => e.parameters = Some(v),
-                "responseElements" => e.response = Some(v),
-                "resources" => {
-                    e.resources = v.as_array().map_or(&[][..], Vec::as_slice).iter().map(ResourceEntry::of).collect()
-                }
-                _ => return,
-            }
-            debug_assert!(MAPPED_MEMBERS.contains(&k), "`{k}` is read by the mapping but not in MAPPED_MEMBERS");
-        });
-        e
-    }
-
+/// What a record's mapping reads beside its members.
+impl<'a> Record<'a> {
     /// The account whose resources the call names by name: the recipient's,
     /// else the caller's.
-    fn account(&self) -> Option<&'a str> {
-        self.recipient_account.or_else(|| self.identity.as_ref().and_then(|id| id.account_id))
+    fn account(&self) -> Option<&str> {
+        self.recipient_account.as_deref().or_else(|| self.identity.as_ref()?.account_id.as_deref())
     }
 
     /// What the catalog's resource formats are filled from.
-    fn derive_view(&self) -> super::derive::Event<'a> {
+    fn derive_view(&self) -> super::derive::Event<'_> {
         super::derive::Event {
-            parameters: self.parameters,
-            response: self.response,
-            region: self.region,
+            parameters: self.parameters.as_ref(),
+            response: self.response.as_ref(),
+            region: self.region.as_deref(),
             account: self.account(),
-            caller_arn: self.identity.as_ref().and_then(|i| i.arn),
+            caller_arn: self.caller_arn(),
         }
     }
 
     /// `resources[].accountId` of the first entry that has one.
-    fn resources_account(&self) -> Option<&'a str> {
-        self.resources.iter().find_map(|r| r.account)
-    }
-}
-
-impl<'a> ResourceEntry<'a> {
-    fn of(v: &'a Value) -> ResourceEntry<'a> {
-        let mut r = ResourceEntry::default();
-        each_member(v, |k, v| match k {
-            "type" => r.kind = nonempty(v).unwrap_or(""),
-            "ARN" => r.arn = nonempty(v),
-            "accountId" => r.account = nonempty(v),
-            _ => {}
-        });
-        r
-    }
-}
-
-impl<'a> IdentityView<'a> {
-    fn of(v: &'a Value) -> IdentityView<'a> {
-        let mut id = IdentityView::default();
-        each_member(v, |k, v| match k {
-            "type" => id.kind = nonempty(v),
-            "arn" => id.arn = nonempty(v),
-            "principalId" => id.principal_id = nonempty(v),
-            "accountId" => id.account_id = nonempty(v),
-            "accessKeyId" => id.access_key_id = nonempty(v),
-            "invokedBy" => id.invoked_by = nonempty(v),
-            "sessionContext" => each_member(v, |k, v| match k {
-                "sessionIssuer" => id.issuer_arn = text(v, &["arn"]),
-                "sourceIdentity" => id.source_identity = nonempty(v),
-                "attributes" => {
-                    id.attributes = true;
-                    each_member(v, |k, v| match k {
-                        "mfaAuthenticated" => id.mfa_authenticated = nonempty(v),
-                        "creationDate" => id.creation_date = nonempty(v),
-                        _ => {}
-                    });
-                }
-                _ => {}
-            }),
-            _ => {}
-        });
-        id
+    fn resources_account(&self) -> Option<&str> {
+        self.resources.iter().find_map(|r| r.account.as_deref())
     }
 }
 
 /// The outcome recorded in an event.
-pub fn outcome(v: &Value) -> Outcome {
-    outcome_of(&EventView::of(v))
+pub fn outcome(v: &Record<'_>) -> Outcome {
+    outcome_of(v)
 }
 
-fn outcome_of(e: &EventView<'_>) -> Outcome {
-    match e.error_code {
+fn outcome_of(e: &Record<'_>) -> Outcome {
+    match e.error_code.as_deref() {
         None => Outcome::Success,
         Some(c)
             if c.starts_with("AccessDenied") || c.ends_with("UnauthorizedOperation") || c == "AuthorizationError" =>
@@ -372,55 +214,59 @@ fn outcome_of(e: &EventView<'_>) -> Outcome {
 ///
 /// # Errors
 /// The reason the identity cannot be modelled.
-pub fn principal_of(v: &Value) -> Result<Principal, SkipReason> {
-    identity_principal(&EventView::of(v))
+pub fn principal_of(v: &Record<'_>) -> Result<Principal, SkipReason> {
+    identity_principal(v)
 }
 
-fn identity_principal(e: &EventView<'_>) -> Result<Principal, SkipReason> {
+fn identity_principal(e: &Record<'_>) -> Result<Principal, SkipReason> {
     let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
-    let kind = id.kind.unwrap_or("");
+    let kind = id.kind.as_deref().unwrap_or("");
     let unmodelled =
         || SkipReason::UnmodelledPrincipal(if kind.is_empty() { "(none)".to_string() } else { kind.to_string() });
     let malformed = || SkipReason::MalformedIdentity(kind.to_string());
-    let parsed = || id.arn.and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
+    let parsed = || id.arn.as_deref().and_then(|a| Principal::parse(a).ok()).ok_or_else(malformed);
     match kind {
         "IAMUser" | "Root" => parsed(),
         // The session ARN has no role path; the issuer ARN has it (§8.3).
-        "AssumedRole" => id.arn.and_then(|a| Principal::parse_with_role(a, id.issuer_arn).ok()).ok_or_else(malformed),
+        "AssumedRole" => {
+            id.arn.as_deref().and_then(|a| Principal::parse_with_role(a, id.issuer_arn()).ok()).ok_or_else(malformed)
+        }
         "FederatedUser" => {
             let mut p = parsed()?;
             if let Principal::FederatedUser { issuer, .. } = &mut p {
-                *issuer = id.issuer_arn.map(str::to_string);
+                *issuer = id.issuer_arn().map(str::to_string);
             }
             Ok(p)
         }
-        "AWSService" => id.invoked_by.map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed),
+        "AWSService" => {
+            id.invoked_by.as_deref().map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed)
+        }
         _ => Err(unmodelled()),
     }
 }
 
 /// The context an event can tell (§8.4), open-world.
-pub fn context_of(v: &Value, principal: &Principal) -> Context {
+pub fn context_of(v: &Record<'_>, principal: &Principal) -> Context {
     let mut c = Context::open_world();
-    event_context(&EventView::of(v), principal, &mut c);
+    event_context(v, principal, &mut c);
     c
 }
 
 /// Fills `c` (emptied first) with the event's context.
-fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
+fn event_context(e: &Record<'_>, principal: &Principal, c: &mut Context) {
     c.reset_open_world();
     // Each key below is inserted once.
     use ContextEntry::Single as single;
-    if let Some(t) = e.time {
+    if let Some(t) = e.time.as_deref() {
         c.insert_entry("aws:CurrentTime", single(t));
         if let Some(ms) = crate::engine::policy::parse_date(t) {
             c.insert_entry("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
         }
     }
-    if let Some(r) = e.region {
+    if let Some(r) = e.region.as_deref() {
         c.insert_entry("aws:RequestedRegion", single(r));
     }
-    match (e.source_ip, e.vpc_endpoint) {
+    match (e.source_ip.as_deref(), e.vpc_endpoint.as_deref()) {
         (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => c.insert_entry("aws:SourceIp", single(ip)),
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
@@ -432,34 +278,34 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
         }
         _ => {} // a service name or "AWS Internal": unknown
     }
-    let none = IdentityView::default();
+    let none = Identity::default();
     let id = e.identity.as_ref().unwrap_or(&none);
-    if let Some(pid) = id.principal_id {
+    if let Some(pid) = id.principal_id.as_deref() {
         c.insert_entry("aws:userid", single(pid));
     }
-    if let Some(ua) = e.user_agent {
+    if let Some(ua) = e.user_agent.as_deref() {
         c.insert_entry("aws:UserAgent", single(ua));
     }
     if e.tls {
         c.insert_entry("aws:SecureTransport", single("true"));
     }
-    let temporary = id.access_key_id.is_some_and(|k| k.starts_with("ASIA")) || id.attributes;
+    let temporary = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA")) || id.has_attributes();
     // Long-term access keys never carry these keys (§5.3, §8.4).
-    let long_term = id.access_key_id.is_some_and(|k| k.starts_with("AKIA"));
-    match id.mfa_authenticated {
+    let long_term = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("AKIA"));
+    match id.mfa_authenticated() {
         Some(m) if temporary => c.insert_entry("aws:MultiFactorAuthPresent", single(m)),
         _ if long_term => c.insert_entry("aws:MultiFactorAuthPresent", ContextEntry::Absent),
         _ => {}
     }
-    match id.creation_date {
+    match id.creation_date() {
         Some(t) => c.insert_entry("aws:TokenIssueTime", single(t)),
         None if long_term => c.insert_entry("aws:TokenIssueTime", ContextEntry::Absent),
         None => {}
     }
-    if let Some(s) = id.source_identity {
+    if let Some(s) = id.source_identity() {
         c.insert_entry("aws:SourceIdentity", single(s));
     }
-    match id.invoked_by {
+    match id.invoked_by.as_deref() {
         Some("AWS Internal") => {}
         Some(_) if !matches!(principal, Principal::Service { .. }) => {
             c.insert_entry("aws:ViaAWSService", single("true"))
@@ -467,8 +313,8 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
         None => c.insert_entry("aws:ViaAWSService", single("false")),
         _ => {}
     }
-    if matches!(e.source, Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
-        request_tags(e.parameters, c);
+    if matches!(e.source.as_deref(), Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
+        request_tags(e.parameters.as_ref(), c);
     }
 }
 
@@ -478,13 +324,14 @@ fn event_context(e: &EventView<'_>, principal: &Principal, c: &mut Context) {
 /// is all the request's tags: other `aws:RequestTag/` keys are absent. A
 /// list this cannot read whole (an entry without a string key or value, a
 /// key given twice in any case), or no list, leaves them unknown.
-fn request_tags(params: Option<&Value>, c: &mut Context) {
-    let strings =
-        |v: &Value| -> Option<Vec<String>> { v.as_array()?.iter().map(|k| k.as_str().map(str::to_string)).collect() };
+fn request_tags(params: Option<&Json<'_>>, c: &mut Context) {
+    let strings = |v: &Json<'_>| -> Option<Vec<String>> {
+        v.as_array()?.iter().map(|k| k.as_str().map(str::to_string)).collect()
+    };
     if let Some(keys) = params.and_then(|p| p.get("transitiveTagKeys")).and_then(strings) {
         c.insert_entry("sts:TransitiveTagKeys", ContextEntry::Multi(&keys));
     }
-    let Some(tags) = params.and_then(|p| p.get("tags")).and_then(Value::as_array) else { return };
+    let Some(tags) = params.and_then(|p| p.get("tags")).and_then(Json::as_array) else { return };
     let pairs: Option<Vec<(&str, &str)>> =
         tags.iter().map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?))).collect();
     let Some(pairs) = pairs else { return };
@@ -511,7 +358,7 @@ type Resources = SmallVec<[String; 1]>;
 
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`,
 /// and says whether they are IAM entity ARNs whose path is unknown.
-fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
+fn resources_of(e: &Record<'_>, action: &str) -> Option<(Resources, bool)> {
     let (service, name) = action.split_once(':')?;
     if let ("kms", "ReEncryptFrom" | "ReEncryptTo") = (service, name) {
         return re_encrypt_key(e, name == "ReEncryptFrom").map(|k| (smallvec::smallvec![k], false));
@@ -524,28 +371,34 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             } else {
                 "AWS::S3::Bucket"
             };
-            let picked: Resources =
-                e.resources.iter().filter(|r| r.kind == want).filter_map(|r| r.arn).map(str::to_string).collect();
+            let picked: Resources = e
+                .resources
+                .iter()
+                .filter(|r| r.kind == want)
+                .filter_map(|r| r.arn.as_deref())
+                .map(str::to_string)
+                .collect();
             if !picked.is_empty() {
                 return Some((picked, false));
             }
         }
-        let all: Resources = e.resources.iter().filter_map(|r| r.arn).map(str::to_string).collect();
+        let all: Resources = e.resources.iter().filter_map(|r| r.arn.as_deref()).map(str::to_string).collect();
         if !all.is_empty() {
             return Some((all, false));
         }
     }
     if service == "iam" && IAM_ON_CALLER.contains(&name) {
-        let named = e.parameters.and_then(|p| text(p, &["userName"]));
+        let named = e.parameters.as_ref().and_then(|p| text(p, &["userName"]));
         if named.is_none() {
             // Acts on the calling user, whose ARN (with its path) the log gives;
             // another caller (a role session) names no user and the call fails.
-            let caller = e.identity.as_ref().filter(|i| i.kind == Some("IAMUser")).and_then(|i| i.arn)?;
+            let caller =
+                e.identity.as_ref().filter(|i| i.kind.as_deref() == Some("IAMUser")).and_then(|i| i.arn.as_deref())?;
             return Some((smallvec::smallvec![caller.to_string()], false));
         }
     }
-    let p = e.parameters?;
-    let region = e.region.unwrap_or("");
+    let p = e.parameters.as_ref()?;
+    let region = e.region.as_deref().unwrap_or("");
     let account = e.account().unwrap_or("");
     let param = |k: &str| text(p, &[k]);
     let arn = match service {
@@ -589,7 +442,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
         }
         "sts" => param("roleArn")?.to_string(),
         "apigateway" => {
-            let (_, template) = apigateway_operation(e.name?)?;
+            let (_, template) = apigateway_operation(e.name.as_deref()?)?;
             // Every `{param}` filled, or no resource (indeterminate, not guessed).
             let mut path = String::with_capacity(template.len() + 16);
             for (i, part) in template.split(['{', '}']).enumerate() {
@@ -644,7 +497,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             // DescribeInstanceStatus…) log them as `instancesSet.items[].instanceId`
             // (`item` in some older events): one check per instance.
             let set = p.get("instancesSet");
-            let items = set.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Value::as_array);
+            let items = set.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Json::as_array);
             named.extend(
                 items
                     .into_iter()
@@ -655,7 +508,7 @@ fn resources_of(e: &EventView<'_>, action: &str) -> Option<(Resources, bool)> {
             // Tagging calls list ids of any type (`resourcesSet.items[].resourceId`):
             // the prefix tells the type.
             let tagged = p.get("resourcesSet");
-            let items = tagged.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Value::as_array);
+            let items = tagged.and_then(|s| s.get("items").or_else(|| s.get("item"))).and_then(Json::as_array);
             for id in items.into_iter().flatten().filter_map(|i| text(i, &["resourceId"])) {
                 // An id of an unknown type: the call's resources are not all known.
                 named.push(ec2_id_arn(id, region, account)?);
@@ -769,15 +622,15 @@ fn kms_key_arn(k: &str, region: &str, account: &str) -> Option<String> {
 /// lists the source and the destination key in that order (AWS's CloudTrail
 /// example for ReEncrypt; one entry when both are the same key), else
 /// `sourceKeyId` / `destinationKeyId`.
-fn re_encrypt_key(e: &EventView<'_>, from: bool) -> Option<String> {
-    let mut keys = e.resources.iter().filter(|r| r.kind == "AWS::KMS::Key").filter_map(|r| r.arn);
+fn re_encrypt_key(e: &Record<'_>, from: bool) -> Option<String> {
+    let mut keys = e.resources.iter().filter(|r| r.kind == "AWS::KMS::Key").filter_map(|r| r.arn.as_deref());
     let listed = if from { keys.next() } else { keys.next_back() };
     if let Some(k) = listed {
         return Some(k.to_string());
     }
-    let p = e.parameters?;
+    let p = e.parameters.as_ref()?;
     let k = text(p, &[if from { "sourceKeyId" } else { "destinationKeyId" }])?;
-    kms_key_arn(k, e.region.unwrap_or(""), e.account().unwrap_or(""))
+    kms_key_arn(k, e.region.as_deref().unwrap_or(""), e.account().unwrap_or(""))
 }
 
 /// Actions authorised on `*` (no resource type) that events commonly carry:
@@ -814,7 +667,7 @@ fn wildcard_only(action: &str) -> bool {
 ///
 /// # Errors
 /// The reason the event yields no check.
-pub fn to_checks(v: &Value) -> Result<EventChecks<'_>, SkipReason> {
+pub fn to_checks<'a>(v: &'a Record<'_>) -> Result<EventChecks<'a>, SkipReason> {
     to_checks_with(v, None)
 }
 
@@ -825,7 +678,7 @@ pub fn to_checks(v: &Value) -> Result<EventChecks<'_>, SkipReason> {
 /// # Errors
 /// The reason the event yields no check.
 pub fn to_checks_with<'a>(
-    v: &'a Value,
+    v: &'a Record<'_>,
     catalog: Option<&crate::audit::catalog::Catalog>,
 ) -> Result<EventChecks<'a>, SkipReason> {
     let mut checks = to_checks_reusing(v, catalog, &mut Recycled::default())?;
@@ -858,12 +711,12 @@ pub(crate) struct PrincipalCache {
 
 impl PrincipalCache {
     /// The event's principal, with the key to [`PrincipalCache::put_back`] it under.
-    fn take(&mut self, e: &EventView<'_>) -> Result<(Principal, Box<str>), SkipReason> {
+    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Box<str>), SkipReason> {
         let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
         // Everything `identity_principal` reads, each field length-prefixed so
         // that no two identities share a key whatever bytes their fields hold.
         self.key.clear();
-        for part in [id.kind, id.arn, id.issuer_arn, id.invoked_by] {
+        for part in [id.kind.as_deref(), id.arn.as_deref(), id.issuer_arn(), id.invoked_by.as_deref()] {
             match part {
                 Some(text) => {
                     self.key.push_str(itoa::Buffer::new().format(text.len()));
@@ -890,12 +743,11 @@ impl PrincipalCache {
 
 /// [`to_checks_with`] into `recycled`'s buffers, with its principals.
 pub(crate) fn to_checks_reusing<'a>(
-    v: &'a Value,
+    e: &'a Record<'_>,
     catalog: Option<&crate::audit::catalog::Catalog>,
     recycled: &mut Recycled,
 ) -> Result<EventChecks<'a>, SkipReason> {
-    let e = EventView::of(v);
-    let event_type = e.event_type.unwrap_or("AwsApiCall");
+    let event_type = e.event_type.as_deref().unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
         return Err(SkipReason::NotApiCall(event_type.to_string()));
     }
@@ -904,18 +756,18 @@ pub(crate) fn to_checks_reusing<'a>(
     if e.error_code_malformed {
         return Err(SkipReason::MalformedEvent("`errorCode` is not a non-empty string"));
     }
-    let (Some(source), Some(name)) = (e.source, e.name) else {
+    let (Some(source), Some(name)) = (e.source.as_deref(), e.name.as_deref()) else {
         return Err(SkipReason::UnmappedAction("an event without eventSource or eventName".to_string()));
     };
-    let has_version = e.parameters.and_then(|p| p.get("versionId")).is_some();
+    let has_version = e.parameters.as_ref().and_then(|p| p.get("versionId")).is_some();
     let actions = match map_action(source, name, has_version) {
         Mapped::Actions(a) => a,
         Mapped::NotPolicyControlled => return Err(SkipReason::NotPolicyControlled),
         Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
     };
-    let (principal, principal_key) = recycled.principals.take(&e)?;
+    let (principal, principal_key) = recycled.principals.take(e)?;
     let mut context = std::mem::take(&mut recycled.context);
-    event_context(&e, &principal, &mut context);
+    event_context(e, &principal, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
     let mut checks = std::mem::take(&mut recycled.checks);
@@ -926,8 +778,8 @@ pub(crate) fn to_checks_reusing<'a>(
             .unwrap_or_else(|| wildcard_only(&action));
         let resources = match (star_only, catalog) {
             (true, _) => Some((smallvec::smallvec!["*".to_string()], false)),
-            (false, None) => resources_of(&e, &action),
-            (false, Some(c)) => resources_of(&e, &action).or_else(|| {
+            (false, None) => resources_of(e, &action),
+            (false, Some(c)) => resources_of(e, &action).or_else(|| {
                 // The service reference's formats, filled from the event; a
                 // required type it cannot fill stays an unknown resource.
                 let derived = super::derive::derive(c, &action, &e.derive_view())?;
@@ -950,7 +802,7 @@ pub(crate) fn to_checks_reusing<'a>(
             continue;
         };
         let mut implied = SmallVec::new();
-        if let Some(params) = e.parameters {
+        if let Some(params) = e.parameters.as_ref() {
             implied_checks(&action, params, e.account().unwrap_or(""), &list, &mut implied);
         }
         let (mut action, last) = (action, list.len().saturating_sub(1));
@@ -958,7 +810,11 @@ pub(crate) fn to_checks_reusing<'a>(
             // The last check on this action takes the name; the others copy it.
             let name = if i == last { std::mem::take(&mut action) } else { action.clone() };
             // resources[].accountId names the owner when the ARN does not (S3).
-            let owner = e.resources.iter().find(|r| r.arn == Some(resource.as_str())).and_then(|r| r.account);
+            let owner = e
+                .resources
+                .iter()
+                .find(|r| r.arn.as_deref() == Some(resource.as_str()))
+                .and_then(|r| r.account.as_deref());
             let resource_account = owner.or_else(|| resource_account.filter(|_| resource != "*")).map(str::to_string);
             checks.push(Check { action: name, resource: Some(resource), resource_account, path_unknown, key: None });
         }
@@ -974,15 +830,15 @@ pub(crate) fn to_checks_reusing<'a>(
         }
     }
     Ok(EventChecks {
-        event_id: e.event_id.unwrap_or(""),
-        time: e.time.unwrap_or(""),
+        event_id: e.event_id.as_deref().unwrap_or(""),
+        time: e.time.as_deref().unwrap_or(""),
         source,
         name,
-        names_resources: e.parameters.and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+        names_resources: e.parameters.as_ref().and_then(Json::as_object).is_some_and(|p| !p.is_empty())
             || !e.resources.is_empty(),
         principal,
         context,
-        outcome: outcome_of(&e),
+        outcome: outcome_of(e),
         checks,
         principal_key: Some(principal_key),
     })
@@ -991,7 +847,11 @@ pub(crate) fn to_checks_reusing<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn rec(v: &Value) -> Record<'_> {
+        Record::from_value(v)
+    }
 
     /// An `errorCode` that is not a string cannot say the call succeeded:
     /// the event is malformed; `null` (exports write absent members so) is
@@ -1005,12 +865,12 @@ mod tests {
             e
         };
         for code in [json!(5), json!(true), json!(""), json!({"code": "AccessDenied"}), json!(["AccessDenied"])] {
-            let got = to_checks(&event(code.clone())).map(|c| c.outcome);
+            let got = to_checks(&rec(&event(code.clone()))).map(|c| c.outcome);
             assert_eq!(got, Err(SkipReason::MalformedEvent("`errorCode` is not a non-empty string")), "{code}");
             assert_eq!(SkipReason::MalformedEvent("").kind(), SkipKind::MalformedRecord);
         }
-        assert_eq!(to_checks(&event(json!(null))).map(|c| c.outcome), Ok(Outcome::Success));
-        assert_eq!(to_checks(&event(json!("AccessDenied"))).map(|c| c.outcome), Ok(Outcome::AccessDenied));
+        assert_eq!(to_checks(&rec(&event(json!(null)))).map(|c| c.outcome), Ok(Outcome::Success));
+        assert_eq!(to_checks(&rec(&event(json!("AccessDenied")))).map(|c| c.outcome), Ok(Outcome::AccessDenied));
     }
 
     #[test]
@@ -1022,7 +882,8 @@ mod tests {
             "requestParameters":{"bucketName":"b","key":"k"},
             "resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/k"},{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::b","accountId":"444455556666"}],
             "errorCode":"AccessDenied"});
-        let c = to_checks(&e).unwrap();
+        let record = rec(&e);
+        let c = to_checks(&record).unwrap();
         assert_eq!(c.outcome, Outcome::AccessDenied);
         assert_eq!(c.checks.len(), 1);
         let r = c.request(&c.checks[0]).unwrap();
@@ -1053,9 +914,10 @@ mod tests {
         );
         let mut recycled = Recycled::default();
         let mut role_of = |v: &Value| {
-            let c = to_checks_reusing(v, None, &mut recycled).unwrap();
+            let record = rec(v);
+            let c = to_checks_reusing(&record, None, &mut recycled).unwrap();
             let role = c.principal.principal_arn().map(str::to_string);
-            assert_eq!(Some(c.principal.clone()), to_checks(v).ok().map(|d| d.principal), "as parsed afresh");
+            assert_eq!(Some(c.principal.clone()), to_checks(&rec(v)).ok().map(|d| d.principal), "as parsed afresh");
             recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
             role
         };
@@ -1069,8 +931,9 @@ mod tests {
         let x = event(&format!("{session}\0P"), "arn:aws:iam::111122223333:role/app");
         let y = event(session, "P\0arn:aws:iam::111122223333:role/app");
         for v in [&x, &y, &x] {
-            let fresh = to_checks(v).map(|c| c.principal);
-            let cached = to_checks_reusing(v, None, &mut recycled).map(|c| {
+            let fresh = to_checks(&rec(v)).map(|c| c.principal);
+            let record = rec(v);
+            let cached = to_checks_reusing(&record, None, &mut recycled).map(|c| {
                 let p = c.principal.clone();
                 recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
                 p
@@ -1084,13 +947,14 @@ mod tests {
         let user = json!({"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"});
         let attach = json!({"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","recipientAccountId":"111122223333","userIdentity":user,
             "requestParameters":{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/IAMFullAccess"}});
-        let c = to_checks(&attach).unwrap();
+        let record = rec(&attach);
+        let c = to_checks(&record).unwrap();
         let r = c.request(&c.checks[0]).unwrap();
         assert_eq!(r.resource, "arn:aws:iam::111122223333:user/bob");
         let get = json!({"eventSource":"iam.amazonaws.com","eventName":"GetPolicy","recipientAccountId":"111122223333","userIdentity":user,
             "requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/P"}});
         assert_eq!(
-            to_checks(&get).unwrap().checks[0].resource.as_deref().unwrap(),
+            to_checks(&rec(&get)).unwrap().checks[0].resource.as_deref().unwrap(),
             "arn:aws:iam::111122223333:policy/P"
         );
     }
@@ -1105,7 +969,8 @@ mod tests {
         let checks = |name: &str, params: Value| -> Vec<(String, String, bool)> {
             let e = json!({"eventSource":"iam.amazonaws.com","eventName":name,"recipientAccountId":"111122223333",
                 "userIdentity":user,"requestParameters":params});
-            to_checks(&e).unwrap().checks.into_iter().map(|c| (c.action, c.resource.unwrap(), c.path_unknown)).collect()
+            let checks = to_checks(&rec(&e)).unwrap().checks;
+            checks.into_iter().map(|c| (c.action, c.resource.unwrap(), c.path_unknown)).collect()
         };
         let one = |a: &str, r: &str, unknown: bool| (a.to_string(), format!("arn:aws:iam::111122223333:{r}"), unknown);
         assert_eq!(
@@ -1151,7 +1016,8 @@ mod tests {
             let e = json!({"eventSource":"apigateway.amazonaws.com","eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
                 "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
                 "requestParameters":params});
-            to_checks(&e).unwrap().checks.into_iter().map(|c| (c.action, c.resource)).collect()
+            let checks = to_checks(&rec(&e)).unwrap().checks;
+            checks.into_iter().map(|c| (c.action, c.resource)).collect()
         };
         let on = |a: &str, path: &str| (a.to_string(), Some(format!("arn:aws:apigateway:us-east-1::{path}")));
         assert_eq!(
@@ -1175,7 +1041,8 @@ mod tests {
             let e = json!({"eventSource":"ec2.amazonaws.com","eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
                 "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
                 "requestParameters":{"instancesSet":set}});
-            to_checks(&e).unwrap().checks.into_iter().filter_map(|c| c.resource).collect()
+            let checks = to_checks(&rec(&e)).unwrap().checks;
+            checks.into_iter().filter_map(|c| c.resource).collect()
         };
         let arn = |id: &str| format!("arn:aws:ec2:us-east-1:111122223333:instance/{id}");
         assert_eq!(
@@ -1198,7 +1065,8 @@ mod tests {
                     "transitiveTagKeys":["Project"]}})
         };
         let e = assume(json!([{"key":"Project","value":"blue"},{"key":"Team","value":"red"}]));
-        let c = to_checks(&e).unwrap();
+        let record = rec(&e);
+        let c = to_checks(&record).unwrap();
         let actions: Vec<&str> = c.checks.iter().map(|k| k.action.as_str()).collect();
         assert_eq!(actions, ["sts:AssumeRole", "sts:TagSession"]);
         let r = c.request(&c.checks[1]).unwrap();
@@ -1209,7 +1077,8 @@ mod tests {
         assert_eq!(r.lookup("aws:requesttag/cost-center"), None, "the list is complete");
         for unreadable in [json!([{"key":"A","value":"1"},{"key":"a","value":"2"}]), json!([{"key":"A"}]), json!("x")] {
             let e = assume(unreadable.clone());
-            let c = to_checks(&e).unwrap();
+            let record = rec(&e);
+            let c = to_checks(&record).unwrap();
             let r = c.request(&c.checks[0]).unwrap();
             assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
             assert_eq!(r.lookup("aws:tagkeys"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
@@ -1228,7 +1097,8 @@ mod tests {
                 "resources":resources})
         };
         let checks = |e: &Value| -> Vec<(String, Option<String>)> {
-            to_checks(e).unwrap().checks.into_iter().map(|c| (c.action, c.resource)).collect()
+            let checks = to_checks(&rec(e)).unwrap().checks;
+            checks.into_iter().map(|c| (c.action, c.resource)).collect()
         };
         let both = event(json!([{"type":"AWS::KMS::Key","ARN":key("src")},{"type":"AWS::KMS::Key","ARN":key("dst")}]));
         assert_eq!(
@@ -1249,7 +1119,8 @@ mod tests {
         let attach = json!({"eventSource":"ec2.amazonaws.com","eventName":"AttachVolume","awsRegion":"us-west-2","recipientAccountId":"111122223333",
             "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
             "requestParameters":{"instanceId":"i-1","volumeId":"vol-1","device":"/dev/sdf"}});
-        let c = to_checks(&attach).unwrap();
+        let record = rec(&attach);
+        let c = to_checks(&record).unwrap();
         let checks: Vec<(&str, Option<&str>)> =
             c.checks.iter().map(|k| (k.action.as_str(), k.resource.as_deref())).collect();
         assert_eq!(
@@ -1264,25 +1135,26 @@ mod tests {
     #[test]
     fn skips_and_unknown_resources() {
         assert_eq!(
-            to_checks(
+            to_checks(&rec(
                 &json!({"eventType":"AwsConsoleSignIn","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin"})
-            ),
+            )),
             Err(SkipReason::NotApiCall("AwsConsoleSignIn".into()))
         );
         assert_eq!(
-            to_checks(
+            to_checks(&rec(
                 &json!({"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}})
-            ),
+            )),
             Err(SkipReason::NotPolicyControlled)
         );
         assert_eq!(
-            to_checks(
+            to_checks(&rec(
                 &json!({"eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"AWSAccount","accountId":"1"}})
-            ),
+            )),
             Err(SkipReason::UnmodelledPrincipal("AWSAccount".into()))
         );
         let vpc = json!({"eventSource":"ec2.amazonaws.com","eventName":"CreateVpc","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
-        let c = to_checks(&vpc).unwrap();
+        let record = rec(&vpc);
+        let c = to_checks(&record).unwrap();
         assert_eq!(
             c.checks,
             vec![Check {
@@ -1295,7 +1167,8 @@ mod tests {
             "resource not derivable: indeterminate, not guessed"
         );
         let describe = json!({"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accessKeyId":"AKIAX"}});
-        let c = to_checks(&describe).unwrap();
+        let record = rec(&describe);
+        let c = to_checks(&record).unwrap();
         let r = c.request(&c.checks[0]).unwrap();
         assert_eq!(r.resource, "*");
         assert_eq!(r.lookup("aws:multifactorauthpresent"), None, "long-term keys: MFA key absent");

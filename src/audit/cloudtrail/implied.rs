@@ -11,8 +11,8 @@
 //! instance profiles (`ec2:RunInstances`, which would need the profile's role
 //! from the inventory), KMS keys used on the caller's behalf (SSE-KMS).
 
+use super::record::Json;
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
 use smallvec::SmallVec;
 
 /// One implied check.
@@ -75,12 +75,12 @@ const S3_ACL_HEADERS: &[&str] =
 /// the account that owns what the call names, and the call's own resources.
 pub(super) fn implied_checks(
     action: &str,
-    params: &Value,
+    params: &Json<'_>,
     account: &str,
     own_resources: &[String],
     out: &mut SmallVec<[Implied; 2]>,
 ) {
-    let param = |k: &str| params.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let param = |k: &str| params.get(k).and_then(Json::as_str).filter(|s| !s.is_empty());
     let on_own = |action: &'static str, out: &mut SmallVec<[Implied; 2]>| {
         for r in own_resources.iter().filter(|r| *r != "*") {
             out.push(Implied { action, resource: r.clone(), path_unknown: false, key: None });
@@ -101,7 +101,7 @@ pub(super) fn implied_checks(
             }
         }
         "sts:AssumeRole" | "sts:AssumeRoleWithSAML" | "sts:AssumeRoleWithWebIdentity" => {
-            let listed = |k: &str| params.get(k).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+            let listed = |k: &str| params.get(k).and_then(Json::as_array).is_some_and(|a| !a.is_empty());
             if listed("tags") || listed("transitiveTagKeys") {
                 on_own("sts:TagSession", out);
             }
@@ -142,12 +142,12 @@ fn copy_source(source: &str) -> Option<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn implied(action: &str, params: Value, own: &[&str]) -> Vec<(String, String, bool, Option<&'static str>)> {
         let own: Vec<String> = own.iter().map(|s| s.to_string()).collect();
         let mut out = SmallVec::new();
-        implied_checks(action, &params, "111122223333", &own, &mut out);
+        implied_checks(action, &Json::from_value(&params), "111122223333", &own, &mut out);
         out.into_iter().map(|i| (i.action.to_string(), i.resource, i.path_unknown, i.key.map(|(_, v)| v))).collect()
     }
 

@@ -10,6 +10,7 @@
 //! file an [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
 //! A replay keeps only the members the event mapping reads ([`Members`]).
 
+use super::record::{record_seed, Record};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -36,10 +37,13 @@ impl fmt::Display for Location {
 }
 
 /// One thing read from the input.
+// A record is handed over by value, once, on the stack: boxing it to make
+// the variants even would allocate per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Item {
-    /// A record that is a JSON object.
-    Event(Location, serde_json::Value),
+pub enum Item<'r> {
+    /// A record that is a JSON object, as the mapping reads it.
+    Event(Location, Record<'r>),
     /// Something that could not be read as an event; counted, never dropped.
     Malformed(Location, Malformed),
     /// A document that holds no events by design, with what it is (a
@@ -128,22 +132,22 @@ pub struct Files {
     pub skipped: Vec<(PathBuf, &'static str)>,
 }
 
-/// Which members of each record [`Item::Event`] holds.
+/// How each record is read into the [`Record`] of an [`Item::Event`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Members {
-    /// The whole record.
+    /// Straight into the [`Record`]: only the members the mapping reads are
+    /// built, borrowing their strings from the input; the rest is parsed
+    /// past. Applies to documents read into memory and to JSON Lines that
+    /// are valid UTF-8; others are read as with [`Members::All`].
     #[default]
-    All,
-    /// Only [`super::event::MAPPED_MEMBERS`], what the event mapping reads;
-    /// the rest is parsed past without being built. `responseElements` and
-    /// `additionalEventData` alone are a fifth to a quarter of real records'
-    /// bytes, and building a record was most of a replay's instructions.
-    /// Applies to documents read into memory and to JSON Lines that are
-    /// valid UTF-8; others are read whole. Every input yields the same
-    /// mappings and the same records reported malformed as with
-    /// [`Members::All`] (serde_json may word a syntax error inside a skipped
-    /// member differently).
     Mapped,
+    /// The whole record as a `serde_json::Value` first (checking all of it,
+    /// as a strict reader would: a number out of range anywhere refuses
+    /// the record), then the [`Record`] from it. Every input yields the
+    /// same records and the same malformed ones either way, but for that
+    /// check (and serde_json's wording of a syntax error inside a member
+    /// parsed past); tests compare the two.
+    All,
 }
 
 /// The log files under `paths`: files as given (a FIFO too: `<(zcat …)`),
@@ -227,15 +231,15 @@ impl Walk {
 ///
 /// # Errors
 /// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
-pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), ReadError> {
-    read_file_with(path, Members::All, sink)
+pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item<'_>)) -> Result<(), ReadError> {
+    read_file_with(path, Members::Mapped, sink)
 }
 
 /// [`read_file`], keeping `members` of each record.
 ///
 /// # Errors
 /// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
-pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item)) -> Result<(), ReadError> {
+pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item<'_>)) -> Result<(), ReadError> {
     let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
@@ -261,12 +265,12 @@ pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item))
 }
 
 /// Reads records from any buffered stream, detecting the format from its first bytes.
-pub fn read_stream(input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item)) {
-    read_stream_with(input, name, Members::All, sink);
+pub fn read_stream(input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item<'_>)) {
+    read_stream_with(input, name, Members::Mapped, sink);
 }
 
 /// [`read_stream`], keeping `members` of each record.
-pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
+pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item<'_>)) {
     let head: Vec<u8> = match input.fill_buf() {
         Ok(b) => b.iter().copied().skip_while(|c| c.is_ascii_whitespace()).take(32).collect(),
         Err(e) => {
@@ -364,7 +368,7 @@ fn read_document_within(
     mut input: impl Read,
     name: &str,
     members: Members,
-    sink: &mut dyn FnMut(Item),
+    sink: &mut dyn FnMut(Item<'_>),
     in_memory_limit: usize,
 ) {
     let (head, read_error) = read_head(&mut input, in_memory_limit);
@@ -428,23 +432,38 @@ struct Records<'a, 'b> {
     name: &'a str,
     index: usize,
     members: Members,
-    sink: &'b mut dyn FnMut(Item),
+    sink: &'b mut dyn FnMut(Item<'_>),
     /// The document was an object, and one with a `Records` member.
     object: bool,
     has_records: bool,
 }
 
 impl Records<'_, '_> {
-    fn push(&mut self, v: serde_json::Value) {
+    /// Hands on the next record, or what was found instead of one.
+    fn push(&mut self, record: Result<Record<'_>, &'static str>) {
         let at = Location { file: self.name.to_string(), index: self.index, line: None };
         self.index += 1;
-        if v.is_object() {
-            (self.sink)(Item::Event(at, v));
-        } else {
-            let found = crate::engine::policy::json::value_type_name(&v);
-            let why = Malformed::new(MalformedKind::NotAnObject, format!("record is not a JSON object but {found}"));
-            (self.sink)(Item::Malformed(at, why));
+        (self.sink)(event_or_malformed(at, record, "record"));
+    }
+}
+
+/// An [`Item::Event`], or an [`Item::Malformed`] saying what the `what`
+/// (record, line) was instead of an object.
+fn event_or_malformed<'r>(at: Location, record: Result<Record<'r>, &'static str>, what: &str) -> Item<'r> {
+    match record {
+        Ok(record) => Item::Event(at, record),
+        Err(found) => {
+            let why = Malformed::new(MalformedKind::NotAnObject, format!("{what} is not a JSON object but {found}"));
+            Item::Malformed(at, why)
         }
+    }
+}
+
+/// The record a whole `Value` holds, or what it is instead.
+fn record_of(v: &serde_json::Value) -> Result<Record<'_>, &'static str> {
+    match v.is_object() {
+        true => Ok(Record::from_value(v)),
+        false => Err(crate::engine::policy::json::value_type_name(v)),
     }
 }
 
@@ -489,16 +508,24 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
         f.write_str("an array of CloudTrail events")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let members = self.0.members;
-        while let Some(v) = seq.next_element_seed(RecordSeed(members))? {
-            self.0.push(v);
+        match self.0.members {
+            Members::Mapped => {
+                while let Some(record) = seq.next_element_seed(record_seed())? {
+                    self.0.push(record);
+                }
+            }
+            Members::All => {
+                while let Some(v) = seq.next_element::<serde_json::Value>()? {
+                    self.0.push(record_of(&v));
+                }
+            }
         }
         Ok(())
     }
 }
 
 /// JSON Lines: one event per line; a bad line is reported and reading goes on.
-fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item)) {
+fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item<'_>)) {
     let mut buf = Vec::new();
     let (mut line_no, mut index) = (0usize, 0usize);
     loop {
@@ -533,76 +560,20 @@ fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut 
         // As for documents: a line that is not UTF-8 is read whole, to fail as it would.
         let members = if std::str::from_utf8(&buf).is_ok() { members } else { Members::All };
         let mut de = serde_json::Deserializer::from_slice(&buf);
-        match RecordSeed(members).deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-            Ok(v) if v.is_object() => sink(Item::Event(at, v)),
-            Ok(v) => {
-                let found = crate::engine::policy::json::value_type_name(&v);
-                let why = Malformed::new(MalformedKind::NotAnObject, format!("line is not a JSON object but {found}"));
-                sink(Item::Malformed(at, why));
-            }
-            Err(e) => {
-                let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
-                sink(Item::Malformed(at, Malformed::new(kind, format!("invalid JSON: {e}"))));
-            }
+        let invalid = |e: serde_json::Error| {
+            let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
+            Item::Malformed(at.clone(), Malformed::new(kind, format!("invalid JSON: {e}")))
+        };
+        match members {
+            Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
+                Ok(record) => sink(event_or_malformed(at, record, "line")),
+                Err(e) => sink(invalid(e)),
+            },
+            Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+                Ok(v) => sink(event_or_malformed(at, record_of(&v), "line")),
+                Err(e) => sink(invalid(e)),
+            },
         }
-    }
-}
-
-/// One record as a `Value`, whole or with only the mapped members.
-struct RecordSeed(Members);
-
-impl<'de> DeserializeSeed<'de> for RecordSeed {
-    type Value = serde_json::Value;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
-        match self.0 {
-            Members::All => serde::Deserialize::deserialize(d),
-            Members::Mapped => d.deserialize_any(MappedRecord),
-        }
-    }
-}
-
-/// Builds an object of the mapped members only. Anything else is kept only
-/// as far as [`Records::push`] looks at it: its JSON type.
-struct MappedRecord;
-
-impl<'de> Visitor<'de> for MappedRecord {
-    type Value = serde_json::Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a CloudTrail record")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
-        let mut record = serde_json::Map::new();
-        while let Some(MemberName(name)) = map.next_key()? {
-            if super::event::MAPPED_MEMBERS.contains(&&*name) {
-                // A repeated member replaces the earlier value, as in a whole record.
-                record.insert(name.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(serde_json::Value::Object(record))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(serde_json::Value::Array(Vec::new()))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<serde_json::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<serde_json::Value, E> {
-        Ok(v.into())
     }
 }
 
@@ -678,31 +649,50 @@ mod tests {
     }
 
     #[test]
-    fn mapped_members_only() {
+    fn records_read_straight_equal_records_read_whole() {
         // An escaped name is the name it spells; a repeated member keeps the
-        // last value in the first place, as a whole record does.
+        // last value in the first place, as a whole record does, at the top
+        // and within parameters.
         let doc = r#"{"Records":[{"eventName":"A","additionalEventData":{"big":[1,2,3]},"event\u0053ource":"s3.amazonaws.com","eventName":"B","x":1},
-                      7, "s", [1], null, true, 1.5, {"requestParameters":{"k":"v"}}]}"#;
-        let items = items_of(doc, Members::Mapped);
-        assert_eq!(items.len(), 8, "{items:?}");
+                      7, "s", [1], null, true, 1.5,
+                      {"requestParameters":{"k":"v","j":[1,"x\"y",null,true],"k":"w"},"userIdentity":{"type":"IAMUser"},"userIdentity":5}]}"#;
+        let mut records = Vec::new();
+        read_stream_with(doc.as_bytes(), "t", Members::Mapped, &mut |item| {
+            if let Item::Event(_, r) = item {
+                let params = r.parameters.as_ref().and_then(|p| p.as_object());
+                let members: Vec<String> =
+                    params.into_iter().flat_map(|o| o.iter()).map(|(k, v)| format!("{k}={v:?}")).collect();
+                records.push((
+                    r.name.as_deref().map(str::to_string),
+                    r.source.as_deref().map(str::to_string),
+                    members,
+                    r.identity.is_some(),
+                ));
+            }
+        });
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0], (Some("B".into()), Some("s3.amazonaws.com".into()), vec![], false));
         assert_eq!(
-            items[0],
-            r#"Event(Location { file: "t", index: 0, line: None }, Object {"eventName": String("B"), "eventSource": String("s3.amazonaws.com")})"#
+            records[1].2,
+            [r#"k=String("w")"#, r#"j=Array([Number(Number(1)), String("x\"y"), Null, Bool(true)])"#],
+            "{records:?}"
         );
-        assert!(items[7].contains(r#"Object {"requestParameters": Object {"k": String("v")}}"#), "{items:?}");
-        // Records that are not objects are reported with the same type either way.
-        let whole = items_of(doc, Members::All);
-        for i in 1..7 {
-            assert!(items[i].starts_with("Malformed") && items[i] == whole[i], "{} vs {}", items[i], whole[i]);
-        }
+        assert!(!records[1].3, "a later userIdentity that is not an object replaces the earlier one");
+        // Everything, malformed records included, is the same read whole.
+        let (items, whole) = (items_of(doc, Members::Mapped), items_of(doc, Members::All));
+        assert_eq!(items.len(), 8, "{items:?}");
+        assert_eq!(items, whole);
+        assert!(items[1].contains("record is not a JSON object but a number"), "{items:?}");
         // JSON Lines too, with the same line numbers and errors.
         let lines = "{\"eventName\":\"A\",\"requestID\":\"r\"}\nnot json\n[2]\n";
         let (mapped, whole) = (items_of(lines, Members::Mapped), items_of(lines, Members::All));
-        assert_eq!(
-            mapped[0],
-            r#"Event(Location { file: "t", index: 0, line: Some(1) }, Object {"eventName": String("A")})"#
+        assert_eq!(mapped, whole);
+        assert!(
+            mapped[2].contains(
+                "line: Some(3) }, Malformed { kind: NotAnObject, message: \"line is not a JSON object but an array"
+            ),
+            "{mapped:?}"
         );
-        assert_eq!(mapped[1..], whole[1..]);
     }
 
     /// Yields `data`, then fails.

@@ -7,6 +7,7 @@
 
 use super::{fill, Rng, ACCOUNT};
 use crate::audit::cloudtrail::event::to_checks;
+use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
 use crate::engine::compile::CompiledPolicySet;
 use crate::engine::eval::{DecisionKind, Scratch};
@@ -149,7 +150,7 @@ fn event(actor: &Actor, scratch: &mut Scratch, rng: &mut Rng, i: usize) -> Value
     });
     // The outcome AWS would record: every check replay derives from this very
     // event must be allowed (so replay's reading of events is what is tested).
-    let allowed = match to_checks(&e) {
+    let allowed = match to_checks(&Record::from_value(&e)) {
         Ok(ev) => ev
             .checks
             .iter()
