@@ -389,6 +389,46 @@ enum Span {
     /// Start and length.
     Text(u32, u32),
     Spilled(usize),
+    /// A key name known when the program is built ([`StaticKey`]), not copied.
+    Static(&'static StaticKey),
+}
+
+/// A context key name known when the program is built (`aws:SourceIp`…),
+/// with its lower-cased form and print worked out then: a context stores it
+/// by reference ([`Context::push_static`]), copying and folding nothing.
+/// Readers that fill the same keys into every request (CloudTrail replay: a
+/// dozen per event) spent most of the context's cost copying their names.
+#[derive(Debug)]
+pub struct StaticKey {
+    name: &'static str,
+    lowered: &'static str,
+    print: u32,
+}
+
+impl StaticKey {
+    /// `name` and its ASCII lower-cased form; a `lowered` that is not that
+    /// form fails the build (in a `const`) or panics.
+    ///
+    /// ```
+    /// use iamsim::engine::request::StaticKey;
+    /// const SOURCE_IP: StaticKey = StaticKey::new("aws:SourceIp", "aws:sourceip");
+    /// assert_eq!(SOURCE_IP.name(), "aws:SourceIp");
+    /// ```
+    pub const fn new(name: &'static str, lowered: &'static str) -> StaticKey {
+        let (n, l) = (name.as_bytes(), lowered.as_bytes());
+        assert!(n.len() == l.len(), "`lowered` is not `name` in lower case");
+        let mut i = 0;
+        while i < n.len() {
+            assert!(n[i].to_ascii_lowercase() == l[i], "`lowered` is not `name` in lower case");
+            i += 1;
+        }
+        StaticKey { name, lowered, print: key_print(name) }
+    }
+
+    /// The key as given.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 impl Span {
@@ -397,6 +437,8 @@ impl Span {
         match self {
             Span::Text(start, len) => Span::Text(start.saturating_add(len), len),
             Span::Spilled(i) => Span::Spilled(i + 1),
+            // Both forms are in the key itself.
+            Span::Static(key) => Span::Static(key),
         }
     }
 }
@@ -415,10 +457,17 @@ enum Slot {
 /// its last and middle bytes with bit 5 set. Keys that differ in it differ;
 /// a lookup compares text only where it agrees (context keys often share a
 /// length, rarely all three).
-fn key_print(key: &str) -> u32 {
+const fn key_print(key: &str) -> u32 {
+    /// Byte `i` with bit 5 set (`0x20` past the end).
+    const fn at(b: &[u8], i: usize) -> u32 {
+        if i < b.len() {
+            (b[i] | 0x20) as u32
+        } else {
+            0x20
+        }
+    }
     let b = key.as_bytes();
-    let at = |i: usize| u32::from(b.get(i).copied().unwrap_or(0) | 0x20);
-    (key.len() as u32 & 0xffff) | at(b.len().wrapping_sub(1)) << 16 | at(b.len() / 2) << 24
+    (key.len() as u32 & 0xffff) | at(b, b.len().wrapping_sub(1)) << 16 | at(b, b.len() / 2) << 24
 }
 
 /// One key and its value.
@@ -554,6 +603,7 @@ impl Context {
         let copy = match span.next_copy() {
             Span::Text(start, len) => self.text.get_mut(start as usize..start as usize + len as usize),
             Span::Spilled(i) => self.spilled.get_mut(i).map(|s| &mut **s),
+            Span::Static(_) => None,
         };
         if let Some(copy) = copy {
             copy.make_ascii_lowercase();
@@ -563,13 +613,17 @@ impl Context {
 
     /// The lower-cased copy of the key at `span` ([`Context::key_span`]).
     fn lowered_key(&self, span: Span) -> &str {
-        self.text_of(span.next_copy())
+        match span {
+            Span::Static(key) => key.lowered,
+            _ => self.text_of(span.next_copy()),
+        }
     }
 
     fn text_of(&self, span: Span) -> &str {
         match span {
             Span::Text(start, len) => self.text.get(start as usize..start as usize + len as usize).unwrap_or_default(),
             Span::Spilled(i) => self.spilled.get(i).map_or("", |s| s),
+            Span::Static(key) => key.name,
         }
     }
 
@@ -607,6 +661,24 @@ impl Context {
         match self.index.as_mut() {
             Some(index) => {
                 index.insert(key.to_ascii_lowercase().into(), u32::try_from(at).unwrap_or(u32::MAX));
+            }
+            None if self.entries.len() > INDEXED_FROM => self.build_index(),
+            None => {}
+        }
+    }
+
+    /// Appends `key` with `value`, storing the key by reference. For a
+    /// reader filling a fresh context with keys it names once each: `key`
+    /// is not searched for (a debug build checks it is not there yet).
+    pub fn push_static(&mut self, key: &'static StaticKey, value: ContextEntry<'_>) {
+        debug_assert!(self.position(key.name, false).is_none(), "{} pushed twice", key.name);
+        let slot = self.slot_of(value);
+        self.prints.push(key.print);
+        self.entries.push(Entry { key: Span::Static(key), slot });
+        let at = self.entries.len() - 1;
+        match self.index.as_mut() {
+            Some(index) => {
+                index.insert(key.lowered.into(), u32::try_from(at).unwrap_or(u32::MAX));
             }
             None if self.entries.len() > INDEXED_FROM => self.build_index(),
             None => {}
@@ -928,6 +1000,42 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key stored by reference reads, compares, is replaced and is
+    /// dropped like a copied one.
+    #[test]
+    fn static_keys_read_like_copied_ones() {
+        static IP: StaticKey = StaticKey::new("aws:SourceIp", "aws:sourceip");
+        let mut by_ref = Context::open_world();
+        by_ref.push_static(&IP, ContextEntry::Single("10.0.0.1"));
+        let mut copied = Context::open_world();
+        copied.insert_entry("aws:SourceIp", ContextEntry::Single("10.0.0.1"));
+        assert_eq!(by_ref, copied);
+        assert_eq!(by_ref.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["aws:SourceIp"]);
+        for key in ["aws:SourceIp", "AWS:SOURCEIP"] {
+            assert_eq!(by_ref.get(key), Some(ContextEntry::Single("10.0.0.1")), "{key}");
+        }
+        assert_eq!(by_ref.get_lowered("aws:sourceip"), Some(ContextEntry::Single("10.0.0.1")));
+        let mark = by_ref.mark();
+        by_ref.insert_entry("aws:RequestedRegion", ContextEntry::Single("eu-west-1"));
+        by_ref.insert_entry("AWS:sourceip", ContextEntry::Absent);
+        assert_eq!((by_ref.len(), by_ref.get("aws:sourceip")), (2, Some(ContextEntry::Absent)));
+        by_ref.truncate(mark);
+        assert_eq!((by_ref.len(), by_ref.get("aws:requestedregion")), (1, None));
+        // Past the index threshold, static keys are indexed too.
+        let mut big = Context::open_world();
+        for i in 0..INDEXED_FROM + 1 {
+            big.insert_entry(&format!("k{i}"), ContextEntry::Single("v"));
+        }
+        big.push_static(&IP, ContextEntry::Single("10.0.0.2"));
+        assert_eq!(big.get("AWS:SourceIP"), Some(ContextEntry::Single("10.0.0.2")));
+    }
+
+    #[test]
+    #[should_panic(expected = "not `name` in lower case")]
+    fn a_static_key_lowered_wrong_is_refused() {
+        let _ = StaticKey::new("aws:SourceIp", "aws:sourceIp");
+    }
 
     #[test]
     fn parses_principals() {

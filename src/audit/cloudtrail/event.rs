@@ -252,28 +252,49 @@ pub fn context_of(v: &Record<'_>, principal: &Principal) -> Context {
     c
 }
 
+/// The keys [`event_context`] fills, as stored keys ([`StaticKey`]): every
+/// event sets a dozen of them.
+mod keys {
+    use crate::engine::request::StaticKey;
+    pub static CURRENT_TIME: StaticKey = StaticKey::new("aws:CurrentTime", "aws:currenttime");
+    pub static EPOCH_TIME: StaticKey = StaticKey::new("aws:EpochTime", "aws:epochtime");
+    pub static REQUESTED_REGION: StaticKey = StaticKey::new("aws:RequestedRegion", "aws:requestedregion");
+    pub static SOURCE_IP: StaticKey = StaticKey::new("aws:SourceIp", "aws:sourceip");
+    pub static SOURCE_VPCE: StaticKey = StaticKey::new("aws:SourceVpce", "aws:sourcevpce");
+    pub static VPC_SOURCE_IP: StaticKey = StaticKey::new("aws:VpcSourceIp", "aws:vpcsourceip");
+    pub static USER_ID: StaticKey = StaticKey::new("aws:userid", "aws:userid");
+    pub static USER_AGENT: StaticKey = StaticKey::new("aws:UserAgent", "aws:useragent");
+    pub static SECURE_TRANSPORT: StaticKey = StaticKey::new("aws:SecureTransport", "aws:securetransport");
+    pub static MFA_PRESENT: StaticKey = StaticKey::new("aws:MultiFactorAuthPresent", "aws:multifactorauthpresent");
+    pub static TOKEN_ISSUE_TIME: StaticKey = StaticKey::new("aws:TokenIssueTime", "aws:tokenissuetime");
+    pub static SOURCE_IDENTITY: StaticKey = StaticKey::new("aws:SourceIdentity", "aws:sourceidentity");
+    pub static VIA_AWS_SERVICE: StaticKey = StaticKey::new("aws:ViaAWSService", "aws:viaawsservice");
+}
+
 /// Fills `c` (emptied first) with the event's context.
 fn event_context(e: &Record<'_>, principal: &Principal, c: &mut Context) {
     c.reset_open_world();
     // Each key below is inserted once.
     use ContextEntry::Single as single;
     if let Some(t) = e.time.as_deref() {
-        c.insert_entry("aws:CurrentTime", single(t));
+        c.push_static(&keys::CURRENT_TIME, single(t));
         if let Some(ms) = crate::engine::policy::parse_date(t) {
-            c.insert_entry("aws:EpochTime", single(itoa::Buffer::new().format(ms / 1000)));
+            c.push_static(&keys::EPOCH_TIME, single(itoa::Buffer::new().format(ms / 1000)));
         }
     }
     if let Some(r) = e.region.as_deref() {
-        c.insert_entry("aws:RequestedRegion", single(r));
+        c.push_static(&keys::REQUESTED_REGION, single(r));
     }
     match (e.source_ip.as_deref(), e.vpc_endpoint.as_deref()) {
-        (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => c.insert_entry("aws:SourceIp", single(ip)),
+        (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => {
+            c.push_static(&keys::SOURCE_IP, single(ip))
+        }
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.insert_entry("aws:SourceIp", ContextEntry::Absent);
-            c.insert_entry("aws:SourceVpce", single(vpce));
+            c.push_static(&keys::SOURCE_IP, ContextEntry::Absent);
+            c.push_static(&keys::SOURCE_VPCE, single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::engine::policy::parse_ip(ip).is_some()) {
-                c.insert_entry("aws:VpcSourceIp", single(ip));
+                c.push_static(&keys::VPC_SOURCE_IP, single(ip));
             }
         }
         _ => {} // a service name or "AWS Internal": unknown
@@ -281,36 +302,36 @@ fn event_context(e: &Record<'_>, principal: &Principal, c: &mut Context) {
     let none = Identity::default();
     let id = e.identity.as_ref().unwrap_or(&none);
     if let Some(pid) = id.principal_id.as_deref() {
-        c.insert_entry("aws:userid", single(pid));
+        c.push_static(&keys::USER_ID, single(pid));
     }
     if let Some(ua) = e.user_agent.as_deref() {
-        c.insert_entry("aws:UserAgent", single(ua));
+        c.push_static(&keys::USER_AGENT, single(ua));
     }
     if e.tls {
-        c.insert_entry("aws:SecureTransport", single("true"));
+        c.push_static(&keys::SECURE_TRANSPORT, single("true"));
     }
     let temporary = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA")) || id.has_attributes();
     // Long-term access keys never carry these keys (§5.3, §8.4).
     let long_term = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("AKIA"));
     match id.mfa_authenticated() {
-        Some(m) if temporary => c.insert_entry("aws:MultiFactorAuthPresent", single(m)),
-        _ if long_term => c.insert_entry("aws:MultiFactorAuthPresent", ContextEntry::Absent),
+        Some(m) if temporary => c.push_static(&keys::MFA_PRESENT, single(m)),
+        _ if long_term => c.push_static(&keys::MFA_PRESENT, ContextEntry::Absent),
         _ => {}
     }
     match id.creation_date() {
-        Some(t) => c.insert_entry("aws:TokenIssueTime", single(t)),
-        None if long_term => c.insert_entry("aws:TokenIssueTime", ContextEntry::Absent),
+        Some(t) => c.push_static(&keys::TOKEN_ISSUE_TIME, single(t)),
+        None if long_term => c.push_static(&keys::TOKEN_ISSUE_TIME, ContextEntry::Absent),
         None => {}
     }
     if let Some(s) = id.source_identity() {
-        c.insert_entry("aws:SourceIdentity", single(s));
+        c.push_static(&keys::SOURCE_IDENTITY, single(s));
     }
     match id.invoked_by.as_deref() {
         Some("AWS Internal") => {}
         Some(_) if !matches!(principal, Principal::Service { .. }) => {
-            c.insert_entry("aws:ViaAWSService", single("true"))
+            c.push_static(&keys::VIA_AWS_SERVICE, single("true"))
         }
-        None => c.insert_entry("aws:ViaAWSService", single("false")),
+        None => c.push_static(&keys::VIA_AWS_SERVICE, single("false")),
         _ => {}
     }
     if matches!(e.source.as_deref(), Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
