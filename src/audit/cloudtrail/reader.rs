@@ -372,23 +372,30 @@ fn read_document_within(
     in_memory_limit: usize,
 ) {
     let (head, read_error) = read_head(&mut input, in_memory_limit);
-    // Skipped members are not checked for UTF-8 by serde_json: a document
-    // that is not valid UTF-8 is read whole, so that it fails as it would
-    // have (and a large one, streamed and not checked ahead, always is).
-    let members = match members {
-        Members::Mapped if head.len() <= in_memory_limit && std::str::from_utf8(&head).is_ok() => Members::Mapped,
+    // Checked for UTF-8 once, a document is parsed as text: serde_json then
+    // checks no string again (a fifth of reading's instructions otherwise).
+    // Skipped members are not checked by serde_json at all: a document that
+    // is not valid UTF-8 is read whole, so that it fails as it would have
+    // (and a large one, streamed and not checked ahead, always is).
+    let text = if head.len() <= in_memory_limit { std::str::from_utf8(&head).ok() } else { None };
+    let members = match (members, text) {
+        (Members::Mapped, Some(_)) => Members::Mapped,
         _ => Members::All,
     };
     let mut state = Records { name, index: 0, members, sink, object: false, has_records: false };
+    let in_memory = |state: &mut Records<'_, '_>| match text {
+        Some(text) => records(serde_json::Deserializer::from_str(text), state),
+        None => records(serde_json::Deserializer::from_slice(&head), state),
+    };
     let result = match read_error {
         // The records before the failure still count; the read error is
         // what is reported, unless the text was malformed before it (not
         // merely cut short by it).
-        Some(e) => match records(serde_json::Deserializer::from_slice(&head), &mut state) {
+        Some(e) => match in_memory(&mut state) {
             Err(malformed) if !malformed.is_eof() => Err(malformed),
             _ => Err(serde_json::Error::io(e)),
         },
-        None if head.len() <= in_memory_limit => records(serde_json::Deserializer::from_slice(&head), &mut state),
+        None if head.len() <= in_memory_limit => in_memory(&mut state),
         None => {
             let rest = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(input));
             records(serde_json::Deserializer::from_reader(rest), &mut state)
@@ -557,23 +564,35 @@ fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut 
         }
         let at = Location { file: name.to_string(), index, line: Some(line_no) };
         index += 1;
-        // As for documents: a line that is not UTF-8 is read whole, to fail as it would.
-        let members = if std::str::from_utf8(&buf).is_ok() { members } else { Members::All };
-        let mut de = serde_json::Deserializer::from_slice(&buf);
-        let invalid = |e: serde_json::Error| {
-            let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
-            Item::Malformed(at.clone(), Malformed::new(kind, format!("invalid JSON: {e}")))
-        };
-        match members {
-            Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
-                Ok(record) => sink(event_or_malformed(at, record, "line")),
-                Err(e) => sink(invalid(e)),
-            },
-            Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-                Ok(v) => sink(event_or_malformed(at, record_of(&v), "line")),
-                Err(e) => sink(invalid(e)),
-            },
+        // As for documents: a line that is not UTF-8 is read whole, to fail
+        // as it would; one that is is parsed as text.
+        match std::str::from_utf8(&buf) {
+            Ok(text) => read_line_with(serde_json::Deserializer::from_str(text), members, at, sink),
+            Err(_) => read_line_with(serde_json::Deserializer::from_slice(&buf), Members::All, at, sink),
         }
+    }
+}
+
+/// Hands on the item one JSON Lines line holds.
+fn read_line_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    members: Members,
+    at: Location,
+    sink: &mut dyn FnMut(Item<'_>),
+) {
+    let invalid = |e: serde_json::Error| {
+        let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
+        Item::Malformed(at.clone(), Malformed::new(kind, format!("invalid JSON: {e}")))
+    };
+    match members {
+        Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
+            Ok(record) => sink(event_or_malformed(at, record, "line")),
+            Err(e) => sink(invalid(e)),
+        },
+        Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+            Ok(v) => sink(event_or_malformed(at, record_of(&v), "line")),
+            Err(e) => sink(invalid(e)),
+        },
     }
 }
 
