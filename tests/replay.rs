@@ -951,10 +951,19 @@ fn resource_policies_from_config_and_the_cli() {
         serde_json::json!({"resourceType": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}"),
             "awsAccountId": account, "supplementaryConfiguration": {"BucketPolicy": {"policyText": policy}}})
     };
+    // A queue that records no `Policy` attribute has none; a key policy
+    // from the item's supplementaryConfiguration grants on its own.
+    let key = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    let key_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/dave"}, "Action": "kms:Decrypt", "Resource": "*"}]});
     let snapshot = serde_json::json!({"fileVersion": "1.0", "configurationItems": [
         item("granted", "111122223333", grant("granted").into()),
         item("closed", "111122223333", serde_json::Value::Null),
-        item("theirs", "444455556666", grant("theirs").into())]});
+        item("theirs", "444455556666", grant("theirs").into()),
+        {"resourceType": "AWS::SQS::Queue", "ARN": "arn:aws:sqs:us-east-1:111122223333:quiet",
+         "awsAccountId": "111122223333", "configuration": {"DelaySeconds": "0"}},
+        {"resourceType": "AWS::KMS::Key", "ARN": key, "awsAccountId": "111122223333",
+         "supplementaryConfiguration": {"KeyRotationStatus": false, "Policy": key_policy.to_string()}}]});
     let snapshot = write(dir, "snapshot.json", &snapshot.to_string());
     let queue = "arn:aws:sqs:us-east-1:111122223333:jobs";
     let sqs_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -973,7 +982,15 @@ fn resource_policies_from_config_and_the_cli() {
             "SendMessage",
             serde_json::json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/111122223333/jobs"}),
             false,
-        );
+        )
+        + &dave_event(
+            "e-quiet",
+            "sqs.amazonaws.com",
+            "SendMessage",
+            serde_json::json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/111122223333/quiet"}),
+            false,
+        )
+        + &dave_event("e-key", "kms.amazonaws.com", "Decrypt", serde_json::json!({"keyId": key}), false);
     let events = write(dir, "events.jsonl", &events);
     let (r, lines) = replay_lines(
         dir,
@@ -988,5 +1005,7 @@ fn resource_policies_from_config_and_the_cli() {
     // The bucket policy grants, but dave's own policies do not: across accounts both must.
     assert_eq!(decided("e-theirs"), ("implicitDeny", "would_break"));
     assert_eq!(decided("e-queue"), ("allowed", "-"));
+    assert_eq!(decided("e-quiet"), ("implicitDeny", "would_break"));
+    assert_eq!(decided("e-key"), ("allowed", "-"));
     assert_eq!(r["breakage"]["would_break_unless"], 0, "{}", r["would_break_unless"]);
 }
