@@ -7,17 +7,25 @@
 
 use iamsim::engine::eval::{reference_decide, DecisionKind, Scratch};
 use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
-use iamsim::engine::request::{Context, ContextValue, Principal, Request};
+use iamsim::engine::request::{Context, ContextValue, Principal, Request, RequestTime};
 use iamsim::CompiledPolicySet;
 
 const ALLOW_ALL: &str = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
 
 fn decide(deny: &str, resource: &str, context: Context) -> (DecisionKind, Vec<String>, Vec<String>) {
+    decide_as(Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap(), deny, resource, context)
+}
+
+fn decide_as(
+    principal: Principal,
+    deny: &str,
+    resource: &str,
+    context: Context,
+) -> (DecisionKind, Vec<String>, Vec<String>) {
     let doc = format!(r#"{{"Version":"2012-10-17","Statement":[{ALLOW_ALL},{deny}]}}"#);
     let policy = parse_policy(doc.as_bytes(), "failsafe", PolicyKind::Identity).unwrap();
     let set = PolicySet { identity: vec![policy], ..PolicySet::default() };
-    let mut req =
-        Request::new(Principal::parse("arn:aws:iam::111122223333:user/alice").unwrap(), "s3:GetObject", resource);
+    let mut req = Request::new(principal, "s3:GetObject", resource);
     req.context = context;
     let compiled = CompiledPolicySet::compile(set.clone()).unwrap();
     let d = compiled.decide(&req, &mut Scratch::new(&compiled));
@@ -227,4 +235,106 @@ fn deep_guardrail_chains_need_every_level() {
         let d = reference_decide(&too_deep, &Request::new(alice.clone(), "s3:GetObject", object));
         assert_eq!(d.kind, DecisionKind::ImplicitDeny, "{scps} SCP / {rcps} RCP levels");
     }
+}
+
+/// Keys AWS sends with every request ("AWS global condition context keys",
+/// Availability) are never absent: a closed-world request (simulate, eval)
+/// that does not give one holds it unknown, so a Deny conditioned on it is
+/// indeterminate, not silently skipped. The time keys are given "now" by
+/// simulate and eval; the principal's keys are derived where its ARN tells
+/// them (the root user's `aws:userid` is its account). A key AWS sends only
+/// sometimes (`aws:SourceVpc`) is still absent when not given.
+#[test]
+fn keys_aws_always_sets_are_never_absent() {
+    let deny = |op: &str, key: &str, value: &str| {
+        format!(r#"{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"{op}":{{"{key}":"{value}"}}}}}}"#)
+    };
+    let unknown = |key: &str| (DecisionKind::Indeterminate, vec![], vec![key.to_string()]);
+    let cases = [
+        (deny("DateGreaterThan", "aws:CurrentTime", "2020-01-01T00:00:00Z"), "aws:currenttime"),
+        (deny("NumericGreaterThan", "aws:EpochTime", "1577836800"), "aws:epochtime"),
+        (deny("Bool", "aws:SecureTransport", "false"), "aws:securetransport"),
+        (deny("StringNotEquals", "aws:RequestedRegion", "eu-west-1"), "aws:requestedregion"),
+        (deny("Bool", "aws:ViaAWSService", "false"), "aws:viaawsservice"),
+        (deny("StringEquals", "aws:userid", "AIDAEXAMPLE"), "aws:userid"),
+    ];
+    for (d, key) in &cases {
+        assert_eq!(decide(d, "*", Context::new()), unknown(key), "{d}");
+    }
+    // Given, they decide; the time keys as simulate and eval give them.
+    let mut now = Context::new();
+    now.set_request_time(&RequestTime::now());
+    assert_eq!(decide(&cases[0].0, "*", now.clone()).0, DecisionKind::ExplicitDeny);
+    assert_eq!(decide(&cases[1].0, "*", now).0, DecisionKind::ExplicitDeny);
+    let tls = closed_with(&[("aws:SecureTransport", ContextValue::Single("true".into()))]);
+    assert_eq!(decide(&cases[2].0, "*", tls).0, DecisionKind::Allowed);
+    // The root user's aws:userid is its account id (identity policies do
+    // not govern the root user, so this is read off the request).
+    let root = Request::new(Principal::parse("111122223333").unwrap(), "s3:GetObject", "*");
+    assert_eq!(root.lookup("aws:userid"), Some(iamsim::engine::request::Value::Single("111122223333")));
+    // Sent only through a VPC endpoint: absent, the lacking key reported.
+    let vpc = deny("StringEquals", "aws:SourceVpc", "vpc-1");
+    assert_eq!(decide(&vpc, "*", Context::new()), (DecisionKind::Allowed, vec!["aws:sourcevpc".into()], vec![]));
+}
+
+/// A role session's ARN does not carry the role's path. Named by its
+/// session ARN alone, the role's `aws:PrincipalArn` is unknown, so a Deny
+/// on a path pattern is indeterminate rather than missed by assuming `/`;
+/// with the role ARN known (a CloudTrail session issuer, or the role ARN
+/// given as the principal) it decides.
+#[test]
+fn a_sessions_role_path_is_never_assumed() {
+    let deny = r#"{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/admin/*"}}}"#;
+    let session = "arn:aws:sts::111122223333:assumed-role/ops/s1";
+    let unknown = (DecisionKind::Indeterminate, vec![], vec!["aws:principalarn".to_string()]);
+    assert_eq!(decide_as(Principal::parse(session).unwrap(), deny, "*", Context::new()), unknown);
+    let with_role = |arn: &str| Principal::parse_with_role(session, Some(arn)).unwrap();
+    let at_admin = with_role("arn:aws:iam::111122223333:role/admin/ops");
+    assert_eq!(decide_as(at_admin, deny, "*", Context::new()).0, DecisionKind::ExplicitDeny);
+    let at_root = with_role("arn:aws:iam::111122223333:role/ops");
+    assert_eq!(decide_as(at_root, deny, "*", Context::new()).0, DecisionKind::Allowed);
+    let role = Principal::parse("arn:aws:iam::111122223333:role/admin/ops").unwrap();
+    assert_eq!(decide_as(role, deny, "*", Context::new()).0, DecisionKind::ExplicitDeny);
+}
+
+/// A role session's principal tags are its session tags over its role's
+/// (semantics doc §8.6). Replay cannot read session tags from the log, so
+/// for a session they stay unknown: a Deny on `aws:PrincipalTag` is not
+/// settled by the role's tags alone (the session may carry other values).
+/// An IAM user's tags are its principal tags, and decide.
+#[test]
+fn session_tags_are_unknown_never_the_roles_alone() {
+    use iamsim::audit::cloudtrail::record::Record;
+    use iamsim::audit::inventory::Inventory;
+    use iamsim::audit::replay::Replayer;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"},
+        {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"red"}}}]}"#;
+    let details = format!(
+        r#"{{"UserDetailList":[{{"UserName":"u","Arn":"arn:aws:iam::111122223333:user/u","Tags":[{{"Key":"team","Value":"red"}}],
+             "UserPolicyList":[{{"PolicyName":"p","PolicyDocument":{policy}}}]}}],
+           "RoleDetailList":[{{"RoleName":"app","Arn":"arn:aws:iam::111122223333:role/app","Tags":[{{"Key":"team","Value":"red"}}],
+             "RolePolicyList":[{{"PolicyName":"p","PolicyDocument":{policy}}}]}}]}}"#
+    );
+    let mut inventory = Inventory::new();
+    inventory.load(details.as_bytes(), "details.json", None).unwrap();
+    let mut replayer = Replayer::new(inventory, Vec::new(), Default::default());
+    let event = |identity: serde_json::Value| {
+        serde_json::json!({"eventVersion": "1.08", "eventType": "AwsApiCall", "eventID": "e",
+            "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1",
+            "userIdentity": identity})
+    };
+    let user = event(serde_json::json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u",
+        "accountId": "111122223333", "principalId": "AIDAEXAMPLE"}));
+    let session =
+        event(serde_json::json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s",
+        "accountId": "111122223333", "principalId": "AROAEXAMPLE:s", "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app"},
+                           "attributes": {"mfaAuthenticated": "false", "creationDate": "2026-11-01T00:00:00Z"}}}));
+    replayer.set_want_lines(true);
+    let decided = |replayer: &mut Replayer, e: &serde_json::Value| {
+        let lines = replayer.event(&Record::from_value(e));
+        lines.iter().map(|l| (l.decision, l.unknown_context_keys.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(decided(&mut replayer, &user), [("allowed", vec![])]);
+    assert_eq!(decided(&mut replayer, &session), [("indeterminate", vec!["aws:principaltag/team".to_string()])]);
 }

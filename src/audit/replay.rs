@@ -1008,7 +1008,10 @@ impl Replayer {
         // check completes with its action and resource (no per-check copies).
         let mut request =
             Request { principal, action: String::new(), resource: String::new(), resource_account: None, context };
-        if let Some(id) = identity {
+        // An IAM user's tags are its principal tags. A session's are its
+        // session tags over its role's (semantics doc §8.6): the log does
+        // not say them, so they stay unknown, never the role's alone.
+        if let (Some(id), Principal::User { .. }) = (identity, &request.principal) {
             add_principal_tags(&mut request.context, id);
         }
         let mut lines = Vec::new();
@@ -1663,8 +1666,8 @@ fn unused_by(id: &crate::audit::inventory::Identity, owner: &OwnerState, catalog
     }
 }
 
-/// Principal tags are known from the inventory: listed tags have values,
-/// others are absent (closed world for this one prefix).
+/// An IAM user's principal tags are known from the inventory: listed tags
+/// have values, others are absent (closed world for this one prefix).
 fn add_principal_tags(context: &mut crate::engine::request::Context, identity: &crate::audit::inventory::Identity) {
     const PREFIX: &str = "aws:PrincipalTag/";
     // One key buffer for all of the principal's tags (not one `format!` each).

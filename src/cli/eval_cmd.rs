@@ -9,7 +9,7 @@ use iamsim::engine::compile::CompiledPolicySet;
 use iamsim::engine::eval::batch::with_thread_scratch;
 use iamsim::engine::eval::Scratch;
 use iamsim::engine::policy::PolicySet;
-use iamsim::engine::request::Request;
+use iamsim::engine::request::{Request, RequestTime};
 use rayon::prelude::*;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
@@ -27,6 +27,7 @@ pub fn parse_request_line(line: &str) -> Result<Request, String> {
 
 fn eval_line(
     set: &CompiledPolicySet,
+    now: &RequestTime,
     scratch: &mut Scratch,
     line_no: usize,
     line: &Result<Vec<u8>, usize>,
@@ -36,7 +37,9 @@ fn eval_line(
         .map_err(|n| format!("line of {n} bytes is over the {} MiB limit", iamsim::audit::lines::MAX_LINE_BYTES >> 20))
         .and_then(|l| std::str::from_utf8(l).map_err(|_| "line is not valid UTF-8".to_string()))
         .and_then(parse_request_line)
-        .map(|req| {
+        .map(|mut req| {
+            // AWS sets the request time in every request: the run's start, unless given.
+            req.context.set_request_time(now);
             let d = set.decide(&req, scratch);
             output::result_line(set, &req, &d)
         });
@@ -52,6 +55,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let set = PolicySet::from_bundle(&bytes, &args.bundle.display().to_string())?;
     load::warn_dead_actions(set.policies().map(|(_, _, p)| p));
     let compiled = CompiledPolicySet::compile(set)?;
+    let now = RequestTime::now();
     let threads = super::thread_count(args.threads)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
     let mut input: Box<dyn BufRead + Send> = if args.requests == "-" {
@@ -119,7 +123,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode, CliError> {
                 .par_chunks(256)
                 .flat_map_iter(|lines| {
                     with_thread_scratch(&compiled, |s| {
-                        lines.iter().map(|(n, line)| eval_line(&compiled, s, *n, line)).collect::<Vec<_>>()
+                        lines.iter().map(|(n, line)| eval_line(&compiled, &now, s, *n, line)).collect::<Vec<_>>()
                     })
                 })
                 .collect()

@@ -4,7 +4,7 @@ use super::{load, output, CliError, Format};
 use iamsim::engine::compile::CompiledPolicySet;
 use iamsim::engine::eval::Scratch;
 use iamsim::engine::policy::{PolicyKind, PolicySet};
-use iamsim::engine::request::{Context, Principal, Request};
+use iamsim::engine::request::{Context, Principal, Request, RequestTime};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,11 +94,13 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         organization: Default::default(),
     };
     let principal = Principal::parse(&args.principal).map_err(|e| CliError::new(format!("--principal: {e}")))?;
-    let context = match &args.context {
+    let mut context = match &args.context {
         None => Context::new(),
         // Read from the text: a key given twice is refused, not merged.
         Some(text) => Context::from_json_text(text).map_err(|e| CliError::new(format!("--context: {e}")))?,
     };
+    // AWS sets the request time in every request: now, unless given.
+    context.set_request_time(&RequestTime::now());
     if let Some(acct) = &args.resource_account {
         if !iamsim::engine::request::is_account_id(acct) {
             return Err(CliError::new(format!("--resource-account: `{acct}` is not a 12-digit account id")));

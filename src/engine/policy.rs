@@ -28,4 +28,4 @@ pub use parse::{
 };
 pub use principal::PrincipalValue;
 pub use set::{KeyId, Layer, Organization, PolicySet, Shape, StatementRef};
-pub use values::{parse_date, parse_ip, Instant};
+pub use values::{format_date, parse_date, parse_ip, Instant};

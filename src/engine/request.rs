@@ -124,6 +124,11 @@ pub enum Principal {
         role_arn: String,
         /// `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
         session_arn: String,
+        /// Whether `role_arn` carries the role's real path. A session ARN
+        /// does not say it: a role rebuilt from one is at `/` as far as
+        /// anyone knows, and `aws:PrincipalArn` is then unknown, not
+        /// guessed (a Deny on a path pattern must not silently miss it).
+        role_path_known: bool,
     },
     /// An STS federated-user session (GetFederationToken).
     FederatedUser {
@@ -141,6 +146,43 @@ pub enum Principal {
     },
     /// An unauthenticated caller.
     Anonymous,
+}
+
+/// Keys AWS puts in the context of every request, lower-cased, beside the
+/// principal's ([`Principal`]'s `aws:PrincipalArn`, `aws:userid`…): "This
+/// key is always included in the request context" in each key's
+/// Availability ("AWS global condition context keys",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>;
+/// API Gateway's table of the keys it receives lists the time keys with no
+/// criteria, <https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-aws-condition-keys.html>).
+/// A request that does not give one holds it unknown, even in a closed
+/// world: read as absent, a Deny conditioned on it would silently not apply.
+/// `simulate` and `eval` give the time keys ([`Context::set_request_time`]).
+pub const ALWAYS_SET: &[&str] =
+    &["aws:currenttime", "aws:epochtime", "aws:securetransport", "aws:requestedregion", "aws:viaawsservice"];
+
+/// A request time as `aws:CurrentTime` and `aws:EpochTime` hold it, written
+/// once for the many requests of a run ([`Context::set_request_time`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestTime {
+    iso: String,
+    epoch: String,
+}
+
+impl RequestTime {
+    /// `epoch_seconds` after 1970-01-01T00:00:00Z.
+    pub fn at(epoch_seconds: i64) -> RequestTime {
+        RequestTime {
+            iso: crate::engine::policy::format_date(epoch_seconds),
+            epoch: itoa::Buffer::new().format(epoch_seconds).to_string(),
+        }
+    }
+
+    /// The system clock's time (the epoch if the clock is before it).
+    pub fn now() -> RequestTime {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        RequestTime::at(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
 }
 
 /// Session name given to a principal named by its role ARN.
@@ -213,6 +255,7 @@ impl Principal {
                     role_arn: t.to_string(),
                     role_name,
                     account,
+                    role_path_known: true,
                 })
             }
             ("sts", Some(("assumed-role", rest))) => {
@@ -225,6 +268,7 @@ impl Principal {
                         Some(given) => given.to_string(),
                         None => format!("arn:{partition}:iam::{account}:role/{role_name}"),
                     },
+                    role_path_known: role_arn.is_some(),
                     role_name: role_name.to_string(),
                     session_arn: t.to_string(),
                     account,
@@ -292,30 +336,49 @@ impl Principal {
         }
     }
 
-    /// Keys AWS always sets from the principal (§8.4), lower-cased; used when the
-    /// request context does not give them. `None` = not a principal key;
-    /// `Some(None)` = a principal key this principal does not have (definitely absent).
-    fn derived(&self, key: &str) -> Option<Option<&str>> {
-        Some(match key {
-            "aws:principalarn" => self.principal_arn(),
-            "aws:principalaccount" => match self {
+    /// Keys AWS sets from the principal (§8.4; values per principal type:
+    /// "IAM policy elements: Variables and tags",
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>),
+    /// lower-cased; used when the request context does not give them. `None`
+    /// = not a principal key; `Some(None)` = a principal key this principal
+    /// does not have (definitely absent); `Some(Some(Value::Unknown))` = one
+    /// it has whose value cannot be told from the principal alone.
+    fn derived(&self, key: &str) -> Option<Option<Value<'_>>> {
+        fn known(v: Option<&str>) -> Option<Option<Value<'_>>> {
+            Some(v.map(Value::Single))
+        }
+        match key {
+            "aws:principalarn" => match self {
+                Principal::RoleSession { role_path_known: false, .. } => Some(Some(Value::Unknown)),
+                _ => known(self.principal_arn()),
+            },
+            "aws:principalaccount" => known(match self {
                 Principal::Anonymous => Some("anonymous"),
                 _ => self.account(),
-            },
-            "aws:principaltype" => Some(self.principal_type()),
-            "aws:username" => match self {
+            }),
+            "aws:principaltype" => known(Some(self.principal_type())),
+            "aws:username" => known(match self {
                 Principal::User { name, .. } => Some(name),
                 _ => None,
-            },
+            }),
             "aws:principalisawsservice" => {
-                Some(if matches!(self, Principal::Service { .. }) { "true" } else { "false" })
+                known(Some(if matches!(self, Principal::Service { .. }) { "true" } else { "false" }))
             }
-            "aws:principalservicename" => match self {
+            "aws:principalservicename" => known(match self {
                 Principal::Service { name } => Some(name),
                 _ => None,
+            }),
+            // The root user's is its account; a user's or role's holds its
+            // unique id (`AIDA…`, `AROA…:session`), which an ARN does not
+            // tell; a federated user's (`account:name`) is left unknown too.
+            "aws:userid" => match self {
+                Principal::Root { account, .. } => known(Some(account)),
+                Principal::Anonymous => known(Some("anonymous")),
+                Principal::Service { .. } => known(None),
+                _ => Some(Some(Value::Unknown)),
             },
-            _ => return None,
-        })
+            _ => None,
+        }
     }
 }
 
@@ -778,6 +841,43 @@ impl Context {
         self.insert(key, value);
     }
 
+    /// Gives `aws:CurrentTime` and `aws:EpochTime` the time `at` unless the
+    /// context gives either already (in any case; then the other is that
+    /// time too, where it reads as one): AWS sets both in every request
+    /// ([`ALWAYS_SET`]); a simulation decides "now" unless told otherwise.
+    ///
+    /// ```
+    /// use iamsim::engine::request::{Context, ContextEntry, RequestTime};
+    /// let mut c = Context::new();
+    /// c.set_request_time(&RequestTime::at(0));
+    /// assert_eq!(c.get("aws:CurrentTime"), Some(ContextEntry::Single("1970-01-01T00:00:00Z")));
+    /// assert_eq!(c.get("aws:epochtime"), Some(ContextEntry::Single("0")));
+    /// // One given: the other follows it.
+    /// let mut c = Context::new();
+    /// c.insert_entry("aws:CurrentTime", ContextEntry::Single("2019-06-01T00:00:00Z"));
+    /// c.set_request_time(&RequestTime::at(0));
+    /// assert_eq!(c.get("aws:EpochTime"), Some(ContextEntry::Single("1559347200")));
+    /// ```
+    pub fn set_request_time(&mut self, at: &RequestTime) {
+        let given = |key: &str| match self.get(key) {
+            Some(ContextEntry::Single(t)) => Some(crate::engine::policy::parse_date(t)),
+            Some(_) => Some(None),
+            None => None,
+        };
+        let given_at = match (given("aws:currenttime"), given("aws:epochtime")) {
+            (None, None) => None,
+            (Some(Some(ms)), None) | (None, Some(Some(ms))) => Some(RequestTime::at(ms.div_euclid(1000))),
+            // Both given, or one that is no time: left as given.
+            _ => return,
+        };
+        let at = given_at.as_ref().unwrap_or(at);
+        for (key, value) in [("aws:CurrentTime", &at.iso), ("aws:EpochTime", &at.epoch)] {
+            if self.position(key, false).is_none() {
+                self.insert_entry(key, ContextEntry::Single(value));
+            }
+        }
+    }
+
     /// Empties the context into an open-world one, keeping its buffers.
     pub fn reset_open_world(&mut self) {
         self.prints.clear();
@@ -990,8 +1090,10 @@ impl Request {
             };
         }
         match self.principal.derived(key_lower) {
-            Some(v) => v.map(Value::Single),
+            Some(v) => v,
             None if self.context.open_world && !self.context.closed(key_lower) => Some(Value::Unknown),
+            // Never absent: AWS sends it with every request.
+            None if ALWAYS_SET.contains(&key_lower) => Some(Value::Unknown),
             None => None,
         }
     }

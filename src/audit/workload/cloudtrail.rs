@@ -41,9 +41,13 @@ impl EventGenerator {
             let principal = if Inventory::is_role(&id.arn) {
                 let name = id.arn.rsplit('/').next().unwrap_or("role");
                 match Principal::parse(&format!("arn:aws:sts::{}:assumed-role/{name}/session-1", account_of(&id.arn))) {
-                    Ok(Principal::RoleSession { account, role_name, session_arn, .. }) => {
-                        Principal::RoleSession { account, role_name, session_arn, role_arn: id.arn.clone() }
-                    }
+                    Ok(Principal::RoleSession { account, role_name, session_arn, .. }) => Principal::RoleSession {
+                        account,
+                        role_name,
+                        session_arn,
+                        role_arn: id.arn.clone(),
+                        role_path_known: true,
+                    },
                     _ => continue,
                 }
             } else {

@@ -159,6 +159,34 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// `epoch_seconds` as AWS writes `aws:CurrentTime`: ISO 8601 in UTC to the
+/// second (`2026-12-06T20:15:00Z`); [`parse_date`] reads it back.
+///
+/// ```
+/// use iamsim::engine::policy::{format_date, parse_date};
+/// assert_eq!(format_date(0), "1970-01-01T00:00:00Z");
+/// assert_eq!(parse_date(&format_date(1_796_588_100)), Some(1_796_588_100_000));
+/// ```
+pub fn format_date(epoch_seconds: i64) -> String {
+    let (days, secs) = (epoch_seconds.div_euclid(86_400), epoch_seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The date `days` after 1970-01-01 (Howard Hinnant's algorithm, the
+/// inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -215,6 +243,18 @@ pub fn parse_base64(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every day of four centuries (leap rules included) and both sides of
+    /// the epoch round-trip.
+    #[test]
+    fn formatted_dates_read_back() {
+        for days in -800i64..146_097 + 800 {
+            let secs = days * 86_400 + (days.rem_euclid(86_400));
+            assert_eq!(parse_date(&format_date(secs)), Some(secs * 1000), "{}", format_date(secs));
+        }
+        assert_eq!(format_date(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_date(-1), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn decimals_are_exact() {
