@@ -59,6 +59,10 @@ struct Check {
     /// Unlisted context keys are unknown rather than absent (replay).
     #[serde(default)]
     open_world: bool,
+    /// An IAM user's credentials: `session_token` (GetSessionToken) or
+    /// `unknown`; long-term when absent.
+    #[serde(default)]
+    user_credentials: Option<String>,
     #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
@@ -123,6 +127,12 @@ fn run_file(path: &std::path::Path) -> (usize, usize, Vec<String>) {
             .map(|c| {
                 let mut r = Request::new(Principal::parse(&c.principal).unwrap(), &c.action, &c.resource);
                 r.resource_account = c.resource_account.clone();
+                r.user_credentials = match c.user_credentials.as_deref() {
+                    None => iamsim::engine::request::UserCredentials::Unlimited,
+                    Some("session_token") => iamsim::engine::request::UserCredentials::SessionToken,
+                    Some("unknown") => iamsim::engine::request::UserCredentials::Unknown,
+                    Some(other) => panic!("user_credentials: unknown value {other}"),
+                };
                 let mut ctx = if c.open_world { Context::open_world() } else { Context::new() };
                 if let Some(given) = &c.context {
                     for (k, v) in Context::from_json(given).unwrap().iter() {

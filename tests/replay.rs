@@ -259,7 +259,7 @@ fn dave_details(dir: &std::path::Path, policy: &str, roles: Vec<serde_json::Valu
 /// One CloudTrail record (a JSON line) of dave calling `source`'s `name`;
 /// `denied` records an AccessDenied.
 fn dave_event(id: &str, source: &str, name: &str, params: serde_json::Value, denied: bool) -> String {
-    let mut e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE",
+    let mut e = serde_json::json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser", "principalId": "AIDADAVE", "accessKeyId": "AKIADAVE",
         "arn": "arn:aws:iam::111122223333:user/dave", "accountId": "111122223333", "userName": "dave"},
         "eventTime": "2026-11-01T10:00:00Z", "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
         "sourceIPAddress": "203.0.113.1", "userAgent": "cli", "requestParameters": params, "responseElements": null,

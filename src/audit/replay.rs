@@ -961,6 +961,7 @@ impl Replayer {
             principal,
             context,
             outcome,
+            user_credentials,
             mut checks,
             principal_key,
         } = ev;
@@ -1006,8 +1007,14 @@ impl Replayer {
         let federated = matches!(principal, Principal::FederatedUser { .. });
         // The event's principal and context go into one request, which each
         // check completes with its action and resource (no per-check copies).
-        let mut request =
-            Request { principal, action: String::new(), resource: String::new(), resource_account: None, context };
+        let mut request = Request {
+            principal,
+            action: String::new(),
+            resource: String::new(),
+            resource_account: None,
+            context,
+            user_credentials,
+        };
         // An IAM user's tags are its principal tags. A session's are its
         // session tags over its role's (semantics doc §8.6): the log does
         // not say them, so they stay unknown, never the role's alone.

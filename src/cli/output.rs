@@ -66,7 +66,7 @@ pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Stri
             .collect(),
         missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
         unknown_context_keys: d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
-        reason: d.missing_allow.map(|layer| format!("no statement in the {layer} policies allows the request")),
+        reason: reason(req, d),
     };
     serde_json::to_string(&line).unwrap_or_default()
 }
@@ -98,8 +98,8 @@ pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Valu
         "missing_context_keys": missing,
     });
     if let Some(obj) = v.as_object_mut() {
-        if let Some(layer) = d.missing_allow {
-            obj.insert("reason".into(), json!(format!("no statement in the {layer} policies allows the request")));
+        if let Some(reason) = reason(req, d) {
+            obj.insert("reason".into(), json!(reason));
         }
         if !d.unknown_keys.is_empty() {
             let unknown: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect();
@@ -133,8 +133,8 @@ pub fn text_table(set: &CompiledPolicySet, rows: &[(Request, Decision)]) -> Stri
             out.push_str(&format!("    matched: {line}\n"));
         }
         if d.kind == DecisionKind::ImplicitDeny {
-            if let Some(layer) = d.missing_allow {
-                out.push_str(&format!("    reason: no statement in the {layer} policies allows the request\n"));
+            if let Some(reason) = reason(req, d) {
+                out.push_str(&format!("    reason: {reason}\n"));
             }
         }
         let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect();
@@ -143,4 +143,16 @@ pub fn text_table(set: &CompiledPolicySet, rows: &[(Request, Decision)]) -> Stri
         }
     }
     out
+}
+
+/// Why `req` was implicitly denied: credentials that may not call the
+/// action at all, or the layer no statement of which allows it.
+fn reason(req: &Request, d: &Decision) -> Option<String> {
+    if d.kind != DecisionKind::ImplicitDeny {
+        return None;
+    }
+    if let Some(rule) = iamsim::engine::eval::credential_refusal(req) {
+        return Some(format!("{} ({})", rule.why, rule.page));
+    }
+    d.missing_allow.map(|layer| format!("no statement in the {layer} policies allows the request"))
 }

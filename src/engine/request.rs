@@ -992,6 +992,28 @@ pub struct Request {
     pub resource_account: Option<String>,
     /// Request context keys.
     pub context: Context,
+    /// For an IAM user: which credentials signed the request, which limits
+    /// what it may call ([`crate::engine::eval::CREDENTIAL_RULES`]).
+    pub user_credentials: UserCredentials,
+}
+
+/// Which credentials an IAM user's request was signed with. GetSessionToken
+/// credentials may not call IAM without MFA, nor STS but AssumeRole and
+/// GetCallerIdentity (STS API reference, GetSessionToken,
+/// <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html>);
+/// long-term access keys and console sessions are not so limited. The
+/// request context cannot tell these apart (console sessions carry
+/// `aws:TokenIssueTime` too), so the request says it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UserCredentials {
+    /// Long-term access keys or a console session (the default, as the
+    /// AWS CLI's policy simulator assumes).
+    #[default]
+    Unlimited,
+    /// Temporary credentials from `sts:GetSessionToken`.
+    SessionToken,
+    /// Not known (a CloudTrail record without its access key id).
+    Unknown,
 }
 
 impl Request {
@@ -1003,6 +1025,7 @@ impl Request {
             resource: resource.to_string(),
             resource_account: None,
             context: Context::new(),
+            user_credentials: UserCredentials::Unlimited,
         }
     }
 

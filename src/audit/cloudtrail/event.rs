@@ -8,7 +8,7 @@
 use super::action::{apigateway_operation, map_action, Mapped};
 use super::implied::{implied_checks, Implied};
 use super::record::{Identity, Json, Record};
-use crate::engine::request::{Context, ContextEntry, Principal, Request};
+use crate::engine::request::{Context, ContextEntry, Principal, Request, UserCredentials};
 use smallvec::SmallVec;
 
 /// What AWS recorded for the call.
@@ -131,6 +131,8 @@ pub struct EventChecks<'a> {
     pub context: Context,
     /// What AWS recorded.
     pub outcome: Outcome,
+    /// For an IAM user: which credentials signed the call.
+    pub user_credentials: UserCredentials,
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
     /// Under what the principal goes back to the [`PrincipalCache`] it came from.
@@ -152,6 +154,7 @@ impl EventChecks<'_> {
             resource: check.resource.clone()?,
             resource_account: check.resource_account.clone(),
             context,
+            user_credentials: self.user_credentials,
         })
     }
 }
@@ -242,6 +245,23 @@ fn identity_principal(e: &Record<'_>) -> Result<Principal, SkipReason> {
             id.invoked_by.as_deref().map(|s| Principal::Service { name: s.to_string() }).ok_or_else(malformed)
         }
         _ => Err(unmodelled()),
+    }
+}
+
+/// Which credentials an IAM user's call was signed with: its access key
+/// (`AKIA…` long-term, `ASIA…` temporary: "Unique identifier prefixes",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids>)
+/// and whether a console session's (`sessionCredentialFromConsole`) — an
+/// IAM user's other temporary credentials come from GetSessionToken.
+fn user_credentials(e: &Record<'_>) -> UserCredentials {
+    let Some(id) = e.identity.as_ref().filter(|id| id.kind.as_deref() == Some("IAMUser")) else {
+        return UserCredentials::Unlimited;
+    };
+    match id.access_key_id.as_deref() {
+        Some(k) if k.starts_with("AKIA") => UserCredentials::Unlimited,
+        Some(k) if k.starts_with("ASIA") && e.from_console => UserCredentials::Unlimited,
+        Some(k) if k.starts_with("ASIA") => UserCredentials::SessionToken,
+        _ => UserCredentials::Unknown,
     }
 }
 
@@ -860,6 +880,7 @@ pub(crate) fn to_checks_reusing<'a>(
         principal,
         context,
         outcome: outcome_of(e),
+        user_credentials: user_credentials(e),
         checks,
         principal_key: Some(principal_key),
     })
@@ -1151,6 +1172,37 @@ mod tests {
                 ("ec2:AttachVolume", Some("arn:aws:ec2:us-west-2:111122223333:volume/vol-1")),
             ]
         );
+    }
+
+    /// An IAM user's credentials from its access key and the console flag;
+    /// they reach the requests the checks make.
+    #[test]
+    fn user_credentials_come_from_the_access_key() {
+        let event = |key: Option<&str>, console: bool| {
+            let mut id =
+                json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a", "accountId": "111122223333"});
+            if let Some(k) = key {
+                id["accessKeyId"] = k.into();
+            }
+            let mut e = json!({"eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "userIdentity": id});
+            if console {
+                e["sessionCredentialFromConsole"] = "true".into();
+            }
+            e
+        };
+        let cases = [
+            (Some("AKIAEXAMPLE"), false, UserCredentials::Unlimited),
+            (Some("ASIAEXAMPLE"), true, UserCredentials::Unlimited),
+            (Some("ASIAEXAMPLE"), false, UserCredentials::SessionToken),
+            (None, false, UserCredentials::Unknown),
+        ];
+        for (key, console, want) in cases {
+            let e = event(key, console);
+            let record = rec(&e);
+            let c = to_checks(&record).unwrap();
+            assert_eq!(c.user_credentials, want, "{key:?} console {console}");
+            assert_eq!(c.request(&c.checks[0]).unwrap().user_credentials, want);
+        }
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Record<'a> {
     pub error_code_malformed: bool,
     /// `tlsDetails` is an object (the call came over TLS).
     pub tls: bool,
+    /// `sessionCredentialFromConsole` is `"true"`: a console session's
+    /// credentials signed the call.
+    pub from_console: bool,
     /// `userIdentity`, when it is an object.
     pub identity: Option<Identity<'a>>,
     /// `requestParameters`.
@@ -500,6 +503,7 @@ impl<'de> Shape<'de> for Record<'de> {
                 r.error_code = text;
             },
             "tlsDetails" => r.tls = value!(map, Present),
+            "sessionCredentialFromConsole" => r.from_console = value!(map, NonEmpty).as_deref() == Some("true"),
             "userIdentity" => r.identity = value!(map, Option<Identity<'de>>),
             "requestParameters" => r.parameters = Some(value!(map, Json<'de>)),
             "responseElements" => r.response = Some(value!(map, Json<'de>)),

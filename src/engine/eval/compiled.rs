@@ -11,8 +11,8 @@
 
 use super::decision::{Decision, Explained, Hit, KeyNotes, Outcome, PrincipalClass, Verdict, VerdictOnly};
 use super::logic::{
-    combine, combine_identity_only, condition_result, identity_only, null_result, trust_on_role, ActionFacts, Caller,
-    FixedLayers, Situation,
+    combine, combine_identity_only, condition_result, identity_only, null_result, refused_by, trust_on_role,
+    ActionFacts, Caller, FixedLayers, Situation,
 };
 use super::principal::principal_class;
 use crate::engine::compile::action::ActionScratch;
@@ -280,6 +280,8 @@ trait View<'r> {
     fn owner(&self) -> Option<&'r str>;
     fn caller(&self) -> Caller;
     fn on_role(&self, facts: &ActionFacts) -> bool;
+    /// Whether the caller's credentials may not call the action.
+    fn refused(&self, facts: &ActionFacts) -> Tri;
     /// The caller's account owns the resource.
     fn same_account(&self) -> bool;
     /// All [`combine`] reads of the request.
@@ -329,6 +331,9 @@ impl<'r> View<'r> for Owned<'r> {
     fn on_role(&self, facts: &ActionFacts) -> bool {
         trust_on_role(facts, &self.req.resource)
     }
+    fn refused(&self, facts: &ActionFacts) -> Tri {
+        refused_by(facts.refused, self.req)
+    }
     fn same_account(&self) -> bool {
         self.req.principal.account() == self.owner()
     }
@@ -373,6 +378,9 @@ impl<'r> View<'r> for PreparedView<'_, 'r> {
     }
     fn on_role(&self, _: &ActionFacts) -> bool {
         self.0.at.on_role
+    }
+    fn refused(&self, _: &ActionFacts) -> Tri {
+        self.0.at.refused
     }
     fn same_account(&self) -> bool {
         self.0.at.same_account
@@ -583,11 +591,12 @@ impl CompiledPolicySet {
         if identity_only(&self.shape) {
             // The owner matters only when the identity side could allow:
             // many decisions never split the resource ARN.
-            let (caller, on_role) = (view.caller(), view.on_role(facts));
+            let (caller, on_role, refused) = (view.caller(), view.on_role(facts), view.refused(facts));
             combine_identity_only::<O>(
                 &self.shape,
                 caller,
                 on_role,
+                refused,
                 || view.same_account(),
                 facts,
                 &fixed.hits,

@@ -11,7 +11,7 @@
 
 use super::decision::{DecisionKind, Hit, Outcome, PrincipalClass};
 use crate::engine::policy::{Effect, Layer, Operator, SetQualifier, Shape, StatementRef};
-use crate::engine::request::{Principal, Request, Tri, Value};
+use crate::engine::request::{Principal, Request, Tri, UserCredentials, Value};
 use smallvec::SmallVec;
 
 /// Evaluates one condition given the request value and `matches`, which says
@@ -73,6 +73,17 @@ pub fn null_result(want_null: impl Iterator<Item = bool>, value: Option<Value<'_
     Tri::from_bool(any)
 }
 
+/// The decision before any policy is read: refused credentials deny
+/// ([`CREDENTIAL_RULES`]); an action no policy authorises is allowed, or
+/// indeterminate when its caller's credentials may be refused.
+fn refused_or_free(refused: Tri, facts: &ActionFacts) -> Option<DecisionKind> {
+    match refused {
+        Tri::True => Some(DecisionKind::ImplicitDeny),
+        Tri::Unknown if facts.authorization_free => Some(DecisionKind::Indeterminate),
+        _ => facts.authorization_free.then_some(DecisionKind::Allowed),
+    }
+}
+
 /// Actions that are not authorised by policies at all (§7.3 step 0).
 const AUTHORIZATION_FREE: &[&str] = &["sts:getcalleridentity", "sts:getsessiontoken"];
 
@@ -89,10 +100,152 @@ const TRUST_ACTIONS: &[&str] = &[
     "sts:setcontext",
 ];
 
+/// Callers whose credentials may not call an action, whatever the policies
+/// say: one row per rule AWS documents, each with its page. Actions are
+/// lower-cased, `service:*` for a whole service; `except` lists the
+/// service's actions the row leaves callable.
+pub const CREDENTIAL_RULES: &[CredentialRule] = &[
+    CredentialRule {
+        callers: Callers::FEDERATED,
+        actions: &["iam:*"],
+        except: &[],
+        why: "a federated-user session (GetFederationToken) cannot call IAM",
+        page: "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html",
+    },
+    CredentialRule {
+        callers: Callers::FEDERATED,
+        actions: &["sts:*"],
+        except: &["sts:getcalleridentity"],
+        why: "a federated-user session cannot call STS, except GetCallerIdentity",
+        page: "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html",
+    },
+    CredentialRule {
+        callers: Callers::SESSION_TOKEN_USER,
+        actions: &["sts:*"],
+        except: &["sts:assumerole", "sts:getcalleridentity"],
+        why: "GetSessionToken credentials cannot call STS, except AssumeRole and GetCallerIdentity",
+        page: "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html",
+    },
+    CredentialRule {
+        callers: Callers::SESSION_TOKEN_USER_WITHOUT_MFA,
+        actions: &["iam:*"],
+        except: &[],
+        why: "GetSessionToken credentials cannot call IAM unless MFA information was included",
+        page: "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html",
+    },
+    CredentialRule {
+        callers: Callers::ROLE_SESSION,
+        actions: &["sts:getfederationtoken", "sts:getsessiontoken"],
+        except: &[],
+        why: "a role session cannot call GetFederationToken or GetSessionToken (only IAM users and the root user can)",
+        page: "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison",
+    },
+    CredentialRule {
+        callers: Callers::ROOT,
+        actions: &["sts:assumerole"],
+        except: &[],
+        why: "the root user cannot assume a role",
+        page: "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use.html",
+    },
+];
+
+/// One row of [`CREDENTIAL_RULES`].
+#[derive(Debug)]
+pub struct CredentialRule {
+    /// Whose credentials.
+    pub callers: Callers,
+    /// The actions they cannot call (lower-cased; `service:*` for a service).
+    pub actions: &'static [&'static str],
+    /// Actions of those services they still can.
+    pub except: &'static [&'static str],
+    /// The rule, in words.
+    pub why: &'static str,
+    /// Where AWS states it.
+    pub page: &'static str,
+}
+
+impl CredentialRule {
+    /// Whether the rule names `action` (lower-case or not).
+    fn covers(&self, action: &str) -> bool {
+        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        let listed = |list: &[&str]| {
+            list.iter().any(|a| match a.strip_suffix(":*") {
+                Some(svc) => svc.eq_ignore_ascii_case(service),
+                None => a.eq_ignore_ascii_case(action),
+            })
+        };
+        listed(self.actions) && !listed(self.except)
+    }
+}
+
+/// Kinds of caller credentials, as a set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Callers(u8);
+
+impl Callers {
+    /// The root user.
+    pub const ROOT: Callers = Callers(1);
+    /// A federated-user session (GetFederationToken).
+    pub const FEDERATED: Callers = Callers(2);
+    /// A role session.
+    pub const ROLE_SESSION: Callers = Callers(4);
+    /// An IAM user's temporary credentials from GetSessionToken
+    /// ([`UserCredentials::SessionToken`]).
+    pub const SESSION_TOKEN_USER: Callers = Callers(8);
+    /// [`Callers::SESSION_TOKEN_USER`] without `aws:MultiFactorAuthPresent` true.
+    pub const SESSION_TOKEN_USER_WITHOUT_MFA: Callers = Callers(16);
+
+    fn with(self, other: Callers) -> Callers {
+        Callers(self.0 | other.0)
+    }
+
+    fn has(self, other: Callers) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// The rule of [`CREDENTIAL_RULES`] that refuses `req` outright (its
+/// credentials may not call its action), for explaining an implicit deny
+/// that no policy caused; `None` when none surely does.
+pub fn credential_refusal(req: &Request) -> Option<&'static CredentialRule> {
+    CREDENTIAL_RULES.iter().find(|r| r.covers(&req.action) && refused_by(r.callers, req) == Tri::True)
+}
+
+/// Whether `req`'s credentials are among `callers`: unknown for an IAM
+/// user whose credential type (or MFA) the request leaves unknown.
+pub(in crate::engine) fn refused_by(callers: Callers, req: &Request) -> Tri {
+    if callers == Callers::default() {
+        return Tri::False;
+    }
+    match &req.principal {
+        Principal::Root { .. } => Tri::from_bool(callers.has(Callers::ROOT)),
+        Principal::FederatedUser { .. } => Tri::from_bool(callers.has(Callers::FEDERATED)),
+        Principal::RoleSession { .. } => Tri::from_bool(callers.has(Callers::ROLE_SESSION)),
+        Principal::User { .. } => {
+            let session_token = match req.user_credentials {
+                UserCredentials::Unlimited => Tri::False,
+                UserCredentials::SessionToken => Tri::True,
+                UserCredentials::Unknown => Tri::Unknown,
+            };
+            let without_mfa = match req.lookup("aws:multifactorauthpresent") {
+                Some(Value::Single(v)) => Tri::from_bool(!v.eq_ignore_ascii_case("true")),
+                Some(Value::Unknown) => Tri::Unknown,
+                _ => Tri::True,
+            };
+            let plain = Tri::from_bool(callers.has(Callers::SESSION_TOKEN_USER));
+            let no_mfa = Tri::from_bool(callers.has(Callers::SESSION_TOKEN_USER_WITHOUT_MFA)).and(without_mfa);
+            session_token.and(plain.or(no_mfa))
+        }
+        Principal::Service { .. } | Principal::Anonymous => Tri::False,
+    }
+}
+
 /// What the decision rules need to know about an action; depends on the
 /// action name only, so the compiled engine computes it once per distinct action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ActionFacts {
+    /// Callers whose credentials may not call it ([`CREDENTIAL_RULES`]).
+    pub refused: Callers,
     /// Not authorised by policies (`sts:GetCallerIdentity`, `sts:GetSessionToken`).
     pub authorization_free: bool,
     /// A KMS action: the key policy must delegate to the account.
@@ -115,7 +268,10 @@ impl ActionFacts {
     pub fn of(action: &str) -> ActionFacts {
         let service = action.split_once(':').map_or(action, |(s, _)| s);
         let one_of = |list: &[&str], s: &str| list.iter().any(|a| a.eq_ignore_ascii_case(s));
+        let refused =
+            CREDENTIAL_RULES.iter().filter(|r| r.covers(action)).fold(Callers::default(), |c, r| c.with(r.callers));
         ActionFacts {
+            refused,
             authorization_free: one_of(AUTHORIZATION_FREE, action),
             kms: service.eq_ignore_ascii_case("kms"),
             trust: one_of(TRUST_ACTIONS, action),
@@ -274,8 +430,8 @@ pub(in crate::engine) fn combine<O: Outcome>(
     keys: O::Keys,
 ) -> O::Out {
     // `keys` moves into the decision on the path that decides: no copies.
-    if facts.authorization_free {
-        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
+    if let Some(kind) = refused_or_free(at.refused, facts) {
+        return O::conclude(kind, keys, None, SmallVec::new);
     }
     let caller = at.caller;
     let identity_applies = caller.identity_policies;
@@ -289,7 +445,8 @@ pub(in crate::engine) fn combine<O: Outcome>(
 
     // The fixed allows of every layer: each layer's result is read below only
     // where that layer governs the request.
-    let mut t = Tally { allows: fixed.allows, ..Tally::default() };
+    // Credentials that may be refused: an allow is then only possible.
+    let mut t = Tally { allows: fixed.allows, deny_unknown: at.refused == Tri::Unknown, ..Tally::default() };
     for h in hits.iter().filter(|h| applies(h.statement.layer)) {
         if h.effect == Effect::Allow {
             t.allows.note(h);
@@ -530,6 +687,8 @@ pub(in crate::engine) struct Situation {
     pub on_kms_key: bool,
     /// A trust action on a role ([`trust_on_role`]).
     pub on_role: bool,
+    /// The caller's credentials may not call the action ([`CREDENTIAL_RULES`]).
+    pub refused: Tri,
 }
 
 impl Situation {
@@ -543,6 +702,7 @@ impl Situation {
             same_account: req.principal.account() == owner,
             on_kms_key: shape.has_resource_policy && on_kms_key(facts, &req.resource),
             on_role: trust_on_role(facts, &req.resource),
+            refused: refused_by(facts.refused, req),
         }
     }
 }
@@ -567,6 +727,7 @@ pub(in crate::engine) fn combine_identity_only<O: Outcome>(
     shape: &Shape,
     caller: Caller,
     on_role: bool,
+    refused: Tri,
     same_account: impl FnOnce() -> bool,
     facts: &ActionFacts,
     fixed: &FixedHits,
@@ -574,8 +735,8 @@ pub(in crate::engine) fn combine_identity_only<O: Outcome>(
     keys: O::Keys,
 ) -> O::Out {
     debug_assert!(identity_only(shape));
-    if facts.authorization_free {
-        return O::conclude(DecisionKind::Allowed, keys, None, SmallVec::new);
+    if let Some(kind) = refused_or_free(refused, facts) {
+        return O::conclude(kind, keys, None, SmallVec::new);
     }
     // Identity statements count only for principals that have identity policies.
     let (fixed_denies, fixed_allows, hits) = if caller.identity_policies {
@@ -585,7 +746,8 @@ pub(in crate::engine) fn combine_identity_only<O: Outcome>(
     };
     let mut allow: Option<Tri> = if fixed_allows.is_empty() { None } else { Some(Tri::True) };
     let mut denied = !fixed_denies.is_empty();
-    let mut deny_unknown = false;
+    // Credentials that may be refused: an allow is then only possible.
+    let mut deny_unknown = refused == Tri::Unknown;
     for h in hits {
         match (h.effect, h.result) {
             (Effect::Deny, Tri::True) => denied = true,
