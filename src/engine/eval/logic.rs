@@ -84,6 +84,9 @@ fn refused_or_free(refused: Tri, facts: &ActionFacts) -> Option<DecisionKind> {
     }
 }
 
+/// The calls the bucket owner's root user makes whatever the bucket policy says.
+const BUCKET_POLICY_ACTIONS: &[&str] = &["s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"];
+
 /// Actions that are not authorised by policies at all (§7.3 step 0).
 const AUTHORIZATION_FREE: &[&str] = &["sts:getcalleridentity", "sts:getsessiontoken"];
 
@@ -254,6 +257,8 @@ pub struct ActionFacts {
     pub trust: bool,
     /// Its service is governed by RCPs.
     pub rcp_service: bool,
+    /// `s3:GetBucketPolicy`, `s3:PutBucketPolicy` or `s3:DeleteBucketPolicy`.
+    pub bucket_policy: bool,
 }
 
 /// Whether a request is on a KMS key, where identity policies count only if
@@ -276,6 +281,7 @@ impl ActionFacts {
             kms: service.eq_ignore_ascii_case("kms"),
             trust: one_of(TRUST_ACTIONS, action),
             rcp_service: one_of(RCP_SERVICES, service),
+            bucket_policy: one_of(BUCKET_POLICY_ACTIONS, action),
         }
     }
 }
@@ -436,9 +442,16 @@ pub(in crate::engine) fn combine<O: Outcome>(
     let caller = at.caller;
     let identity_applies = caller.identity_policies;
     let (scp, rcp) = (at.scp, at.rcp);
+    // The bucket owner's root user is not bound by the bucket policy in
+    // managing it: "Bucket owner root principals can only be blocked from
+    // performing these API actions by VPC endpoint policies and AWS
+    // Organizations policies" (S3 API reference, PutBucketPolicy,
+    // <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html>;
+    // GetBucketPolicy and DeleteBucketPolicy say the same).
+    let resource_applies = !(facts.bucket_policy && caller.root && at.same_account);
     let applies = |layer: Layer| match layer {
         Layer::Identity | Layer::PermissionsBoundary | Layer::Session => identity_applies,
-        Layer::Resource => true,
+        Layer::Resource => resource_applies,
         Layer::Scp(_) => scp,
         Layer::Rcp(_) => rcp,
     };
