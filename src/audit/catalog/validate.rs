@@ -450,8 +450,26 @@ fn family_fits(family: Family, value: ValueType) -> bool {
 }
 
 fn check_conditions(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f: &mut Findings<'_>) {
-    for condition in &st.conditions {
+    for (n, condition) in st.conditions.iter().enumerate() {
         check_condition(catalog, i, st, ex, condition, f);
+        // The same key spelt twice in one operator's block: keys are
+        // case-insensitive, so both are conditions on that one key, and
+        // every engine here (and AWS) requires both.
+        let earlier = st.conditions.get(..n).unwrap_or_default();
+        if let Some(first) =
+            earlier.iter().find(|c| c.operator == condition.operator && c.key.eq_ignore_ascii_case(&condition.key))
+        {
+            let operator = condition.operator.to_string();
+            f.push(
+                Severity::Warning,
+                "condition-key-repeated",
+                f.locator.condition(i, &operator, &condition.key),
+                format!(
+                    "{operator} names {:?} and {:?}: condition keys are case-insensitive, so these are two conditions on one key and both must hold",
+                    first.key, condition.key
+                ),
+            );
+        }
     }
 }
 

@@ -196,7 +196,20 @@ impl Operator {
         if qualifier.is_some() && base.family == Family::Null {
             return Err("`Null` cannot take a set qualifier".to_string());
         }
-        Ok(Operator { base, qualifier, if_exists })
+        let op = Operator { base, qualifier, if_exists };
+        // AWS reads operator names case-sensitively: it refuses `stringEquals`
+        // ("MalformedPolicyDocument: Invalid Condition type : stringEquals";
+        // the grammar lists each name once, "IAM JSON policy element
+        // reference: grammar",
+        // <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>).
+        // Read case-blind here, it could apply where AWS never would.
+        let canonical = op.to_string();
+        if canonical != name {
+            return Err(format!(
+                "condition operator `{name}` is not spelled as AWS spells it: `{canonical}` (operator names are case-sensitive; AWS refuses the policy)"
+            ));
+        }
+        Ok(op)
     }
 }
 
@@ -269,7 +282,10 @@ mod tests {
         assert!(o.if_exists && o.base.negated);
         assert_eq!(o.base.comparison, Comparison::Like);
         assert_eq!(o.to_string(), "ForAllValues:StringNotLikeIfExists");
-        assert_eq!(Operator::parse("stringequals").unwrap().base.name(), "StringEquals");
+        for wrong in ["stringequals", "forAnyValue:StringLike", "ForAnyValue:StringLikeifexists"] {
+            let e = Operator::parse(wrong).unwrap_err();
+            assert!(e.contains("case-sensitive"), "{wrong}: {e}");
+        }
         assert!(Operator::parse("NotIpAddressIfExists").unwrap().if_exists);
     }
 
