@@ -499,8 +499,9 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
     .map(|(a, r)| (a.to_string(), vec![r.to_string()]))
     .collect();
     assert_eq!(granted, want);
-    // Printed to stdout instead, the same policy is proved from a temporary
-    // copy, which is gone afterwards (TMPDIR points at an empty directory).
+    // Printed to stdout instead, the same policy is proved in memory: no
+    // temporary file is ever written (TMPDIR points at an empty directory),
+    // so an interrupt (SIGINT, SIGTERM) has none to leave behind.
     let tmp = crate::scratch_dir();
     let o = crate::iamsim_command()
         .env("TMPDIR", tmp.path())
@@ -513,7 +514,7 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("proof: replayed 17 events; none of the 7 recorded successes"), "{err}");
     assert_eq!(o.stdout, std::fs::read(&policy_path).unwrap());
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the temporary copy is left behind");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "a temporary file was written");
     // An unknown principal is a clear error naming the ones the report has.
     let o = crate::iamsim_command()
         .args(["generate", "--no-prove", "--from-replay"])

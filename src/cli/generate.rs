@@ -100,19 +100,14 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
                 "{shown}: the report does not record its inputs; re-run replay, or pass --no-prove"
             )));
         };
-        // The proof replays a policy file: `--out`, or for a policy printed to
-        // stdout a temporary copy, created exclusively under a random name (a
-        // fixed name in a shared temporary directory could be a planted
-        // symlink to clobber) and removed when it drops, on every return path.
-        let copy;
-        let policy_file = match &args.out {
-            Some(p) => p.as_path(),
-            None => {
-                copy = temporary_copy(&text)?;
-                copy.path()
-            }
-        };
-        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, policy_file)?, false)?;
+        // The proof replays the policy as written out (the same text, read
+        // back), in memory: no temporary file for an interrupt to leave.
+        let written = iamsim::engine::policy::parse_policy_list(
+            text.as_bytes(),
+            &name,
+            iamsim::engine::policy::PolicyKind::Identity,
+        )?;
+        let proof = replay(&ReplayArgs::with_override(inputs, &args.principal, written)?, false)?;
         let after = proof.used_permissions.iter().find(|u| u.principal == args.principal);
         let (mut checked, mut unsettled) = (0, 0);
         for before in used.actions.iter().filter(|a| !left_out.contains(&a.action.as_str())) {
@@ -148,12 +143,4 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if failed { ExitCode::from(CHECK_FAILED) } else { ExitCode::SUCCESS })
-}
-
-/// `text` in a fresh temporary file (see the proof in [`run`]).
-fn temporary_copy(text: &str) -> Result<tempfile::NamedTempFile, CliError> {
-    let cannot = |e: std::io::Error| CliError::new(format!("cannot write a temporary copy of the policy: {e}"));
-    let mut copy = tempfile::Builder::new().prefix("iamsim-generated-").suffix(".json").tempfile().map_err(cannot)?;
-    copy.write_all(text.as_bytes()).map_err(cannot)?;
-    Ok(copy)
 }

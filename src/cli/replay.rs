@@ -6,7 +6,7 @@ use super::{load, CliError, Format};
 use iamsim::audit::cloudtrail::reader::collect_files;
 use iamsim::audit::inventory::Inventory;
 use iamsim::audit::replay::{skipped_path, ReplayInputs, Replayer, Report};
-use iamsim::engine::policy::PolicyKind;
+use iamsim::engine::policy::{Policy, PolicyKind};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -65,6 +65,10 @@ pub struct ReplayArgs {
     fail_on: Vec<FailOn>,
     #[command(flatten)]
     catalog: super::catalog_cmd::CatalogArg,
+    /// Identity policies replacing a principal's, in memory (`generate`'s
+    /// proof: no temporary file that an interrupt could leave behind).
+    #[arg(skip)]
+    generated: Vec<(String, Vec<Policy>)>,
 }
 
 /// What `--fail-on` can make a replay fail on.
@@ -95,7 +99,7 @@ impl ReplayArgs {
     /// (`--override` with the authorization details): breaks are then new
     /// or existing.
     fn has_baseline(&self) -> bool {
-        !self.overrides.is_empty() && !self.details.is_empty()
+        (!self.overrides.is_empty() || !self.generated.is_empty()) && !self.details.is_empty()
     }
 
     /// Refuses an output (`--out`, `--report`) that is one of the inputs or
@@ -165,21 +169,21 @@ impl ReplayArgs {
     pub fn with_override(
         inputs: &ReplayInputs,
         principal: &str,
-        file: &std::path::Path,
+        policies: Vec<Policy>,
     ) -> Result<ReplayArgs, CliError> {
         let path = |p: &String| recorded_path(p);
         let checked_pair = |p: &String| -> Result<String, CliError> {
             let (_, f) = split_pair("the report's inputs", p)?;
             recorded_path(f).map(|_| p.clone())
         };
-        let mut overrides: Vec<String> = inputs
+        let overrides: Vec<String> = inputs
             .overrides
             .iter()
             .filter(|o| !o.starts_with(&format!("{principal}=")))
             .map(checked_pair)
             .collect::<Result<_, _>>()?;
-        overrides.push(format!("{principal}={}", file.display()));
         Ok(ReplayArgs {
+            generated: vec![(principal.to_string(), policies)],
             cloudtrail: inputs.cloudtrail.iter().map(path).collect::<Result<_, _>>()?,
             details: inputs.authorization_details.iter().map(path).collect::<Result<_, _>>()?,
             policies: inputs.policies.iter().map(checked_pair).collect::<Result<_, _>>()?,
@@ -278,9 +282,13 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     // With the current policies known, each break is also decided against
     // them: new or existing.
     let baseline = args.has_baseline().then(|| inventory.clone());
-    for o in &args.overrides {
+    let given = args.overrides.iter().map(|o| {
         let (arn, file) = split_pair("--override", o)?;
-        let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
+        Ok::<_, CliError>((arn, load::policies(std::path::Path::new(file), PolicyKind::Identity)?))
+    });
+    let generated = args.generated.iter().map(|(arn, policies)| Ok((arn.as_str(), policies.clone())));
+    for pair in given.chain(generated) {
+        let (arn, policies) = pair?;
         // Without authorization details there is nothing to override: the
         // principal is replayed against the file, as with --policy.
         let placed = match inventory.get(arn) {
