@@ -10,6 +10,8 @@
 //! file an [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
 //! A replay keeps only the members the event mapping reads ([`Members`]).
 
+mod split;
+
 use super::record::{record_seed, Record};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -382,7 +384,7 @@ fn read_document_within(
         (Members::Mapped, Some(_)) => Members::Mapped,
         _ => Members::All,
     };
-    let mut state = Records { name, index: 0, members, sink, object: false, has_records: false };
+    let mut state = Records { name, index: 0, members, sink, object: false, has_records: false, failed: 0 };
     let in_memory = |state: &mut Records<'_, '_>| match text {
         Some(text) => records(serde_json::Deserializer::from_str(text), state),
         None => records(serde_json::Deserializer::from_slice(&head), state),
@@ -392,19 +394,27 @@ fn read_document_within(
         // what is reported, unless the text was malformed before it (not
         // merely cut short by it).
         Some(e) => match in_memory(&mut state) {
-            Err(malformed) if !malformed.is_eof() => Err(malformed),
-            _ => Err(serde_json::Error::io(e)),
+            Err(malformed) if !malformed.is_eof() => Err(Ended::Json(malformed)),
+            _ => Err(Ended::Json(serde_json::Error::io(e))),
         },
-        None if head.len() <= in_memory_limit => in_memory(&mut state),
-        None => {
-            let rest = BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(input));
-            records(serde_json::Deserializer::from_reader(rest), &mut state)
-        }
+        // The whole document parsed at once, the fast way; where that fails,
+        // record by record from there on (see `recover`).
+        None if head.len() <= in_memory_limit => match in_memory(&mut state) {
+            Ok(()) => Ok(()),
+            Err(e) => recover(&head, &mut state, e),
+        },
+        None => stream(head, input, &mut state),
     };
-    if let Err(e) = result {
+    if let Err(ended) = result {
         let at = Location { file: name.to_string(), index: state.index, line: None };
-        let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
-        let message = format!("malformed or truncated after {} records: {e}", state.index);
+        let (kind, why) = match ended {
+            Ended::Json(e) if e.is_io() => (MalformedKind::ReadError, e.to_string()),
+            Ended::Json(e) => (MalformedKind::InvalidJson, e.to_string()),
+            Ended::Read(e) => (MalformedKind::ReadError, e.to_string()),
+            Ended::Structure(split::Scan::Bad(why, at)) => (MalformedKind::InvalidJson, format!("{why} at byte {at}")),
+            Ended::Structure(_) => (MalformedKind::InvalidJson, "the document is cut short".to_string()),
+        };
+        let message = format!("malformed or truncated after {} records: {why}", state.index);
         (state.sink)(Item::Malformed(at, Malformed::new(kind, message)));
     } else if state.object && !state.has_records {
         // Read as a log file (it spans lines) but holding none: say so,
@@ -415,6 +425,79 @@ fn read_document_within(
             "a JSON object without a `Records` member: not a CloudTrail log file",
         );
         (state.sink)(Item::Malformed(at, why));
+    }
+}
+
+/// Why a document's records ended before its end.
+enum Ended {
+    /// The parser's error (whole-document parse, or a read error under it).
+    Json(serde_json::Error),
+    /// A read error while streaming.
+    Read(std::io::Error),
+    /// Where the structure broke ([`split::Scan::Bad`], its offset from the
+    /// document's start), or the document was cut short.
+    Structure(split::Scan),
+}
+
+/// After the whole-document parse of `doc` failed with `error`: the records
+/// from the failing one on, each parsed on its own where [`split`] finds
+/// it, so that one bad record is reported at its index and the next is
+/// read. Where the walk finds nothing wrong but the parser did (text the
+/// walk skips loosely, such as a bad literal in another member), the
+/// parser's error stands: nothing is dropped without a trace.
+fn recover(doc: &[u8], state: &mut Records<'_, '_>, error: serde_json::Error) -> Result<(), Ended> {
+    let (already, failed_before) = (state.index, state.failed);
+    let mut walker = split::Walker::new();
+    let mut seen = 0usize;
+    let walked = walker.advance(doc, true, &mut |bytes| {
+        if seen >= already {
+            state.element(bytes);
+        }
+        seen += 1;
+    });
+    state.object |= walker.object;
+    state.has_records |= walker.records;
+    match walked {
+        Ok(()) if state.failed == failed_before => Err(Ended::Json(error)),
+        Ok(()) => Ok(()),
+        Err(e) => Err(Ended::Structure(e)),
+    }
+}
+
+/// A document past the in-memory bound, walked record by record as it is
+/// read ([`split::Walker`]), holding what it has read of the record it is in.
+fn stream(head: Vec<u8>, mut input: impl Read, state: &mut Records<'_, '_>) -> Result<(), Ended> {
+    let (mut buf, mut walker, mut dropped) = (head, split::Walker::new(), 0usize);
+    let (mut eof, mut read_error) = (false, None);
+    loop {
+        let walked = walker.advance(&buf, eof, &mut |bytes| state.element(bytes));
+        state.object |= walker.object;
+        state.has_records |= walker.records;
+        match walked {
+            Ok(()) => return Ok(()),
+            Err(split::Scan::Incomplete) if !eof => {
+                let by = walker.needed_from();
+                buf.drain(..by);
+                walker.rebase(by);
+                dropped += by;
+                // Read at least as much as is held: a long record is walked
+                // again a bounded number of times (linear in its size).
+                let more = buf.len().max(1 << 20) as u64;
+                match (&mut input).take(more).read_to_end(&mut buf) {
+                    Ok(0) => eof = true,
+                    Ok(_) => {}
+                    // What was read before it still counts; the read error
+                    // is reported where the records stop.
+                    Err(e) => (eof, read_error) = (true, Some(e)),
+                }
+            }
+            // Cut short: by the read error, if there was one.
+            Err(split::Scan::Incomplete) => {
+                return Err(read_error.map_or(Ended::Structure(split::Scan::Incomplete), Ended::Read))
+            }
+            Err(split::Scan::Bad(why, at)) => return Err(Ended::Structure(split::Scan::Bad(why, dropped + at))),
+            Err(e) => return Err(Ended::Structure(e)),
+        }
     }
 }
 
@@ -443,9 +526,31 @@ struct Records<'a, 'b> {
     /// The document was an object, and one with a `Records` member.
     object: bool,
     has_records: bool,
+    /// Records reported malformed one by one ([`Records::element`]).
+    failed: usize,
 }
 
 impl Records<'_, '_> {
+    /// Parses the next record from its own bytes and hands it on: a record
+    /// that is not valid UTF-8 or JSON is reported alone.
+    fn element(&mut self, bytes: &[u8]) {
+        let at = Location { file: self.name.to_string(), index: self.index, line: None };
+        self.index += 1;
+        let failed = &mut self.failed;
+        let sink = &mut *self.sink;
+        let mut counted = |item: Item<'_>| {
+            *failed += usize::from(matches!(item, Item::Malformed(..)));
+            sink(item);
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => read_one(serde_json::Deserializer::from_str(text), self.members, at, "record", &mut counted),
+            Err(e) => {
+                let message = format!("record is not valid UTF-8 (at byte {} of the record)", e.valid_up_to());
+                counted(Item::Malformed(at, Malformed::new(MalformedKind::InvalidJson, message)));
+            }
+        }
+    }
+
     /// Hands on the next record, or what was found instead of one.
     fn push(&mut self, record: Result<Record<'_>, &'static str>) {
         let at = Location { file: self.name.to_string(), index: self.index, line: None };
@@ -567,17 +672,18 @@ fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut 
         // As for documents: a line that is not UTF-8 is read whole, to fail
         // as it would; one that is is parsed as text.
         match std::str::from_utf8(&buf) {
-            Ok(text) => read_line_with(serde_json::Deserializer::from_str(text), members, at, sink),
-            Err(_) => read_line_with(serde_json::Deserializer::from_slice(&buf), Members::All, at, sink),
+            Ok(text) => read_one(serde_json::Deserializer::from_str(text), members, at, "line", sink),
+            Err(_) => read_one(serde_json::Deserializer::from_slice(&buf), Members::All, at, "line", sink),
         }
     }
 }
 
-/// Hands on the item one JSON Lines line holds.
-fn read_line_with<'de, R: serde_json::de::Read<'de>>(
+/// Hands on the item one JSON Lines line or one record (`what`) holds.
+fn read_one<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     members: Members,
     at: Location,
+    what: &str,
     sink: &mut dyn FnMut(Item<'_>),
 ) {
     let invalid = |e: serde_json::Error| {
@@ -586,11 +692,11 @@ fn read_line_with<'de, R: serde_json::de::Read<'de>>(
     };
     match members {
         Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
-            Ok(record) => sink(event_or_malformed(at, record, "line")),
+            Ok(record) => sink(event_or_malformed(at, record, what)),
             Err(e) => sink(invalid(e)),
         },
         Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-            Ok(v) => sink(event_or_malformed(at, record_of(&v), "line")),
+            Ok(v) => sink(event_or_malformed(at, record_of(&v), what)),
             Err(e) => sink(invalid(e)),
         },
     }
@@ -712,6 +818,41 @@ mod tests {
             ),
             "{mapped:?}"
         );
+    }
+
+    /// One bad record inside `{"Records":[…]}` (invalid UTF-8, nesting past
+    /// serde_json's limit, a bad literal) is reported at its index and the
+    /// next record is read, whether the document is read into memory or
+    /// streamed, keeping the mapped members or reading records whole.
+    #[test]
+    fn one_bad_record_does_not_lose_the_rest() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let mut doc = br#"{"Records":[{"eventName":"A"},{"eventName":"B"#.to_vec();
+        doc.extend_from_slice(&[0xff, 0xfe]);
+        doc.extend_from_slice(format!(r#""}},{{"eventName":"C","deep":{deep}}},{{"eventName":"D","x":tru}},{{"eventName":"E"}}], "version": 1}}"#).as_bytes());
+        for members in [Members::Mapped, Members::All] {
+            for limit in [1 << 20, 16] {
+                let mut items = Vec::new();
+                read_document_within(
+                    &doc[..],
+                    "t",
+                    members,
+                    &mut |item| {
+                        items.push(match item {
+                            Item::Event(at, r) => format!("{}: {}", at.index, r.name.as_deref().unwrap_or("")),
+                            Item::Malformed(at, why) => format!("{}: {:?}", at.index, why.kind),
+                            Item::Skipped(at, _) => format!("{}: skipped", at.index),
+                        })
+                    },
+                    limit,
+                );
+                assert_eq!(
+                    items,
+                    ["0: A", "1: InvalidJson", "2: InvalidJson", "3: InvalidJson", "4: E"],
+                    "{members:?} within {limit}"
+                );
+            }
+        }
     }
 
     /// Yields `data`, then fails.
