@@ -23,7 +23,9 @@ pub(in crate::engine) mod reference;
 
 pub use compiled::{Prepared, Scratch};
 pub use decision::{Decision, DecisionKind, Hit, KeyId, KeyReport, PrincipalClass, Verdict};
-pub use logic::{credential_refusal, Callers, CredentialRule, CREDENTIAL_RULES};
+pub use logic::{
+    credential_refusal, Callers, CredentialRule, Exempt, Exemption, Guardrail, CREDENTIAL_RULES, GUARDRAIL_EXEMPTIONS,
+};
 pub use reference::reference_decide;
 
 /// Whether `request` is on a KMS key, where identity policies count only if

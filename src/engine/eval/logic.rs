@@ -286,25 +286,157 @@ impl ActionFacts {
     }
 }
 
-/// Whether SCPs govern this request's principal (§7.2): member-account users,
-/// role sessions (not service-linked) and root users.
-pub fn scps_apply(shape: &Shape, req: &Request) -> bool {
-    let p = &req.principal;
-    shape.scp_levels > 0
-        && matches!(
-            p,
-            Principal::User { .. }
-                | Principal::RoleSession { .. }
-                | Principal::FederatedUser { .. }
-                | Principal::Root { .. }
-        )
-        && !p.is_service_linked_role()
-        && shape.organization.is_member(p.account())
+/// Where SCPs and RCPs do not apply (§7.2), one row per exemption AWS
+/// documents, each with its page: [`scps_apply`] and [`rcps_apply`] read
+/// this table and nothing else.
+pub const GUARDRAIL_EXEMPTIONS: &[Exemption] = &[
+    Exemption {
+        guardrail: Guardrail::Scp,
+        case: Exempt::ManagementAccount,
+        what: "principals of the management account",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Scp,
+        case: Exempt::OutsideOrganization,
+        what: "principals of accounts outside the organization (a cross-account caller's own SCPs apply, not the resource owner's)",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Scp,
+        case: Exempt::ServiceLinkedRole,
+        what: "service-linked roles (path /aws-service-role/)",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Scp,
+        case: Exempt::NotAnIamPrincipal,
+        what: "AWS service principals and anonymous callers (SCPs govern the IAM users, roles and root users of member accounts)",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Rcp,
+        case: Exempt::ManagementAccount,
+        what: "resources of the management account",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Rcp,
+        case: Exempt::OutsideOrganization,
+        what: "resources of accounts outside the organization",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Rcp,
+        case: Exempt::UnsupportedService,
+        what: "services RCPs do not support (RCP_SERVICES lists those they do)",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Rcp,
+        case: Exempt::ServiceLinkedRoleAssumption,
+        what: "AWS services assuming service-linked roles",
+        page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
+    },
+    Exemption {
+        guardrail: Guardrail::Rcp,
+        case: Exempt::RetireGrant,
+        what: "kms:RetireGrant, whatever an RCP's Action says",
+        page: "https://docs.aws.amazon.com/kms/latest/developerguide/resource-control-policies.html",
+    },
+];
+
+/// One row of [`GUARDRAIL_EXEMPTIONS`]. (RCPs do not apply to AWS managed
+/// KMS keys either, per the KMS page above; a key ARN does not say whether
+/// the key is AWS managed, so RCPs are applied to every key: more denies
+/// than AWS at worst, never fewer.)
+#[derive(Debug)]
+pub struct Exemption {
+    /// SCPs or RCPs.
+    pub guardrail: Guardrail,
+    /// When it holds.
+    pub case: Exempt,
+    /// What it exempts, in words.
+    pub what: &'static str,
+    /// Where AWS states it.
+    pub page: &'static str,
 }
 
-/// Whether RCPs govern a request for `facts`' action on a resource owned by `owner` (§7.2).
-pub fn rcps_apply(shape: &Shape, owner: Option<&str>, facts: &ActionFacts) -> bool {
-    shape.rcp_levels > 0 && facts.rcp_service && shape.organization.is_member(owner)
+/// The organization policies an [`Exemption`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guardrail {
+    /// Service control policies (on the caller).
+    Scp,
+    /// Resource control policies (on the resource).
+    Rcp,
+}
+
+/// The cases of [`GUARDRAIL_EXEMPTIONS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exempt {
+    /// The account (the caller's for SCPs, the resource owner's for RCPs) is the management account.
+    ManagementAccount,
+    /// That account is not a member of the organization (or is not known).
+    OutsideOrganization,
+    /// The caller is a service-linked role's session.
+    ServiceLinkedRole,
+    /// The caller is not an IAM principal of an account.
+    NotAnIamPrincipal,
+    /// The action's service is not governed by RCPs.
+    UnsupportedService,
+    /// A service principal assuming a service-linked role.
+    ServiceLinkedRoleAssumption,
+    /// The action is `kms:RetireGrant`.
+    RetireGrant,
+}
+
+impl Exemption {
+    /// Whether the row exempts the request: `account` is the caller's (SCPs)
+    /// or the resource owner's (RCPs).
+    fn holds(&self, shape: &Shape, req: &Request, account: Option<&str>, facts: &ActionFacts) -> bool {
+        let org = &shape.organization;
+        match self.case {
+            Exempt::ManagementAccount => account.is_some() && org.management_account.as_deref() == account,
+            Exempt::OutsideOrganization => !org.is_member(account),
+            Exempt::ServiceLinkedRole => req.principal.is_service_linked_role(),
+            Exempt::NotAnIamPrincipal => !matches!(
+                req.principal,
+                Principal::User { .. }
+                    | Principal::RoleSession { .. }
+                    | Principal::FederatedUser { .. }
+                    | Principal::Root { .. }
+            ),
+            Exempt::UnsupportedService => !facts.rcp_service,
+            Exempt::ServiceLinkedRoleAssumption => {
+                facts.trust
+                    && matches!(req.principal, Principal::Service { .. })
+                    && req.resource.contains(":role/aws-service-role/")
+            }
+            Exempt::RetireGrant => req.action.eq_ignore_ascii_case("kms:RetireGrant"),
+        }
+    }
+}
+
+/// Whether `guardrail`'s policies govern the request: none of its rows of
+/// [`GUARDRAIL_EXEMPTIONS`] holds.
+fn guardrail_applies(
+    guardrail: Guardrail,
+    shape: &Shape,
+    req: &Request,
+    account: Option<&str>,
+    facts: &ActionFacts,
+) -> bool {
+    !GUARDRAIL_EXEMPTIONS.iter().any(|e| e.guardrail == guardrail && e.holds(shape, req, account, facts))
+}
+
+/// Whether SCPs govern this request's principal (§7.2; [`GUARDRAIL_EXEMPTIONS`]).
+pub fn scps_apply(shape: &Shape, req: &Request, facts: &ActionFacts) -> bool {
+    shape.scp_levels > 0 && guardrail_applies(Guardrail::Scp, shape, req, req.principal.account(), facts)
+}
+
+/// Whether RCPs govern a request on a resource owned by `owner` (§7.2; [`GUARDRAIL_EXEMPTIONS`]).
+pub fn rcps_apply(shape: &Shape, req: &Request, owner: Option<&str>, facts: &ActionFacts) -> bool {
+    shape.rcp_levels > 0 && guardrail_applies(Guardrail::Rcp, shape, req, owner, facts)
 }
 
 /// Per-layer results accumulated in one pass over the hits.
@@ -710,8 +842,8 @@ impl Situation {
     pub fn of(shape: &Shape, req: &Request, owner: Option<&str>, facts: &ActionFacts) -> Situation {
         Situation {
             caller: Caller::of(&req.principal),
-            scp: scps_apply(shape, req),
-            rcp: rcps_apply(shape, owner, facts),
+            scp: scps_apply(shape, req, facts),
+            rcp: rcps_apply(shape, req, owner, facts),
             same_account: req.principal.account() == owner,
             on_kms_key: shape.has_resource_policy && on_kms_key(facts, &req.resource),
             on_role: trust_on_role(facts, &req.resource),
