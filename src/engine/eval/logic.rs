@@ -287,7 +287,7 @@ impl ActionFacts {
 }
 
 /// Where SCPs and RCPs do not apply (§7.2), one row per exemption AWS
-/// documents, each with its page: [`scps_apply`] and [`rcps_apply`] read
+/// documents, each with its page: the decision rules read
 /// this table and nothing else.
 pub const GUARDRAIL_EXEMPTIONS: &[Exemption] = &[
     Exemption {
