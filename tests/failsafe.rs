@@ -295,6 +295,24 @@ fn a_sessions_role_path_is_never_assumed() {
     assert_eq!(decide_as(at_root, deny, "*", Context::new()).0, DecisionKind::Allowed);
     let role = Principal::parse("arn:aws:iam::111122223333:role/admin/ops").unwrap();
     assert_eq!(decide_as(role, deny, "*", Context::new()).0, DecisionKind::ExplicitDeny);
+    // Replay: an event without its session issuer takes the role's path
+    // from the authorization details, and decides.
+    use iamsim::audit::cloudtrail::record::Record;
+    let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{ALLOW_ALL},{deny}]}}"#);
+    let details = format!(
+        r#"{{"RoleDetailList":[{{"RoleName":"ops","Path":"/admin/","Arn":"arn:aws:iam::111122223333:role/admin/ops",
+             "RolePolicyList":[{{"PolicyName":"p","PolicyDocument":{policy}}}]}}]}}"#
+    );
+    let mut inventory = iamsim::audit::inventory::Inventory::new();
+    inventory.load(details.as_bytes(), "details.json", None).unwrap();
+    let mut replayer = iamsim::audit::replay::Replayer::new(inventory, Vec::new(), Default::default());
+    replayer.set_want_lines(true);
+    let event = serde_json::json!({"eventVersion": "1.08", "eventType": "AwsApiCall", "eventID": "e",
+        "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1",
+        "userIdentity": {"type": "AssumedRole", "arn": session, "accountId": "111122223333",
+                         "principalId": "AROAEXAMPLE:s1", "accessKeyId": "ASIAEXAMPLE"}});
+    let lines = replayer.event(&Record::from_value(&event));
+    assert_eq!(lines.iter().map(|l| l.decision).collect::<Vec<_>>(), ["explicitDeny"]);
 }
 
 /// A role session's principal tags are its session tags over its role's

@@ -993,6 +993,15 @@ impl Replayer {
         // inventory handles, so `self` stays free).
         let inventory = Arc::clone(&self.inventory);
         let baseline = self.baseline.clone();
+        // A session whose event did not name its role with the path: the
+        // authorization details do (kept for the principal's next events).
+        let mut principal = principal;
+        if let Principal::RoleSession { role_arn, role_path_known: known @ false, .. } = &mut principal {
+            if let Some(with_path) = inventory.entity_arn(role_arn) {
+                *role_arn = with_path.to_string();
+                *known = true;
+            }
+        }
         let (identity, baseline_identity, slot) = match policy_owner(&principal) {
             Some(owner) => {
                 let identity = inventory.get(owner);
