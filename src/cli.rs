@@ -2,7 +2,8 @@
 //! module per command. Sits on top of the library; nothing below imports it.
 //!
 //! Exit codes: 0 = the command ran (whatever the decisions), 1 = bad input or
-//! I/O error (message on stderr), 2 = usage error (clap), 3 = a check failed
+//! I/O error (message on stderr; for `replay` also logs holding no event or
+//! more malformed records than `--max-malformed`), 2 = usage error (clap), 3 = a check failed
 //! (`validate` found errors, `diff` found new access, `replay --fail-on`
 //! found breakage of a named class).
 

@@ -339,6 +339,8 @@ fn a_full_disk_is_an_error_not_a_panic() {
     let commands: [&[&str]; 5] = [
         &[
             "replay",
+            "--max-malformed",
+            "100",
             "--cloudtrail",
             "corpus/replay/cloudtrail",
             "--authorization-details",

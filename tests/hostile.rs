@@ -204,7 +204,13 @@ fn overlong_lines_are_located_errors() {
         .arg(&events)
         .output()
         .unwrap();
-    assert!(o.status.success());
+    // A file holding no event is bad input (exit 1); the report still says why.
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no CloudTrail event found"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((r["events_read"].as_u64(), r["events_skipped"].as_u64()), (Some(1), Some(1)));
     assert!(

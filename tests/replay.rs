@@ -12,6 +12,9 @@ fn replay(extra: &[&str]) -> serde_json::Value {
         "replay",
         "--cloudtrail",
         "corpus/replay/cloudtrail",
+        // Two malformed records on purpose (corpus/replay/README.md).
+        "--max-malformed",
+        "100",
         "--authorization-details",
         "corpus/replay/authorization-details.json",
         "--report",
@@ -203,6 +206,9 @@ fn report_is_the_same_without_decision_output() {
             "replay",
             "--cloudtrail",
             "corpus/replay/cloudtrail",
+            // Two malformed records on purpose (corpus/replay/README.md).
+            "--max-malformed",
+            "100",
             "--authorization-details",
             "corpus/replay/authorization-details.json",
             "--report",
@@ -451,6 +457,9 @@ fn generated_policy_covers_what_was_used_and_is_proved() {
             "replay",
             "--cloudtrail",
             "corpus/replay/cloudtrail",
+            // Two malformed records on purpose (corpus/replay/README.md).
+            "--max-malformed",
+            "100",
             "--authorization-details",
             "corpus/replay/authorization-details.json",
         ])
@@ -601,7 +610,9 @@ fn outputs_never_overwrite_inputs() {
     let log_copy = dir.join("events.jsonl");
     std::fs::copy(logs, &log_copy).unwrap();
     let run = |extra: &[&str]| {
-        let mut args = vec!["replay", "--cloudtrail", log_copy.to_str().unwrap(), "--authorization-details"];
+        // The export holds a malformed line on purpose (corpus/replay/README.md).
+        let mut args = vec!["replay", "--max-malformed", "100", "--cloudtrail", log_copy.to_str().unwrap()];
+        args.push("--authorization-details");
         args.push(details.to_str().unwrap());
         args.extend_from_slice(extra);
         crate::iamsim_command().args(&args).output().unwrap()
@@ -650,7 +661,7 @@ fn generate_reads_only_what_a_report_may_name() {
     let dir = scratch.path();
     let report = dir.join("report.json");
     let o = crate::iamsim_command()
-        .args(["replay", "--cloudtrail", "corpus/replay/cloudtrail"])
+        .args(["replay", "--max-malformed", "100", "--cloudtrail", "corpus/replay/cloudtrail"])
         .args(["--authorization-details", "corpus/replay/authorization-details.json", "--report"])
         .arg(&report)
         .output()
@@ -1009,4 +1020,46 @@ fn resource_policies_from_config_and_the_cli() {
     assert_eq!(decided("e-quiet"), ("implicitDeny", "would_break"));
     assert_eq!(decided("e-key"), ("allowed", "-"));
     assert_eq!(r["breakage"]["would_break_unless"], 0, "{}", r["would_break_unless"]);
+}
+
+/// Wrong inputs exit 1 with a message saying what is wrong: a --cloudtrail
+/// path holding no CloudTrail event, an --authorization-details file that is
+/// not one, more malformed records than --max-malformed (1% unless said).
+#[test]
+fn wrong_inputs_exit_1() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let run = |logs: &std::path::Path, details: &str, extra: &[&str]| {
+        let o = crate::iamsim_command()
+            .arg("replay")
+            .arg("--cloudtrail")
+            .arg(logs)
+            .args(["--authorization-details", details])
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let details = "corpus/replay/authorization-details.json";
+    // Not CloudTrail: JSON objects with none of an event's members.
+    let other = dir.join("other.jsonl");
+    std::fs::write(&other, "{\"a\":1}\n{\"b\":2}\n").unwrap();
+    let (code, err) = run(&other, details, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no CloudTrail event found (2 records read: 0 malformed, 2 not CloudTrail events"), "{err}");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(run(&empty, details, &[]).0, Some(1));
+    // A policy given as the authorization details.
+    let logs = std::path::Path::new("corpus/replay/cloudtrail/lake-export.jsonl");
+    let (code, err) = run(logs, "corpus/policies/eks-node-cni.json", &["--max-malformed", "100"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("expected the output of get-account-authorization-details"), "{err}");
+    // One malformed line of the export's: over 1%, under 50%.
+    let (code, err) = run(logs, details, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("are malformed") && err.contains("over --max-malformed 1%"), "{err}");
+    assert_eq!(run(logs, details, &["--max-malformed", "50%"]).0, Some(0));
+    let (code, err) = run(logs, details, &["--max-malformed", "101"]);
+    assert_eq!(code, Some(2), "a percentage over 100 is a usage error: {err}");
 }

@@ -180,6 +180,19 @@ impl Inventory {
                 "expected the output of get-account-authorization-details (an object)",
             )));
         }
+        // An object with none of the lists is not that output (a policy, a
+        // CloudTrail file given in the wrong place): refused, not read as an
+        // account with nobody in it.
+        const LISTS: [&str; 4] = ["UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"];
+        if !LISTS.iter().any(|list| root.get(list).is_some()) {
+            return Err(InventoryError::Policy(ParseError::at(
+                ParseErrorKind::Missing,
+                source,
+                "",
+                Some(root.span),
+                "expected the output of get-account-authorization-details: an object with UserDetailList, RoleDetailList, GroupDetailList or Policies",
+            )));
+        }
         // Customer and AWS managed policies included in the file, default versions.
         let mut managed: BTreeMap<String, Policy> = BTreeMap::new();
         for (i, p) in arr(&root, "Policies").iter().enumerate() {

@@ -63,6 +63,10 @@ pub struct ReplayArgs {
     /// `new` needs `--override` and the authorization details, to compare with).
     #[arg(long = "fail-on", value_enum)]
     fail_on: Vec<FailOn>,
+    /// Exit 1 (bad input) when more than this share of the records read are
+    /// malformed: a percentage (`1`, `0.5%`; `0` allows none, `100` any).
+    #[arg(long = "max-malformed", default_value = "1%", value_parser = parse_percent)]
+    max_malformed: f64,
     #[command(flatten)]
     catalog: super::catalog_cmd::CatalogArg,
     /// Identity policies replacing a principal's, in memory (`generate`'s
@@ -197,6 +201,7 @@ impl ReplayArgs {
             format: Format::Json,
             threads: None,
             fail_on: Vec::new(),
+            max_malformed: 100.0,
             catalog: super::catalog_cmd::CatalogArg::from_path(inputs.catalog.as_ref().map(PathBuf::from)),
         })
     }
@@ -220,6 +225,44 @@ fn recorded_path(p: &str) -> Result<PathBuf, CliError> {
     Ok(PathBuf::from(p))
 }
 
+/// `1`, `0.5%`, `100`: a percentage from 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("expected a percentage from 0 to 100 (`1`, `0.5%`), found `{text}`")),
+    }
+}
+
+/// Whether the inputs were what a replay needs: some CloudTrail event among
+/// the records read, and no more malformed records than `--max-malformed`.
+fn input_problem(report: &Report, args: &ReplayArgs) -> Result<(), CliError> {
+    use iamsim::audit::cloudtrail::event::SkipKind;
+    let count = |kind| report.skipped_reasons.get(&kind).copied().unwrap_or(0);
+    let (malformed, unreadable, not_events) =
+        (count(SkipKind::MalformedRecord), count(SkipKind::UnreadableFile), count(SkipKind::NotAnEvent));
+    let events = report.events_read.saturating_sub(malformed + unreadable + not_events);
+    let paths: Vec<String> = args.cloudtrail.iter().map(|p| p.display().to_string()).collect();
+    if events == 0 {
+        return Err(CliError::new(format!(
+            "--cloudtrail {}: no CloudTrail event found ({} records read: {malformed} malformed, {not_events} not CloudTrail events, {unreadable} unreadable files)",
+            paths.join(" "),
+            report.events_read
+        )));
+    }
+    // malformed / read > max%, in integers where they fit.
+    if malformed as f64 * 100.0 > args.max_malformed * report.events_read as f64 {
+        return Err(CliError::new(format!(
+            "--cloudtrail {}: {malformed} of {} records read are malformed ({:.2}%), over --max-malformed {}%; the report lists the first of them",
+            paths.join(" "),
+            report.events_read,
+            malformed as f64 * 100.0 / report.events_read as f64,
+            args.max_malformed
+        )));
+    }
+    Ok(())
+}
+
 fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
     // ARNs contain ':' but never '='.
     s.split_once('=')
@@ -239,6 +282,8 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         Format::Json => super::output::print_stdout(&format!("{}\n", serde_json::to_string(&report)?))?,
         Format::Text => super::output::print_stdout(&summary(&report))?,
     }
+    // Bad input ends the run with 1, after the report is out (it says why).
+    input_problem(&report, args)?;
     let flagged: Vec<FailOn> = args.fail_on.iter().copied().filter(|f| f.flags(&report)).collect();
     if flagged.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -46,6 +46,10 @@ pub enum SkipReason {
     /// A member the mapping needs has the wrong type or an empty value.
     #[error("malformed event: {0}")]
     MalformedEvent(&'static str),
+    /// A JSON object with none of a CloudTrail event's members (`eventSource`,
+    /// `eventName`, `eventTime`, `eventID`, `userIdentity`): some other file.
+    #[error("not a CloudTrail event (none of eventSource, eventName, eventTime, eventID, userIdentity)")]
+    NotAnEvent,
 }
 
 impl SkipReason {
@@ -59,6 +63,7 @@ impl SkipReason {
             SkipReason::UnmodelledPrincipal(_) => SkipKind::UnmodelledPrincipal,
             SkipReason::MalformedIdentity(_) => SkipKind::MalformedIdentity,
             SkipReason::MalformedEvent(_) => SkipKind::MalformedRecord,
+            SkipReason::NotAnEvent => SkipKind::NotAnEvent,
         }
     }
 }
@@ -85,6 +90,8 @@ pub enum SkipKind {
     MalformedRecord,
     /// A file that could not be opened at all.
     UnreadableFile,
+    /// [`SkipReason::NotAnEvent`].
+    NotAnEvent,
 }
 
 /// One (action, resource) authorisation an event implies; with the event's
@@ -788,6 +795,9 @@ pub(crate) fn to_checks_reusing<'a>(
     catalog: Option<&crate::audit::catalog::Catalog>,
     recycled: &mut Recycled,
 ) -> Result<EventChecks<'a>, SkipReason> {
+    if e.source.is_none() && e.name.is_none() && e.time.is_none() && e.event_id.is_none() && e.identity.is_none() {
+        return Err(SkipReason::NotAnEvent);
+    }
     let event_type = e.event_type.as_deref().unwrap_or("AwsApiCall");
     if event_type != "AwsApiCall" {
         return Err(SkipReason::NotApiCall(event_type.to_string()));
