@@ -477,3 +477,42 @@ fn validate_guesses_the_policy_kind_from_the_statements() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// `validate --format sarif`: a SARIF 2.1.0 log with one result per finding
+/// (the same findings as the JSON format), each located by file, region and
+/// JSON path, under a rule per finding code.
+#[test]
+fn validate_writes_sarif() {
+    let file = "corpus/catalog/validate/findings.json";
+    let run = |format: &str| {
+        let o = crate::iamsim_command()
+            .args(["validate", file, "--catalog", "corpus/catalog/service-reference", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "errors found: {}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (sarif, json) = (run("sarif"), run("json"));
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let rules: Vec<&str> =
+        run0["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let results = run0["results"].as_array().unwrap();
+    let findings = json["files"][0]["findings"].as_array().unwrap();
+    assert_eq!(results.len(), findings.len());
+    for (r, f) in results.iter().zip(findings) {
+        assert_eq!(r["ruleId"], f["code"]);
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
+        let level = match f["severity"].as_str().unwrap() {
+            "error" => "error",
+            "warning" => "warning",
+            _ => "note",
+        };
+        assert_eq!(r["level"], level);
+        let location = &r["locations"][0];
+        assert_eq!(location["physicalLocation"]["artifactLocation"]["uri"], file);
+        assert_eq!(location["physicalLocation"]["region"]["startLine"], f["line"]);
+        assert_eq!(location["physicalLocation"]["region"]["startColumn"], f["column"]);
+        assert_eq!(location["logicalLocations"][0]["fullyQualifiedName"], f["path"]);
+    }
+}

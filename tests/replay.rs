@@ -1063,3 +1063,37 @@ fn wrong_inputs_exit_1() {
     let (code, err) = run(logs, details, &["--max-malformed", "101"]);
     assert_eq!(code, Some(2), "a percentage over 100 is a usage error: {err}");
 }
+
+/// `--format junit`: well-formed JUnit XML (read back with an XML parser),
+/// a suite per breakage class, a failed case per group of the report, with
+/// its sample events; a class without groups passes.
+#[test]
+fn junit_shows_each_breakage_group_as_a_failed_case() {
+    let report = replay(&[]);
+    let o = crate::iamsim_command()
+        .args(["replay", "--max-malformed", "100", "--cloudtrail", "corpus/replay/cloudtrail"])
+        .args(["--authorization-details", "corpus/replay/authorization-details.json", "--format", "junit"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let suites: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).collect();
+    assert_eq!(suites.len(), 3);
+    for suite in suites {
+        let class = suite.attribute("name").unwrap();
+        let groups = report[class].as_array().unwrap();
+        let failed: Vec<_> = suite.descendants().filter(|n| n.has_tag_name("failure")).collect();
+        assert_eq!(failed.len(), groups.len(), "{class}");
+        assert_eq!(suite.attribute("failures"), Some(groups.len().to_string().as_str()));
+        for (g, f) in groups.iter().zip(&failed) {
+            let case = f.parent().unwrap().attribute("name").unwrap();
+            assert!(case.contains(g["principal"].as_str().unwrap()) && case.contains(g["action"].as_str().unwrap()));
+            let first = g["event_ids"][0].as_str().unwrap();
+            assert!(f.text().unwrap().contains(first), "{class}: {:?}", f.text());
+        }
+        if groups.is_empty() {
+            assert_eq!(suite.descendants().filter(|n| n.has_tag_name("testcase")).count(), 1);
+        }
+    }
+}

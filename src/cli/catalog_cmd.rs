@@ -261,9 +261,81 @@ pub struct ValidateArgs {
     kind: Option<KindArg>,
     #[command(flatten)]
     catalog: CatalogArg,
-    /// Output format: text lines `file:line:col: severity[code] path: message`, or JSON.
+    /// Output format: text lines `file:line:col: severity[code] path: message`,
+    /// JSON, or SARIF 2.1.0 (for code-scanning CI: one result per finding).
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    format: ValidateFormat,
+}
+
+/// `validate --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    /// `file:line:col: severity[code] path: message` lines.
+    Text,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0 (OASIS Static Analysis Results Interchange Format).
+    Sarif,
+}
+
+/// The findings as a SARIF 2.1.0 log
+/// (<https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html>): one
+/// run of the `iamsim` tool, one rule per finding code, one result per
+/// finding located by file, region (line and column; line 1 for findings
+/// about the whole document) and JSON path (a logical location).
+fn sarif(results: &[(String, Vec<Finding>)]) -> serde_json::Value {
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Suggestion => "note",
+    };
+    let mut rules: BTreeMap<&str, Severity> = BTreeMap::new();
+    for f in results.iter().flat_map(|(_, fs)| fs) {
+        rules.entry(f.code).or_insert(f.severity);
+    }
+    let rules: Vec<_> = rules
+        .iter()
+        .map(|(code, severity)| {
+            serde_json::json!({
+                "id": code,
+                "shortDescription": {"text": format!("iamsim validate: {code}")},
+                "defaultConfiguration": {"level": level(*severity)},
+            })
+        })
+        .collect();
+    let findings: Vec<_> = results
+        .iter()
+        .flat_map(|(file, fs)| fs.iter().map(move |f| (file, f)))
+        .map(|(file, f)| {
+            let mut location = serde_json::json!({
+                "physicalLocation": {
+                    "artifactLocation": {"uri": file.replace('\\', "/")},
+                    "region": {"startLine": f.line.unwrap_or(1), "startColumn": f.column.unwrap_or(1)},
+                },
+            });
+            if !f.path.is_empty() {
+                location["logicalLocations"] = serde_json::json!([{"fullyQualifiedName": f.path, "kind": "member"}]);
+            }
+            serde_json::json!({
+                "ruleId": f.code,
+                "level": level(f.severity),
+                "message": {"text": f.message},
+                "locations": [location],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "iamsim",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": findings,
+        }],
+    })
 }
 
 fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
@@ -349,7 +421,8 @@ pub fn run_validate(args: &ValidateArgs) -> Result<ExitCode, CliError> {
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
-        Format::Text => {
+        ValidateFormat::Sarif => writeln!(out, "{}", serde_json::to_string_pretty(&sarif(&results))?)?,
+        ValidateFormat::Text => {
             for (file, findings) in &results {
                 for f in findings {
                     let at = match (f.line, f.column) {
@@ -361,7 +434,7 @@ pub fn run_validate(args: &ValidateArgs) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        Format::Json => {
+        ValidateFormat::Json => {
             let files: Vec<_> = results
                 .iter()
                 .map(|(file, findings)| serde_json::json!({"file": file, "findings": findings}))

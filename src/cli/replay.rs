@@ -2,7 +2,7 @@
 //! Prints a summary, writes every decided check (`--out`) and the report
 //! (`--report`). Every event read is either evaluated or counted as skipped.
 
-use super::{load, CliError, Format};
+use super::{load, CliError};
 use iamsim::audit::cloudtrail::reader::collect_files;
 use iamsim::audit::inventory::Inventory;
 use iamsim::audit::replay::{skipped_path, ReplayInputs, Replayer, Report};
@@ -53,9 +53,10 @@ pub struct ReplayArgs {
     /// Write the report here (JSON).
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Summary format on stdout.
+    /// Summary format on stdout: text, the report as JSON, or JUnit XML
+    /// (for CI: a test case per breakage group, failed).
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    format: ReplayFormat,
     /// Worker threads, each replaying whole files (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -198,7 +199,7 @@ impl ReplayArgs {
             resource_policy_files: inputs.resource_policy_files.iter().map(path).collect::<Result<_, _>>()?,
             out: None,
             report: None,
-            format: Format::Json,
+            format: ReplayFormat::Json,
             threads: None,
             fail_on: Vec::new(),
             max_malformed: 100.0,
@@ -223,6 +224,86 @@ fn recorded_path(p: &str) -> Result<PathBuf, CliError> {
         return Err(bad("is not a regular file or folder"));
     }
     Ok(PathBuf::from(p))
+}
+
+/// `replay --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplayFormat {
+    /// A readable summary.
+    Text,
+    /// The report (as `--report` writes it).
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// The report as JUnit XML, the format CI systems show test results in: a
+/// test suite per breakage class (`would_break`, `would_break_unless`,
+/// `disagreements`), a failed test case per group (principal, action,
+/// resource) with its count, sample event ids and what it depends on; a
+/// class with no group has one passing case, so every class shows.
+fn junit(report: &Report) -> String {
+    fn xml(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&apos;"),
+                // Not allowed in XML 1.0 at all: shown, not dropped.
+                c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                    out.push_str(&format!("\\u{:04x}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let classes = [
+        ("would_break", "recorded success, certainly denied", &report.would_break),
+        (
+            "would_break_unless",
+            "recorded success, denied unless something not provided allows it",
+            &report.would_break_unless,
+        ),
+        ("disagreements", "recorded AccessDenied, simulated allow", &report.disagreements),
+    ];
+    let failures: usize = classes.iter().map(|(_, _, g)| g.len()).sum();
+    let tests: usize = classes.iter().map(|(_, _, g)| g.len().max(1)).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!("<testsuites name=\"iamsim replay\" tests=\"{tests}\" failures=\"{failures}\">\n"));
+    for (class, meaning, groups) in classes {
+        out.push_str(&format!(
+            "  <testsuite name=\"{class}\" tests=\"{}\" failures=\"{}\">\n",
+            groups.len().max(1),
+            groups.len()
+        ));
+        if groups.is_empty() {
+            out.push_str(&format!("    <testcase classname=\"{class}\" name=\"no {class}\"/>\n"));
+        }
+        for g in groups {
+            let resource = if g.resource.is_empty() { "(resource not named)" } else { &g.resource };
+            let name = format!("{} {} on {resource}", g.principal, g.action);
+            let mut detail = format!("{} checks; events: {}", g.count, g.event_ids.join(", "));
+            if let Some(unless) = &g.unless_detail {
+                detail.push_str(&format!("; unless {unless}"));
+            }
+            if let Some(status) = g.status {
+                detail.push_str(&format!("; {}", status.as_str()));
+            }
+            out.push_str(&format!(
+                "    <testcase classname=\"{class}\" name=\"{}\">\n      <failure type=\"{class}\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml(&name),
+                xml(meaning),
+                xml(&detail)
+            ));
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
 }
 
 /// `1`, `0.5%`, `100`: a percentage from 0 to 100.
@@ -279,8 +360,9 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     }
     let report = replay(args, true)?;
     match args.format {
-        Format::Json => super::output::print_stdout(&format!("{}\n", serde_json::to_string(&report)?))?,
-        Format::Text => super::output::print_stdout(&summary(&report))?,
+        ReplayFormat::Json => super::output::print_stdout(&format!("{}\n", serde_json::to_string(&report)?))?,
+        ReplayFormat::Text => super::output::print_stdout(&summary(&report))?,
+        ReplayFormat::Junit => super::output::print_stdout(&junit(&report))?,
     }
     // Bad input ends the run with 1, after the report is out (it says why).
     input_problem(&report, args)?;
