@@ -478,9 +478,34 @@ fn validate_guesses_the_policy_kind_from_the_statements() {
     );
 }
 
-/// `validate --format sarif`: a SARIF 2.1.0 log with one result per finding
-/// (the same findings as the JSON format), each located by file, region and
-/// JSON path, under a rule per finding code.
+/// The SARIF 2.1.0 JSON schema as the `serde-sarif` crate (a
+/// dev-dependency, so cargo has its source) ships it: the version Cargo.lock
+/// locks, in cargo's registry sources. The published schema's one erratum
+/// is mended (the `language` pattern ends in `]?$`, an unbalanced bracket
+/// no ECMA regex accepts).
+fn sarif_schema() -> serde_json::Value {
+    let lock = std::fs::read_to_string(crate::root().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"serde-sarif\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"')))
+        .unwrap();
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let registries = std::fs::read_dir(home.join("registry/src")).unwrap();
+    let path = registries
+        .filter_map(Result::ok)
+        .map(|r| r.path().join(format!("serde-sarif-{version}/src/schema.json")))
+        .find(|p| p.is_file())
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text.replace("{2}]?$", "{2}$")).unwrap()
+}
+
+/// `validate --format sarif`: a SARIF 2.1.0 log, valid against the schema,
+/// with one result per finding (the same findings as the JSON format), each
+/// located by file, region and JSON path, under a rule per finding code.
 #[test]
 fn validate_writes_sarif() {
     let file = "corpus/catalog/validate/findings.json";
@@ -494,6 +519,13 @@ fn validate_writes_sarif() {
     };
     let (sarif, json) = (run("sarif"), run("json"));
     assert_eq!(sarif["version"], "2.1.0");
+    let schema = jsonschema::options().build(&sarif_schema()).unwrap();
+    let errors: Vec<String> = schema.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The validator does refuse what the schema forbids.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!schema.is_valid(&broken));
     let run0 = &sarif["runs"][0];
     let rules: Vec<&str> =
         run0["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
