@@ -93,7 +93,7 @@ fn simulate_reports_missing_context_keys_and_uses_context() {
     let o = iamsim(&base);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["results"][0]["decision"], "implicitDeny");
-    assert_eq!(v["results"][0]["missing_context_keys"], serde_json::json!(["ec2:resourcetag/ebs.csi.aws.com/cluster"]));
+    assert_eq!(v["results"][0]["missing_context_keys"], serde_json::json!(["ec2:ResourceTag/ebs.csi.aws.com/cluster"]));
     let mut with_ctx = base.to_vec();
     with_ctx.extend(["--context", r#"{"ec2:ResourceTag/ebs.csi.aws.com/cluster":"true"}"#]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&iamsim(&with_ctx))).unwrap();

@@ -354,5 +354,5 @@ fn session_tags_are_unknown_never_the_roles_alone() {
         lines.iter().map(|l| (l.decision, l.unknown_context_keys.clone())).collect::<Vec<_>>()
     };
     assert_eq!(decided(&mut replayer, &user), [("allowed", vec![])]);
-    assert_eq!(decided(&mut replayer, &session), [("indeterminate", vec!["aws:principaltag/team".to_string()])]);
+    assert_eq!(decided(&mut replayer, &session), [("indeterminate", vec!["aws:PrincipalTag/team".to_string()])]);
 }

@@ -320,7 +320,7 @@ fn catalog_makes_keys_an_action_never_carries_absent() {
     let (open, _) = replay_lines(dir, &events, &details, &[], fields);
     assert_eq!(open["decisions"]["indeterminate"], 1, "{open}");
     assert_eq!(open["indeterminate_reasons"], serde_json::json!({"unknown_context": 1}));
-    assert_eq!(open["indeterminate_details"], serde_json::json!({"unknown context: ec2:instancetype": 1}));
+    assert_eq!(open["indeterminate_details"], serde_json::json!({"unknown context: ec2:InstanceType": 1}));
     let (typed, _) = replay_lines(dir, &events, &details, &["--catalog", "corpus/catalog/service-reference"], fields);
     assert_eq!(typed["decisions"]["allowed"], 1, "{typed}");
 }
@@ -786,7 +786,7 @@ fn breakage_is_never_hidden() {
             ("s3:PutObject".into(), "arn:aws:s3:::data/k".into(), "resource_policy_missing".into()),
         ]
     );
-    assert_eq!(r["would_break_unless"][0]["unless_detail"], "unknown context: aws:resourcetag/team");
+    assert_eq!(r["would_break_unless"][0]["unless_detail"], "unknown context: aws:ResourceTag/team");
     assert_eq!(classed(&r["disagreements"]), [("s3:GetObject".into(), "arn:aws:s3:::data/k".into(), "-".into())]);
     assert_eq!(r["service_principal_events"], 1);
     assert_eq!(r["service_principal_calls"], serde_json::json!({"cloudtrail.amazonaws.com": 1}));

@@ -1151,7 +1151,7 @@ impl Replayer {
             }
             if self.want_lines {
                 let names = |keys: &[crate::engine::eval::KeyId], set: &CompiledPolicySet| -> Vec<String> {
-                    keys.iter().filter_map(|k| set.key_name(*k)).map(str::to_string).collect()
+                    keys.iter().filter_map(|k| set.key_as_written(*k)).map(str::to_string).collect()
                 };
                 let (statements, missing, unknown) = match &judged.simulated {
                     Some((d, set)) => (
@@ -1798,7 +1798,7 @@ fn verdict(
             Err(Undecided::KeyPolicyMissing)
         }
         DecisionKind::Indeterminate => Err(Undecided::UnknownContext(
-            d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).map(Box::from).collect(),
+            d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).map(Box::from).collect(),
         )),
         kind => Ok(kind),
     }

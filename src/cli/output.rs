@@ -64,8 +64,8 @@ pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Stri
                 })
             })
             .collect(),
-        missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
-        unknown_context_keys: d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect(),
+        missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect(),
+        unknown_context_keys: d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).collect(),
         reason: reason(req, d),
     };
     serde_json::to_string(&line).unwrap_or_default()
@@ -89,7 +89,7 @@ pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Valu
             }))
         })
         .collect();
-    let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+    let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
     let mut v = json!({
         "action": req.action,
         "resource": req.resource,
@@ -102,7 +102,7 @@ pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Valu
             obj.insert("reason".into(), json!(reason));
         }
         if !d.unknown_keys.is_empty() {
-            let unknown: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+            let unknown: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
             obj.insert("unknown_context_keys".into(), json!(unknown));
         }
     }
@@ -137,7 +137,7 @@ pub fn text_table(set: &CompiledPolicySet, rows: &[(Request, Decision)]) -> Stri
                 out.push_str(&format!("    reason: {reason}\n"));
             }
         }
-        let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_name(*k)).collect();
+        let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
         if !missing.is_empty() {
             out.push_str(&format!("    missing context keys: {}\n", missing.join(", ")));
         }

@@ -101,6 +101,8 @@ pub struct CompiledPolicySet {
     pub(in crate::engine) statements: Vec<CompiledStatement>,
     pub(in crate::engine) actions: ActionIndex,
     pub(in crate::engine) keys: Vec<String>,
+    /// The same keys as the policies write them ([`CompiledPolicySet::key_as_written`]).
+    written: Vec<String>,
     pub(in crate::engine) shape: Shape,
 }
 
@@ -127,7 +129,8 @@ impl CompiledPolicySet {
                 ));
             }
         }
-        let keys = set.condition_keys();
+        let written = set.condition_keys_as_written();
+        let keys: Vec<String> = written.iter().map(|k| k.to_ascii_lowercase()).collect();
         let key_id =
             |k: &str| keys.iter().position(|x| x == k).and_then(|i| KeyId::try_from(i).ok()).unwrap_or(KeyId::MAX);
         let mut actions = ActionIndexBuilder::default();
@@ -156,7 +159,7 @@ impl CompiledPolicySet {
         }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(CompiledPolicySet { id, shape: set.shape(), actions: actions.build()?, statements, keys, set })
+        Ok(CompiledPolicySet { id, shape: set.shape(), actions: actions.build()?, statements, keys, written, set })
     }
 
     /// A number no other set compiled by this process has: a key for what a
@@ -173,6 +176,13 @@ impl CompiledPolicySet {
     /// The lower-cased name of a condition key reported in a decision.
     pub fn key_name(&self, key: KeyId) -> Option<&str> {
         self.keys.get(key as usize).map(String::as_str)
+    }
+
+    /// The name of condition key `key` as the policies first write it
+    /// (`aws:SourceIp`): for reports; [`CompiledPolicySet::key_name`] is the
+    /// lower-cased name lookups compare.
+    pub fn key_as_written(&self, key: KeyId) -> Option<&str> {
+        self.written.get(key as usize).map(String::as_str)
     }
 
     /// The lower-cased names of every condition key the set's statements test.

@@ -183,13 +183,19 @@ impl PolicySet {
     /// keys, and `aws:userid` for unique-id principals), lower-cased, in
     /// first-appearance order. A key's position is its [`KeyId`] in decisions.
     pub fn condition_keys(&self) -> Vec<String> {
+        self.condition_keys_as_written().into_iter().map(|k| k.to_ascii_lowercase()).collect()
+    }
+
+    /// [`PolicySet::condition_keys`] spelt as the policies first write each
+    /// (`aws:SourceIp`, not `aws:sourceip`): what reports show a person.
+    pub fn condition_keys_as_written(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
         for (_, policy, s) in self.statements() {
-            let conditions = s.conditions.iter().map(|c| c.key.to_ascii_lowercase());
+            let conditions = s.conditions.iter().map(|c| c.key.clone());
             let principal = s.principal_key().map(str::to_string);
             for k in principal.into_iter().chain(conditions).chain(s.variable_keys(policy.version.variables_enabled()))
             {
-                if !keys.contains(&k) {
+                if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(&k)) {
                     keys.push(k);
                 }
             }
