@@ -423,3 +423,158 @@ fn dead_action_entries_are_warned_about_everywhere() {
         stdout(&runs[0])
     );
 }
+
+/// `simulate --authorization-details … --principal ARN` (as `aws iam
+/// simulate-principal-policy` does) decides exactly as listing the same
+/// principal's policies by hand: inline, attached and group policies as
+/// identity policies, the boundary, and the user's tags as principal tags.
+#[test]
+fn simulate_from_authorization_details_equals_the_policies_by_hand() {
+    let details_path = "corpus/replay/authorization-details.json";
+    let details: serde_json::Value = serde_json::from_slice(&std::fs::read(details_path).unwrap()).unwrap();
+    let managed = |arn: &str| -> serde_json::Value {
+        let p = details["Policies"].as_array().unwrap().iter().find(|p| p["Arn"] == arn).unwrap();
+        let v = p["PolicyVersionList"].as_array().unwrap().iter().find(|v| v["IsDefaultVersion"] == true).unwrap();
+        v["Document"].clone()
+    };
+    let attached = |entity: &serde_json::Value| -> Vec<serde_json::Value> {
+        entity["AttachedManagedPolicies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| managed(a["PolicyArn"].as_str().unwrap()))
+            .collect()
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let actions = [
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "ec2:CreateNetworkInterface",
+        "ec2:RunInstances",
+        "iam:ListUsers",
+        "kms:Decrypt",
+    ];
+    let decisions = |args: &[String]| -> Vec<String> {
+        let mut all: Vec<String> = vec!["simulate".into(), "--format".into(), "json".into()];
+        for a in actions {
+            all.extend(["--action".to_string(), a.to_string()]);
+        }
+        all.extend(["--resource".into(), "*".into(), "--resource".into(), "arn:aws:s3:::data/a.csv".into()]);
+        all.extend_from_slice(args);
+        let o = iamsim(&all.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {} {}", r["action"], r["resource"], r["decision"]))
+            .collect()
+    };
+    let principals =
+        [("UserDetailList", "alice", "UserPolicyList"), ("RoleDetailList", "eks-node-role", "RolePolicyList")];
+    let mut compared = 0;
+    for (list, name, inline) in principals {
+        let entity =
+            details[list].as_array().unwrap().iter().find(|e| e["UserName"] == name || e["RoleName"] == name).unwrap();
+        let arn = entity["Arn"].as_str().unwrap();
+        let mut docs: Vec<serde_json::Value> =
+            entity[inline].as_array().into_iter().flatten().map(|p| p["PolicyDocument"].clone()).collect();
+        docs.extend(attached(entity));
+        for group in entity["GroupList"].as_array().into_iter().flatten() {
+            let g = details["GroupDetailList"].as_array().unwrap().iter().find(|g| g["GroupName"] == *group).unwrap();
+            docs.extend(g["GroupPolicyList"].as_array().into_iter().flatten().map(|p| p["PolicyDocument"].clone()));
+            docs.extend(attached(g));
+        }
+        let mut by_hand: Vec<String> = vec!["--principal".into(), arn.into()];
+        for (i, doc) in docs.iter().enumerate() {
+            let f = scratch.path().join(format!("{name}-{i}.json"));
+            std::fs::write(&f, doc.to_string()).unwrap();
+            by_hand.extend(["--identity-policy".to_string(), f.display().to_string()]);
+        }
+        if let Some(b) = entity["PermissionsBoundary"]["PermissionsBoundaryArn"].as_str() {
+            let f = scratch.path().join(format!("{name}-boundary.json"));
+            std::fs::write(&f, managed(b).to_string()).unwrap();
+            by_hand.extend(["--permissions-boundary".to_string(), f.display().to_string()]);
+        }
+        let tags: serde_json::Map<String, serde_json::Value> = entity["Tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| (format!("aws:PrincipalTag/{}", t["Key"].as_str().unwrap()), t["Value"].clone()))
+            .collect();
+        if !tags.is_empty() {
+            by_hand.extend(["--context".to_string(), serde_json::Value::Object(tags).to_string()]);
+        }
+        let from_details =
+            decisions(&["--authorization-details".into(), details_path.into(), "--principal".into(), arn.into()]);
+        assert_eq!(from_details, decisions(&by_hand), "{arn}");
+        assert!(
+            from_details.iter().any(|d| d.ends_with("\"allowed\""))
+                && from_details.iter().any(|d| !d.ends_with("\"allowed\"")),
+            "{from_details:?}"
+        );
+        compared += from_details.len();
+    }
+    assert_eq!(compared, 2 * 7 * 2);
+    // A principal the details do not list is an error.
+    let o = iamsim(&[
+        "simulate",
+        "--authorization-details",
+        details_path,
+        "--principal",
+        "arn:aws:iam::111122223333:user/nobody",
+        "--action",
+        "s3:GetObject",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a user or role of the authorization details"), "{}", stderr(&o));
+}
+
+/// `--context-entries` in the AWS CLI's shorthand and JSON forms: values
+/// are checked against their type, lists are multi-valued, and the entries
+/// decide like the same `--context`.
+#[test]
+fn simulate_reads_aws_cli_context_entries() {
+    let policy = "corpus/policies/eks-node-cni.json";
+    let run = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--identity-policy", policy, "--action", "ec2:CreateTags", "--format", "aws"];
+        args.extend_from_slice(extra);
+        iamsim(&args)
+    };
+    let bad = run(&["--context-entries", "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.2,ContextKeyType=ip"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("aws:SourceIp: `10.1.2` is not an IP address"), "{}", stderr(&bad));
+    for wrong in [
+        "ContextKeyName=aws:MultiFactorAuthPresent,ContextKeyValues=yes,ContextKeyType=boolean",
+        "ContextKeyName=aws:EpochTime,ContextKeyValues=soon,ContextKeyType=numeric",
+        "ContextKeyName=aws:TagKeys,ContextKeyValues=a,b,ContextKeyType=string",
+        "ContextKeyName=k,ContextKeyValues=a,ContextKeyType=colour",
+        "ContextKeyValues=a",
+    ] {
+        assert_eq!(run(&["--context-entries", wrong]).status.code(), Some(1), "{wrong}");
+    }
+    let shorthand = run(&[
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=203.0.113.9,ContextKeyType=ip",
+        "ContextKeyName=aws:TagKeys,ContextKeyValues=[kubernetes.io/cluster/a,Name],ContextKeyType=stringList",
+    ]);
+    let json = run(&[
+        "--context-entries",
+        r#"[{"ContextKeyName":"aws:SourceIp","ContextKeyValues":["203.0.113.9"],"ContextKeyType":"ip"},
+            {"ContextKeyName":"aws:TagKeys","ContextKeyValues":["kubernetes.io/cluster/a","Name"],"ContextKeyType":"stringList"}]"#,
+    ]);
+    let plain =
+        run(&["--context", r#"{"aws:SourceIp":"203.0.113.9","aws:TagKeys":["kubernetes.io/cluster/a","Name"]}"#]);
+    assert!(shorthand.status.success(), "{}", stderr(&shorthand));
+    assert_eq!(stdout(&shorthand), stdout(&json));
+    assert_eq!(stdout(&shorthand), stdout(&plain));
+    let v: serde_json::Value = serde_json::from_slice(&shorthand.stdout).unwrap();
+    let r = &v["EvaluationResults"][0];
+    assert_eq!(r["EvalActionName"], "ec2:CreateTags");
+    assert!(
+        r["EvalDecision"].is_string() && r["MatchedStatements"].is_array() && r["MissingContextValues"].is_array(),
+        "{r}"
+    );
+}

@@ -156,3 +156,58 @@ fn reason(req: &Request, d: &Decision) -> Option<String> {
     }
     d.missing_allow.map(|layer| format!("no statement in the {layer} policies allows the request"))
 }
+
+/// The decisions in the shape of the IAM API's `EvaluationResults`
+/// (`aws iam simulate-principal-policy` / `simulate-custom-policy` output,
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_EvaluationResult.html>):
+/// `EvalActionName`, `EvalResourceName`, `EvalDecision` (`allowed`,
+/// `explicitDeny`, `implicitDeny`; `indeterminate` where a value the request
+/// marked unknown decides, which AWS never answers), `MatchedStatements`
+/// (`SourcePolicyId`, `SourcePolicyType`), `MissingContextValues` (as the
+/// policies write the keys), and the organizations and boundary details
+/// where those layers exist.
+pub fn evaluation_results(set: &CompiledPolicySet, rows: &[(Request, Decision)]) -> Value {
+    use iamsim::engine::policy::Layer;
+    let shape = set.policy_set().shape();
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|(req, d)| {
+            let matched: Vec<Value> = d
+                .statements
+                .iter()
+                .filter_map(|r| {
+                    let (policy, _) = set.policy_set().get(*r)?;
+                    let kind = match r.layer {
+                        Layer::Identity if policy.name.starts_with("arn:aws:iam::aws:policy/") => "aws-managed",
+                        Layer::Identity | Layer::PermissionsBoundary => "user-managed",
+                        Layer::Resource => "resource",
+                        _ => "none",
+                    };
+                    Some(json!({"SourcePolicyId": policy.name, "SourcePolicyType": kind}))
+                })
+                .collect();
+            let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
+            let mut r = json!({
+                "EvalActionName": req.action,
+                "EvalResourceName": req.resource,
+                "EvalDecision": d.kind.as_str(),
+                "MatchedStatements": matched,
+                "MissingContextValues": missing,
+            });
+            let denied_in = |pick: &dyn Fn(&Layer) -> bool| {
+                d.missing_allow.as_ref().is_some_and(pick)
+                    || (d.kind == DecisionKind::ExplicitDeny && d.statements.iter().any(|s| pick(&s.layer)))
+            };
+            if shape.scp_levels > 0 || shape.rcp_levels > 0 {
+                let by_org = !denied_in(&|l| matches!(l, Layer::Scp(_) | Layer::Rcp(_)));
+                r["OrganizationsDecisionDetail"] = json!({"AllowedByOrganizations": by_org});
+            }
+            if shape.has_boundary {
+                let by_boundary = !denied_in(&|l| matches!(l, Layer::PermissionsBoundary));
+                r["PermissionsBoundaryDecisionDetail"] = json!({"AllowedByPermissionsBoundary": by_boundary});
+            }
+            r
+        })
+        .collect();
+    json!({ "EvaluationResults": results })
+}

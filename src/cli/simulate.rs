@@ -1,6 +1,6 @@
 //! `iamsim simulate`: every (action, resource) pair against the given policies.
 
-use super::{load, output, CliError, Format};
+use super::{load, output, CliError};
 use iamsim::engine::compile::CompiledPolicySet;
 use iamsim::engine::eval::Scratch;
 use iamsim::engine::policy::{PolicyKind, PolicySet};
@@ -48,9 +48,25 @@ pub struct SimulateArgs {
     /// Request context as a JSON object: key → string, number, boolean or array (multi-valued).
     #[arg(long)]
     context: Option<String>,
-    /// Output format.
+    /// Context entries as the AWS CLI takes them:
+    /// `ContextKeyName=aws:SourceIp,ContextKeyValues=203.0.113.9,ContextKeyType=ip` (repeatable),
+    /// or their JSON (`[{"ContextKeyName":…,"ContextKeyValues":[…],"ContextKeyType":…}]`).
+    /// Each value is checked against its type.
+    #[arg(long = "context-entries", num_args = 1..)]
+    context_entries: Vec<String>,
+    /// Output of `aws iam get-account-authorization-details` (repeatable): with
+    /// `--principal` naming one of its users or roles, that principal's
+    /// inline, attached, group and boundary policies and tags are simulated
+    /// (as `aws iam simulate-principal-policy` does).
+    #[arg(long = "authorization-details")]
+    details: Vec<PathBuf>,
+    /// Folder of AWS managed policy documents (`<PolicyName>.json`) for
+    /// attachments the authorization details do not include.
+    #[arg(long = "managed-policies")]
+    managed: Option<PathBuf>,
+    /// Output format: a table, JSON, or AWS's `EvaluationResults` shape (`aws`).
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    format: SimulateFormat,
     /// With a catalog (or $IAMSIM_CATALOG), actions it does not know are warned about.
     #[command(flatten)]
     catalog: super::catalog_cmd::CatalogArg,
@@ -65,18 +81,19 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
             eprintln!("iamsim: warning: --action {action}: not in the catalog{hint}; no real request carries it");
         }
     }
+    let principal = Principal::parse(&args.principal).map_err(|e| CliError::new(format!("--principal: {e}")))?;
+    let listed = principal_from_details(args, &principal)?;
+    let mut identity = listed.as_ref().map(|i| i.policies.clone()).unwrap_or_default();
+    for p in &args.identity {
+        identity.extend(load::policies(p, PolicyKind::Identity)?);
+    }
+    let boundary = match &args.boundary {
+        Some(p) => Some(load::policy(p, PolicyKind::PermissionsBoundary)?),
+        None => listed.as_ref().and_then(|i| i.boundary.clone()),
+    };
     let set = PolicySet {
-        identity: args
-            .identity
-            .iter()
-            .map(|p| load::policies(p, PolicyKind::Identity))
-            .collect::<Result<Vec<_>, _>>()?
-            .concat(),
-        permissions_boundary: args
-            .boundary
-            .as_deref()
-            .map(|p| load::policy(p, PolicyKind::PermissionsBoundary))
-            .transpose()?,
+        identity,
+        permissions_boundary: boundary,
         session: if args.session.is_empty() {
             None
         } else {
@@ -93,12 +110,23 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         rcps: args.rcps.iter().map(|p| load::policies(p, PolicyKind::Rcp)).collect::<Result<_, _>>()?,
         organization: Default::default(),
     };
-    let principal = Principal::parse(&args.principal).map_err(|e| CliError::new(format!("--principal: {e}")))?;
     let mut context = match &args.context {
         None => Context::new(),
         // Read from the text: a key given twice is refused, not merged.
         Some(text) => Context::from_json_text(text).map_err(|e| CliError::new(format!("--context: {e}")))?,
     };
+    for (key, value) in context_entries(&args.context_entries)? {
+        context.insert_once(&key, value.as_entry()).map_err(|e| CliError::new(format!("--context-entries: {e}")))?;
+    }
+    // The principal's tags, as the authorization details list them.
+    if let Some(identity) = &listed {
+        for (k, v) in &identity.tags {
+            let key = format!("aws:PrincipalTag/{k}");
+            if context.get(&key).is_none() {
+                context.insert_entry(&key, iamsim::engine::request::ContextEntry::Single(v));
+            }
+        }
+    }
     // AWS sets the request time in every request: now, unless given.
     context.set_request_time(&RequestTime::now());
     if let Some(acct) = &args.resource_account {
@@ -125,13 +153,18 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         }
     }
     let text = match args.format {
-        Format::Json => {
+        SimulateFormat::Aws => {
+            let mut s = serde_json::to_string_pretty(&output::evaluation_results(&compiled, &rows))?;
+            s.push('\n');
+            s
+        }
+        SimulateFormat::Json => {
             let results: Vec<_> = rows.iter().map(|(r, d)| output::result_json(&compiled, r, d)).collect();
             let mut s = serde_json::to_string_pretty(&serde_json::json!({ "results": results }))?;
             s.push('\n');
             s
         }
-        Format::Text => output::text_table(&compiled, &rows),
+        SimulateFormat::Text => output::text_table(&compiled, &rows),
     };
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()) {
@@ -139,4 +172,176 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         other => other?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `simulate --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulateFormat {
+    /// A readable table.
+    Text,
+    /// `{"results":[…]}`.
+    Json,
+    /// `{"EvaluationResults":[…]}`, shaped like `aws iam simulate-principal-policy`'s output.
+    Aws,
+}
+
+/// With `--authorization-details`, the principal's entry there: a user's,
+/// or a role's (the principal given as the role or one of its sessions).
+fn principal_from_details(
+    args: &SimulateArgs,
+    principal: &Principal,
+) -> Result<Option<iamsim::audit::inventory::Identity>, CliError> {
+    if args.details.is_empty() {
+        return Ok(None);
+    }
+    let mut inventory = iamsim::audit::inventory::Inventory::new();
+    for d in &args.details {
+        inventory.load(&load::read_file(d)?, &d.display().to_string(), args.managed.as_deref())?;
+    }
+    let arn = match principal {
+        Principal::User { arn, .. } => arn.as_str(),
+        Principal::RoleSession { role_arn, .. } => role_arn.as_str(),
+        _ => "",
+    };
+    let found = inventory.get(arn).or_else(|| inventory.entity_arn(arn).and_then(|a| inventory.get(a)));
+    match found {
+        Some(identity) => {
+            if !identity.unresolved.is_empty() {
+                eprintln!(
+                    "iamsim: warning: {}: policies not in the authorization details (give --managed-policies): {}",
+                    identity.arn,
+                    identity.unresolved.join(", ")
+                );
+            }
+            Ok(Some(identity.clone()))
+        }
+        None => Err(CliError::new(format!(
+            "--principal {}: not a user or role of the authorization details",
+            args.principal
+        ))),
+    }
+}
+
+/// One `--context-entries` value, typed as the AWS CLI's `ContextKeyType` says.
+struct Entry {
+    values: Vec<String>,
+    list: bool,
+}
+
+impl Entry {
+    fn as_entry(&self) -> iamsim::engine::request::ContextEntry<'_> {
+        match (self.list, self.values.as_slice()) {
+            (false, [one]) => iamsim::engine::request::ContextEntry::Single(one),
+            _ => iamsim::engine::request::ContextEntry::Multi(&self.values),
+        }
+    }
+}
+
+/// `--context-entries` arguments: the AWS CLI's shorthand
+/// (`ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=stringList`) or
+/// JSON (one entry or an array), each value checked against its type
+/// (`ContextEntry` in the IAM API reference,
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ContextEntry.html>).
+fn context_entries(args: &[String]) -> Result<Vec<(String, Entry)>, CliError> {
+    let bad = |m: String| CliError::new(format!("--context-entries: {m}"));
+    let mut out = Vec::new();
+    for arg in args {
+        let raw: Vec<(String, Vec<String>, String)> = if arg.trim_start().starts_with(['[', '{']) {
+            let v: serde_json::Value = serde_json::from_str(arg).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+            let items = match v {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            items
+                .iter()
+                .map(|i| {
+                    let text = |k: &str| i.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+                    let name = text("ContextKeyName").ok_or_else(|| bad(format!("{i}: no ContextKeyName")))?;
+                    let kind = text("ContextKeyType").ok_or_else(|| bad(format!("{name}: no ContextKeyType")))?;
+                    let values = match i.get("ContextKeyValues") {
+                        Some(serde_json::Value::Array(vs)) => vs
+                            .iter()
+                            .map(|v| {
+                                v.as_str()
+                                    .map(str::to_string)
+                                    .ok_or_else(|| bad(format!("{name}: values must be strings")))
+                            })
+                            .collect::<Result<_, _>>()?,
+                        Some(serde_json::Value::String(one)) => vec![one.clone()],
+                        _ => return Err(bad(format!("{name}: no ContextKeyValues (an array of strings)"))),
+                    };
+                    Ok((name, values, kind))
+                })
+                .collect::<Result<_, CliError>>()?
+        } else {
+            vec![shorthand(arg).map_err(bad)?]
+        };
+        for (name, values, kind) in raw {
+            let checked = typed(&name, &values, &kind).map_err(bad)?;
+            out.push((name, checked));
+        }
+    }
+    Ok(out)
+}
+
+/// `ContextKeyName=…,ContextKeyValues=…,ContextKeyType=…` (any order; the
+/// values run to the next field, `[v1,v2]` or `v1,v2`).
+fn shorthand(arg: &str) -> Result<(String, Vec<String>, String), String> {
+    const FIELDS: [&str; 3] = ["ContextKeyName=", "ContextKeyValues=", "ContextKeyType="];
+    let mut starts: Vec<(usize, &str)> = FIELDS.iter().filter_map(|f| arg.find(f).map(|at| (at, *f))).collect();
+    starts.sort_unstable();
+    if starts.len() != 3 || starts.first().map(|s| s.0) != Some(0) {
+        return Err(format!(
+            "`{arg}`: expected ContextKeyName=KEY,ContextKeyValues=V1[,V2…],ContextKeyType=TYPE (or the JSON form)"
+        ));
+    }
+    let field = |name: &str| -> String {
+        let i = starts.iter().position(|s| s.1 == name).unwrap_or(0);
+        let start = starts[i].0 + name.len();
+        let end = starts.get(i + 1).map_or(arg.len(), |s| s.0);
+        arg[start..end].trim_end_matches(',').to_string()
+    };
+    let values = field("ContextKeyValues=");
+    let values = values.trim_start_matches('[').trim_end_matches(']');
+    Ok((field("ContextKeyName="), values.split(',').map(|v| v.trim().to_string()).collect(), field("ContextKeyType=")))
+}
+
+/// `values` checked against `kind` (`string`, `stringList`, `numeric`,
+/// `boolean`, `ip`, `date`, `binary` and their lists).
+fn typed(name: &str, values: &[String], kind: &str) -> Result<Entry, String> {
+    let (base, list) = match kind.strip_suffix("List") {
+        Some(base) => (base, true),
+        None => (kind, false),
+    };
+    if !list && values.len() != 1 {
+        return Err(format!("{name}: a {kind} takes one value, found {}", values.len()));
+    }
+    let fits = |v: &str| match base {
+        "string" => true,
+        "numeric" => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        "boolean" => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        "ip" => iamsim::engine::policy::parse_ip(v).is_some(),
+        "date" => iamsim::engine::policy::parse_date(v).is_some(),
+        "binary" => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(v).is_ok()
+        }
+        _ => false,
+    };
+    if !["string", "numeric", "boolean", "ip", "date", "binary"].contains(&base) {
+        return Err(format!(
+            "{name}: unknown ContextKeyType `{kind}` (string, numeric, boolean, ip, date, binary, or one of them with List)"
+        ));
+    }
+    if let Some(v) = values.iter().find(|v| !fits(v)) {
+        let what = match base {
+            "numeric" => "a number",
+            "boolean" => "true or false",
+            "ip" => "an IP address",
+            "date" => "a date",
+            _ => "base64-encoded binary",
+        };
+        return Err(format!("{name}: `{v}` is not {what} ({kind})"));
+    }
+    Ok(Entry { values: values.to_vec(), list })
 }
