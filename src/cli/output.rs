@@ -1,7 +1,7 @@
 //! Rendering decisions: the JSON result object of the CLI contract and a text table.
 
 use iamsim::engine::compile::CompiledPolicySet;
-use iamsim::engine::eval::{Decision, DecisionKind};
+use iamsim::engine::eval::{Decision, DecisionKind, Explanation};
 use iamsim::engine::request::Request;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -19,94 +19,41 @@ pub fn print_stdout(text: &str) -> Result<(), super::CliError> {
     }
 }
 
-/// One matched statement in a result (borrowed, serialized without building a `Value`).
-#[derive(Serialize)]
-struct MatchedStatement<'a> {
-    policy_type: &'static str,
-    policy: &'a str,
-    statement_index: u32,
-    sid: Option<&'a str>,
-    effect: &'static str,
-}
-
-/// A result line of the contract, borrowed from the request and the set.
+/// A result of the CLI contract: the request's action and resource, the
+/// library's [`Explanation`] of its decision, and why an implicit deny is
+/// one (borrowed, serialised without building a `Value`).
 #[derive(Serialize)]
 struct ResultLine<'a> {
     action: &'a str,
     resource: &'a str,
-    decision: &'static str,
-    matched_statements: Vec<MatchedStatement<'a>>,
-    missing_context_keys: Vec<&'a str>,
-    /// Only when the request marked values unknown.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unknown_context_keys: Vec<&'a str>,
+    #[serde(flatten)]
+    explanation: Explanation<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
 
+impl<'a> ResultLine<'a> {
+    fn of(set: &'a CompiledPolicySet, req: &'a Request, d: &Decision) -> ResultLine<'a> {
+        ResultLine {
+            action: &req.action,
+            resource: &req.resource,
+            explanation: set.explanation(d),
+            reason: reason(req, d),
+        }
+    }
+}
+
 /// The contract's result object as one JSON line (same fields as [`result_json`]).
 pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> String {
-    let line = ResultLine {
-        action: &req.action,
-        resource: &req.resource,
-        decision: d.kind.as_str(),
-        matched_statements: d
-            .statements
-            .iter()
-            .filter_map(|r| {
-                let (policy, stmt) = set.policy_set().get(*r)?;
-                Some(MatchedStatement {
-                    policy_type: r.layer.kind().as_str(),
-                    policy: &policy.name,
-                    statement_index: r.statement,
-                    sid: stmt.sid.as_deref(),
-                    effect: stmt.effect.as_str(),
-                })
-            })
-            .collect(),
-        missing_context_keys: d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect(),
-        unknown_context_keys: d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).collect(),
-        reason: reason(req, d),
-    };
-    serde_json::to_string(&line).unwrap_or_default()
+    serde_json::to_string(&ResultLine::of(set, req, d)).unwrap_or_default()
 }
 
 /// The contract's result object:
-/// `{"action","resource","decision","matched_statements":[…],"missing_context_keys":[…]}`
-/// plus `reason` for implicit denies (which layer had no Allow).
+/// `{"action","resource","decision","matched_statements":[…],"missing_context_keys":[…]}`,
+/// `unknown_context_keys` when the request left values unknown, and
+/// `reason` for implicit denies.
 pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Value {
-    let statements: Vec<Value> = d
-        .statements
-        .iter()
-        .filter_map(|r| {
-            let (policy, stmt) = set.policy_set().get(*r)?;
-            Some(json!({
-                "policy_type": r.layer.kind().as_str(),
-                "policy": policy.name,
-                "statement_index": r.statement,
-                "sid": stmt.sid,
-                "effect": stmt.effect.as_str(),
-            }))
-        })
-        .collect();
-    let missing: Vec<&str> = d.missing_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
-    let mut v = json!({
-        "action": req.action,
-        "resource": req.resource,
-        "decision": d.kind.as_str(),
-        "matched_statements": statements,
-        "missing_context_keys": missing,
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(reason) = reason(req, d) {
-            obj.insert("reason".into(), json!(reason));
-        }
-        if !d.unknown_keys.is_empty() {
-            let unknown: Vec<&str> = d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).collect();
-            obj.insert("unknown_context_keys".into(), json!(unknown));
-        }
-    }
-    v
+    serde_json::to_value(ResultLine::of(set, req, d)).unwrap_or_default()
 }
 
 /// One line per statement for the text table.

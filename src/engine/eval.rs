@@ -22,7 +22,9 @@ pub(in crate::engine) mod principal;
 pub(in crate::engine) mod reference;
 
 pub use compiled::{Prepared, Scratch};
-pub use decision::{Decision, DecisionKind, Hit, KeyId, KeyReport, PrincipalClass, Verdict};
+pub use decision::{
+    Decision, DecisionKind, Explanation, Hit, KeyId, KeyReport, MatchedStatement, PrincipalClass, Verdict,
+};
 pub use logic::{
     credential_refusal, Callers, CredentialRule, Exempt, Exemption, Guardrail, CREDENTIAL_RULES, GUARDRAIL_EXEMPTIONS,
 };

@@ -8,8 +8,9 @@ use std::fmt;
 
 pub use crate::engine::policy::set::KeyId;
 
-/// The verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The verdict; serialised as [`DecisionKind::as_str`] says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum DecisionKind {
     /// Some policy allows and every applicable layer lets it through.
     Allowed,
@@ -72,8 +73,10 @@ pub struct Hit {
     pub result: crate::engine::request::Tri,
 }
 
-/// A decision with its explanation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A decision with its explanation. Serialises with serde as it is (the
+/// statements by reference, keys by [`KeyId`]); [`CompiledPolicySet::explanation`](crate::CompiledPolicySet::explanation)
+/// gives it with the set's names.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Decision {
     /// The verdict.
     pub kind: DecisionKind,
@@ -214,5 +217,78 @@ impl Decision {
     /// Whether the request is allowed.
     pub fn is_allowed(&self) -> bool {
         self.kind == DecisionKind::Allowed
+    }
+}
+
+/// A [`Decision`] told with its set's names: the matching statements by
+/// policy, index and `Sid`, the context keys as the policies write them.
+/// What `simulate --format json` and `eval` print for each request.
+///
+/// ```
+/// use iamsim::engine::policy::{parse_policy, PolicyKind, PolicySet};
+/// use iamsim::engine::request::{Principal, Request};
+/// use iamsim::{CompiledPolicySet, engine::eval::Scratch};
+/// let p = parse_policy(br#"{"Version":"2012-10-17","Statement":{"Sid":"Tls","Effect":"Allow","Action":"s3:GetObject",
+///     "Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}}"#, "p", PolicyKind::Identity)?;
+/// let set = CompiledPolicySet::compile(PolicySet { identity: vec![p], ..Default::default() })?;
+/// let req = Request::new(Principal::parse("arn:aws:iam::111122223333:user/a")?, "s3:GetObject", "*");
+/// let d = set.decide(&req, &mut Scratch::new(&set));
+/// let json = serde_json::to_value(set.explanation(&d))?;
+/// assert_eq!(json["decision"], "indeterminate");
+/// assert_eq!(json["unknown_context_keys"][0], "aws:SecureTransport");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation<'s> {
+    /// The verdict.
+    pub decision: DecisionKind,
+    /// The statements that decided it.
+    pub matched_statements: Vec<MatchedStatement<'s>>,
+    /// Condition keys the request lacked.
+    pub missing_context_keys: Vec<&'s str>,
+    /// Condition keys whose values the request left unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_context_keys: Vec<&'s str>,
+}
+
+/// One statement of an [`Explanation`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MatchedStatement<'s> {
+    /// The policy's kind (`identity`, `resource`, `scp`…).
+    pub policy_type: &'static str,
+    /// The policy's name (its file, ARN or label).
+    pub policy: &'s str,
+    /// The statement's index in the policy.
+    pub statement_index: u32,
+    /// Its `Sid`.
+    pub sid: Option<&'s str>,
+    /// `Allow` or `Deny`.
+    pub effect: &'static str,
+}
+
+impl crate::CompiledPolicySet {
+    /// `d` (decided by this set) with the set's names.
+    pub fn explanation<'s>(&'s self, d: &Decision) -> Explanation<'s> {
+        let matched_statements = d
+            .statements
+            .iter()
+            .filter_map(|r| {
+                let (policy, stmt) = self.policy_set().get(*r)?;
+                Some(MatchedStatement {
+                    policy_type: r.layer.kind().as_str(),
+                    policy: &policy.name,
+                    statement_index: r.statement,
+                    sid: stmt.sid.as_deref(),
+                    effect: stmt.effect.as_str(),
+                })
+            })
+            .collect();
+        let names = |keys: &[KeyId]| keys.iter().filter_map(|k| self.key_as_written(*k)).collect();
+        Explanation {
+            decision: d.kind,
+            matched_statements,
+            missing_context_keys: names(&d.missing_keys),
+            unknown_context_keys: names(&d.unknown_keys),
+        }
     }
 }

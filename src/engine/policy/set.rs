@@ -11,7 +11,8 @@ use super::parse::{policy_from_json, ParseError, ParseErrorKind};
 use std::fmt;
 
 /// The layer a policy belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Layer {
     /// Identity-based policies.
     Identity,
@@ -52,7 +53,7 @@ impl fmt::Display for Layer {
 }
 
 /// Addresses one statement of a [`PolicySet`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct StatementRef {
     /// The layer.
     pub layer: Layer,
