@@ -63,6 +63,13 @@ enum Command {
     Diff(catalog_cmd::DiffArgs),
     /// Least-privilege policy for a principal from a replay report, validated and proved by replay.
     Generate(generate::GenerateArgs),
+    /// Print a shell completion script (`iamsim completions bash > /etc/bash_completion.d/iamsim`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff: `iamsim man > iamsim.1; man ./iamsim.1`).
+    Man,
 }
 
 /// Arguments of `iamsim eval`.
@@ -100,6 +107,19 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Validate(args) => catalog_cmd::run_validate(&args),
         Command::Diff(args) => catalog_cmd::run_diff(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "iamsim", &mut script);
+            output::print_stdout(&String::from_utf8_lossy(&script)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .map_err(|e| CliError::new(format!("cannot render the man page: {e}")))
+                .and_then(|()| output::print_stdout(&String::from_utf8_lossy(&page)))
+                .map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -578,3 +578,31 @@ fn simulate_reads_aws_cli_context_entries() {
         "{r}"
     );
 }
+
+/// Shell completions (bash's parses with `bash -n`) and the man page come
+/// from the same command definitions: every subcommand is in them.
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let subcommands = ["simulate", "eval", "replay", "validate", "diff", "generate", "expand", "catalog"];
+    for shell in ["bash", "zsh", "fish"] {
+        let o = iamsim(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for s in subcommands {
+            assert!(script.contains(s), "{shell} completions lack {s}");
+        }
+        if shell == "bash" {
+            let path = std::env::temp_dir().join(format!("iamsim-completion-{}.bash", std::process::id()));
+            std::fs::write(&path, &script).unwrap();
+            let check = std::process::Command::new("bash").arg("-n").arg(&path).output().unwrap();
+            let _ = std::fs::remove_file(&path);
+            assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+        }
+    }
+    let man = stdout(&iamsim(&["man"]));
+    assert!(man.contains(".TH iamsim 1"), "{}", &man[..man.len().min(200)]);
+    for s in subcommands {
+        assert!(man.contains(s), "the man page lacks {s}");
+    }
+    assert_eq!(iamsim(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
+}
