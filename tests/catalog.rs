@@ -548,3 +548,110 @@ fn validate_writes_sarif() {
         assert_eq!(location["logicalLocations"][0]["fullyQualifiedName"], f["path"]);
     }
 }
+
+/// A loopback HTTP server standing in for AWS's service reference: its index
+/// (`/`, a list of `{"service","url"}`) and each service's JSON, served from
+/// `corpus/catalog/service-reference/`. Serves `requests` requests, then stops.
+fn service_reference_server(requests: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = crate::root().join("corpus/catalog/service-reference");
+    let services: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+        .filter(|s| s != "global-condition-keys")
+        .collect();
+    let index: Vec<serde_json::Value> =
+        services.iter().map(|s| serde_json::json!({"service": s, "url": format!("{base}/v1/{s}/{s}.json")})).collect();
+    let index = serde_json::to_string(&index).unwrap();
+    let server = std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            // The rest of the request head.
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            let body = if path == "/" {
+                Some(index.clone().into_bytes())
+            } else {
+                path.rsplit('/').next().and_then(|file| std::fs::read(dir.join(file)).ok())
+            };
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b),
+                None => ("404 Not Found", b"not found".to_vec()),
+            };
+            write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+            stream.write_all(&body).unwrap();
+            asked.push(path);
+        }
+        asked
+    });
+    (format!("{base}/"), server)
+}
+
+/// `catalog fetch` downloads the service reference (index, then each
+/// service) and keeps it at the default location, where every command then
+/// finds it without --catalog; `--out` writes elsewhere.
+#[test]
+fn catalog_fetch_keeps_the_service_reference_where_commands_look() {
+    let home = tempfile::tempdir().unwrap();
+    let (endpoint, server) = service_reference_server(5);
+    let o = crate::iamsim_command()
+        .env("XDG_DATA_HOME", home.path())
+        .env_remove("IAMSIM_CATALOG")
+        .args(["catalog", "fetch", "--endpoint", &endpoint])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asked = server.join().unwrap();
+    assert_eq!(asked.len(), 5, "{asked:?}");
+    assert_eq!(asked[0], "/");
+    let kept = home.path().join("iamsim/catalog.json");
+    assert!(kept.is_file());
+    // Every command looks there: expand needs a catalog and is given none.
+    let o = crate::iamsim_command()
+        .env("XDG_DATA_HOME", home.path())
+        .env_remove("IAMSIM_CATALOG")
+        .args(["expand", "s3:GetObj*"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("s3:GetObject"));
+    // Without one anywhere, the error says how to get one.
+    let empty = tempfile::tempdir().unwrap();
+    let o = crate::iamsim_command()
+        .env("XDG_DATA_HOME", empty.path())
+        .env_remove("IAMSIM_CATALOG")
+        .args(["expand", "s3:GetObj*"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("iamsim catalog fetch"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // An index that is not one is a clear error.
+    let (endpoint, server) = service_reference_server(1);
+    let o = crate::iamsim_command()
+        .args(["catalog", "fetch", "--out"])
+        .arg(empty.path().join("c.json"))
+        .args(["--endpoint", &format!("{endpoint}v1/s3/s3.json")])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("expected the service reference's index"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

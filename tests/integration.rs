@@ -28,7 +28,9 @@ pub fn root() -> PathBuf {
 /// catalog in the environment (tests say which catalog they use).
 pub fn iamsim_command() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_iamsim"));
-    cmd.current_dir(root()).env_remove("IAMSIM_CATALOG");
+    // No catalog but the one a test names: not $IAMSIM_CATALOG, not one
+    // `catalog fetch` keeps at the default location of whoever runs the tests.
+    cmd.current_dir(root()).env_remove("IAMSIM_CATALOG").env("XDG_DATA_HOME", root().join("target/no-default-catalog"));
     cmd
 }
 

@@ -29,14 +29,12 @@ impl CatalogArg {
         Ok(Catalog::load_selected(self.catalog.as_deref())?)
     }
 
-    /// Loads the catalog when `--catalog` or `IAMSIM_CATALOG` names one; `None` otherwise.
+    /// Loads the catalog when `--catalog` or `IAMSIM_CATALOG` names one, or
+    /// one is at the default location (`iamsim catalog fetch`); `None` otherwise.
     pub fn load_optional(&self) -> Result<Option<Catalog>, CliError> {
-        let named = self.catalog.is_some()
-            || std::env::var_os(iamsim::audit::catalog::CATALOG_ENV).is_some_and(|v| !v.is_empty());
-        if named {
-            self.load().map(Some)
-        } else {
-            Ok(None)
+        match Catalog::selected_path(self.catalog.as_deref()) {
+            Some(p) => Ok(Some(Catalog::load(&p)?)),
+            None => Ok(None),
         }
     }
 
@@ -45,12 +43,9 @@ impl CatalogArg {
         CatalogArg { catalog: path }
     }
 
-    /// The path named, for reports.
+    /// The path of the catalog used, for reports.
     pub fn named(&self) -> Option<String> {
-        self.catalog
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .or_else(|| std::env::var(iamsim::audit::catalog::CATALOG_ENV).ok().filter(|v| !v.is_empty()))
+        Catalog::selected_path(self.catalog.as_deref()).map(|p| p.display().to_string())
     }
 }
 
@@ -73,6 +68,52 @@ enum CatalogCommand {
     },
     /// Print what a catalog holds: source and counts.
     Info(CatalogArg),
+    /// Download AWS's service reference (every service's actions, resource types and condition keys) and keep it
+    /// at the default location every command looks in (or --out).
+    Fetch {
+        /// Where to write the snapshot (default: $XDG_DATA_HOME/iamsim/catalog.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The service reference's index: a JSON list of {"service","url"}.
+        #[arg(long, default_value = SERVICE_REFERENCE)]
+        endpoint: String,
+    },
+}
+
+/// AWS's published service reference index ("Simplified AWS service
+/// authorization reference information",
+/// <https://docs.aws.amazon.com/service-authorization/latest/reference/service-reference.html>).
+const SERVICE_REFERENCE: &str = "https://servicereference.us-east-1.amazonaws.com/";
+
+/// Downloads every service the index at `endpoint` lists into `dir`
+/// (`<service>.json`); returns how many.
+fn fetch_service_reference(endpoint: &str, dir: &std::path::Path) -> Result<usize, CliError> {
+    let get = |url: &str| -> Result<String, CliError> {
+        let fail = |e: ureq::Error| CliError::new(format!("{url}: {e}"));
+        ureq::get(url).call().map_err(fail)?.body_mut().with_config().limit(256 << 20).read_to_string().map_err(fail)
+    };
+    let index: Vec<serde_json::Value> = serde_json::from_str(&get(endpoint)?).map_err(|e| {
+        CliError::new(format!(
+            "{endpoint}: expected the service reference's index (a JSON list of {{\"service\",\"url\"}}): {e}"
+        ))
+    })?;
+    let mut count = 0;
+    for (i, entry) in index.iter().enumerate() {
+        let (Some(service), Some(url)) =
+            (entry.get("service").and_then(|v| v.as_str()), entry.get("url").and_then(|v| v.as_str()))
+        else {
+            return Err(CliError::new(format!("{endpoint}: entry {i} has no service and url: {entry}")));
+        };
+        // A service name becomes a file name: nothing but a plain name.
+        if service.is_empty() || !service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(CliError::new(format!("{endpoint}: entry {i}: `{service}` is not a service name")));
+        }
+        let body = get(url)?;
+        std::fs::write(dir.join(format!("{service}.json")), body)
+            .map_err(|e| CliError::new(format!("{}: cannot write: {e}", dir.display())))?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Runs `catalog`.
@@ -84,6 +125,28 @@ pub fn run_catalog(args: &CatalogArgs) -> Result<ExitCode, CliError> {
             }
             let catalog = Catalog::load(dir)?;
             catalog.write_snapshot(out)?;
+            eprintln!("{}", summary(&catalog));
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogCommand::Fetch { out, endpoint } => {
+            let out = match out.clone().or_else(Catalog::default_path) {
+                Some(p) => p,
+                None => {
+                    return Err(CliError::new(
+                        "no default location (neither XDG_DATA_HOME nor HOME is set): pass --out FILE",
+                    ))
+                }
+            };
+            let staging =
+                tempfile::tempdir().map_err(|e| CliError::new(format!("cannot make a temporary folder: {e}")))?;
+            let services = fetch_service_reference(endpoint, staging.path())?;
+            let catalog = Catalog::load(staging.path())?;
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| CliError::new(format!("{}: cannot create: {e}", parent.display())))?;
+            }
+            catalog.write_snapshot(&out)?;
+            eprintln!("{services} services from {endpoint} -> {}", out.display());
             eprintln!("{}", summary(&catalog));
             Ok(ExitCode::SUCCESS)
         }

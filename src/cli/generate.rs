@@ -84,7 +84,7 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode, CliError> {
                 failed |= f.severity == Severity::Error;
             }
         }
-        None => eprintln!("validate: skipped (no catalog: pass --catalog or set IAMSIM_CATALOG)"),
+        None => eprintln!("validate: skipped (no catalog: `iamsim catalog fetch` gets AWS's service reference)"),
     }
     match &args.out {
         Some(p) => {

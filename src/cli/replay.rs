@@ -381,6 +381,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
 pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     let start = Instant::now();
     let catalog = args.catalog.load_optional()?;
+    if catalog.is_none() && progress {
+        // Said once: the answer is less than it could be.
+        eprintln!(
+            "iamsim: note: no catalog: resources of calls the built-in tables do not map stay unknown, and there is no conformance figure; `iamsim catalog fetch` gets AWS's service reference"
+        );
+    }
     let mut inventory = Inventory::new();
     for d in &args.details {
         let bytes = load::read_file(d)?;

@@ -83,21 +83,47 @@ impl Catalog {
         }
     }
 
-    /// Loads the catalog named by `--catalog`, else by `IAMSIM_CATALOG`.
+    /// Loads the catalog named by `--catalog`, else by `IAMSIM_CATALOG`,
+    /// else the one at the default location ([`Catalog::default_path`]).
     ///
     /// # Errors
-    /// When neither names one, or the one named cannot be loaded.
+    /// When none is named or there, or the one named cannot be loaded.
     pub fn load_selected(flag: Option<&Path>) -> Result<Catalog, CatalogError> {
-        match flag {
-            Some(p) => Catalog::load(p),
-            None => match std::env::var_os(super::CATALOG_ENV) {
-                Some(p) if !p.is_empty() => Catalog::load(Path::new(&p)),
-                _ => Err(CatalogError::new(
-                    Path::new("--catalog"),
-                    format!("no catalog given: pass --catalog FILE|DIR or set {}", super::CATALOG_ENV),
-                )),
-            },
+        match Catalog::selected_path(flag) {
+            Some(p) => Catalog::load(&p),
+            None => Err(CatalogError::new(
+                Path::new("--catalog"),
+                format!(
+                    "no catalog: run `iamsim catalog fetch` (AWS's service reference, kept at {}), pass --catalog FILE|DIR, or set {}",
+                    Catalog::default_path().map_or_else(|| "the default location".to_string(), |p| p.display().to_string()),
+                    super::CATALOG_ENV
+                ),
+            )),
         }
+    }
+
+    /// The catalog `--catalog` names, else `IAMSIM_CATALOG`, else the
+    /// default location's when there is one there.
+    pub fn selected_path(flag: Option<&Path>) -> Option<PathBuf> {
+        if let Some(p) = flag {
+            return Some(p.to_path_buf());
+        }
+        match std::env::var_os(super::CATALOG_ENV) {
+            Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+            _ => Catalog::default_path().filter(|p| p.is_file()),
+        }
+    }
+
+    /// Where `iamsim catalog fetch` keeps the catalog and every command looks
+    /// for it: `$XDG_DATA_HOME/iamsim/catalog.json`, else
+    /// `$HOME/.local/share/iamsim/catalog.json` (the XDG base directory
+    /// default); `None` without either variable.
+    pub fn default_path() -> Option<PathBuf> {
+        let data = match std::env::var_os("XDG_DATA_HOME") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".local/share"),
+        };
+        Some(data.join("iamsim").join("catalog.json"))
     }
 
     /// Reads a snapshot written by [`Catalog::write_snapshot`].
