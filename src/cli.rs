@@ -13,6 +13,7 @@ mod eval_cmd;
 mod gen;
 mod gen_cloudtrail;
 mod generate;
+mod html;
 mod load;
 mod output;
 mod replay;

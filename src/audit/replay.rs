@@ -85,6 +85,50 @@ pub struct DecisionCounts {
     pub indeterminate: usize,
 }
 
+impl DecisionCounts {
+    fn count(&mut self, kind: DecisionKind) {
+        match kind {
+            DecisionKind::Allowed => self.allowed += 1,
+            DecisionKind::ExplicitDeny => self.explicit_deny += 1,
+            DecisionKind::ImplicitDeny => self.implicit_deny += 1,
+            DecisionKind::Indeterminate => self.indeterminate += 1,
+        }
+    }
+
+    fn add(&mut self, other: &DecisionCounts) {
+        self.allowed += other.allowed;
+        self.explicit_deny += other.explicit_deny;
+        self.implicit_deny += other.implicit_deny;
+        self.indeterminate += other.indeterminate;
+    }
+}
+
+/// Hours kept in [`Report::decisions_by_hour`] (over eleven years of
+/// logs); later ones count under `other`.
+pub const MAX_HOURS: usize = 100_000;
+
+/// The hour `2026-11-01T10` of an `eventTime`, or `unknown`.
+fn hour_of(time: &str) -> &str {
+    let hour = time.get(..13).filter(|h| {
+        h.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            _ => b.is_ascii_digit(),
+        })
+    });
+    hour.unwrap_or("unknown")
+}
+
+/// `hour`'s counts in `by_hour`, or `other`'s once [`MAX_HOURS`] are kept
+/// (the key is copied only for a new hour: this runs once per check).
+fn hour_slot<'m>(by_hour: &'m mut BTreeMap<String, DecisionCounts>, hour: &str) -> Option<&'m mut DecisionCounts> {
+    let key = if by_hour.contains_key(hour) || by_hour.len() < MAX_HOURS { hour } else { "other" };
+    if !by_hour.contains_key(key) {
+        by_hour.insert(key.to_string(), DecisionCounts::default());
+    }
+    by_hour.get_mut(key)
+}
+
 /// One (principal, action, resource) group of checks.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Group {
@@ -393,6 +437,10 @@ pub struct Report {
     pub checks: usize,
     /// Decisions by kind.
     pub decisions: DecisionCounts,
+    /// Decisions by the hour of their events' `eventTime` (`2026-11-01T10`,
+    /// UTC; `unknown` for events without a readable time): the report's
+    /// timeline. At most [`MAX_HOURS`] hours, then `other`.
+    pub decisions_by_hour: BTreeMap<String, DecisionCounts>,
     /// Indeterminate checks by kind of reason.
     pub indeterminate_reasons: BTreeMap<UndecidedKind, usize>,
     /// Indeterminate checks by reason, in words (`unknown context:
@@ -1097,12 +1145,9 @@ impl Replayer {
                     DecisionKind::Indeterminate
                 }
             };
-            let counts = &mut self.report.decisions;
-            match kind {
-                DecisionKind::Allowed => counts.allowed += 1,
-                DecisionKind::ExplicitDeny => counts.explicit_deny += 1,
-                DecisionKind::ImplicitDeny => counts.implicit_deny += 1,
-                DecisionKind::Indeterminate => counts.indeterminate += 1,
+            self.report.decisions.count(kind);
+            if let Some(slot) = hour_slot(&mut self.report.decisions_by_hour, hour_of(time)) {
+                slot.count(kind);
             }
             let resource = derived.then_some(request.resource.as_str());
             let principal_name = request.principal.display_name();
@@ -1349,6 +1394,7 @@ impl Replayer {
             malformed,
             checks,
             decisions,
+            decisions_by_hour,
             indeterminate_reasons,
             indeterminate_details,
             unknown_principals,
@@ -1384,6 +1430,11 @@ impl Replayer {
         mine.decisions.explicit_deny += decisions.explicit_deny;
         mine.decisions.implicit_deny += decisions.implicit_deny;
         mine.decisions.indeterminate += decisions.indeterminate;
+        for (hour, counts) in decisions_by_hour {
+            if let Some(slot) = hour_slot(&mut mine.decisions_by_hour, &hour) {
+                slot.add(&counts);
+            }
+        }
         add_counts(&mut mine.skipped_reasons, skipped_reasons);
         add_details(&mut mine.skipped_details, skipped_details);
         add_counts(&mut mine.indeterminate_reasons, indeterminate_reasons);

@@ -53,6 +53,10 @@ pub struct ReplayArgs {
     /// Write the report here (JSON).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page here (summary,
+    /// timeline, breakage, unused permissions, skipped records, inputs).
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Summary format on stdout: text, the report as JSON, or JUnit XML
     /// (for CI: a test case per breakage group, failed).
     #[arg(long, value_enum, default_value = "text")]
@@ -114,7 +118,7 @@ impl ReplayArgs {
         let files: Vec<PathBuf> = pairs.filter_map(|p| p.split_once('=').map(|(_, f)| PathBuf::from(f))).collect();
         let inputs =
             logs.iter().chain(&self.details).chain(&self.scps).chain(&files).chain(&self.resource_policy_files);
-        let outputs: Vec<(&str, &PathBuf)> = [("--out", &self.out), ("--report", &self.report)]
+        let outputs: Vec<(&str, &PathBuf)> = [("--out", &self.out), ("--report", &self.report), ("--html", &self.html)]
             .into_iter()
             .filter_map(|(n, p)| Some((n, p.as_ref()?)))
             .collect();
@@ -127,9 +131,11 @@ impl ReplayArgs {
                 )));
             }
         }
-        if let [(_, a), (_, b)] = outputs[..] {
-            if a == b || super::load::same_file(a, b) {
-                return Err(CliError::new(format!("--out and --report are the same file ({})", a.display())));
+        for (i, (flag_a, a)) in outputs.iter().enumerate() {
+            for (flag_b, b) in outputs.iter().skip(i + 1) {
+                if a == b || super::load::same_file(a, b) {
+                    return Err(CliError::new(format!("{flag_a} and {flag_b} are the same file ({})", a.display())));
+                }
             }
         }
         Ok(())
@@ -199,6 +205,7 @@ impl ReplayArgs {
             resource_policy_files: inputs.resource_policy_files.iter().map(path).collect::<Result<_, _>>()?,
             out: None,
             report: None,
+            html: None,
             format: ReplayFormat::Json,
             threads: None,
             fail_on: Vec::new(),
@@ -521,6 +528,10 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, super::html::render(&report))
+            .map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;
     }
     Ok(report)
 }
