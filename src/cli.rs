@@ -43,26 +43,37 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Simulate actions on resources against policies (like `aws iam simulate-custom-policy`).
+    #[command(after_help = examples::SIMULATE)]
     Simulate(simulate::SimulateArgs),
     /// Evaluate a JSON Lines stream of requests against a policy bundle, in parallel.
+    #[command(after_help = examples::EVAL)]
     Eval(EvalArgs),
     /// Replay CloudTrail logs against current or proposed policies: what would break, what is never used.
+    #[command(after_help = examples::REPLAY)]
     Replay(replay::ReplayArgs),
     /// Measure decisions per second, compiled engine vs reference evaluator, checking they agree.
+    #[command(after_help = examples::BENCH)]
     Bench(bench::BenchArgs),
     /// Write a seeded stream of realistic requests for a policy set, in the `eval` format.
+    #[command(after_help = examples::GEN_REQUESTS)]
     GenRequests(gen::GenArgs),
     /// Write synthetic CloudTrail events for the users and roles of an authorization-details file.
+    #[command(after_help = examples::GEN_CLOUDTRAIL)]
     GenCloudtrail(gen_cloudtrail::GenCloudTrailArgs),
     /// Import or inspect the AWS service reference (actions, resource types, condition keys).
+    #[command(after_help = examples::CATALOG)]
     Catalog(catalog_cmd::CatalogArgs),
     /// List the concrete actions patterns (or a policy's Action/NotAction) match, with access levels.
+    #[command(after_help = examples::EXPAND)]
     Expand(catalog_cmd::ExpandArgs),
     /// Check policies against the catalog: unknown actions, resources and keys that never match, risky patterns.
+    #[command(after_help = examples::VALIDATE)]
     Validate(catalog_cmd::ValidateArgs),
     /// The access NEW grants that OLD does not, and the reverse; exit 3 when NEW grants new access.
+    #[command(after_help = examples::DIFF)]
     Diff(catalog_cmd::DiffArgs),
     /// Least-privilege policy for a principal from a replay report, validated and proved by replay.
+    #[command(after_help = examples::GENERATE)]
     Generate(generate::GenerateArgs),
     /// Print a shell completion script (`iamsim completions bash > /etc/bash_completion.d/iamsim`).
     Completions {
@@ -71,6 +82,33 @@ enum Command {
     },
     /// Print the man page (roff: `iamsim man > iamsim.1; man ./iamsim.1`).
     Man,
+}
+
+/// Worked examples for `--help`, run from the repository's root (tests/cli.rs runs the one-line ones).
+pub mod examples {
+    /// `simulate`.
+    pub const SIMULATE: &str = "Example (from the repository's root):\n  iamsim simulate --identity-policy corpus/policies/eks-node-cni.json --principal arn:aws:iam::111122223333:role/eks-node-role --action ec2:CreateNetworkInterface --action ec2:RunInstances --resource arn:aws:ec2:us-west-2:111122223333:network-interface/eni-1";
+    /// `eval`.
+    pub const EVAL: &str = "Example (from the repository's root):\n  iamsim eval --bundle corpus/eks/bundle.json --requests corpus/eks/requests.jsonl";
+    /// `replay`.
+    pub const REPLAY: &str = "Example (from the repository's root):\n  iamsim replay --cloudtrail corpus/replay/cloudtrail --authorization-details corpus/replay/authorization-details.json --max-malformed 20 --fail-on would-break";
+    /// `bench`.
+    pub const BENCH: &str = "Example (from the repository's root):\n  iamsim bench --bundle corpus/eks/bundle.json --requests 2000 --threads 1 --min-seconds 0.1";
+    /// `gen-requests`.
+    pub const GEN_REQUESTS: &str = "Example (from the repository's root):\n  iamsim gen-requests --bundle corpus/eks/bundle.json --count 5 --seed 1";
+    /// `gen-cloudtrail`.
+    pub const GEN_CLOUDTRAIL: &str = "Example (from the repository's root):\n  iamsim gen-cloudtrail --authorization-details corpus/replay/authorization-details.json --count 5";
+    /// `catalog`.
+    pub const CATALOG: &str =
+        "Example (from the repository's root):\n  iamsim catalog info --catalog corpus/catalog/service-reference";
+    /// `expand`.
+    pub const EXPAND: &str = "Example (from the repository's root):\n  iamsim expand --catalog corpus/catalog/service-reference ec2:*NetworkInterface";
+    /// `validate`.
+    pub const VALIDATE: &str = "Example (from the repository's root):\n  iamsim validate --catalog corpus/catalog/service-reference corpus/policies/eks-node-cni.json";
+    /// `diff`.
+    pub const DIFF: &str = "Example (from the repository's root):\n  iamsim diff --catalog corpus/catalog/service-reference corpus/policies/eks-node-cni.json corpus/policies/eks-worker-node.json";
+    /// `generate`.
+    pub const GENERATE: &str = "Example (from the repository's root):\n  iamsim replay --cloudtrail corpus/replay/cloudtrail --authorization-details corpus/replay/authorization-details.json --max-malformed 20 --report report.json\n  iamsim generate --from-replay report.json --principal arn:aws:iam::111122223333:role/eks-node-role --catalog corpus/catalog/service-reference";
 }
 
 /// Arguments of `iamsim eval`.

@@ -606,3 +606,36 @@ fn completions_and_man_page_cover_every_subcommand() {
     }
     assert_eq!(iamsim(&["completions", "tcsh"]).status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+/// Every subcommand's `--help` ends with a worked example, and the
+/// one-line examples run as written from the repository's root (exit 0, or
+/// 3 where the example asks a check that flags).
+#[test]
+fn every_help_has_a_worked_example_that_runs() {
+    let subcommands = [
+        "simulate",
+        "eval",
+        "replay",
+        "bench",
+        "gen-requests",
+        "gen-cloudtrail",
+        "catalog",
+        "expand",
+        "validate",
+        "diff",
+        "generate",
+    ];
+    for sub in subcommands {
+        let help = stdout(&iamsim(&[sub, "--help"]));
+        let (_, example) =
+            help.split_once("Example (from the repository's root):").unwrap_or_else(|| panic!("{sub}: no example"));
+        let lines: Vec<&str> = example.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        assert!(lines.iter().all(|l| l.starts_with("iamsim ")), "{sub}: {lines:?}");
+        assert!(lines[0].starts_with(&format!("iamsim {sub}")) || lines.len() > 1, "{sub}: {lines:?}");
+        if let [one] = lines[..] {
+            let args: Vec<&str> = one.split_whitespace().skip(1).collect();
+            let o = iamsim(&args);
+            assert!(matches!(o.status.code(), Some(0 | 3)), "{one}: {}", stderr(&o));
+        }
+    }
+}
