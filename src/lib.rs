@@ -83,3 +83,8 @@ mod testoibits {
         assert_send::<crate::Scratch>();
     }
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
