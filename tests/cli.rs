@@ -546,6 +546,12 @@ fn simulate_reads_aws_cli_context_entries() {
     let bad = run(&["--context-entries", "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.2,ContextKeyType=ip"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("aws:SourceIp: `10.1.2` is not an IP address"), "{}", stderr(&bad));
+    // --context too, typed by the catalog's keys.
+    let catalog = "corpus/catalog/service-reference";
+    let bad = run(&["--catalog", catalog, "--context", r#"{"aws:SourceIp":"10.1.2"}"#]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--context: aws:SourceIp: `10.1.2` is not an IP address"), "{}", stderr(&bad));
+    assert!(run(&["--catalog", catalog, "--context", r#"{"aws:SourceIp":"10.1.2.3"}"#]).status.success());
     for wrong in [
         "ContextKeyName=aws:MultiFactorAuthPresent,ContextKeyValues=yes,ContextKeyType=boolean",
         "ContextKeyName=aws:EpochTime,ContextKeyValues=soon,ContextKeyType=numeric",

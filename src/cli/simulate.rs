@@ -1,6 +1,7 @@
 //! `iamsim simulate`: every (action, resource) pair against the given policies.
 
 use super::{load, output, CliError};
+use iamsim::audit::catalog::{Catalog, ValueType};
 use iamsim::engine::compile::CompiledPolicySet;
 use iamsim::engine::eval::Scratch;
 use iamsim::engine::policy::{PolicyKind, PolicySet};
@@ -74,7 +75,8 @@ pub struct SimulateArgs {
 
 /// Runs `simulate`.
 pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
-    if let Some(catalog) = args.catalog.load_optional()? {
+    let catalog = args.catalog.load_optional()?;
+    if let Some(catalog) = &catalog {
         for action in args.actions.iter().filter(|a| catalog.action(a).is_none()) {
             let hint = catalog.suggest_action(action);
             let hint = if hint.is_empty() { String::new() } else { format!(" (did you mean {}?)", hint.join(", ")) };
@@ -117,6 +119,9 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
     };
     for (key, value) in context_entries(&args.context_entries)? {
         context.insert_once(&key, value.as_entry()).map_err(|e| CliError::new(format!("--context-entries: {e}")))?;
+    }
+    if let Some(catalog) = &catalog {
+        check_context_types(&context, catalog)?;
     }
     // The principal's tags, as the authorization details list them.
     if let Some(identity) = &listed {
@@ -313,35 +318,67 @@ fn typed(name: &str, values: &[String], kind: &str) -> Result<Entry, String> {
         Some(base) => (base, true),
         None => (kind, false),
     };
+    let value_type = match base {
+        "string" => ValueType::String,
+        "numeric" => ValueType::Numeric,
+        "boolean" => ValueType::Bool,
+        "ip" => ValueType::IpAddress,
+        "date" => ValueType::Date,
+        "binary" => ValueType::Binary,
+        _ => {
+            return Err(format!(
+                "{name}: unknown ContextKeyType `{kind}` (string, numeric, boolean, ip, date, binary, or one of them with List)"
+            ))
+        }
+    };
     if !list && values.len() != 1 {
         return Err(format!("{name}: a {kind} takes one value, found {}", values.len()));
     }
-    let fits = |v: &str| match base {
-        "string" => true,
-        "numeric" => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
-        "boolean" => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-        "ip" => iamsim::engine::policy::parse_ip(v).is_some(),
-        "date" => iamsim::engine::policy::parse_date(v).is_some(),
-        "binary" => {
+    check_values(name, values.iter().map(String::as_str), value_type)?;
+    Ok(Entry { values: values.to_vec(), list })
+}
+
+/// Each value read as `kind` requires, or an error naming the first that is not.
+fn check_values<'v>(name: &str, mut values: impl Iterator<Item = &'v str>, kind: ValueType) -> Result<(), String> {
+    let fits = |v: &str| match kind {
+        ValueType::Numeric => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        ValueType::Bool => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        ValueType::IpAddress => iamsim::engine::policy::parse_ip(v).is_some(),
+        ValueType::Date => iamsim::engine::policy::parse_date(v).is_some(),
+        ValueType::Binary => {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.decode(v).is_ok()
         }
-        _ => false,
+        ValueType::String | ValueType::Arn | ValueType::Unknown => true,
     };
-    if !["string", "numeric", "boolean", "ip", "date", "binary"].contains(&base) {
-        return Err(format!(
-            "{name}: unknown ContextKeyType `{kind}` (string, numeric, boolean, ip, date, binary, or one of them with List)"
-        ));
+    match values.find(|v| !fits(v)) {
+        None => Ok(()),
+        Some(v) => {
+            let what = match kind {
+                ValueType::Numeric => "a number",
+                ValueType::Bool => "true or false",
+                ValueType::IpAddress => "an IP address",
+                ValueType::Date => "a date",
+                _ => "base64-encoded binary",
+            };
+            Err(format!("{name}: `{v}` is not {what}"))
+        }
     }
-    if let Some(v) = values.iter().find(|v| !fits(v)) {
-        let what = match base {
-            "numeric" => "a number",
-            "boolean" => "true or false",
-            "ip" => "an IP address",
-            "date" => "a date",
-            _ => "base64-encoded binary",
+}
+
+/// `--context` values checked against their keys' types in the catalog
+/// (an `aws:SourceIp` of `10.1.2` is refused, not silently kept as a value
+/// no condition can match).
+fn check_context_types(context: &Context, catalog: &Catalog) -> Result<(), CliError> {
+    for (key, entry) in context.iter() {
+        let Some(key_type) = catalog.condition_key(key).and_then(|k| k.key_type()) else { continue };
+        let values: Vec<&str> = match entry {
+            iamsim::engine::request::ContextEntry::Single(v) => vec![v],
+            iamsim::engine::request::ContextEntry::Multi(vs) => vs.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
         };
-        return Err(format!("{name}: `{v}` is not {what} ({kind})"));
+        check_values(key, values.into_iter(), key_type.base)
+            .map_err(|e| CliError::new(format!("--context: {e} (the catalog types {key} {})", key_type.name())))?;
     }
-    Ok(Entry { values: values.to_vec(), list })
+    Ok(())
 }
