@@ -643,8 +643,11 @@ fn outputs_never_overwrite_inputs() {
     .unwrap();
     let args = ["--cloudtrail", log_copy.to_str().unwrap(), "--cloudtrail", digest.to_str().unwrap()];
     let o = run(&[&args[..], &["--report", report.to_str().unwrap()]].concat());
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("skipped: already read"));
+    // A path given that holds no event (the digest) is bad input; the report is out first.
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("skipped: already read"));
+    assert!(err.contains("CloudTrail-Digest") && err.contains("no CloudTrail event found there"), "{err}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["files"], 2);
     let skipped: Vec<&str> = r["skipped_paths"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
@@ -1046,12 +1049,22 @@ fn wrong_inputs_exit_1() {
     std::fs::write(&other, "{\"a\":1}\n{\"b\":2}\n").unwrap();
     let (code, err) = run(&other, details, &[]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no CloudTrail event found (2 records read: 0 malformed, 2 not CloudTrail events"), "{err}");
+    assert!(err.contains("other.jsonl: no CloudTrail event found there (1 files: none held an event)"), "{err}");
+    // Each path given must hold an event: a good one beside does not make it fine.
+    let logs = std::path::Path::new("corpus/replay/cloudtrail/lake-export.jsonl");
+    let o = crate::iamsim_command()
+        .args(["replay", "--max-malformed", "100", "--authorization-details", details, "--cloudtrail"])
+        .arg(logs)
+        .arg("--cloudtrail")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other.jsonl: no CloudTrail event found there"));
     let empty = dir.join("empty");
     std::fs::create_dir(&empty).unwrap();
     assert_eq!(run(&empty, details, &[]).0, Some(1));
     // A policy given as the authorization details.
-    let logs = std::path::Path::new("corpus/replay/cloudtrail/lake-export.jsonl");
     let (code, err) = run(logs, "corpus/policies/eks-node-cni.json", &["--max-malformed", "100"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("expected the output of get-account-authorization-details"), "{err}");

@@ -481,6 +481,10 @@ pub struct Report {
     /// [`Item::Skipped`]: crate::audit::cloudtrail::reader::Item::Skipped
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_paths: Vec<String>,
+    /// Files read that held no CloudTrail event (none at all, or only
+    /// malformed records and JSON that is no event), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_without_events: Vec<String>,
     /// Events per second over the whole run.
     pub events_per_sec: f64,
 }
@@ -1410,6 +1414,7 @@ impl Replayer {
             conformance: _,
             inputs: _,
             skipped_paths,
+            files_without_events,
             events_per_sec: _,
         } = other.report;
         let mine = &mut self.report;
@@ -1441,6 +1446,7 @@ impl Replayer {
         add_details(&mut mine.indeterminate_details, indeterminate_details);
         add_counts(&mut mine.unknown_principals, unknown_principals);
         mine.skipped_paths.extend(skipped_paths);
+        mine.files_without_events.extend(files_without_events);
         let room = MAX_MALFORMED_LISTED.saturating_sub(mine.malformed.len());
         mine.malformed.extend(malformed.into_iter().take(room));
         for (key, tally) in other.groups {
@@ -1470,10 +1476,13 @@ impl Replayer {
 
     fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
         use crate::audit::cloudtrail::reader::{read_file_with, Item, Members};
+        let mut events = 0usize;
         // The mapping reads a few members; the rest of each record is skipped.
         let result = read_file_with(file, Members::Mapped, &mut |item| match item {
             Item::Event(_, v) => {
+                let not_event = self.report.skipped_reasons.get(&SkipKind::NotAnEvent).copied();
                 let out = self.event(&v);
+                events += usize::from(self.report.skipped_reasons.get(&SkipKind::NotAnEvent).copied() == not_event);
                 if !out.is_empty() {
                     lines(out);
                 }
@@ -1483,6 +1492,9 @@ impl Replayer {
         });
         if let Err(e) = result {
             self.unreadable(&e);
+        }
+        if events == 0 {
+            self.report.files_without_events.push(file.display().to_string());
         }
         self.report.files += 1;
     }
@@ -1557,6 +1569,7 @@ impl Replayer {
 
     /// Finishes the report.
     pub fn finish(mut self, seconds: f64) -> Report {
+        self.report.files_without_events.sort();
         let (mut would_break, mut would_break_unless, mut disagreements) = (Vec::new(), Vec::new(), Vec::new());
         for (key, tally) in std::mem::take(&mut self.groups) {
             let GroupKey { breakage, principal, action, resource, unless, status } = key;

@@ -331,6 +331,18 @@ fn input_problem(report: &Report, args: &ReplayArgs) -> Result<(), CliError> {
         (count(SkipKind::MalformedRecord), count(SkipKind::UnreadableFile), count(SkipKind::NotAnEvent));
     let events = report.events_read.saturating_sub(malformed + unreadable + not_events);
     let paths: Vec<String> = args.cloudtrail.iter().map(|p| p.display().to_string()).collect();
+    // Each path given: some file under it held an event.
+    for path in &args.cloudtrail {
+        let files = collect_files(std::slice::from_ref(path)).map(|f| f.files).unwrap_or_default();
+        let silent = |f: &PathBuf| report.files_without_events.binary_search(&f.display().to_string()).is_ok();
+        if files.iter().all(silent) {
+            return Err(CliError::new(format!(
+                "--cloudtrail {}: no CloudTrail event found there ({} files: none held an event)",
+                path.display(),
+                files.len()
+            )));
+        }
+    }
     if events == 0 {
         return Err(CliError::new(format!(
             "--cloudtrail {}: no CloudTrail event found ({} records read: {malformed} malformed, {not_events} not CloudTrail events, {unreadable} unreadable files)",
