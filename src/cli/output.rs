@@ -158,3 +158,22 @@ pub fn evaluation_results(set: &CompiledPolicySet, rows: &[(Request, Decision)])
         .collect();
     json!({ "EvaluationResults": results })
 }
+
+/// `text` escaped for HTML and XML alike, content or attribute values (the
+/// HTML report, JUnit XML): the five markup characters as references, and
+/// control characters XML 1.0 forbids shown as `\uXXXX` rather than dropped.
+pub fn markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -250,24 +250,7 @@ pub enum ReplayFormat {
 /// resource) with its count, sample event ids and what it depends on; a
 /// class with no group has one passing case, so every class shows.
 fn junit(report: &Report) -> String {
-    fn xml(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&apos;"),
-                // Not allowed in XML 1.0 at all: shown, not dropped.
-                c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                }
-                c => out.push(c),
-            }
-        }
-        out
-    }
+    use super::output::markup as xml;
     let classes = [
         ("would_break", "recorded success, certainly denied", &report.would_break),
         (
