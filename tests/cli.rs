@@ -575,6 +575,19 @@ fn simulate_reads_aws_cli_context_entries() {
         run(&["--context", r#"{"aws:SourceIp":"203.0.113.9","aws:TagKeys":["kubernetes.io/cluster/a","Name"]}"#]);
     assert!(shorthand.status.success(), "{}", stderr(&shorthand));
     assert_eq!(stdout(&shorthand), stdout(&json));
+    let spelt_as_aws = iamsim(&[
+        "simulate",
+        "--identity-policy",
+        policy,
+        "--action",
+        "ec2:CreateTags",
+        "--output",
+        "aws",
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=203.0.113.9,ContextKeyType=ip",
+        "ContextKeyName=aws:TagKeys,ContextKeyValues=[kubernetes.io/cluster/a,Name],ContextKeyType=stringList",
+    ]);
+    assert_eq!(stdout(&spelt_as_aws), stdout(&shorthand));
     assert_eq!(stdout(&shorthand), stdout(&plain));
     let v: serde_json::Value = serde_json::from_slice(&shorthand.stdout).unwrap();
     let r = &v["EvaluationResults"][0];

@@ -65,8 +65,9 @@ pub struct SimulateArgs {
     /// attachments the authorization details do not include.
     #[arg(long = "managed-policies")]
     managed: Option<PathBuf>,
-    /// Output format: a table, JSON, or AWS's `EvaluationResults` shape (`aws`).
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format: a table, JSON, or AWS's `EvaluationResults` shape (`aws`;
+    /// also `--output aws`, as the AWS CLI spells the option).
+    #[arg(long, visible_alias = "output", value_enum, default_value = "text")]
     format: SimulateFormat,
     /// With a catalog (or $IAMSIM_CATALOG), actions it does not know are warned about.
     #[command(flatten)]
