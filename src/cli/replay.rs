@@ -621,11 +621,12 @@ fn summary(r: &Report) -> String {
     }
     for u in r.unused_permissions.iter().filter(|u| !u.unused_statements.is_empty() || !u.unused_actions.is_empty()) {
         s.push_str(&format!(
-            "unused by {}: {} statements, {} actions seen in the logs ({})\n",
+            "unused by {}: {} statements never used; {} granted actions it never called ({}{})\n",
             u.principal,
             u.unused_statements.len(),
-            u.unused_actions.len(),
-            u.unused_actions.iter().take(8).cloned().collect::<Vec<_>>().join(", ")
+            u.unused_action_count,
+            u.unused_actions.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+            if u.unused_action_count > 8 { ", …" } else { "" }
         ));
     }
     if let Some(c) = &r.conformance {
