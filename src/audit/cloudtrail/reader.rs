@@ -855,6 +855,72 @@ mod tests {
         }
     }
 
+    /// Any JSON value, with strings full of the characters a structural walk
+    /// must not mistake for structure (quotes, escapes, brackets, commas).
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let chars = vec!['a', 'z', '"', '\\', '{', '}', '[', ']', ',', ':', ' ', '\n', 'é', '\u{1F600}'];
+        let text = proptest::collection::vec(proptest::sample::select(chars), 0..12)
+            .prop_map(|cs| cs.into_iter().collect::<String>())
+            .boxed();
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i32>().prop_map(serde_json::Value::from),
+            text.clone().prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                proptest::collection::vec((text.clone(), inner), 0..5)
+                    .prop_map(|members| serde_json::Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+        /// The structural walk (streamed documents, and recovery after a bad
+        /// record) finds the same records as the parser reading the document
+        /// whole, compact or pretty, with one record broken (invalid UTF-8)
+        /// or not, reading the mapped members or whole records.
+        #[test]
+        fn the_walk_finds_what_the_parser_finds(
+            records in proptest::collection::vec(json_value(), 0..6),
+            pretty in proptest::prelude::any::<bool>(),
+            broken in proptest::option::of(0usize..6),
+            limit in 1usize..64,
+        ) {
+            let doc = serde_json::json!({"version": {"a": ["]", "}"]}, "Records": records, "z": "\"]}"});
+            let mut text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }
+                .unwrap_or_default()
+                .into_bytes();
+            if let Some(k) = broken.filter(|k| *k < records.len()) {
+                // An invalid byte inside the k-th record's text.
+                let marker = format!("\"broken-{k}\"");
+                let mut broken_records = records.clone();
+                broken_records[k] = serde_json::Value::from(format!("broken-{k}"));
+                let doc = serde_json::json!({"version": 1, "Records": broken_records});
+                text = serde_json::to_string(&doc).unwrap_or_default().into_bytes();
+                if let Some(at) = text.windows(marker.len()).position(|w| w == marker.as_bytes()) {
+                    text[at + 1] = 0xff;
+                }
+            }
+            for members in [Members::Mapped, Members::All] {
+                let read = |limit: usize| {
+                    let mut items = Vec::new();
+                    read_document_within(&text[..], "t", members, &mut |item| items.push(format!("{item:?}")), limit);
+                    items
+                };
+                let (whole, streamed) = (read(1 << 20), read(limit));
+                proptest::prop_assert_eq!(&whole, &streamed);
+                let events = whole.iter().filter(|i| i.starts_with("Event") || i.contains("NotAnObject")).count();
+                proptest::prop_assert_eq!(whole.len(), records.len(), "{:?}", whole);
+                proptest::prop_assert!(events + usize::from(broken.is_some_and(|k| k < records.len())) >= records.len());
+            }
+        }
+    }
+
     /// Yields `data`, then fails.
     struct FailingAfter<'a>(&'a [u8]);
 
