@@ -19,4 +19,5 @@ pub mod inventory;
 pub mod lines;
 pub mod replay;
 pub mod resource_policies;
+pub mod sessions;
 pub mod workload;

@@ -316,10 +316,11 @@ fn a_sessions_role_path_is_never_assumed() {
 }
 
 /// A role session's principal tags are its session tags over its role's
-/// (semantics doc §8.6). Replay cannot read session tags from the log, so
-/// for a session they stay unknown: a Deny on `aws:PrincipalTag` is not
-/// settled by the role's tags alone (the session may carry other values).
-/// An IAM user's tags are its principal tags, and decide.
+/// (semantics doc §8.6). A session's own events do not say its session
+/// tags: unless the call that created it is in the logs, they stay unknown,
+/// and a Deny on `aws:PrincipalTag` is not settled by the role's tags alone
+/// (the session may carry other values). An IAM user's tags are its
+/// principal tags, and decide.
 #[test]
 fn session_tags_are_unknown_never_the_roles_alone() {
     use iamsim::audit::cloudtrail::record::Record;
@@ -355,4 +356,36 @@ fn session_tags_are_unknown_never_the_roles_alone() {
     };
     assert_eq!(decided(&mut replayer, &user), [("allowed", vec![])]);
     assert_eq!(decided(&mut replayer, &session), [("indeterminate", vec!["aws:PrincipalTag/team".to_string()])]);
+    // With the AssumeRole calls that created them in the logs, sessions'
+    // tags are known: a session tag overrides the role's (team=blue, where
+    // the role says red), transitive tags pass down a chain, and a session
+    // tagged as its role decides as the role would.
+    let assume = |caller: &str, key: &str, tags: serde_json::Value, transitive: &[&str]| {
+        serde_json::json!({"eventVersion": "1.08", "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u", "accessKeyId": caller},
+            "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/app", "roleSessionName": "s",
+                                  "tags": tags, "transitiveTagKeys": transitive},
+            "responseElements": {"credentials": {"accessKeyId": key}}})
+    };
+    let mut index = iamsim::audit::sessions::SessionTags::new();
+    for e in [
+        assume("AKIAUSER", "ASIABLUE", serde_json::json!([{"key": "team", "value": "blue"}]), &["team"]),
+        assume("ASIABLUE", "ASIACHAINED", serde_json::json!([]), &[]),
+        assume("AKIAUSER", "ASIARED", serde_json::json!([{"key": "team", "value": "red"}]), &[]),
+    ] {
+        assert!(index.note(&Record::from_value(&e)));
+    }
+    replayer.set_session_tags(index);
+    let session_with = |key: &str| {
+        let mut e = session.clone();
+        e["userIdentity"]["accessKeyId"] = key.into();
+        e
+    };
+    assert_eq!(decided(&mut replayer, &session_with("ASIABLUE")), [("explicitDeny", vec![])]);
+    assert_eq!(decided(&mut replayer, &session_with("ASIACHAINED")), [("explicitDeny", vec![])]);
+    assert_eq!(decided(&mut replayer, &session_with("ASIARED")), [("allowed", vec![])]);
+    assert_eq!(
+        decided(&mut replayer, &session_with("ASIAELSEWHERE")),
+        [("indeterminate", vec!["aws:PrincipalTag/team".to_string()])]
+    );
 }

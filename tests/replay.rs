@@ -1195,3 +1195,49 @@ fn html_report_renders_in_a_real_browser() {
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
 }
+
+/// Where a policy tests aws:PrincipalTag, replay reads the logs for the
+/// AssumeRole calls that created role sessions: a session found there has
+/// its session tags (over its role's) as principal tags and decides; one
+/// not found stays unknown.
+#[test]
+fn session_tags_come_from_the_assume_role_calls_in_the_logs() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "red"}}}]});
+    let role = serde_json::json!({"Path": "/", "RoleName": "app", "RoleId": "AROAAPP", "Arn": "arn:aws:iam::111122223333:role/app",
+        "Tags": [{"Key": "team", "Value": "red"}], "AttachedManagedPolicies": [],
+        "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": policy}]});
+    let details = dave_details(dir, &policy.to_string(), vec![role]);
+    let mut assume: serde_json::Value = serde_json::from_str(
+        dave_event(
+            "e-assume",
+            "sts.amazonaws.com",
+            "AssumeRole",
+            serde_json::json!({
+            "roleArn": "arn:aws:iam::111122223333:role/app", "roleSessionName": "s",
+            "tags": [{"key": "team", "value": "blue"}]}),
+            false,
+        )
+        .trim(),
+    )
+    .unwrap();
+    assume["responseElements"] = serde_json::json!({"credentials": {"accessKeyId": "ASIABLUE"}});
+    let session = |id: &str, key: &str| {
+        serde_json::json!({"eventVersion": "1.08", "eventID": id, "eventType": "AwsApiCall", "eventTime": "2026-11-01T10:05:00Z",
+            "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s", "accountId": "111122223333",
+                "principalId": "AROAAPP:s", "accessKeyId": key,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app"},
+                    "attributes": {"mfaAuthenticated": "false", "creationDate": "2026-11-01T10:00:00Z"}}}})
+        .to_string()
+    };
+    let events = format!("{assume}\n{}\n{}\n", session("e-known", "ASIABLUE"), session("e-unknown", "ASIAOTHER"));
+    let events = write(dir, "events.jsonl", &events);
+    let (_, lines) = replay_lines(dir, &events, &details, &[], ["event_id", "decision", "breakage"]);
+    let decided = |id: &str| lines.iter().find(|l| l.0 == id).map(|l| (l.1.as_str(), l.2.as_str())).unwrap();
+    assert_eq!(decided("e-known"), ("explicitDeny", "would_break"));
+    assert_eq!(decided("e-unknown"), ("indeterminate", "would_break_unless"));
+}

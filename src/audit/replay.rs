@@ -675,6 +675,8 @@ pub struct Replayer {
     /// The owner account of resources whose policies name it (Config items):
     /// a check's resource account when its event does not say.
     resource_owners: Arc<BTreeMap<String, String>>,
+    /// Role sessions' tags, from the `AssumeRole` calls in the logs.
+    session_tags: Option<Arc<crate::audit::sessions::SessionTags>>,
     /// Per policy owner (user or role ARN): its compiled sets and what it
     /// used, found once per event through `owner_slots`.
     owners: Vec<OwnerState>,
@@ -840,6 +842,7 @@ impl Replayer {
             scps,
             resource_policies,
             resource_owners: Arc::default(),
+            session_tags: None,
             owners: Vec::new(),
             owner_slots: FxHashMap::default(),
             ownerless: OwnerSets::default(),
@@ -875,6 +878,13 @@ impl Replayer {
     /// accounts is decided as one.
     pub fn set_resource_owners(&mut self, owners: BTreeMap<String, String>) {
         self.resource_owners = Arc::new(owners);
+    }
+
+    /// Role sessions' tags as the logs' `AssumeRole` calls give them: a
+    /// session found there has its session tags over its role's as
+    /// principal tags; others keep them unknown.
+    pub fn set_session_tags(&mut self, tags: crate::audit::sessions::SessionTags) {
+        self.session_tags = Some(Arc::new(tags));
     }
 
     /// The current policies, when the replayer's inventory holds proposed
@@ -1014,6 +1024,7 @@ impl Replayer {
             context,
             outcome,
             user_credentials,
+            access_key,
             mut checks,
             principal_key,
         } = ev;
@@ -1079,8 +1090,16 @@ impl Replayer {
         // An IAM user's tags are its principal tags. A session's are its
         // session tags over its role's (semantics doc §8.6): the log does
         // not say them, so they stay unknown, never the role's alone.
-        if let (Some(id), Principal::User { .. }) = (identity, &request.principal) {
-            add_principal_tags(&mut request.context, id);
+        match (identity, &request.principal) {
+            (Some(id), Principal::User { .. }) => add_principal_tags(&mut request.context, &id.tags),
+            (Some(id), Principal::RoleSession { .. }) => {
+                let session = access_key.and_then(|k| self.session_tags.as_ref()?.of(k));
+                if let Some(session) = session {
+                    let tags = crate::audit::sessions::principal_tags(&id.tags, &session);
+                    add_principal_tags(&mut request.context, &tags);
+                }
+            }
+            _ => {}
         }
         let mut lines = Vec::new();
         for Check { action, resource, resource_account, path_unknown, key } in checks.drain(..) {
@@ -1379,6 +1398,7 @@ impl Replayer {
         fork.catalog = self.catalog.clone();
         fork.baseline = self.baseline.clone();
         fork.resource_owners = Arc::clone(&self.resource_owners);
+        fork.session_tags = self.session_tags.clone();
         fork
     }
 
@@ -1746,13 +1766,14 @@ fn unused_by(id: &crate::audit::inventory::Identity, owner: &OwnerState, catalog
     }
 }
 
-/// An IAM user's principal tags are known from the inventory: listed tags
-/// have values, others are absent (closed world for this one prefix).
-fn add_principal_tags(context: &mut crate::engine::request::Context, identity: &crate::audit::inventory::Identity) {
+/// A principal's tags, when known (an IAM user's from the inventory, a role
+/// session's from its `AssumeRole` call over its role's): listed tags have
+/// values, others are absent (closed world for this one prefix).
+fn add_principal_tags(context: &mut crate::engine::request::Context, tags: &[(String, String)]) {
     const PREFIX: &str = "aws:PrincipalTag/";
     // One key buffer for all of the principal's tags (not one `format!` each).
     let mut key = String::with_capacity(PREFIX.len() + 32);
-    for (k, v) in &identity.tags {
+    for (k, v) in tags {
         key.clear();
         key.push_str(PREFIX);
         key.push_str(k);
@@ -1984,7 +2005,7 @@ mod tests {
             ..Default::default()
         };
         let mut context = crate::engine::request::Context::open_world();
-        add_principal_tags(&mut context, &identity);
+        add_principal_tags(&mut context, &identity.tags);
         let req = Request { context, ..Request::new(Principal::parse(&identity.arn).unwrap(), "s3:GetObject", "*") };
         assert_eq!(req.lookup("aws:principaltag/team"), Some(crate::engine::request::Value::Single("red")));
         assert_eq!(req.lookup("aws:principaltag/other"), None);

@@ -472,7 +472,41 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         ))),
         None => None,
     };
+    // Session tags matter only where a policy tests aws:PrincipalTag; then
+    // the logs are read once more first, for the AssumeRole calls that
+    // created the sessions (stdin cannot be read twice: left unknown).
+    let policies = inventory
+        .identities()
+        .flat_map(|i| i.policies.iter().chain(&i.boundary))
+        .chain(scps.iter().flatten())
+        .chain(resource_policies.values());
+    let session_tags = if !iamsim::audit::sessions::mention_principal_tags(policies) {
+        None
+    } else if files.iter().any(|f| f.as_os_str() == "-") {
+        eprintln!("iamsim: note: stdin cannot be read twice: role sessions' tags (aws:PrincipalTag) stay unknown");
+        None
+    } else {
+        let mut index = iamsim::audit::sessions::SessionTags::new();
+        for f in &files {
+            // Problems in a file are the replay's to report.
+            let _ = iamsim::audit::cloudtrail::reader::read_file(f, &mut |item| {
+                if let iamsim::audit::cloudtrail::reader::Item::Event(_, record) = item {
+                    index.note(&record);
+                }
+            });
+        }
+        if progress {
+            eprintln!(
+                "iamsim: note: policies test aws:PrincipalTag: the logs were read once more for role sessions' tags ({} sessions created in them)",
+                index.len()
+            );
+        }
+        Some(index)
+    };
     let mut replayer = Replayer::new(inventory, scps, resource_policies);
+    if let Some(index) = session_tags {
+        replayer.set_session_tags(index);
+    }
     if let Some(current) = baseline {
         replayer.set_baseline(current);
     }

@@ -140,6 +140,8 @@ pub struct EventChecks<'a> {
     pub outcome: Outcome,
     /// For an IAM user: which credentials signed the call.
     pub user_credentials: UserCredentials,
+    /// `userIdentity.accessKeyId`: a session's, to find the call that created it.
+    pub access_key: Option<&'a str>,
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
     /// Under what the principal goes back to the [`PrincipalCache`] it came from.
@@ -891,6 +893,7 @@ pub(crate) fn to_checks_reusing<'a>(
         context,
         outcome: outcome_of(e),
         user_credentials: user_credentials(e),
+        access_key: e.identity.as_ref().and_then(|i| i.access_key_id.as_deref()),
         checks,
         principal_key: Some(principal_key),
     })
