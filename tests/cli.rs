@@ -658,3 +658,41 @@ fn every_help_has_a_worked_example_that_runs() {
         }
     }
 }
+
+/// `simulate --session-token`: an IAM user's GetSessionToken credentials
+/// call IAM only with MFA (engine::eval::CREDENTIAL_RULES), and the reason
+/// names the rule and its page.
+#[test]
+fn simulate_knows_what_session_token_credentials_may_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_file(
+        &dir,
+        "all.json",
+        br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--format",
+            "json",
+            "--principal",
+            "arn:aws:iam::111122223333:user/a",
+            "--action",
+            "iam:ListUsers",
+        ];
+        let p = policy.to_str().unwrap();
+        args.extend(["--identity-policy", p]);
+        args.extend_from_slice(extra);
+        let o = iamsim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["results"][0].clone()
+    };
+    assert_eq!(run(&[])["decision"], "allowed");
+    let refused = run(&["--session-token"]);
+    assert_eq!(refused["decision"], "implicitDeny");
+    assert!(refused["reason"].as_str().unwrap().contains("API_GetSessionToken.html"), "{refused}");
+    assert_eq!(
+        run(&["--session-token", "--context", r#"{"aws:MultiFactorAuthPresent":"true"}"#])["decision"],
+        "allowed"
+    );
+}

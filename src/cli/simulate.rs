@@ -43,6 +43,12 @@ pub struct SimulateArgs {
     /// RCPs of one organization level; repeat per level, root first.
     #[arg(long = "rcp")]
     rcps: Vec<PathBuf>,
+    /// For an IAM user principal: the request is signed with temporary
+    /// credentials from `sts:GetSessionToken` (they may call IAM only with
+    /// MFA, and STS only for AssumeRole and GetCallerIdentity); default:
+    /// long-term access keys.
+    #[arg(long = "session-token")]
+    session_token: bool,
     /// Account owning the resources (default: the ARN's account, else the principal's).
     #[arg(long = "resource-account")]
     resource_account: Option<String>,
@@ -153,6 +159,9 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
         for resource in &resources {
             let mut req = Request::new(principal.clone(), action, resource);
             req.resource_account = args.resource_account.clone();
+            if args.session_token {
+                req.user_credentials = iamsim::engine::request::UserCredentials::SessionToken;
+            }
             req.context = context.clone();
             let d = compiled.decide(&req, &mut scratch);
             rows.push((req, d));
