@@ -119,14 +119,45 @@ fn hour_of(time: &str) -> &str {
     hour.unwrap_or("unknown")
 }
 
-/// `hour`'s counts in `by_hour`, or `other`'s once [`MAX_HOURS`] are kept
-/// (the key is copied only for a new hour: this runs once per check).
-fn hour_slot<'m>(by_hour: &'m mut BTreeMap<String, DecisionCounts>, hour: &str) -> Option<&'m mut DecisionCounts> {
+/// Adds `counts` to `hour`'s in `by_hour`, or to `other`'s once
+/// [`MAX_HOURS`] are kept.
+fn add_hour(by_hour: &mut BTreeMap<String, DecisionCounts>, hour: &str, counts: &DecisionCounts) {
     let key = if by_hour.contains_key(hour) || by_hour.len() < MAX_HOURS { hour } else { "other" };
-    if !by_hour.contains_key(key) {
-        by_hour.insert(key.to_string(), DecisionCounts::default());
+    match by_hour.get_mut(key) {
+        Some(slot) => slot.add(counts),
+        None => {
+            by_hour.insert(key.to_string(), counts.clone());
+        }
     }
-    by_hour.get_mut(key)
+}
+
+/// The decisions of the hour the latest events are in, tallied apart and
+/// added to [`Report::decisions_by_hour`] when the hour changes (events
+/// come in time order within a file): one comparison per check instead of
+/// map lookups.
+#[derive(Debug, Default)]
+struct HourTally {
+    hour: String,
+    counts: DecisionCounts,
+}
+
+impl HourTally {
+    fn count(&mut self, hour: &str, kind: DecisionKind, by_hour: &mut BTreeMap<String, DecisionCounts>) {
+        if self.hour != hour {
+            self.flush(by_hour);
+            self.hour.push_str(hour);
+        }
+        self.counts.count(kind);
+    }
+
+    /// Adds what is tallied to `by_hour` and starts over.
+    fn flush(&mut self, by_hour: &mut BTreeMap<String, DecisionCounts>) {
+        if self.counts != DecisionCounts::default() {
+            add_hour(by_hour, &self.hour, &self.counts);
+        }
+        self.hour.clear();
+        self.counts = DecisionCounts::default();
+    }
 }
 
 /// One (principal, action, resource) group of checks.
@@ -677,6 +708,8 @@ pub struct Replayer {
     resource_owners: Arc<BTreeMap<String, String>>,
     /// Role sessions' tags, from the `AssumeRole` calls in the logs.
     session_tags: Option<Arc<crate::audit::sessions::SessionTags>>,
+    /// Decisions of the current hour, not yet in the report.
+    hour_tally: HourTally,
     /// Per policy owner (user or role ARN): its compiled sets and what it
     /// used, found once per event through `owner_slots`.
     owners: Vec<OwnerState>,
@@ -843,6 +876,7 @@ impl Replayer {
             resource_policies,
             resource_owners: Arc::default(),
             session_tags: None,
+            hour_tally: HourTally::default(),
             owners: Vec::new(),
             owner_slots: FxHashMap::default(),
             ownerless: OwnerSets::default(),
@@ -1091,12 +1125,12 @@ impl Replayer {
         // session tags over its role's (semantics doc §8.6): the log does
         // not say them, so they stay unknown, never the role's alone.
         match (identity, &request.principal) {
-            (Some(id), Principal::User { .. }) => add_principal_tags(&mut request.context, &id.tags),
+            (Some(id), Principal::User { .. }) => request.context.insert_principal_tags(&id.tags),
             (Some(id), Principal::RoleSession { .. }) => {
                 let session = access_key.and_then(|k| self.session_tags.as_ref()?.of(k));
                 if let Some(session) = session {
                     let tags = crate::audit::sessions::principal_tags(&id.tags, &session);
-                    add_principal_tags(&mut request.context, &tags);
+                    request.context.insert_principal_tags(&tags);
                 }
             }
             _ => {}
@@ -1169,9 +1203,7 @@ impl Replayer {
                 }
             };
             self.report.decisions.count(kind);
-            if let Some(slot) = hour_slot(&mut self.report.decisions_by_hour, hour_of(time)) {
-                slot.count(kind);
-            }
+            self.hour_tally.count(hour_of(time), kind, &mut self.report.decisions_by_hour);
             let resource = derived.then_some(request.resource.as_str());
             let principal_name = request.principal.display_name();
             let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
@@ -1403,7 +1435,8 @@ impl Replayer {
     }
 
     /// Adds what a forked replayer saw to this one's results.
-    pub fn merge(&mut self, other: Replayer) {
+    pub fn merge(&mut self, mut other: Replayer) {
+        other.hour_tally.flush(&mut other.report.decisions_by_hour);
         // Destructured whole: a field added to the report and not merged
         // here does not compile.
         let Report {
@@ -1456,9 +1489,7 @@ impl Replayer {
         mine.decisions.implicit_deny += decisions.implicit_deny;
         mine.decisions.indeterminate += decisions.indeterminate;
         for (hour, counts) in decisions_by_hour {
-            if let Some(slot) = hour_slot(&mut mine.decisions_by_hour, &hour) {
-                slot.add(&counts);
-            }
+            add_hour(&mut mine.decisions_by_hour, &hour, &counts);
         }
         add_counts(&mut mine.skipped_reasons, skipped_reasons);
         add_details(&mut mine.skipped_details, skipped_details);
@@ -1500,9 +1531,8 @@ impl Replayer {
         // The mapping reads a few members; the rest of each record is skipped.
         let result = read_file_with(file, Members::Mapped, &mut |item| match item {
             Item::Event(_, v) => {
-                let not_event = self.report.skipped_reasons.get(&SkipKind::NotAnEvent).copied();
+                events += usize::from(v.is_event());
                 let out = self.event(&v);
-                events += usize::from(self.report.skipped_reasons.get(&SkipKind::NotAnEvent).copied() == not_event);
                 if !out.is_empty() {
                     lines(out);
                 }
@@ -1589,6 +1619,7 @@ impl Replayer {
 
     /// Finishes the report.
     pub fn finish(mut self, seconds: f64) -> Report {
+        self.hour_tally.flush(&mut self.report.decisions_by_hour);
         self.report.files_without_events.sort();
         let (mut would_break, mut would_break_unless, mut disagreements) = (Vec::new(), Vec::new(), Vec::new());
         for (key, tally) in std::mem::take(&mut self.groups) {
@@ -1764,22 +1795,6 @@ fn unused_by(id: &crate::audit::inventory::Identity, owner: &OwnerState, catalog
         unused_action_count: count,
         expanded: expanded.is_some(),
     }
-}
-
-/// A principal's tags, when known (an IAM user's from the inventory, a role
-/// session's from its `AssumeRole` call over its role's): listed tags have
-/// values, others are absent (closed world for this one prefix).
-fn add_principal_tags(context: &mut crate::engine::request::Context, tags: &[(String, String)]) {
-    const PREFIX: &str = "aws:PrincipalTag/";
-    // One key buffer for all of the principal's tags (not one `format!` each).
-    let mut key = String::with_capacity(PREFIX.len() + 32);
-    for (k, v) in tags {
-        key.clear();
-        key.push_str(PREFIX);
-        key.push_str(k);
-        context.insert_entry(&key, ContextEntry::Single(v));
-    }
-    context.close_prefix_static("aws:principaltag/");
 }
 
 /// Whether some statement of `set` for `action` could match the IAM user, role
@@ -2005,7 +2020,7 @@ mod tests {
             ..Default::default()
         };
         let mut context = crate::engine::request::Context::open_world();
-        add_principal_tags(&mut context, &identity.tags);
+        context.insert_principal_tags(&identity.tags);
         let req = Request { context, ..Request::new(Principal::parse(&identity.arn).unwrap(), "s3:GetObject", "*") };
         assert_eq!(req.lookup("aws:principaltag/team"), Some(crate::engine::request::Value::Single("red")));
         assert_eq!(req.lookup("aws:principaltag/other"), None);

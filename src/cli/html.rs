@@ -187,11 +187,7 @@ fn unused(h: &mut String, r: &Report) {
 <th>actions granted, never called</th></tr></thead><tbody>\n",
         );
         for u in &r.unused_permissions {
-            let value = serde_json::to_value(u).unwrap_or_default();
-            let principal = value["principal"].as_str().unwrap_or("");
-            let statements = value["unused_statements"].as_array().map_or(0, Vec::len);
-            let actions: Vec<&str> =
-                value["unused_actions"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+            let (principal, statements, actions) = (&u.principal, u.unused_statements.len(), &u.unused_actions);
             let _ = writeln!(
                 h,
                 "<tr data-principal=\"{p}\"><td><code>{p}</code></td><td class=\"n\">{statements}</td><td>{}</td></tr>",

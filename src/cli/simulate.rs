@@ -132,12 +132,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, CliError> {
     }
     // The principal's tags, as the authorization details list them.
     if let Some(identity) = &listed {
-        for (k, v) in &identity.tags {
-            let key = format!("aws:PrincipalTag/{k}");
-            if context.get(&key).is_none() {
-                context.insert_entry(&key, iamsim::engine::request::ContextEntry::Single(v));
-            }
-        }
+        context.insert_principal_tags(&identity.tags);
     }
     // AWS sets the request time in every request: now, unless given.
     context.set_request_time(&RequestTime::now());

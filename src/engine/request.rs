@@ -834,6 +834,34 @@ impl Context {
         self.set(key, slot);
     }
 
+    /// A principal's tags as `aws:PrincipalTag/<key>` values, each unless
+    /// the context gives that key already (in any case); other
+    /// `aws:PrincipalTag/` keys become absent, as the tags listed are all the
+    /// principal has (§8.4). What a replay knows of an IAM user or a session,
+    /// and `simulate` of a principal from authorization details.
+    ///
+    /// ```
+    /// use iamsim::engine::request::{Context, ContextEntry};
+    /// let mut c = Context::open_world();
+    /// c.insert_principal_tags(&[("team".to_string(), "red".to_string())]);
+    /// assert_eq!(c.get("aws:principaltag/team"), Some(ContextEntry::Single("red")));
+    /// ```
+    pub fn insert_principal_tags(&mut self, tags: &[(String, String)]) {
+        const PREFIX: &str = "aws:PrincipalTag/";
+        // One key buffer for all of the tags (not one `format!` each).
+        let mut key = String::with_capacity(PREFIX.len() + 32);
+        for (k, v) in tags {
+            key.clear();
+            key.push_str(PREFIX);
+            key.push_str(k);
+            if self.position(&key, false).is_none() {
+                let slot = self.slot_of(ContextEntry::Single(v));
+                self.push(&key, slot);
+            }
+        }
+        self.close_prefix_static("aws:principaltag/");
+    }
+
     /// [`Context::insert`] for a literal key (kept for callers written when
     /// literal keys were stored by reference; every key is now copied into
     /// the context's one text buffer).

@@ -797,7 +797,7 @@ pub(crate) fn to_checks_reusing<'a>(
     catalog: Option<&crate::audit::catalog::Catalog>,
     recycled: &mut Recycled,
 ) -> Result<EventChecks<'a>, SkipReason> {
-    if e.source.is_none() && e.name.is_none() && e.time.is_none() && e.event_id.is_none() && e.identity.is_none() {
+    if !e.is_event() {
         return Err(SkipReason::NotAnEvent);
     }
     let event_type = e.event_type.as_deref().unwrap_or("AwsApiCall");

@@ -158,6 +158,17 @@ impl<'a> Record<'a> {
         Read::<Record<'a>>::new().deserialize(v).ok().and_then(Result::ok).unwrap_or_default()
     }
 
+    /// Whether the record has any of a CloudTrail event's members
+    /// (`eventSource`, `eventName`, `eventTime`, `eventID`, `userIdentity`):
+    /// a JSON object without them is some other file's.
+    pub fn is_event(&self) -> bool {
+        self.source.is_some()
+            || self.name.is_some()
+            || self.time.is_some()
+            || self.event_id.is_some()
+            || self.identity.is_some()
+    }
+
     /// `eventID`, empty when absent.
     pub fn event_id(&self) -> &str {
         self.event_id.as_deref().unwrap_or("")

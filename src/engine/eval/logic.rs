@@ -167,10 +167,16 @@ pub struct CredentialRule {
     pub page: &'static str,
 }
 
+/// The service prefix of an action (`s3` of `s3:GetObject`; the whole text
+/// when it has no colon).
+fn service_of(action: &str) -> &str {
+    action.split_once(':').map_or(action, |(s, _)| s)
+}
+
 impl CredentialRule {
     /// Whether the rule names `action` (lower-case or not).
     fn covers(&self, action: &str) -> bool {
-        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        let service = service_of(action);
         let listed = |list: &[&str]| {
             list.iter().any(|a| match a.strip_suffix(":*") {
                 Some(svc) => svc.eq_ignore_ascii_case(service),
@@ -259,6 +265,8 @@ pub struct ActionFacts {
     pub rcp_service: bool,
     /// `s3:GetBucketPolicy`, `s3:PutBucketPolicy` or `s3:DeleteBucketPolicy`.
     pub bucket_policy: bool,
+    /// `kms:RetireGrant`, which RCPs do not restrict.
+    pub retire_grant: bool,
 }
 
 /// Whether a request is on a KMS key, where identity policies count only if
@@ -271,7 +279,7 @@ pub fn on_kms_key(facts: &ActionFacts, resource: &str) -> bool {
 impl ActionFacts {
     /// The facts of `action` (any case).
     pub fn of(action: &str) -> ActionFacts {
-        let service = action.split_once(':').map_or(action, |(s, _)| s);
+        let service = service_of(action);
         let one_of = |list: &[&str], s: &str| list.iter().any(|a| a.eq_ignore_ascii_case(s));
         let refused =
             CREDENTIAL_RULES.iter().filter(|r| r.covers(action)).fold(Callers::default(), |c, r| c.with(r.callers));
@@ -282,6 +290,7 @@ impl ActionFacts {
             trust: one_of(TRUST_ACTIONS, action),
             rcp_service: one_of(RCP_SERVICES, service),
             bucket_policy: one_of(BUCKET_POLICY_ACTIONS, action),
+            retire_grant: action.eq_ignore_ascii_case("kms:RetireGrant"),
         }
     }
 }
@@ -412,7 +421,7 @@ impl Exemption {
                     && matches!(req.principal, Principal::Service { .. })
                     && req.resource.contains(":role/aws-service-role/")
             }
-            Exempt::RetireGrant => req.action.eq_ignore_ascii_case("kms:RetireGrant"),
+            Exempt::RetireGrant => facts.retire_grant,
         }
     }
 }
