@@ -10,7 +10,7 @@ use crate::audit::cloudtrail::event::to_checks;
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
 use crate::engine::compile::CompiledPolicySet;
-use crate::engine::eval::{DecisionKind, Scratch};
+use crate::engine::eval::{Scratch, Verdict};
 use crate::engine::request::Principal;
 use serde_json::{json, Value};
 
@@ -158,7 +158,7 @@ fn event(actor: &Actor, scratch: &mut Scratch, rng: &mut Rng, i: usize) -> Value
         Ok(ev) => ev
             .checks
             .iter()
-            .all(|c| ev.request(c).is_some_and(|r| actor.set.decide(&r, scratch).kind == DecisionKind::Allowed)),
+            .all(|c| ev.request(c).is_some_and(|r| actor.set.decide_verdict(&r, scratch) == Verdict::Allowed)),
         Err(_) => false,
     };
     if !allowed {
