@@ -10,8 +10,11 @@
 //! * [`replay`]: CloudTrail against current or proposed policies: what would
 //!   break, what is never used;
 //! * [`generate`]: least-privilege policies from what a replay saw;
+//! * [`access`]: access queries over whole accounts: who can do an action
+//!   on a resource, what a principal can do, what it can do to one resource;
 //! * [`workload`]: synthetic request and CloudTrail workloads for benchmarks.
 
+pub mod access;
 pub mod catalog;
 pub mod cloudtrail;
 pub mod generate;

@@ -7,6 +7,7 @@
 //! (`validate` found errors, `diff` found new access, `replay --fail-on`
 //! found breakage of a named class).
 
+mod access;
 mod bench;
 mod catalog_cmd;
 mod eval_cmd;
@@ -75,6 +76,15 @@ enum Command {
     /// Least-privilege policy for a principal from a replay report, validated and proved by replay.
     #[command(after_help = examples::GENERATE)]
     Generate(generate::GenerateArgs),
+    /// Every principal of the accounts (and those a resource policy names) that may do an action on a resource.
+    #[command(after_help = examples::WHO_CAN)]
+    WhoCan(access::WhoCanArgs),
+    /// Every catalog action a principal may do, by service and access level, with resources and conditions.
+    #[command(after_help = examples::PRINCIPAL_CAN)]
+    PrincipalCan(access::PrincipalCanArgs),
+    /// Every action of a resource's service a principal may do to that resource.
+    #[command(after_help = examples::CAN_ACCESS)]
+    CanAccess(access::CanAccessArgs),
     /// Print a shell completion script (`iamsim completions bash > /etc/bash_completion.d/iamsim`).
     Completions {
         /// The shell.
@@ -108,6 +118,9 @@ pub mod examples {
     /// `diff`.
     pub const DIFF: &str = "Example (from the repository's root):\n  iamsim diff --catalog corpus/catalog/service-reference corpus/policies/eks-node-cni.json corpus/policies/eks-worker-node.json";
     /// `generate`.
+    pub const WHO_CAN: &str = "Example (from the repository's root):\n  iamsim who-can s3:GetObject 'arn:aws:s3:::example-data/*' --authorization-details corpus/access/authorization-details.json --scp corpus/access/scp.json --resource-policies corpus/access/resource-policies.json";
+    pub const PRINCIPAL_CAN: &str = "Example (from the repository's root):\n  iamsim principal-can arn:aws:iam::111122223333:user/dev/alice --authorization-details corpus/access/authorization-details.json --scp corpus/access/scp.json --catalog corpus/catalog/service-reference";
+    pub const CAN_ACCESS: &str = "Example (from the repository's root):\n  iamsim can-access --from arn:aws:iam::111122223333:role/app --to arn:aws:s3:::example-data/reports/q1.csv --authorization-details corpus/access/authorization-details.json --resource-policies corpus/access/resource-policies.json --catalog corpus/catalog/service-reference";
     pub const GENERATE: &str = "Example (from the repository's root):\n  iamsim replay --cloudtrail corpus/replay/cloudtrail --authorization-details corpus/replay/authorization-details.json --max-malformed 20 --report report.json\n  iamsim generate --from-replay report.json --principal arn:aws:iam::111122223333:role/eks-node-role --catalog corpus/catalog/service-reference";
 }
 
@@ -146,6 +159,9 @@ pub fn run(memory: Option<MemoryProbe>) -> ExitCode {
         Command::Validate(args) => catalog_cmd::run_validate(&args),
         Command::Diff(args) => catalog_cmd::run_diff(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::WhoCan(args) => access::run_who_can(&args),
+        Command::PrincipalCan(args) => access::run_principal_can(&args),
+        Command::CanAccess(args) => access::run_can_access(&args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "iamsim", &mut script);

@@ -42,6 +42,7 @@ use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Out
 use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
+use crate::audit::resource_policies::governing_arn;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{Decision, DecisionKind, Scratch};
 use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
@@ -992,7 +993,7 @@ impl Replayer {
         slot: Option<usize>,
         resource: &str,
     ) -> Result<Arc<CompiledPolicySet>, Undecided> {
-        let resource = guarded_by(resource);
+        let resource = governing_arn(resource);
         let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
         let inventory = match (policies, &self.baseline) {
             (Policies::Baseline, Some(b)) => b,
@@ -1157,7 +1158,7 @@ impl Replayer {
                         None => r,
                     };
                     request.resource_account =
-                        resource_account.or_else(|| self.resource_owners.get(guarded_by(&request.resource)).cloned());
+                        resource_account.or_else(|| self.resource_owners.get(governing_arn(&request.resource)).cloned());
                 }
                 // Decided as `*` where no statement for the action tells
                 // resources apart (see `judge`); reported as unknown.
@@ -1833,23 +1834,6 @@ fn iam_path_matters(set: &PolicySet, action: &str, resource: &str) -> bool {
     })
 }
 
-/// The ARN whose resource-based policy governs `resource`: an S3 object's
-/// bucket (a bucket policy covers the objects in the bucket: "Bucket
-/// policies for Amazon S3",
-/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html),
-/// else the resource itself.
-fn guarded_by(resource: &str) -> &str {
-    let object_key = crate::engine::policy::Arn::parse(resource)
-        .filter(|a| a.service == "s3" && a.region.is_empty() && a.account.is_empty())
-        .and_then(|a| a.resource.split_once('/'))
-        .map(|(_, key)| key);
-    match object_key {
-        // The bucket ARN: all but `/<key>`.
-        Some(key) => resource.get(..resource.len() - key.len() - 1).unwrap_or(resource),
-        None => resource,
-    }
-}
-
 /// What a check's judgement depends on beside the request.
 #[derive(Clone, Copy, Debug)]
 struct CheckFacts {
@@ -1964,12 +1948,12 @@ mod tests {
     /// governed by their own policy.
     #[test]
     fn resource_policies_guard_the_bucket_objects() {
-        assert_eq!(guarded_by("arn:aws:s3:::data/a/b.csv"), "arn:aws:s3:::data");
-        assert_eq!(guarded_by("arn:aws-cn:s3:::data/k"), "arn:aws-cn:s3:::data");
-        assert_eq!(guarded_by("arn:aws:s3:::data"), "arn:aws:s3:::data");
-        assert_eq!(guarded_by("arn:aws:kms:us-east-1:1:key/k"), "arn:aws:kms:us-east-1:1:key/k");
+        assert_eq!(governing_arn("arn:aws:s3:::data/a/b.csv"), "arn:aws:s3:::data");
+        assert_eq!(governing_arn("arn:aws-cn:s3:::data/k"), "arn:aws-cn:s3:::data");
+        assert_eq!(governing_arn("arn:aws:s3:::data"), "arn:aws:s3:::data");
+        assert_eq!(governing_arn("arn:aws:kms:us-east-1:1:key/k"), "arn:aws:kms:us-east-1:1:key/k");
         assert_eq!(
-            guarded_by("arn:aws:s3:us-east-1:1:accesspoint/ap/object/k"),
+            governing_arn("arn:aws:s3:us-east-1:1:accesspoint/ap/object/k"),
             "arn:aws:s3:us-east-1:1:accesspoint/ap/object/k"
         );
     }

@@ -43,6 +43,29 @@ pub struct ResourcePolicies {
     pub not_read: Vec<String>,
 }
 
+/// The ARN whose resource-based policy governs `resource`: an S3 object's
+/// bucket (a bucket policy covers the objects in the bucket: "Bucket
+/// policies for Amazon S3",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html),
+/// else the resource itself.
+///
+/// ```
+/// use iamsim::audit::resource_policies::governing_arn;
+/// assert_eq!(governing_arn("arn:aws:s3:::data/reports/q1.csv"), "arn:aws:s3:::data");
+/// assert_eq!(governing_arn("arn:aws:sqs:us-east-1:111122223333:jobs"), "arn:aws:sqs:us-east-1:111122223333:jobs");
+/// ```
+pub fn governing_arn(resource: &str) -> &str {
+    let object_key = crate::engine::policy::Arn::parse(resource)
+        .filter(|a| a.service == "s3" && a.region.is_empty() && a.account.is_empty())
+        .and_then(|a| a.resource.split_once('/'))
+        .map(|(_, key)| key);
+    match object_key {
+        // The bucket ARN: all but `/<key>`.
+        Some(key) => resource.get(..resource.len() - key.len() - 1).unwrap_or(resource),
+        None => resource,
+    }
+}
+
 /// Reads one file of Config items or an `{ARN: policy}` map.
 ///
 /// # Errors

@@ -2,6 +2,7 @@
 
 use super::CliError;
 use iamsim::engine::policy::{parse_policy_list, Policy, PolicyKind};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Reads a whole file; a directory, a missing file or an empty file is an error naming it.
@@ -171,4 +172,44 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// Splits `ARN=FILE` (`flag` names the option in the error).
+pub fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
+    // ARNs contain ':' but never '='.
+    s.split_once('=')
+        .filter(|(a, f)| !a.is_empty() && !f.is_empty())
+        .ok_or_else(|| CliError::new(format!("{flag}: expected ARN=FILE, found `{s}`")))
+}
+
+/// Resource policies by ARN from `--resource-policy ARN=FILE` pairs and
+/// `--resource-policies FILE`s (Config items or `{ARN: policy}` maps), with
+/// the owner accounts the files name. Items a file holds but cannot give a
+/// policy for are warned about; an ARN given twice is an error.
+pub fn resource_policies(
+    pairs: &[String],
+    files: &[std::path::PathBuf],
+) -> Result<(BTreeMap<String, Policy>, BTreeMap<String, String>), CliError> {
+    let mut policies = BTreeMap::new();
+    for r in pairs {
+        let (arn, file) = split_pair("--resource-policy", r)?;
+        policies.insert(arn.to_string(), policy(Path::new(file), PolicyKind::Resource)?);
+    }
+    let mut owners = BTreeMap::new();
+    for f in files {
+        let read = iamsim::audit::resource_policies::read(&read_file(f)?, &f.display().to_string())?;
+        for line in &read.not_read {
+            eprintln!("iamsim: warning: not read: {line}");
+        }
+        for g in read.policies {
+            if policies.contains_key(&g.arn) {
+                return Err(CliError::new(format!("{}: a policy for {} was already given", f.display(), g.arn)));
+            }
+            if let Some(owner) = g.owner {
+                owners.insert(g.arn.clone(), owner);
+            }
+            policies.insert(g.arn, g.policy);
+        }
+    }
+    Ok((policies, owners))
 }

@@ -184,7 +184,7 @@ impl ReplayArgs {
     ) -> Result<ReplayArgs, CliError> {
         let path = |p: &String| recorded_path(p);
         let checked_pair = |p: &String| -> Result<String, CliError> {
-            let (_, f) = split_pair("the report's inputs", p)?;
+            let (_, f) = load::split_pair("the report's inputs", p)?;
             recorded_path(f).map(|_| p.clone())
         };
         let overrides: Vec<String> = inputs
@@ -346,12 +346,6 @@ fn input_problem(report: &Report, args: &ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliError> {
-    // ARNs contain ':' but never '='.
-    s.split_once('=')
-        .filter(|(a, f)| !a.is_empty() && !f.is_empty())
-        .ok_or_else(|| CliError::new(format!("{flag}: expected ARN=FILE, found `{s}`")))
-}
 
 /// Runs `replay`: exit 3 when `--fail-on` flags the report.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
@@ -396,7 +390,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     }
     load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
     for p in &args.policies {
-        let (arn, file) = split_pair("--policy", p)?;
+        let (arn, file) = load::split_pair("--policy", p)?;
         let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
         if inventory.get(arn).is_some() {
             return Err(CliError::new(format!(
@@ -418,7 +412,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     // them: new or existing.
     let baseline = args.has_baseline().then(|| inventory.clone());
     let given = args.overrides.iter().map(|o| {
-        let (arn, file) = split_pair("--override", o)?;
+        let (arn, file) = load::split_pair("--override", o)?;
         Ok::<_, CliError>((arn, load::policies(std::path::Path::new(file), PolicyKind::Identity)?))
     });
     let generated = args.generated.iter().map(|(arn, policies)| Ok((arn.as_str(), policies.clone())));
@@ -436,27 +430,7 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
             )));
         }
     }
-    let mut resource_policies = BTreeMap::new();
-    for r in &args.resource_policies {
-        let (arn, file) = split_pair("--resource-policy", r)?;
-        resource_policies.insert(arn.to_string(), load::policy(std::path::Path::new(file), PolicyKind::Resource)?);
-    }
-    let mut owners = BTreeMap::new();
-    for f in &args.resource_policy_files {
-        let read = iamsim::audit::resource_policies::read(&load::read_file(f)?, &f.display().to_string())?;
-        for line in &read.not_read {
-            eprintln!("iamsim: warning: not read: {line}");
-        }
-        for g in read.policies {
-            if resource_policies.contains_key(&g.arn) {
-                return Err(CliError::new(format!("{}: a policy for {} was already given", f.display(), g.arn)));
-            }
-            if let Some(owner) = g.owner {
-                owners.insert(g.arn.clone(), owner);
-            }
-            resource_policies.insert(g.arn, g.policy);
-        }
-    }
+    let (resource_policies, owners) = load::resource_policies(&args.resource_policies, &args.resource_policy_files)?;
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
     let collected = collect_files(&args.cloudtrail)?;
     let skipped: Vec<String> =

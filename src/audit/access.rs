@@ -1,0 +1,962 @@
+//! Access queries over whole accounts: **who can** do an action on a
+//! resource ([`AccountModel::who_can`]), what **a principal can** do
+//! ([`AccountModel::principal_can`], in [`sweep`]), and what one principal
+//! **can access** on one resource ([`AccountModel::can_access`]).
+//!
+//! Beside replay in the audit application: it uses only the engine's public
+//! API, the [`inventory`](super::inventory) (who has which policies) and the
+//! [`catalog`](super::catalog) (which actions exist, their access levels and
+//! resource types).
+//!
+//! An [`AccountModel`] compiles each distinct policy set of the inventory's
+//! users and roles once, with the SCPs and RCPs given; a query builds
+//! requests and decides them on those sets, in parallel. A resource's own
+//! policy (bucket policy, key policy…) is compiled in when a query names that
+//! resource.
+//!
+//! **Unknowns are answered as such.** By default the request context is open
+//! (every key the query does not give is unknown, semantics §5.5; the
+//! principal's tags are known from the authorization details): an allow that
+//! needs MFA, a resource tag or a region comes back
+//! [`Access::Conditional`] with the keys and the conditions it depends on,
+//! never as a plain yes or no. [`ContextMode::Closed`] asks as
+//! `simulate` does instead: unlisted keys are absent.
+//!
+//! **Resource patterns.** A resource may be a pattern (`arn:aws:s3:::data/*`):
+//! it is decided as one request whose resource is the pattern's text, which
+//! every statement covering the pattern matches; a Deny that covers only
+//! part of the pattern does not match it, so it is listed under
+//! [`Answer::except`] rather than dropped.
+//!
+//! ```
+//! use iamsim::audit::access::{AccessInputs, AccountModel, Access};
+//! use iamsim::audit::inventory::Inventory;
+//! let details = br#"{"UserDetailList": [{"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice",
+//!   "UserPolicyList": [{"PolicyName": "mfa-reads", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+//!     {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*",
+//!      "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}}]},
+//!   {"UserName": "bob", "Arn": "arn:aws:iam::111122223333:user/bob", "UserPolicyList": []}]}"#;
+//! let mut inventory = Inventory::new();
+//! inventory.load(details, "details.json", None)?;
+//! let model = AccountModel::build(&inventory, AccessInputs::default())?;
+//! let who = model.who_can(None, "s3:GetObject", "arn:aws:s3:::data/report.csv", None)?;
+//! // Alice, only with MFA; Bob not at all.
+//! assert_eq!(who.answers.len(), 1);
+//! assert_eq!(who.answers[0].principal, "arn:aws:iam::111122223333:user/alice");
+//! assert_eq!(who.answers[0].access, Access::Conditional);
+//! assert_eq!(who.answers[0].depends_on, ["aws:MultiFactorAuthPresent"]);
+//! assert_eq!(who.not_allowed, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod sweep;
+
+use crate::audit::catalog::{ActionId, Catalog};
+use crate::audit::inventory::Inventory;
+use crate::audit::resource_policies::governing_arn;
+use crate::engine::compile::{CompileError, CompiledPolicySet};
+use crate::engine::eval::{batch, Decision, DecisionKind};
+use crate::engine::policy::pattern::{pattern_covers, patterns_intersect, tokens, Token};
+use crate::engine::policy::{
+    Effect, Layer, PatternList, Policy, PolicyKind, PolicySet, PrincipalValue, Statement, StatementRef, Version,
+};
+use crate::engine::request::{is_account_id, Context, Principal, Request, RequestError, RequestTime};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// A query that cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The principal asked about is not a user or role of the inventory.
+    #[error("{0}: not a user or role of the authorization details")]
+    UnknownPrincipal(String),
+    /// The action is not `service:Action`.
+    #[error("`{0}`: expected an action as service:ActionName (wildcards allowed)")]
+    BadAction(String),
+    /// A wildcard action needs the catalog to be expanded.
+    #[error("`{0}`: a wildcard action is expanded with the catalog; give one (--catalog or $IAMSIM_CATALOG)")]
+    NeedsCatalog(String),
+    /// No catalog action matches the pattern.
+    #[error("`{0}`: no action of the catalog matches it")]
+    NoAction(String),
+    /// The resource is not an ARN where one is needed.
+    #[error("`{0}`: expected a resource ARN (arn:partition:service:region:account:resource)")]
+    BadResource(String),
+    /// A principal named by the query or a resource policy cannot be read.
+    #[error(transparent)]
+    Principal(#[from] RequestError),
+    /// A policy set (or the catalog's action automaton) exceeds the engine's limits.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+}
+
+/// What the organization and the resources add to every principal's policies.
+#[derive(Clone, Debug, Default)]
+pub struct AccessInputs {
+    /// SCPs of the principals' accounts, one list per organization level, root first.
+    pub scps: Vec<Vec<Policy>>,
+    /// RCPs of the resources' accounts, one list per level, root first.
+    pub rcps: Vec<Vec<Policy>>,
+    /// Resource-based policies by the ARN they guard (an S3 bucket's policy
+    /// also governs its objects).
+    pub resource_policies: BTreeMap<String, Policy>,
+    /// The accounts owning resources whose ARN does not name one (S3
+    /// buckets), by the ARN their policy guards, as AWS Config records them.
+    pub resource_owners: BTreeMap<String, String>,
+    /// Context keys the question fixes (`aws:SourceIp`, `aws:RequestedRegion`…).
+    pub context: Context,
+    /// How keys the context does not list are read.
+    pub mode: ContextMode,
+}
+
+/// How context keys a query does not give are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ContextMode {
+    /// Unknown: a decision that depends on them is [`Access::Conditional`],
+    /// naming them (the question "who could, under some request?").
+    #[default]
+    Open,
+    /// Absent, and the request time is now (as `simulate` and AWS's policy
+    /// simulator read a request).
+    Closed,
+}
+
+/// The answer for one principal, action and resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Allowed whatever the unknown keys are.
+    Allowed,
+    /// Allowed only for some values of keys the question left unknown
+    /// ([`Answer::depends_on`]); the decision was `indeterminate`.
+    Conditional,
+    /// A Deny applies.
+    Denied,
+    /// No statement allows it (implicit deny).
+    NotAllowed,
+}
+
+impl Access {
+    /// The access a decision gives.
+    pub fn of(kind: DecisionKind) -> Access {
+        match kind {
+            DecisionKind::Allowed => Access::Allowed,
+            DecisionKind::Indeterminate => Access::Conditional,
+            DecisionKind::ExplicitDeny => Access::Denied,
+            DecisionKind::ImplicitDeny => Access::NotAllowed,
+        }
+    }
+
+    /// `allowed`, `conditional`, `denied` or `not_allowed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Access::Allowed => "allowed",
+            Access::Conditional => "conditional",
+            Access::Denied => "denied",
+            Access::NotAllowed => "not_allowed",
+        }
+    }
+
+    /// Allowed, or allowed under some values of the unknown keys.
+    pub fn may_allow(&self) -> bool {
+        matches!(self, Access::Allowed | Access::Conditional)
+    }
+}
+
+/// What kind of principal an answer is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// An IAM user of the inventory.
+    User,
+    /// An IAM role of the inventory (answered for its sessions).
+    Role,
+    /// A principal of another account, or one the inventory does not list,
+    /// named by the resource policy: answered for the resource's side only.
+    External,
+    /// A whole account named by the resource policy.
+    Account,
+    /// A service principal named by the resource policy.
+    Service,
+    /// Anyone (`"Principal": "*"`), including anonymous callers.
+    Anyone,
+}
+
+/// One statement that decided an answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatementName {
+    /// `Allow` or `Deny`.
+    pub effect: &'static str,
+    /// The layer (`identity`, `permissions boundary`, `scp level 0`…).
+    pub layer: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The statement's index in the policy.
+    pub statement_index: u32,
+    /// Its `Sid`.
+    pub sid: Option<String>,
+}
+
+impl StatementName {
+    /// The statement `r` of `set`.
+    pub fn of(set: &PolicySet, r: StatementRef) -> Option<StatementName> {
+        let (policy, stmt) = set.get(r)?;
+        Some(StatementName {
+            effect: stmt.effect.as_str(),
+            layer: r.layer.to_string(),
+            policy: policy.name.clone(),
+            statement_index: r.statement,
+            sid: stmt.sid.clone(),
+        })
+    }
+}
+
+impl std::fmt::Display for StatementName {
+    /// `Allow identity node.json statement 0 (Sid)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {} statement {}", self.effect, self.layer, self.policy, self.statement_index)?;
+        match &self.sid {
+            Some(sid) => write!(f, " ({sid})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The answer for one principal, action and resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// The principal: a user or role ARN, an account, a service, or `*`.
+    pub principal: String,
+    /// What kind of principal it is.
+    pub principal_type: PrincipalKind,
+    /// The action.
+    pub action: String,
+    /// The resource (or resource pattern) asked about.
+    pub resource: String,
+    /// The answer.
+    pub access: Access,
+    /// The statements that decided it (the allowing ones, or the denying ones).
+    pub statements: Vec<StatementName>,
+    /// For [`Access::Conditional`]: the context keys, as policies write them,
+    /// whose values decide.
+    pub depends_on: Vec<String>,
+    /// The conditions on those keys, as the applicable statements write them:
+    /// `Allow identity p statement 0: Bool aws:MultiFactorAuthPresent [true]`.
+    pub conditions: Vec<String>,
+    /// Keys the decision read that the (closed) context lacked.
+    pub missing_context_keys: Vec<String>,
+    /// Parts of a resource pattern a Deny takes out (its `Resource` overlaps
+    /// the pattern without covering it): `pattern (statement)`.
+    pub except: Vec<String>,
+    /// For a denied or not-allowed answer: the layer that lacked an allow
+    /// or denied it (`permissions boundary`, `scp level 1`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limited_by: Option<String>,
+    /// What the answer assumes, when it assumes anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Who can do an action on a resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct WhoCan {
+    /// The actions asked about (a wildcard expanded with the catalog).
+    pub actions: Vec<String>,
+    /// The resource (or pattern).
+    pub resource: String,
+    /// The name of the resource policy compiled in, if one governs the resource.
+    pub resource_policy: Option<String>,
+    /// Principals considered (users, roles, and those the resource policy names).
+    pub principals: usize,
+    /// Every answer that is not [`Access::NotAllowed`], by principal then action.
+    pub answers: Vec<Answer>,
+    /// (principal, action) pairs answered [`Access::NotAllowed`].
+    pub not_allowed: usize,
+}
+
+/// One user or role of the inventory.
+struct Subject {
+    arn: String,
+    kind: PrincipalKind,
+    principal: Principal,
+    /// Index into [`AccountModel::sets`].
+    set: usize,
+    /// The request context: the question's, plus the principal's tags.
+    context: Context,
+    account: String,
+    /// The user name (for `${aws:username}`).
+    name: Option<String>,
+}
+
+/// Every user and role of an inventory with its policies compiled once.
+/// `Send + Sync`: queries run in parallel on a shared model.
+pub struct AccountModel {
+    subjects: Vec<Subject>,
+    sets: Vec<Arc<CompiledPolicySet>>,
+    inputs: AccessInputs,
+    accounts: BTreeSet<String>,
+}
+
+impl AccountModel {
+    /// Compiles the policy set of every user and role of `inventory` (one
+    /// compilation per distinct set of policies, in parallel), with the
+    /// organization's policies and the question's context from `inputs`.
+    ///
+    /// # Errors
+    /// A principal ARN the request model cannot read, or a policy set over
+    /// the engine's limits.
+    pub fn build(inventory: &Inventory, inputs: AccessInputs) -> Result<AccountModel, AccessError> {
+        let mut distinct: HashMap<String, usize> = HashMap::new();
+        let mut sets: Vec<PolicySet> = Vec::new();
+        let mut subjects = Vec::new();
+        for identity in inventory.identities() {
+            let kind = if Inventory::is_role(&identity.arn) { PrincipalKind::Role } else { PrincipalKind::User };
+            let principal = Principal::parse(&identity.arn)?;
+            let Some(mut set) = inventory.policy_set(&identity.arn, &inputs.scps) else { continue };
+            set.rcps.clone_from(&inputs.rcps);
+            // Policies are compared by content: roles that share their
+            // attachments share one compiled set.
+            let fingerprint: String = set
+                .identity
+                .iter()
+                .chain(&set.permissions_boundary)
+                .map(|p| format!("{}\u{0}{}\u{0}", p.name, p.to_json()))
+                .collect();
+            let next = sets.len();
+            let index = *distinct.entry(fingerprint).or_insert(next);
+            if index == next {
+                sets.push(set);
+            }
+            let mut context = inputs.context.clone();
+            if inputs.mode == ContextMode::Open && !context.is_open_world() {
+                let mut open = Context::open_world();
+                for (key, value) in context.iter() {
+                    open.insert_entry(key, value);
+                }
+                context = open;
+            }
+            if inputs.mode == ContextMode::Closed {
+                context.set_request_time(&RequestTime::now());
+            }
+            context.insert_principal_tags(&identity.tags);
+            let account = principal.account().unwrap_or_default().to_string();
+            let name = match &principal {
+                Principal::User { name, .. } => Some(name.clone()),
+                _ => None,
+            };
+            subjects.push(Subject { arn: identity.arn.clone(), kind, principal, set: index, context, account, name });
+        }
+        let sets = sets
+            .into_par_iter()
+            .map(|s| CompiledPolicySet::compile(s).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let accounts = subjects.iter().map(|s| s.account.clone()).collect();
+        Ok(AccountModel { subjects, sets, inputs, accounts })
+    }
+
+    /// The users and roles, by ARN.
+    pub fn principals(&self) -> impl Iterator<Item = &str> {
+        self.subjects.iter().map(|s| s.arn.as_str())
+    }
+
+    /// How many distinct policy sets were compiled.
+    pub fn distinct_sets(&self) -> usize {
+        self.sets.len()
+    }
+
+    fn subject(&self, arn: &str) -> Result<&Subject, AccessError> {
+        self.subjects.iter().find(|s| s.arn == arn).ok_or_else(|| AccessError::UnknownPrincipal(arn.to_string()))
+    }
+
+    /// The resource policy governing `resource`, if one was given.
+    fn resource_policy(&self, resource: &str) -> Option<&Policy> {
+        self.inputs.resource_policies.get(governing_arn(resource))
+    }
+
+    /// Every principal that could do `action` (a wildcard expands with the
+    /// catalog) on `resource` (an ARN or an ARN pattern): the inventory's
+    /// users and roles under their full policy sets, and the principals a
+    /// resource policy governing `resource` names that the inventory does
+    /// not list (another account's, services, anyone), answered for the
+    /// resource's side. `resource_account` names the resource's owner where
+    /// the ARN does not (S3); by default the owner the resource policies'
+    /// source recorded, else the inventory's account when it holds one,
+    /// else each principal's own account.
+    ///
+    /// # Errors
+    /// A malformed action, a wildcard without a catalog or matching nothing,
+    /// or a resource policy the engine cannot compile with a set.
+    pub fn who_can(
+        &self,
+        catalog: Option<&Catalog>,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+    ) -> Result<WhoCan, AccessError> {
+        let actions = expand_action(catalog, action)?;
+        let owner = self.resource_owner(resource, resource_account);
+        let resource_account = owner.as_deref();
+        let policy = self.resource_policy(resource).cloned();
+        let sets = self.sets_with(policy.as_ref())?;
+        let per_subject: Vec<Vec<Answer>> = self
+            .subjects
+            .par_iter()
+            .map(|s| {
+                let set = sets.get(s.set).unwrap_or(&self.sets[0]);
+                let mut out = Vec::new();
+                for a in &actions {
+                    out.extend(answers_on(set, a, resource, |r| {
+                        let req = self.request(s, a, r, resource_account);
+                        let d = batch::with_thread_scratch(set, |scratch| set.decide(&req, scratch));
+                        answer(set, &req, &d, s.arn.clone(), s.kind, None)
+                    }));
+                }
+                out
+            })
+            .collect();
+        let mut answers: Vec<Answer> = per_subject.into_iter().flatten().collect();
+        let mut principals = self.subjects.len();
+        if let Some(policy) = &policy {
+            let external = self.named_outside(policy)?;
+            principals += external.len();
+            for (label, kind, principal) in external {
+                answers.extend(self.external_answers(policy, &label, kind, &principal, &actions, resource, resource_account)?);
+            }
+        }
+        let total = answers.len();
+        answers.retain(|a| a.access != Access::NotAllowed);
+        Ok(WhoCan {
+            actions,
+            resource: resource.to_string(),
+            resource_policy: policy.map(|p| p.name),
+            principals,
+            not_allowed: total - answers.len(),
+            answers,
+        })
+    }
+
+    /// What `principal` (a user or role of the inventory) can do to
+    /// `resource`: every action of the resource's service whose resource
+    /// types' ARN formats fit it, each decided under the principal's policies
+    /// and the resource's own policy if one was given. Answers in catalog
+    /// order, every access included.
+    ///
+    /// # Errors
+    /// The principal is not in the inventory, the resource is not an ARN,
+    /// or the set with the resource policy cannot be compiled.
+    pub fn can_access(
+        &self,
+        catalog: &Catalog,
+        principal: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+    ) -> Result<Vec<Answer>, AccessError> {
+        let subject = self.subject(principal)?;
+        let owner = self.resource_owner(resource, resource_account);
+        let resource_account = owner.as_deref();
+        let arn = crate::engine::policy::Arn::parse(resource)
+            .filter(|a| !a.service.is_empty())
+            .ok_or_else(|| AccessError::BadResource(resource.to_string()))?;
+        let Some((service_index, service)) = catalog.service(arn.service) else { return Ok(Vec::new()) };
+        let fits: Vec<bool> =
+            FormatMatcher::of_service(service).iter().map(|t| t.iter().any(|f| f.fits(resource))).collect();
+        let set = match self.resource_policy(resource) {
+            Some(p) => Arc::new(with_resource_policy(&self.sets[subject.set], p)?),
+            None => Arc::clone(&self.sets[subject.set]),
+        };
+        let mut scratch = crate::engine::eval::Scratch::new(&set);
+        let mut out = Vec::new();
+        for (i, def) in service.actions.iter().enumerate() {
+            let on_resource = def.resources.iter().any(|r| fits.get(r.resource_type as usize).copied().unwrap_or(false));
+            if !on_resource {
+                continue;
+            }
+            let id = ActionId { service: service_index, action: u32::try_from(i).unwrap_or(u32::MAX) };
+            let action = catalog.action_name(id);
+            let req = self.request(subject, &action, resource, resource_account);
+            let d = set.decide(&req, &mut scratch);
+            out.push(answer(&set, &req, &d, subject.arn.clone(), subject.kind, None));
+        }
+        Ok(out)
+    }
+
+    /// The account owning `resource`: as given, else as the resource
+    /// policies' source recorded it, else the ARN's, else the model's one
+    /// account when it has only one; `None` (each principal's own account)
+    /// otherwise.
+    fn resource_owner(&self, resource: &str, given: Option<&str>) -> Option<String> {
+        if let Some(given) = given {
+            return Some(given.to_string());
+        }
+        if let Some(owner) = self.inputs.resource_owners.get(governing_arn(resource)) {
+            return Some(owner.clone());
+        }
+        let in_arn = crate::engine::policy::Arn::parse(resource).map(|a| a.account).filter(|a| is_account_id(a));
+        match (in_arn, self.accounts.len()) {
+            (Some(a), _) => Some(a.to_string()),
+            (None, 1) => self.accounts.first().cloned(),
+            _ => None,
+        }
+    }
+
+    /// The request `subject` would send.
+    fn request(&self, subject: &Subject, action: &str, resource: &str, resource_account: Option<&str>) -> Request {
+        let mut req = Request::new(subject.principal.clone(), action, resource);
+        req.context = subject.context.clone();
+        req.resource_account = resource_account.map(str::to_string);
+        req
+    }
+
+    /// The compiled sets, with `policy` as every set's resource policy.
+    fn sets_with(&self, policy: Option<&Policy>) -> Result<Vec<Arc<CompiledPolicySet>>, AccessError> {
+        match policy {
+            None => Ok(self.sets.clone()),
+            Some(p) => Ok(self
+                .sets
+                .par_iter()
+                .map(|s| with_resource_policy(s, p).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?),
+        }
+    }
+
+    /// The principals `policy` names that the inventory does not list:
+    /// (label, kind, the principal to decide for).
+    fn named_outside(&self, policy: &Policy) -> Result<Vec<(String, PrincipalKind, Principal)>, AccessError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let listed: BTreeSet<&str> = self.subjects.iter().map(|s| s.arn.as_str()).collect();
+        for stmt in policy.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            let Some(spec) = stmt.principal.as_ref().filter(|p| !p.negated) else { continue };
+            for value in &spec.values {
+                let (label, kind, principal) = match value {
+                    PrincipalValue::Any => ("*".to_string(), PrincipalKind::Anyone, Principal::Anonymous),
+                    PrincipalValue::Account(a) => {
+                        let account = a.strip_prefix("arn:aws:iam::").map_or(a.as_str(), |r| r.trim_end_matches(":root"));
+                        if !is_account_id(account) {
+                            continue;
+                        }
+                        (account.to_string(), PrincipalKind::Account, Principal::parse(account)?)
+                    }
+                    PrincipalValue::User(arn) if !listed.contains(arn.as_str()) => {
+                        (arn.clone(), PrincipalKind::External, Principal::parse(arn)?)
+                    }
+                    PrincipalValue::Role { account, name } => {
+                        let known = self.subjects.iter().any(|s| {
+                            matches!(&s.principal, Principal::RoleSession { account: a, role_name, .. } if a == account && role_name == name)
+                        });
+                        if known {
+                            continue;
+                        }
+                        let arn = format!("arn:aws:iam::{account}:role/{name}");
+                        (arn.clone(), PrincipalKind::External, Principal::parse(&arn)?)
+                    }
+                    PrincipalValue::Session(arn) => (arn.clone(), PrincipalKind::External, Principal::parse(arn)?),
+                    PrincipalValue::Service(name) => (name.clone(), PrincipalKind::Service, Principal::parse(name)?),
+                    _ => continue,
+                };
+                if seen.insert(label.clone()) {
+                    out.push((label, kind, principal));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Answers for a principal outside the inventory: its own account's
+    /// identity policies are not known, so they are taken to allow
+    /// everything, and the answer says so.
+    fn external_answers(
+        &self,
+        policy: &Policy,
+        label: &str,
+        kind: PrincipalKind,
+        principal: &Principal,
+        actions: &[String],
+        resource: &str,
+        resource_account: Option<&str>,
+    ) -> Result<Vec<Answer>, AccessError> {
+        let own = principal.account().is_some_and(|a| self.accounts.contains(a));
+        let identity = if principal.has_identity_policies() { vec![unknown_identity_policies()] } else { Vec::new() };
+        let set = CompiledPolicySet::compile(PolicySet {
+            identity,
+            resource: Some(policy.clone()),
+            rcps: self.inputs.rcps.clone(),
+            scps: if own { self.inputs.scps.clone() } else { Vec::new() },
+            ..PolicySet::default()
+        })?;
+        let mut scratch = crate::engine::eval::Scratch::new(&set);
+        let mut context = if self.inputs.mode == ContextMode::Open { Context::open_world() } else { Context::new() };
+        for (key, value) in self.inputs.context.iter() {
+            context.insert_entry(key, value);
+        }
+        let note = match kind {
+            PrincipalKind::Account => Some(format!(
+                "the resource policy allows account {label}: any of its principals whose own identity policies (and SCPs) allow it too"
+            )),
+            PrincipalKind::External if own => Some("not in the authorization details: its identity policies are not known".to_string()),
+            PrincipalKind::External => Some("another account's principal: if its own identity policies (and SCPs) allow it too".to_string()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for a in actions {
+            out.extend(answers_on(&set, a, resource, |r| {
+                let mut req = Request::new(principal.clone(), a, r);
+                req.context = context.clone();
+                req.resource_account = resource_account.map(str::to_string);
+                let d = set.decide(&req, &mut scratch);
+                answer(&set, &req, &d, label.to_string(), kind, note.clone())
+            }));
+        }
+        Ok(out)
+    }
+}
+
+/// The name of the stand-in for identity policies that are not known.
+const UNKNOWN_IDENTITY: &str = "(their own identity policies: not known, taken to allow)";
+
+/// Allows everything: stands for a principal's identity policies that the
+/// question does not have, so what is decided is the resource's side.
+fn unknown_identity_policies() -> Policy {
+    let everything = |p: &str| PatternList { negated: false, patterns: vec![p.to_string()] };
+    Policy {
+        name: UNKNOWN_IDENTITY.to_string(),
+        kind: PolicyKind::Identity,
+        version: Version::V2012_10_17,
+        id: None,
+        statements: vec![Statement {
+            sid: None,
+            effect: Effect::Allow,
+            actions: everything("*"),
+            resources: Some(everything("*")),
+            principal: None,
+            conditions: Vec::new(),
+        }],
+    }
+}
+
+/// `set`'s policies with `policy` as the resource policy, compiled.
+fn with_resource_policy(set: &CompiledPolicySet, policy: &Policy) -> Result<CompiledPolicySet, CompileError> {
+    let mut plain = set.policy_set().clone();
+    plain.resource = Some(policy.clone());
+    CompiledPolicySet::compile(plain)
+}
+
+/// The actions `action` names: itself when it has no wildcard, else the
+/// catalog's actions it matches.
+fn expand_action(catalog: Option<&Catalog>, action: &str) -> Result<Vec<String>, AccessError> {
+    let Some((service, name)) = action.split_once(':') else { return Err(AccessError::BadAction(action.to_string())) };
+    if service.is_empty() || name.is_empty() {
+        return Err(AccessError::BadAction(action.to_string()));
+    }
+    if !action.contains(['*', '?']) {
+        return Ok(vec![action.to_string()]);
+    }
+    let catalog = catalog.ok_or_else(|| AccessError::NeedsCatalog(action.to_string()))?;
+    let ids = catalog.expand_patterns(&[action.to_string()])?;
+    if ids.is_empty() {
+        return Err(AccessError::NoAction(action.to_string()));
+    }
+    Ok(ids.into_iter().map(|id| catalog.action_name(id)).collect())
+}
+
+/// A resource type's ARN format as a matcher of resources and resource
+/// patterns: each `${…}` reads as `*`, and where every placeholder of the
+/// format is one the service's formats elsewhere follow with `/` (a
+/// `${BucketName}` is followed by `/${ObjectName}` in the object's format,
+/// so a bucket's name never holds a `/`), a resource with more `/` than the
+/// format's own is not of that type (`arn:aws:s3:::data/*` names objects,
+/// not the bucket).
+pub(crate) struct FormatMatcher {
+    /// The format as written.
+    pub format: String,
+    tokens: Vec<Token>,
+    /// `Some(n)`: at most `n` literal `/` (no placeholder can hold one).
+    max_slashes: Option<usize>,
+}
+
+impl FormatMatcher {
+    /// The matchers of all of `service`'s resource types' formats, by type.
+    pub fn of_service(service: &crate::audit::catalog::Service) -> Vec<Vec<FormatMatcher>> {
+        let formats = || service.resource_types.iter().flat_map(|t| t.arn_formats.iter());
+        let mut no_slash: BTreeSet<&str> = ["Partition", "Region", "Account"].into_iter().collect();
+        for f in formats() {
+            for (name, after) in placeholders(f) {
+                if after == Some('/') {
+                    no_slash.insert(name);
+                }
+            }
+        }
+        service
+            .resource_types
+            .iter()
+            .map(|t| {
+                t.arn_formats
+                    .iter()
+                    .map(|f| {
+                        let bounded = placeholders(f).all(|(name, _)| no_slash.contains(name));
+                        FormatMatcher {
+                            format: f.clone(),
+                            tokens: tokens(&format_pattern(f, None)),
+                            max_slashes: bounded.then(|| literal_slashes(f)),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Whether some resource of this type matches `pattern` (a resource or
+    /// a policy's `Resource` pattern; its variables read as `*`).
+    pub fn fits(&self, pattern: &str) -> bool {
+        let within = self.max_slashes.is_none_or(|max| literal_slashes(pattern) <= max);
+        within && patterns_intersect(&pattern_tokens(pattern), &self.tokens)
+    }
+}
+
+/// The `${Name}` placeholders of a format, each with the character after it.
+fn placeholders(format: &str) -> impl Iterator<Item = (&str, Option<char>)> {
+    format.match_indices("${").filter_map(move |(start, _)| {
+        let rest = format.get(start + 2..)?;
+        let end = rest.find('}')?;
+        Some((rest.get(..end)?, rest.get(end + 1..)?.chars().next()))
+    })
+}
+
+/// The `/` a pattern has outside its `${…}` placeholders and variables.
+fn literal_slashes(text: &str) -> usize {
+    let mut count = 0;
+    let mut depth = false;
+    let mut prev = '\0';
+    for c in text.chars() {
+        match c {
+            '{' if prev == '$' => depth = true,
+            '}' if depth => depth = false,
+            '/' if !depth => count += 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    count
+}
+
+/// A policy pattern's tokens with its variables read as `*` (a variable can
+/// be any value until it is resolved for a request).
+fn pattern_tokens(pattern: &str) -> Vec<Token> {
+    match pattern.contains("${") {
+        true => tokens(&format_pattern(pattern, None)),
+        false => tokens(pattern),
+    }
+}
+
+/// A catalog ARN format as a pattern: `${Account}` is `account` when given,
+/// the partition `aws`, every other `${…}` `*`.
+fn format_pattern(format: &str, account: Option<&str>) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        match (&after[..end], account) {
+            ("Partition", _) => out.push_str("aws"),
+            ("Account", Some(a)) => out.push_str(a),
+            _ => out.push('*'),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `d` for `req` as an [`Answer`]: the deciding statements, the keys and
+/// conditions an indeterminate answer depends on, and the Denies that take
+/// part of a resource pattern out.
+fn answer(
+    set: &CompiledPolicySet,
+    req: &Request,
+    d: &Decision,
+    principal: String,
+    principal_type: PrincipalKind,
+    note: Option<String>,
+) -> Answer {
+    let policies = set.policy_set();
+    let statements = d.statements.iter().filter_map(|r| StatementName::of(policies, *r)).collect();
+    let keys = |ids: &[crate::engine::eval::KeyId]| -> Vec<String> {
+        ids.iter().filter_map(|k| set.key_as_written(*k)).map(str::to_string).collect()
+    };
+    let access = Access::of(d.kind);
+    // Unknown keys matter only where they leave the decision open.
+    let depends_on = if access == Access::Conditional { keys(&d.unknown_keys) } else { Vec::new() };
+    let conditions = if depends_on.is_empty() { Vec::new() } else { conditions_on(policies, req, &depends_on) };
+    let except = if access.may_allow() { carve_outs(policies, &req.action, &req.resource) } else { Vec::new() };
+    let limited_by = match d.kind {
+        DecisionKind::ImplicitDeny => d.missing_allow.map(|l| l.to_string()),
+        DecisionKind::ExplicitDeny => {
+            let layers: BTreeSet<String> = d.statements.iter().map(|r| r.layer.to_string()).collect();
+            Some(layers.into_iter().collect::<Vec<_>>().join(", "))
+        }
+        _ => None,
+    };
+    Answer {
+        principal,
+        principal_type,
+        action: req.action.clone(),
+        resource: req.resource.clone(),
+        access,
+        statements,
+        depends_on,
+        conditions,
+        missing_context_keys: keys(&d.missing_keys),
+        except,
+        limited_by,
+        note,
+    }
+}
+
+/// The answer for `action` on `resource`, from `decide`; when `resource` is
+/// a pattern not allowed as a whole, also the answers on each narrower
+/// pattern inside it that an identity or resource policy's Allow names
+/// (`arn:aws:s3:::data/app/*` inside `arn:aws:s3:::data/*`), those that may
+/// be allowed kept.
+fn answers_on(
+    set: &CompiledPolicySet,
+    action: &str,
+    resource: &str,
+    mut decide: impl FnMut(&str) -> Answer,
+) -> Vec<Answer> {
+    let whole = decide(resource);
+    if whole.access.may_allow() || !resource.contains(['*', '?']) {
+        return vec![whole];
+    }
+    let wanted = tokens(resource);
+    let mut inside: Vec<&str> = Vec::new();
+    for (r, _, stmt) in set.policy_set().statements() {
+        if stmt.effect != Effect::Allow
+            || !matches!(r.layer, Layer::Identity | Layer::Resource)
+            || !stmt.covers_action(action)
+        {
+            continue;
+        }
+        let Some(list) = stmt.resources.as_ref().filter(|l| !l.negated) else { continue };
+        for p in &list.patterns {
+            if p != resource && !inside.contains(&p.as_str()) && pattern_covers(&wanted, &tokens(p)) {
+                inside.push(p);
+            }
+        }
+    }
+    let mut out = vec![whole];
+    for p in inside {
+        let mut part = decide(p);
+        if part.access.may_allow() {
+            let said = part.note.take().map(|n| format!("; {n}")).unwrap_or_default();
+            part.note = Some(format!("on part of {resource}{said}"));
+            out.push(part);
+        }
+    }
+    out
+}
+
+/// Whether `stmt`'s `Resource`/`NotResource` can apply to (some of) `resource`.
+fn resource_overlaps(stmt: &Statement, resource: &[Token]) -> bool {
+    match &stmt.resources {
+        None => true,
+        Some(list) if list.negated => !list.patterns.iter().any(|p| pattern_covers(&tokens(p), resource)),
+        Some(list) => list.patterns.iter().any(|p| patterns_intersect(&pattern_tokens(p), resource)),
+    }
+}
+
+/// The conditions on `keys` (as written) of the statements that can apply
+/// to `req`'s action and resource.
+fn conditions_on(policies: &PolicySet, req: &Request, keys: &[String]) -> Vec<String> {
+    let resource = tokens(&req.resource);
+    let mut out = Vec::new();
+    for (r, policy, stmt) in policies.statements() {
+        if !stmt.covers_action(&req.action) || !resource_overlaps(stmt, &resource) {
+            continue;
+        }
+        for c in stmt.conditions.iter().filter(|c| keys.iter().any(|k| k.eq_ignore_ascii_case(&c.key))) {
+            let line = format!(
+                "{} {} {} statement {}: {} {} [{}]",
+                stmt.effect.as_str(),
+                r.layer,
+                policy.name,
+                r.statement,
+                c.operator,
+                c.key,
+                c.values.join(", ")
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// The Deny statements whose `Resource` overlaps the pattern `resource`
+/// without covering it (so they did not match its text): `pattern (statement)`.
+fn carve_outs(policies: &PolicySet, action: &str, resource: &str) -> Vec<String> {
+    if !resource.contains(['*', '?']) {
+        return Vec::new();
+    }
+    let wanted = tokens(resource);
+    let mut out = Vec::new();
+    for (r, _, stmt) in policies.statements() {
+        if stmt.effect != Effect::Deny || !stmt.covers_action(action) {
+            continue;
+        }
+        let Some(list) = stmt.resources.as_ref().filter(|l| !l.negated) else { continue };
+        for p in &list.patterns {
+            // Listed when it may overlap and is not sure to cover: a
+            // variable is any value for the first, its own text for the second.
+            if patterns_intersect(&pattern_tokens(p), &wanted) && !pattern_covers(&tokens(p), &wanted) {
+                let by = StatementName::of(policies, r).map(|s| s.to_string()).unwrap_or_default();
+                out.push(format!("{p} ({by})"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stand_in_for_unknown_identity_policies_allows_everything() {
+        let p = unknown_identity_policies();
+        let doc = br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+        let parsed = crate::engine::policy::parse_policy(doc, UNKNOWN_IDENTITY, PolicyKind::Identity).unwrap();
+        assert_eq!(p, parsed);
+    }
+
+    #[test]
+    fn formats_become_patterns() {
+        let f = "arn:${Partition}:ec2:${Region}:${Account}:instance/${InstanceId}";
+        assert_eq!(format_pattern(f, Some("111122223333")), "arn:aws:ec2:*:111122223333:instance/*");
+        assert_eq!(format_pattern(f, None), "arn:aws:ec2:*:*:instance/*");
+        assert_eq!(format_pattern("arn:${Partition", None), "arn:${Partition");
+    }
+
+    #[test]
+    fn formats_tell_buckets_from_objects() {
+        // The corpus's hand-written subset of AWS's service reference.
+        let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference")).unwrap();
+        let (_, s3) = catalog.service("s3").unwrap();
+        let m = FormatMatcher::of_service(s3);
+        let by_name = |n: &str| s3.resource_types.iter().position(|t| t.name == n).unwrap();
+        let (bucket, object) = (&m[by_name("bucket")][0], &m[by_name("object")][0]);
+        assert!(bucket.format.ends_with("${BucketName}"));
+        assert!(bucket.fits("arn:aws:s3:::data") && bucket.fits("arn:aws:s3:::*"));
+        assert!(!bucket.fits("arn:aws:s3:::data/*") && !bucket.fits("arn:aws:s3:::data/k"));
+        assert!(object.fits("arn:aws:s3:::data/*") && object.fits("arn:aws:s3:::data/a/b"));
+        assert!(object.fits("arn:aws:s3:::home/${aws:username}/*"));
+        assert!(!object.fits("arn:aws:s3:::data"));
+        assert_eq!(literal_slashes("a/${x/y}/b"), 2);
+    }
+}
