@@ -4,6 +4,7 @@
 // Tests fail loudly by design: unwrapping is how a test says "this must work".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod catalog;
 mod cli;
 mod cloudtrail;

@@ -81,6 +81,14 @@ pub enum AccessError {
     /// No catalog action matches the pattern.
     #[error("`{0}`: no action of the catalog matches it")]
     NoAction(String),
+    /// No catalog action the pattern matches acts on the resource.
+    #[error("`{action}`: none of the catalog's actions it matches acts on {resource} (their resource types' ARN formats do not fit it)")]
+    NoActionOn {
+        /// The action pattern.
+        action: String,
+        /// The resource.
+        resource: String,
+    },
     /// The resource is not an ARN where one is needed.
     #[error("`{0}`: expected a resource ARN (arn:partition:service:region:account:resource)")]
     BadResource(String),
@@ -130,7 +138,9 @@ pub enum Access {
     /// Allowed whatever the unknown keys are.
     Allowed,
     /// Allowed only for some values of keys the question left unknown
-    /// ([`Answer::depends_on`]); the decision was `indeterminate`.
+    /// ([`Answer::depends_on`]; the decision was `indeterminate`), or only
+    /// if a policy the question lacks allows it too (a KMS key's key
+    /// policy; [`Answer::note`] says which).
     Conditional,
     /// A Deny applies.
     Denied,
@@ -237,6 +247,8 @@ pub struct Answer {
     pub resource: String,
     /// The answer.
     pub access: Access,
+    /// The engine's decision it rests on.
+    pub decision: DecisionKind,
     /// The statements that decided it (the allowing ones, or the denying ones).
     pub statements: Vec<StatementName>,
     /// For [`Access::Conditional`]: the context keys, as policies write them,
@@ -270,9 +282,12 @@ pub struct WhoCan {
     pub resource_policy: Option<String>,
     /// Principals considered (users, roles, and those the resource policy names).
     pub principals: usize,
-    /// Every answer that is not [`Access::NotAllowed`], by principal then action.
+    /// Every answer [`Access::Allowed`] or [`Access::Conditional`], by
+    /// principal then action.
     pub answers: Vec<Answer>,
-    /// (principal, action) pairs answered [`Access::NotAllowed`].
+    /// (principal, action) pairs a Deny refuses.
+    pub denied: usize,
+    /// (principal, action) pairs no statement allows.
     pub not_allowed: usize,
 }
 
@@ -348,10 +363,8 @@ impl AccountModel {
             };
             subjects.push(Subject { arn: identity.arn.clone(), kind, principal, set: index, context, account, name });
         }
-        let sets = sets
-            .into_par_iter()
-            .map(|s| CompiledPolicySet::compile(s).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
+        let sets =
+            sets.into_par_iter().map(|s| CompiledPolicySet::compile(s).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
         let accounts = subjects.iter().map(|s| s.account.clone()).collect();
         Ok(AccountModel { subjects, sets, inputs, accounts })
     }
@@ -364,6 +377,34 @@ impl AccountModel {
     /// How many distinct policy sets were compiled.
     pub fn distinct_sets(&self) -> usize {
         self.sets.len()
+    }
+
+    /// The request the model decides for `principal` doing `action` on
+    /// `resource` (owned by `resource_account`, or the principal's account):
+    /// the principal's context, tags and context mode. With
+    /// [`AccountModel::policy_set`], what a check of any answer re-decides.
+    ///
+    /// # Errors
+    /// The principal is not a user or role of the model.
+    pub fn request_for(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        resource_account: Option<&str>,
+    ) -> Result<Request, AccessError> {
+        let subject = self.subject(principal)?;
+        Ok(self.request(subject, action, resource, Some(resource_account.unwrap_or(&subject.account))))
+    }
+
+    /// The policies `principal`'s requests are decided under (without a
+    /// resource policy).
+    ///
+    /// # Errors
+    /// The principal is not a user or role of the model.
+    pub fn policy_set(&self, principal: &str) -> Result<&PolicySet, AccessError> {
+        let subject = self.subject(principal)?;
+        Ok(self.sets[subject.set].policy_set())
     }
 
     fn subject(&self, arn: &str) -> Result<&Subject, AccessError> {
@@ -395,7 +436,7 @@ impl AccountModel {
         resource: &str,
         resource_account: Option<&str>,
     ) -> Result<WhoCan, AccessError> {
-        let actions = expand_action(catalog, action)?;
+        let actions = expand_action(catalog, action, resource)?;
         let owner = self.resource_owner(resource, resource_account);
         let resource_account = owner.as_deref();
         let policy = self.resource_policy(resource).cloned();
@@ -421,18 +462,20 @@ impl AccountModel {
         if let Some(policy) = &policy {
             let external = self.named_outside(policy)?;
             principals += external.len();
-            for (label, kind, principal) in external {
-                answers.extend(self.external_answers(policy, &label, kind, &principal, &actions, resource, resource_account)?);
+            for outsider in &external {
+                answers.extend(self.external_answers(policy, outsider, &actions, resource, resource_account)?);
             }
         }
-        let total = answers.len();
-        answers.retain(|a| a.access != Access::NotAllowed);
+        let denied = answers.iter().filter(|a| a.access == Access::Denied).count();
+        let not_allowed = answers.iter().filter(|a| a.access == Access::NotAllowed).count();
+        answers.retain(|a| a.access.may_allow());
         Ok(WhoCan {
             actions,
             resource: resource.to_string(),
             resource_policy: policy.map(|p| p.name),
             principals,
-            not_allowed: total - answers.len(),
+            denied,
+            not_allowed,
             answers,
         })
     }
@@ -469,7 +512,8 @@ impl AccountModel {
         let mut scratch = crate::engine::eval::Scratch::new(&set);
         let mut out = Vec::new();
         for (i, def) in service.actions.iter().enumerate() {
-            let on_resource = def.resources.iter().any(|r| fits.get(r.resource_type as usize).copied().unwrap_or(false));
+            let on_resource =
+                def.resources.iter().any(|r| fits.get(r.resource_type as usize).copied().unwrap_or(false));
             if !on_resource {
                 continue;
             }
@@ -521,9 +565,8 @@ impl AccountModel {
         }
     }
 
-    /// The principals `policy` names that the inventory does not list:
-    /// (label, kind, the principal to decide for).
-    fn named_outside(&self, policy: &Policy) -> Result<Vec<(String, PrincipalKind, Principal)>, AccessError> {
+    /// The principals `policy` names that the inventory does not list.
+    fn named_outside(&self, policy: &Policy) -> Result<Vec<Outsider>, AccessError> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         let listed: BTreeSet<&str> = self.subjects.iter().map(|s| s.arn.as_str()).collect();
@@ -533,7 +576,8 @@ impl AccountModel {
                 let (label, kind, principal) = match value {
                     PrincipalValue::Any => ("*".to_string(), PrincipalKind::Anyone, Principal::Anonymous),
                     PrincipalValue::Account(a) => {
-                        let account = a.strip_prefix("arn:aws:iam::").map_or(a.as_str(), |r| r.trim_end_matches(":root"));
+                        let account =
+                            a.strip_prefix("arn:aws:iam::").map_or(a.as_str(), |r| r.trim_end_matches(":root"));
                         if !is_account_id(account) {
                             continue;
                         }
@@ -557,7 +601,7 @@ impl AccountModel {
                     _ => continue,
                 };
                 if seen.insert(label.clone()) {
-                    out.push((label, kind, principal));
+                    out.push(Outsider { label, kind, principal });
                 }
             }
         }
@@ -570,13 +614,13 @@ impl AccountModel {
     fn external_answers(
         &self,
         policy: &Policy,
-        label: &str,
-        kind: PrincipalKind,
-        principal: &Principal,
+        outsider: &Outsider,
         actions: &[String],
         resource: &str,
         resource_account: Option<&str>,
     ) -> Result<Vec<Answer>, AccessError> {
+        let Outsider { label, kind, principal } = outsider;
+        let kind = *kind;
         let own = principal.account().is_some_and(|a| self.accounts.contains(a));
         let identity = if principal.has_identity_policies() { vec![unknown_identity_policies()] } else { Vec::new() };
         let set = CompiledPolicySet::compile(PolicySet {
@@ -613,6 +657,15 @@ impl AccountModel {
     }
 }
 
+/// A principal a resource policy names that the inventory does not list.
+struct Outsider {
+    /// How answers name it: its ARN, account, service or `*`.
+    label: String,
+    kind: PrincipalKind,
+    /// The principal decided for.
+    principal: Principal,
+}
+
 /// The name of the stand-in for identity policies that are not known.
 const UNKNOWN_IDENTITY: &str = "(their own identity policies: not known, taken to allow)";
 
@@ -644,8 +697,9 @@ fn with_resource_policy(set: &CompiledPolicySet, policy: &Policy) -> Result<Comp
 }
 
 /// The actions `action` names: itself when it has no wildcard, else the
-/// catalog's actions it matches.
-fn expand_action(catalog: Option<&Catalog>, action: &str) -> Result<Vec<String>, AccessError> {
+/// catalog's actions it matches that act on `resource` (one of their
+/// resource types fits it).
+fn expand_action(catalog: Option<&Catalog>, action: &str, resource: &str) -> Result<Vec<String>, AccessError> {
     let Some((service, name)) = action.split_once(':') else { return Err(AccessError::BadAction(action.to_string())) };
     if service.is_empty() || name.is_empty() {
         return Err(AccessError::BadAction(action.to_string()));
@@ -658,7 +712,27 @@ fn expand_action(catalog: Option<&Catalog>, action: &str) -> Result<Vec<String>,
     if ids.is_empty() {
         return Err(AccessError::NoAction(action.to_string()));
     }
-    Ok(ids.into_iter().map(|id| catalog.action_name(id)).collect())
+    // Only the actions that can act on the resource: `s3:Put*` on an object
+    // is not asked as `s3:PutBucketPolicy`. On `*`, every action.
+    let mut matchers: BTreeMap<u32, Vec<Vec<FormatMatcher>>> = BTreeMap::new();
+    let mut acts_on = |id: ActionId| {
+        if resource == "*" {
+            return true;
+        }
+        let by_type = matchers
+            .entry(id.service)
+            .or_insert_with(|| catalog.service_of(id).map(FormatMatcher::of_service).unwrap_or_default());
+        catalog.action_def(id).is_some_and(|a| {
+            a.resources
+                .iter()
+                .any(|r| by_type.get(r.resource_type as usize).is_some_and(|t| t.iter().any(|f| f.fits(resource))))
+        })
+    };
+    let names: Vec<String> = ids.into_iter().filter(|id| acts_on(*id)).map(|id| catalog.action_name(id)).collect();
+    if names.is_empty() {
+        return Err(AccessError::NoActionOn { action: action.to_string(), resource: resource.to_string() });
+    }
+    Ok(names)
 }
 
 /// A resource type's ARN format as a matcher of resources and resource
@@ -789,7 +863,18 @@ fn answer(
     let keys = |ids: &[crate::engine::eval::KeyId]| -> Vec<String> {
         ids.iter().filter_map(|k| set.key_as_written(*k)).map(str::to_string).collect()
     };
-    let access = Access::of(d.kind);
+    let mut access = Access::of(d.kind);
+    let mut note = note;
+    if access == Access::Allowed && policies.resource.is_none() && crate::engine::eval::key_policy_governs(req) {
+        // §7.4: on a KMS key, IAM policies count only where the key policy
+        // lets them (AWS KMS "Default key policy",
+        // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+        access = Access::Conditional;
+        let said = note.take().map(|n| format!("{n}; ")).unwrap_or_default();
+        note = Some(format!(
+            "{said}a KMS key: the identity policies allow it, which counts only if the key policy allows the account's IAM policies to (no key policy was given)"
+        ));
+    }
     // Unknown keys matter only where they leave the decision open.
     let depends_on = if access == Access::Conditional { keys(&d.unknown_keys) } else { Vec::new() };
     let conditions = if depends_on.is_empty() { Vec::new() } else { conditions_on(policies, req, &depends_on) };
@@ -808,6 +893,7 @@ fn answer(
         action: req.action.clone(),
         resource: req.resource.clone(),
         access,
+        decision: d.kind,
         statements,
         depends_on,
         conditions,
@@ -821,8 +907,8 @@ fn answer(
 /// The answer for `action` on `resource`, from `decide`; when `resource` is
 /// a pattern not allowed as a whole, also the answers on each narrower
 /// pattern inside it that an identity or resource policy's Allow names
-/// (`arn:aws:s3:::data/app/*` inside `arn:aws:s3:::data/*`), those that may
-/// be allowed kept.
+/// (`arn:aws:s3:::data/app/*` inside `arn:aws:s3:::data/*`): those that
+/// may be allowed, if any, else the whole's answer.
 fn answers_on(
     set: &CompiledPolicySet,
     action: &str,
@@ -849,16 +935,20 @@ fn answers_on(
             }
         }
     }
-    let mut out = vec![whole];
+    let mut parts = Vec::new();
     for p in inside {
         let mut part = decide(p);
         if part.access.may_allow() {
             let said = part.note.take().map(|n| format!("; {n}")).unwrap_or_default();
             part.note = Some(format!("on part of {resource}{said}"));
-            out.push(part);
+            parts.push(part);
         }
     }
-    out
+    // Allowed on a part: that is the answer, not "not allowed" on the whole.
+    if parts.is_empty() {
+        parts.push(whole);
+    }
+    parts
 }
 
 /// Whether `stmt`'s `Resource`/`NotResource` can apply to (some of) `resource`.
@@ -875,11 +965,16 @@ fn resource_overlaps(stmt: &Statement, resource: &[Token]) -> bool {
 fn conditions_on(policies: &PolicySet, req: &Request, keys: &[String]) -> Vec<String> {
     let resource = tokens(&req.resource);
     let mut out = Vec::new();
+    let on_keys = |c: &&crate::engine::policy::Condition| keys.iter().any(|k| k.eq_ignore_ascii_case(&c.key));
     for (r, policy, stmt) in policies.statements() {
-        if !stmt.covers_action(&req.action) || !resource_overlaps(stmt, &resource) {
+        // The cheap test first: most statements have no condition on these keys.
+        if !stmt.conditions.iter().any(|c| on_keys(&c))
+            || !stmt.covers_action(&req.action)
+            || !resource_overlaps(stmt, &resource)
+        {
             continue;
         }
-        for c in stmt.conditions.iter().filter(|c| keys.iter().any(|k| k.eq_ignore_ascii_case(&c.key))) {
+        for c in stmt.conditions.iter().filter(on_keys) {
             let line = format!(
                 "{} {} {} statement {}: {} {} [{}]",
                 stmt.effect.as_str(),

@@ -1157,8 +1157,8 @@ impl Replayer {
                         }
                         None => r,
                     };
-                    request.resource_account =
-                        resource_account.or_else(|| self.resource_owners.get(governing_arn(&request.resource)).cloned());
+                    request.resource_account = resource_account
+                        .or_else(|| self.resource_owners.get(governing_arn(&request.resource)).cloned());
                 }
                 // Decided as `*` where no statement for the action tells
                 // resources apart (see `judge`); reported as unknown.

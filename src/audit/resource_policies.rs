@@ -46,7 +46,7 @@ pub struct ResourcePolicies {
 /// The ARN whose resource-based policy governs `resource`: an S3 object's
 /// bucket (a bucket policy covers the objects in the bucket: "Bucket
 /// policies for Amazon S3",
-/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html),
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html>),
 /// else the resource itself.
 ///
 /// ```

@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod account;
 pub mod cloudtrail;
 
 use crate::engine::policy::{Family, PolicySet};

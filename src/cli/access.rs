@@ -65,7 +65,8 @@ impl AccountArgs {
             );
         }
         load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
-        let (resource_policies, resource_owners) = load::resource_policies(&self.resource_policies, &self.resource_policy_files)?;
+        let (resource_policies, resource_owners) =
+            load::resource_policies(&self.resource_policies, &self.resource_policy_files)?;
         let context = match &self.context {
             None => Context::new(),
             Some(text) => Context::from_json_text(text).map_err(|e| CliError::new(format!("--context: {e}")))?,
@@ -182,7 +183,9 @@ pub fn run_principal_can(args: &PrincipalCanArgs) -> Result<ExitCode, CliError> 
 pub fn run_can_access(args: &CanAccessArgs) -> Result<ExitCode, CliError> {
     check_account(args.resource_account.as_deref())?;
     let catalog = args.account.catalog.load_optional()?.ok_or_else(|| {
-        CliError::new("can-access asks every action of the resource's service: give --catalog DIR (or set $IAMSIM_CATALOG)")
+        CliError::new(
+            "can-access asks every action of the resource's service: give --catalog DIR (or set $IAMSIM_CATALOG)",
+        )
     })?;
     let model = args.account.model()?;
     let mut answers = model.can_access(&catalog, &args.from, &args.to, args.resource_account.as_deref())?;
@@ -231,10 +234,11 @@ fn who_can_text(who: &WhoCan) -> String {
     };
     let policy = who.resource_policy.as_deref().map(|p| format!(" (resource policy: {p})")).unwrap_or_default();
     let mut out = format!(
-        "who can {action} on {}{policy}: {} answers from {} principals; {} (principal, action) pairs not allowed\n",
+        "who can {action} on {}{policy}: {} answers from {} principals; (principal, action) pairs denied {}, not allowed {}\n",
         who.resource,
         who.answers.len(),
         who.principals,
+        who.denied,
         who.not_allowed
     );
     answer_table(&mut out, &who.answers, true);
@@ -245,7 +249,9 @@ fn who_can_text(who: &WhoCan) -> String {
 fn answer_table(out: &mut String, answers: &[Answer], with_principal: bool) {
     for a in answers {
         let _ = match with_principal {
-            true => writeln!(out, "{}  {} ({})  {}  {}", a.access.as_str(), a.principal, kind_name(a), a.action, a.resource),
+            true => {
+                writeln!(out, "{}  {} ({})  {}  {}", a.access.as_str(), a.principal, kind_name(a), a.action, a.resource)
+            }
             false => writeln!(out, "{}  {}", a.access.as_str(), a.action),
         };
         details(out, a.statements.iter().map(ToString::to_string), "by");
@@ -306,6 +312,7 @@ fn principal_can_text(can: &PrincipalCan) -> String {
                 details(&mut out, g.depends_on.iter().cloned(), "  depends on");
                 details(&mut out, g.conditions.iter().cloned(), "  condition");
                 details(&mut out, g.except.iter().cloned(), "  except");
+                details(&mut out, g.note.iter().cloned(), "  note");
             }
         }
     }

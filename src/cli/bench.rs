@@ -6,7 +6,7 @@
 //! over the request set for at least `--min-seconds`; each figure is the mean
 //! over all passes, and deciding also reports its fastest pass.
 
-use super::{load, CliError, Format, MemoryProbe};
+use super::{load, thread_count, CliError, Format, MemoryProbe};
 use iamsim::audit::workload::{request_json, Generator};
 use iamsim::engine::compile::CompiledPolicySet;
 use iamsim::engine::eval::batch::with_thread_scratch;
@@ -38,6 +38,18 @@ pub struct BenchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// The access-query scenario instead of request decisions: an account
+    /// of this many roles, each with --policies-per-role policies drawn from
+    /// the set's identity policies plus an inline one; `principal-can` of
+    /// every role over the catalog (--catalog), and `who-can` of one action.
+    #[arg(long = "access-roles", requires = "policies")]
+    access_roles: Option<usize>,
+    /// With --access-roles: policies drawn per role.
+    #[arg(long = "policies-per-role", default_value_t = 5)]
+    policies_per_role: usize,
+    /// With --access-roles: the catalog to sweep.
+    #[command(flatten)]
+    catalog: super::catalog_cmd::CatalogArg,
 }
 
 /// Items per second over repeated passes.
@@ -124,6 +136,9 @@ fn tally(kinds: impl Iterator<Item = DecisionKind>) -> [usize; 4] {
 
 /// Runs `bench`.
 pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, CliError> {
+    if let Some(roles) = args.access_roles {
+        return run_access(args, roles);
+    }
     let set = args.source.load()?;
     let statements = set.statements().count();
     let before = memory.map(|m| m());
@@ -353,6 +368,133 @@ pub fn run(args: &BenchArgs, memory: Option<MemoryProbe>) -> Result<ExitCode, Cl
     if let Some(m) = first_mismatch {
         eprintln!("iamsim: error: {mismatches} decisions differ between compiled and reference; first: {m}");
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--access-roles`: the access-query scenario. Every figure is one
+/// measured run (a sweep of a thousand roles takes seconds, not
+/// microseconds); the sweep runs once on one thread, once on `--threads`.
+/// Answers of every 50th role are re-decided by the reference evaluator.
+fn run_access(args: &BenchArgs, roles: usize) -> Result<ExitCode, CliError> {
+    use iamsim::audit::access::sweep::SweepFilter;
+    use iamsim::audit::access::{AccessInputs, AccountModel};
+    let pool = args.source.load()?.identity;
+    if pool.is_empty() {
+        return Err(CliError::new("--access-roles: the policy set has no identity policies to draw from"));
+    }
+    let catalog = args.catalog.load()?;
+    let threads =
+        thread_count(args.threads)?.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| CliError::new(e.to_string()))?;
+    let many =
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| CliError::new(e.to_string()))?;
+    let inventory = iamsim::audit::workload::account::account(&pool, roles, args.policies_per_role, args.seed);
+    let t = Instant::now();
+    let model = one.install(|| AccountModel::build(&inventory, AccessInputs::default()))?;
+    let build_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let plan = model.sweep_plan(&catalog)?;
+    let plan_s = t.elapsed().as_secs_f64();
+    let principals: Vec<&str> = model.principals().collect();
+    let filter = SweepFilter::default();
+    let sweep = |p: &str| model.principal_can(&plan, p, &filter);
+    // One thread: every role in turn.
+    let t = Instant::now();
+    let (mut pairs, mut decisions, mut allowed, mut taken) = (0usize, 0usize, 0usize, 0usize);
+    for p in &principals {
+        let can = sweep(p)?;
+        pairs += can.actions_asked;
+        decisions += can.decisions;
+        allowed += can.allowed_actions();
+        taken += can.taken_away.len();
+    }
+    let sweep_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let parallel: Result<Vec<usize>, _> =
+        many.install(|| principals.par_iter().map(|p| sweep(p).map(|c| c.decisions)).collect());
+    let sweep_many_s = t.elapsed().as_secs_f64();
+    if parallel?.iter().sum::<usize>() != decisions {
+        return Err(CliError::new("the parallel sweep made other decisions than the sequential one"));
+    }
+    // The sweep against the reference evaluator, on a sample of roles.
+    let (mut checked, mut mismatches) = (0usize, Vec::new());
+    for p in principals.iter().step_by(50) {
+        let can = sweep(p)?;
+        let set = model.policy_set(p)?;
+        for (action, grant) in
+            can.services.iter().flat_map(|s| &s.actions).flat_map(|a| a.grants.iter().map(move |g| (a, g)))
+        {
+            let req = model.request_for(p, &action.action, &grant.resource, None)?;
+            checked += 1;
+            if reference_decide(set, &req).kind != grant.decision {
+                mismatches.push(format!("{p} {} {}", action.action, grant.resource));
+            }
+        }
+    }
+    // who-can of one action on one resource, over every role (median of 11).
+    let resource = "arn:aws:s3:::team-0001/report.csv";
+    let mut times = Vec::new();
+    let mut who_answers = 0;
+    for _ in 0..11 {
+        let t = Instant::now();
+        let who = one.install(|| model.who_can(Some(&catalog), "s3:GetObject", resource, None))?;
+        times.push(t.elapsed().as_secs_f64());
+        who_answers = who.answers.len();
+    }
+    times.sort_by(f64::total_cmp);
+    let who_ms = times.get(times.len() / 2).copied().unwrap_or_default() * 1000.0;
+    let per_sec = |n: usize, secs: f64| n as f64 / secs.max(f64::MIN_POSITIVE);
+    let figures = serde_json::json!({
+        "roles": roles,
+        "policies_per_role": args.policies_per_role,
+        "distinct_policy_sets": model.distinct_sets(),
+        "catalog_actions": catalog.action_count(),
+        "build_seconds": build_s,
+        "plan_seconds": plan_s,
+        "sweep_seconds_1_thread": sweep_s,
+        "pairs": pairs,
+        "pairs_per_sec": per_sec(pairs, sweep_s),
+        "decisions": decisions,
+        "decisions_per_sec": per_sec(decisions, sweep_s),
+        "allowed_actions": allowed,
+        "taken_away": taken,
+        "threads": threads,
+        "sweep_seconds_threads": sweep_many_s,
+        "who_can_ms": who_ms,
+        "who_can_answers": who_answers,
+        "reference_checked": checked,
+        "mismatches": mismatches.len(),
+    });
+    let text = match args.format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&figures)?),
+        Format::Text => {
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "account         {roles} roles x {} policies + 1 inline; {} distinct policy sets",
+                args.policies_per_role,
+                model.distinct_sets()
+            );
+            let _ = writeln!(
+                out,
+                "build           {build_s:.2} s (compile, 1 thread); sweep plan {plan_s:.2} s ({} catalog actions)",
+                catalog.action_count()
+            );
+            let _ = writeln!(out, "principal-can   every role, 1 thread: {sweep_s:.2} s; {pairs} (role, action) pairs, {:.1} M/s; {decisions} decisions, {:.2} M/s", per_sec(pairs, sweep_s) / 1e6, per_sec(decisions, sweep_s) / 1e6);
+            let _ = writeln!(out, "                {allowed} allowed actions, {taken} taken away; {threads} threads: {sweep_many_s:.2} s ({:.2}x)", sweep_s / sweep_many_s.max(f64::MIN_POSITIVE));
+            let _ = writeln!(out, "who-can         s3:GetObject on {resource}: {who_ms:.2} ms (median of 11, 1 thread), {who_answers} answers");
+            let _ =
+                writeln!(out, "mismatches      {} of {checked} answers re-decided by the reference", mismatches.len());
+            out
+        }
+    };
+    super::output::print_stdout(&text)?;
+    if let Some(first) = mismatches.first() {
+        return Err(CliError::new(format!(
+            "{} answers differ from the reference evaluator; first: {first}",
+            mismatches.len()
+        )));
     }
     Ok(ExitCode::SUCCESS)
 }

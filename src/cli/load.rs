@@ -182,6 +182,9 @@ pub fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliE
         .ok_or_else(|| CliError::new(format!("{flag}: expected ARN=FILE, found `{s}`")))
 }
 
+/// The accounts owning resources, by the ARN their policy guards.
+pub type Owners = BTreeMap<String, String>;
+
 /// Resource policies by ARN from `--resource-policy ARN=FILE` pairs and
 /// `--resource-policies FILE`s (Config items or `{ARN: policy}` maps), with
 /// the owner accounts the files name. Items a file holds but cannot give a
@@ -189,7 +192,7 @@ pub fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), CliE
 pub fn resource_policies(
     pairs: &[String],
     files: &[std::path::PathBuf],
-) -> Result<(BTreeMap<String, Policy>, BTreeMap<String, String>), CliError> {
+) -> Result<(BTreeMap<String, Policy>, Owners), CliError> {
     let mut policies = BTreeMap::new();
     for r in pairs {
         let (arn, file) = split_pair("--resource-policy", r)?;

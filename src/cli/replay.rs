@@ -346,7 +346,6 @@ fn input_problem(report: &Report, args: &ReplayArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-
 /// Runs `replay`: exit 3 when `--fail-on` flags the report.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     if args.fail_on.contains(&FailOn::New) && !args.has_baseline() {

@@ -21,7 +21,9 @@
 //! without resource types is asked on `*`. `${aws:username}` is the user's
 //! name; other policy variables are `*`.
 
-use super::{answer, format_pattern, AccessError, FormatMatcher, AccountModel, Answer, PrincipalKind, StatementName, Subject};
+use super::{
+    answer, format_pattern, AccessError, AccountModel, Answer, FormatMatcher, PrincipalKind, StatementName, Subject,
+};
 use crate::audit::catalog::{AccessLevel, ActionId, Catalog};
 use crate::engine::compile::CompileError;
 use crate::engine::eval::{DecisionKind, Scratch};
@@ -80,6 +82,8 @@ pub struct Grant {
     pub resource: String,
     /// `allowed` or `conditional`.
     pub access: super::Access,
+    /// The engine's decision it rests on.
+    pub decision: DecisionKind,
     /// The allowing statements.
     pub statements: Vec<StatementName>,
     /// For `conditional`: the keys whose values decide.
@@ -88,6 +92,9 @@ pub struct Grant {
     pub conditions: Vec<String>,
     /// Parts of the pattern a Deny takes out.
     pub except: Vec<String>,
+    /// What the answer assumes, when it assumes anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One action a principal may perform.
@@ -264,10 +271,12 @@ impl AccountModel {
                     grants.push(Grant {
                         resource: a.resource,
                         access: a.access,
+                        decision: a.decision,
                         statements: a.statements,
                         depends_on: a.depends_on,
                         conditions: a.conditions,
                         except: a.except,
+                        note: a.note,
                     });
                 } else if takes_away(&d) {
                     taken_away.push(a);
