@@ -386,3 +386,83 @@ fn the_bench_scenario_runs_and_agrees_with_the_reference() {
     assert_eq!(v["pairs"].as_u64(), v["catalog_actions"].as_u64().map(|n| n * 10));
     assert!(Path::new(&catalog).is_dir());
 }
+
+/// The seed use case: the EKS node role (worker node, CNI and ECR read-only
+/// policies) and the EBS CSI driver's role, their policies referenced as AWS
+/// managed policies and read from `../shared/data`, asked through the CLI.
+#[test]
+fn the_eks_roles_answer_as_their_managed_policies_say() {
+    let Some(data) = crate::shared_data() else {
+        println!("SKIP: ../shared/data is absent; the EKS managed policies are read from it");
+        return;
+    };
+    let dir = crate::scratch_dir();
+    let details = dir.path().join("details.json");
+    let attach = |names: &[&str]| -> Vec<serde_json::Value> {
+        names
+            .iter()
+            .map(|n| serde_json::json!({"PolicyName": n, "PolicyArn": format!("arn:aws:iam::aws:policy/{n}")}))
+            .collect()
+    };
+    let doc = serde_json::json!({"RoleDetailList": [
+        {"RoleName": "eks-node", "Arn": "arn:aws:iam::111122223333:role/eks-node", "RolePolicyList": [],
+         "AttachedManagedPolicies": attach(&["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"])},
+        {"RoleName": "ebs-csi", "Arn": "arn:aws:iam::111122223333:role/ebs-csi", "RolePolicyList": [],
+         "AttachedManagedPolicies": attach(&["AmazonEBSCSIDriverPolicy"])}]});
+    std::fs::write(&details, doc.to_string()).unwrap();
+    let managed = data.join("managed-policies");
+    let catalog = data.join("iam-catalog");
+    let run = |args: &[&str]| -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--authorization-details",
+            details.to_str().unwrap(),
+            "--managed-policies",
+            managed.to_str().unwrap(),
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let out = iamsim(&all);
+        assert!(out.status.success(), "{all:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let node = "arn:aws:iam::111122223333:role/eks-node";
+    let csi = "arn:aws:iam::111122223333:role/ebs-csi";
+    // `ec2:*NetworkInterface` on an ENI: the four actions that act on one,
+    // allowed to the node role (the CNI policy, Resource "*"), to it alone.
+    let eni = run(&["who-can", "ec2:*NetworkInterface", "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-1"]);
+    let actions: Vec<&str> = eni["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(
+        actions.contains(&"ec2:CreateNetworkInterface") && actions.contains(&"ec2:DeleteNetworkInterface"),
+        "{actions:?}"
+    );
+    for a in eni["answers"].as_array().unwrap() {
+        assert_eq!((a["principal"].as_str(), a["access"].as_str()), (Some(node), Some("allowed")), "{a}");
+    }
+    assert_eq!(eni["answers"].as_array().unwrap().len(), actions.len());
+    // DeleteVolume: the CSI driver only on volumes it tagged.
+    let delete = run(&["who-can", "ec2:DeleteVolume", "arn:aws:ec2:us-west-2:111122223333:volume/vol-1"]);
+    let answers = delete["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!((answers[0]["principal"].as_str(), answers[0]["access"].as_str()), (Some(csi), Some("conditional")));
+    let keys: Vec<&str> = answers[0]["depends_on"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    assert!(keys.contains(&"ec2:ResourceTag/ebs.csi.aws.com/cluster"), "{keys:?}");
+    // principal-can: CreateVolume from a snapshot outright, a new volume only with the request tags.
+    let can = run(&["principal-can", csi, "--service", "ec2", "--access-level", "Write"]);
+    let create =
+        can["services"][0]["actions"].as_array().unwrap().iter().find(|a| a["action"] == "ec2:CreateVolume").unwrap();
+    let grant = |pattern: &str| create["grants"].as_array().unwrap().iter().find(|g| g["resource"] == pattern).cloned();
+    assert_eq!(grant("arn:aws:ec2:*:*:snapshot/*").unwrap()["access"], "allowed");
+    let volume = grant("arn:aws:ec2:*:*:volume/*").unwrap();
+    assert_eq!(volume["access"], "conditional");
+    assert!(volume["depends_on"].as_array().unwrap().iter().any(|k| k == "aws:RequestTag/ebs.csi.aws.com/cluster"));
+    // can-access: the node role on an ENI, every action of EC2 that acts on one.
+    let access =
+        run(&["can-access", "--from", node, "--to", "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-1"]);
+    let allowed: Vec<&str> =
+        access["answers"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert!(allowed.contains(&"ec2:AttachNetworkInterface") && !allowed.contains(&"ec2:RunInstances"), "{allowed:?}");
+    assert!(access["actions_asked"].as_u64().unwrap() > allowed.len() as u64);
+}
