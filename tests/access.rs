@@ -211,14 +211,14 @@ fn check_against_single_decisions(model: &AccountModel, catalog: &Catalog, can: 
             for g in &a.grants {
                 let req = model.request_for(principal, &action, &g.resource, None).unwrap();
                 let single = fresh.decide(&req, &mut scratch).kind;
-                assert_eq!(single, g.decision, "{principal} {action} {}: sweep vs a fresh decision", g.resource);
+                assert_eq!(single, g.ruling.decision, "{principal} {action} {}: sweep vs a fresh decision", g.resource);
                 assert_eq!(
                     reference_decide(&set, &req).kind,
-                    g.decision,
+                    g.ruling.decision,
                     "{principal} {action} {}: vs the reference",
                     g.resource
                 );
-                assert!(g.access.may_allow());
+                assert!(g.ruling.access.may_allow());
             }
         }
         None => {
@@ -335,13 +335,17 @@ fn the_three_queries_answer_on_an_account_of_managed_policies() {
     // Every role's own bucket: the role itself may read it (its inline policy).
     let own = model.who_can(Some(catalog), "s3:GetObject", "arn:aws:s3:::team-0007/report.csv", None).unwrap();
     let role7 = "arn:aws:iam::111122223333:role/bench/role-0007";
-    assert!(own.answers.iter().any(|a| a.principal == role7 && a.access == Access::Allowed), "{:?}", own.answers);
+    assert!(
+        own.answers.iter().any(|a| a.principal == role7 && a.ruling.access == Access::Allowed),
+        "{:?}",
+        own.answers
+    );
     assert_eq!(own.principals, 20);
     // The queue only with MFA: conditional, naming the key.
     let queue =
         model.who_can(Some(catalog), "sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:queue-0007", None).unwrap();
     let mine = queue.answers.iter().find(|a| a.principal == role7).unwrap();
-    assert!(mine.access.may_allow());
+    assert!(mine.ruling.access.may_allow());
     // The inline Deny on bucket deletion is taken away from every role that a
     // managed policy would let delete buckets.
     for can in sweeps {
@@ -353,7 +357,7 @@ fn the_three_queries_answer_on_an_account_of_managed_policies() {
         );
     }
     let access = model.can_access(catalog, role7, "arn:aws:s3:::team-0007/report.csv", None).unwrap();
-    assert!(access.iter().any(|a| a.action == "s3:GetObject" && a.access == Access::Allowed));
+    assert!(access.iter().any(|a| a.action == "s3:GetObject" && a.ruling.access == Access::Allowed));
     assert!(access.iter().all(|a| a.action.starts_with("s3:")));
 }
 

@@ -43,8 +43,8 @@
 //! // Alice, only with MFA; Bob not at all.
 //! assert_eq!(who.answers.len(), 1);
 //! assert_eq!(who.answers[0].principal, "arn:aws:iam::111122223333:user/alice");
-//! assert_eq!(who.answers[0].access, Access::Conditional);
-//! assert_eq!(who.answers[0].depends_on, ["aws:MultiFactorAuthPresent"]);
+//! assert_eq!(who.answers[0].ruling.access, Access::Conditional);
+//! assert_eq!(who.answers[0].ruling.depends_on, ["aws:MultiFactorAuthPresent"]);
 //! assert_eq!(who.not_allowed, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -138,9 +138,9 @@ pub enum Access {
     /// Allowed whatever the unknown keys are.
     Allowed,
     /// Allowed only for some values of keys the question left unknown
-    /// ([`Answer::depends_on`]; the decision was `indeterminate`), or only
+    /// ([`Ruling::depends_on`]; the decision was `indeterminate`), or only
     /// if a policy the question lacks allows it too (a KMS key's key
-    /// policy; [`Answer::note`] says which).
+    /// policy; [`Ruling::note`] says which).
     Conditional,
     /// A Deny applies.
     Denied,
@@ -234,17 +234,11 @@ impl std::fmt::Display for StatementName {
     }
 }
 
-/// The answer for one principal, action and resource.
+/// An access and what it rests on: the part of an answer that does not
+/// depend on who asked ([`Answer`] adds the principal, action and resource;
+/// a [`sweep::Grant`] the resource pattern).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Answer {
-    /// The principal: a user or role ARN, an account, a service, or `*`.
-    pub principal: String,
-    /// What kind of principal it is.
-    pub principal_type: PrincipalKind,
-    /// The action.
-    pub action: String,
-    /// The resource (or resource pattern) asked about.
-    pub resource: String,
+pub struct Ruling {
     /// The answer.
     pub access: Access,
     /// The engine's decision it rests on.
@@ -269,6 +263,22 @@ pub struct Answer {
     /// What the answer assumes, when it assumes anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The answer for one principal, action and resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// The principal: a user or role ARN, an account, a service, or `*`.
+    pub principal: String,
+    /// What kind of principal it is.
+    pub principal_type: PrincipalKind,
+    /// The action.
+    pub action: String,
+    /// The resource (or resource pattern) asked about.
+    pub resource: String,
+    /// The access and what it rests on.
+    #[serde(flatten)]
+    pub ruling: Ruling,
 }
 
 /// Who can do an action on a resource.
@@ -466,9 +476,9 @@ impl AccountModel {
                 answers.extend(self.external_answers(policy, outsider, &actions, resource, resource_account)?);
             }
         }
-        let denied = answers.iter().filter(|a| a.access == Access::Denied).count();
-        let not_allowed = answers.iter().filter(|a| a.access == Access::NotAllowed).count();
-        answers.retain(|a| a.access.may_allow());
+        let denied = answers.iter().filter(|a| a.ruling.access == Access::Denied).count();
+        let not_allowed = answers.iter().filter(|a| a.ruling.access == Access::NotAllowed).count();
+        answers.retain(|a| a.ruling.access.may_allow());
         Ok(WhoCan {
             actions,
             resource: resource.to_string(),
@@ -892,15 +902,17 @@ fn answer(
         principal_type,
         action: req.action.clone(),
         resource: req.resource.clone(),
-        access,
-        decision: d.kind,
-        statements,
-        depends_on,
-        conditions,
-        missing_context_keys: keys(&d.missing_keys),
-        except,
-        limited_by,
-        note,
+        ruling: Ruling {
+            access,
+            decision: d.kind,
+            statements,
+            depends_on,
+            conditions,
+            missing_context_keys: keys(&d.missing_keys),
+            except,
+            limited_by,
+            note,
+        },
     }
 }
 
@@ -916,7 +928,7 @@ fn answers_on(
     mut decide: impl FnMut(&str) -> Answer,
 ) -> Vec<Answer> {
     let whole = decide(resource);
-    if whole.access.may_allow() || !resource.contains(['*', '?']) {
+    if whole.ruling.access.may_allow() || !resource.contains(['*', '?']) {
         return vec![whole];
     }
     let wanted = tokens(resource);
@@ -938,9 +950,9 @@ fn answers_on(
     let mut parts = Vec::new();
     for p in inside {
         let mut part = decide(p);
-        if part.access.may_allow() {
-            let said = part.note.take().map(|n| format!("; {n}")).unwrap_or_default();
-            part.note = Some(format!("on part of {resource}{said}"));
+        if part.ruling.access.may_allow() {
+            let said = part.ruling.note.take().map(|n| format!("; {n}")).unwrap_or_default();
+            part.ruling.note = Some(format!("on part of {resource}{said}"));
             parts.push(part);
         }
     }

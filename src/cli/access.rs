@@ -4,7 +4,7 @@
 use super::catalog_cmd::CatalogArg;
 use super::{load, output, CliError, Format};
 use iamsim::audit::access::sweep::{PrincipalCan, SweepFilter};
-use iamsim::audit::access::{AccessInputs, AccountModel, Answer, ContextMode, WhoCan};
+use iamsim::audit::access::{AccessInputs, AccountModel, Answer, ContextMode, Ruling, WhoCan};
 use iamsim::audit::catalog::AccessLevel;
 use iamsim::audit::inventory::Inventory;
 use iamsim::engine::policy::PolicyKind;
@@ -191,7 +191,7 @@ pub fn run_can_access(args: &CanAccessArgs) -> Result<ExitCode, CliError> {
     let mut answers = model.can_access(&catalog, &args.from, &args.to, args.resource_account.as_deref())?;
     let asked = answers.len();
     if !args.all {
-        answers.retain(|a| a.access.may_allow());
+        answers.retain(|a| a.ruling.access.may_allow());
     }
     let text = match args.account.format {
         Format::Json => json(&serde_json::json!({
@@ -202,7 +202,7 @@ pub fn run_can_access(args: &CanAccessArgs) -> Result<ExitCode, CliError> {
                 "{} on {}: {} of {asked} actions of the resource's service may be allowed\n",
                 args.from,
                 args.to,
-                answers.iter().filter(|a| a.access.may_allow()).count()
+                answers.iter().filter(|a| a.ruling.access.may_allow()).count()
             );
             answer_table(&mut out, &answers, false);
             out
@@ -248,18 +248,39 @@ fn who_can_text(who: &WhoCan) -> String {
 /// One line per answer, then what it rests on, indented.
 fn answer_table(out: &mut String, answers: &[Answer], with_principal: bool) {
     for a in answers {
+        let access = a.ruling.access.as_str();
         let _ = match with_principal {
-            true => {
-                writeln!(out, "{}  {} ({})  {}  {}", a.access.as_str(), a.principal, kind_name(a), a.action, a.resource)
-            }
-            false => writeln!(out, "{}  {}", a.access.as_str(), a.action),
+            true => writeln!(out, "{access}  {} ({})  {}  {}", a.principal, kind_name(a), a.action, a.resource),
+            false => writeln!(out, "{access}  {}", a.action),
         };
-        details(out, a.statements.iter().map(ToString::to_string), "by");
-        details(out, a.depends_on.iter().cloned(), "depends on");
-        details(out, a.conditions.iter().cloned(), "condition");
-        details(out, a.except.iter().cloned(), "except");
-        details(out, a.limited_by.iter().cloned(), "limited by");
-        details(out, a.note.iter().cloned(), "note");
+        ruling_lines(out, &a.ruling, "    ", Some("by"));
+    }
+}
+
+/// What a ruling rests on, one `label: value` line each under `indent`:
+/// the deciding statements (under `statements`, when given), the keys and
+/// conditions of a conditional answer, the exceptions, the limiting layer
+/// and the note.
+fn ruling_lines(out: &mut String, r: &Ruling, indent: &str, statements: Option<&str>) {
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "{indent}{label}: {value}");
+    };
+    if let Some(label) = statements {
+        for s in &r.statements {
+            line(label, &s.to_string());
+        }
+    }
+    let lists: [(&str, &[String]); 3] =
+        [("depends on", &r.depends_on), ("condition", &r.conditions), ("except", &r.except)];
+    for (label, values) in lists {
+        for v in values {
+            line(label, v);
+        }
+    }
+    for (label, value) in [("limited by", &r.limited_by), ("note", &r.note)] {
+        if let Some(v) = value {
+            line(label, v);
+        }
     }
 }
 
@@ -275,18 +296,12 @@ fn kind_name(a: &Answer) -> &'static str {
     }
 }
 
-fn details(out: &mut String, lines: impl Iterator<Item = String>, label: &str) {
-    for line in lines {
-        let _ = writeln!(out, "    {label}: {line}");
-    }
-}
-
 fn principal_can_text(can: &PrincipalCan) -> String {
     let conditional = can
         .services
         .iter()
         .flat_map(|s| &s.actions)
-        .filter(|a| a.grants.iter().all(|g| g.access != iamsim::audit::access::Access::Allowed))
+        .filter(|a| a.grants.iter().all(|g| g.ruling.access != iamsim::audit::access::Access::Allowed))
         .count();
     let mut out = format!(
         "{}: {} actions allowed in {} services ({conditional} only conditionally); {} catalog actions asked, {} with an identity allow, {} decisions\n",
@@ -307,21 +322,20 @@ fn principal_can_text(can: &PrincipalCan) -> String {
                     action.access_level,
                     action.action,
                     g.resource,
-                    g.access.as_str()
+                    g.ruling.access.as_str()
                 );
-                details(&mut out, g.depends_on.iter().cloned(), "  depends on");
-                details(&mut out, g.conditions.iter().cloned(), "  condition");
-                details(&mut out, g.except.iter().cloned(), "  except");
-                details(&mut out, g.note.iter().cloned(), "  note");
+                ruling_lines(&mut out, &g.ruling, "      ", None);
             }
         }
     }
     if !can.taken_away.is_empty() {
         let _ = writeln!(out, "taken away ({}):", can.taken_away.len());
         for a in &can.taken_away {
-            let by = a.limited_by.as_deref().unwrap_or("?");
-            let _ = writeln!(out, "  {}  {}  {} by {by}", a.action, a.resource, a.access.as_str());
-            details(&mut out, a.statements.iter().map(ToString::to_string), "  statement");
+            let by = a.ruling.limited_by.as_deref().unwrap_or("?");
+            let _ = writeln!(out, "  {}  {}  {} by {by}", a.action, a.resource, a.ruling.access.as_str());
+            for s in &a.ruling.statements {
+                let _ = writeln!(out, "      statement: {s}");
+            }
         }
     }
     out

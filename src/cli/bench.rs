@@ -427,7 +427,7 @@ fn run_access(args: &BenchArgs, roles: usize) -> Result<ExitCode, CliError> {
         {
             let req = model.request_for(p, &action.action, &grant.resource, None)?;
             checked += 1;
-            if reference_decide(set, &req).kind != grant.decision {
+            if reference_decide(set, &req).kind != grant.ruling.decision {
                 mismatches.push(format!("{p} {} {}", action.action, grant.resource));
             }
         }

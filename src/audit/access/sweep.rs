@@ -21,9 +21,7 @@
 //! without resource types is asked on `*`. `${aws:username}` is the user's
 //! name; other policy variables are `*`.
 
-use super::{
-    answer, format_pattern, AccessError, AccountModel, Answer, FormatMatcher, PrincipalKind, StatementName, Subject,
-};
+use super::{answer, format_pattern, AccessError, AccountModel, Answer, FormatMatcher, PrincipalKind, Ruling, Subject};
 use crate::audit::catalog::{AccessLevel, ActionId, Catalog};
 use crate::engine::compile::CompileError;
 use crate::engine::eval::{DecisionKind, Scratch};
@@ -80,21 +78,9 @@ impl<'c> SweepPlan<'c> {
 pub struct Grant {
     /// The resource pattern.
     pub resource: String,
-    /// `allowed` or `conditional`.
-    pub access: super::Access,
-    /// The engine's decision it rests on.
-    pub decision: DecisionKind,
-    /// The allowing statements.
-    pub statements: Vec<StatementName>,
-    /// For `conditional`: the keys whose values decide.
-    pub depends_on: Vec<String>,
-    /// The conditions on those keys.
-    pub conditions: Vec<String>,
-    /// Parts of the pattern a Deny takes out.
-    pub except: Vec<String>,
-    /// What the answer assumes, when it assumes anything.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    /// `allowed` or `conditional`, and what it rests on.
+    #[serde(flatten)]
+    pub ruling: Ruling,
 }
 
 /// One action a principal may perform.
@@ -267,17 +253,8 @@ impl AccountModel {
                 let d = set.decide(&req, &mut scratch);
                 decisions += 1;
                 let a = answer(set, &req, &d, subject.arn.clone(), subject.kind, None);
-                if a.access.may_allow() {
-                    grants.push(Grant {
-                        resource: a.resource,
-                        access: a.access,
-                        decision: a.decision,
-                        statements: a.statements,
-                        depends_on: a.depends_on,
-                        conditions: a.conditions,
-                        except: a.except,
-                        note: a.note,
-                    });
+                if a.ruling.access.may_allow() {
+                    grants.push(Grant { resource: a.resource, ruling: a.ruling });
                 } else if takes_away(&d) {
                     taken_away.push(a);
                 }
