@@ -137,12 +137,7 @@ pub fn run_who_can(args: &WhoCanArgs) -> Result<ExitCode, CliError> {
     let catalog = args.account.catalog.load_optional()?;
     let model = args.account.model()?;
     let who = model.who_can(catalog.as_ref(), &args.action, &args.resource, args.resource_account.as_deref())?;
-    let text = match args.account.format {
-        Format::Json => json(&who)?,
-        Format::Text => who_can_text(&who),
-    };
-    output::print_stdout(&text)?;
-    Ok(ExitCode::SUCCESS)
+    emit(args.account.format, &who, who_can_text)
 }
 
 /// Runs `principal-can`.
@@ -171,12 +166,7 @@ pub fn run_principal_can(args: &PrincipalCanArgs) -> Result<ExitCode, CliError> 
         .sweep_plan(&catalog)
         .map_err(|e| CliError::new(format!("the policies' actions against the catalog: {e}")))?;
     let can = model.principal_can(&plan, &args.principal, &filter)?;
-    let text = match args.account.format {
-        Format::Json => json(&can)?,
-        Format::Text => principal_can_text(&can),
-    };
-    output::print_stdout(&text)?;
-    Ok(ExitCode::SUCCESS)
+    emit(args.account.format, &can, principal_can_text)
 }
 
 /// Runs `can-access`.
@@ -193,22 +183,40 @@ pub fn run_can_access(args: &CanAccessArgs) -> Result<ExitCode, CliError> {
     if !args.all {
         answers.retain(|a| a.ruling.access.may_allow());
     }
-    let text = match args.account.format {
-        Format::Json => json(&serde_json::json!({
-            "principal": args.from, "resource": args.to, "actions_asked": asked, "answers": answers,
-        }))?,
-        Format::Text => {
-            let mut out = format!(
-                "{} on {}: {} of {asked} actions of the resource's service may be allowed\n",
-                args.from,
-                args.to,
-                answers.iter().filter(|a| a.ruling.access.may_allow()).count()
-            );
-            answer_table(&mut out, &answers, false);
-            out
+    let shown = CanAccess { principal: &args.from, resource: &args.to, actions_asked: asked, answers };
+    emit(args.account.format, &shown, |c| {
+        let mut out = format!(
+            "{} on {}: {} of {} actions of the resource's service may be allowed\n",
+            c.principal,
+            c.resource,
+            c.answers.iter().filter(|a| a.ruling.access.may_allow()).count(),
+            c.actions_asked
+        );
+        answer_table(&mut out, &c.answers, false);
+        out
+    })
+}
+
+/// `can-access`'s output.
+#[derive(serde::Serialize)]
+struct CanAccess<'a> {
+    principal: &'a str,
+    resource: &'a str,
+    actions_asked: usize,
+    answers: Vec<Answer>,
+}
+
+/// Prints `value` as JSON or as `text` renders it.
+fn emit<T: serde::Serialize>(format: Format, value: &T, text: impl FnOnce(&T) -> String) -> Result<ExitCode, CliError> {
+    let shown = match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(value)?;
+            s.push('\n');
+            s
         }
+        Format::Text => text(value),
     };
-    output::print_stdout(&text)?;
+    output::print_stdout(&shown)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,12 +227,6 @@ fn check_account(account: Option<&str>) -> Result<(), CliError> {
         }
         _ => Ok(()),
     }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    let mut s = serde_json::to_string_pretty(value)?;
-    s.push('\n');
-    Ok(s)
 }
 
 fn who_can_text(who: &WhoCan) -> String {
