@@ -78,6 +78,7 @@ mod testoibits {
         assert_send_sync_unwind::<crate::PolicySet>();
         assert_send_sync_unwind::<crate::Request>();
         assert_send_sync_unwind::<crate::Decision>();
+        assert_send_sync_unwind::<crate::audit::access::AccountModel>();
         assert_send_sync_unwind::<crate::ParseError>();
         assert_send_sync_unwind::<crate::CompileError>();
         assert_send::<crate::Scratch>();

@@ -436,6 +436,10 @@ impl AccountModel {
     /// source recorded, else the inventory's account when it holds one,
     /// else each principal's own account.
     ///
+    /// A resource policy governing `resource` is compiled into each distinct
+    /// policy set for the query (in parallel); without one, the query only
+    /// decides.
+    ///
     /// # Errors
     /// A malformed action, a wildcard without a catalog or matching nothing,
     /// or a resource policy the engine cannot compile with a set.
@@ -455,7 +459,8 @@ impl AccountModel {
             .subjects
             .par_iter()
             .map(|s| {
-                let set = sets.get(s.set).unwrap_or(&self.sets[0]);
+                // Each subject's set index comes from building `sets`.
+                let set = &sets[s.set];
                 let mut out = Vec::new();
                 for a in &actions {
                     out.extend(answers_on(set, a, resource, |r| {
