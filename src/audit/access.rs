@@ -26,7 +26,7 @@
 //! it is decided as one request whose resource is the pattern's text, which
 //! every statement covering the pattern matches; a Deny that covers only
 //! part of the pattern does not match it, so it is listed under
-//! [`Answer::except`] rather than dropped.
+//! [`Ruling::except`] rather than dropped.
 //!
 //! ```
 //! use iamsim::audit::access::{AccessInputs, AccountModel, Access};
