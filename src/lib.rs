@@ -60,6 +60,10 @@
 pub mod audit;
 pub mod engine;
 
+// The Python extension module (feature `python`; built by maturin).
+#[cfg(feature = "python")]
+mod bindings;
+
 pub use engine::compile::{CompileError, CompileErrorKind, CompiledPolicySet};
 pub use engine::eval::{Decision, DecisionKind, Prepared, Scratch, Verdict};
 pub use engine::policy::{parse_policy, ParseError, Policy, PolicyKind, PolicySet};

@@ -61,8 +61,11 @@ pub fn with_thread_scratch<R>(set: &CompiledPolicySet, f: impl FnOnce(&mut Scrat
 /// assert!(out[0].is_allowed() && !out[1].is_allowed());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn decide_all(set: &CompiledPolicySet, requests: &[Request]) -> Vec<Decision> {
-    each_in_parallel(set, requests, |r, s| set.decide(r, s))
+///
+/// The requests may be held by reference (`&[&Request]`): a caller whose
+/// requests live elsewhere (a binding's objects) need not copy them.
+pub fn decide_all<R: std::borrow::Borrow<Request> + Sync>(set: &CompiledPolicySet, requests: &[R]) -> Vec<Decision> {
+    each_in_parallel(set, requests, |r, s| set.decide(r.borrow(), s))
 }
 
 /// `f` of every item, in parallel chunks on the pool's thread scratches for

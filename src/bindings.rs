@@ -1,0 +1,421 @@
+//! Python bindings (feature `python`): the extension module
+//! `iamsim._iamsim`, which the Python package in `src/python/iamsim`
+//! re-exports. Beside the pipeline, like the CLI: it uses only the
+//! library's public API and turns its errors into Python exceptions.
+//!
+//! What crosses the boundary is owned: a [`Request`] is built once from its
+//! Python arguments, a decision comes back as plain values. Deciding many
+//! requests releases the GIL and runs on rayon's threads.
+
+use crate::engine::eval::{batch, Decision, DecisionKind};
+use crate::engine::policy::{parse_policy as parse, Layer, ParseError, Policy, PolicyKind, PolicySet};
+use crate::engine::request::{Context, Principal, Request, RequestError, UserCredentials};
+use crate::CompiledPolicySet;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use std::sync::Arc;
+
+pyo3::create_exception!(
+    iamsim,
+    PolicyError,
+    PyValueError,
+    "A policy document that does not parse: `file`, `line`, `column` (1-based, None when unknown), `path` (the JSON path) and `kind` say where and what."
+);
+
+pyo3::create_exception!(
+    iamsim,
+    RequestError_,
+    PyValueError,
+    "A request that cannot be read: a malformed principal, context or JSON."
+);
+
+/// A [`ParseError`] as a [`PolicyError`] with its location as attributes.
+fn policy_error(py: Python<'_>, e: &ParseError) -> PyErr {
+    let err = PolicyError::new_err(e.to_string());
+    let value = err.value(py);
+    let span = e.span();
+    // Setting attributes on a fresh exception instance cannot fail in
+    // practice; if it did, the message still says everything.
+    let _ = value.setattr("file", e.source_name());
+    let _ = value.setattr("path", e.path());
+    let _ = value.setattr("line", span.map(|s| s.line));
+    let _ = value.setattr("column", span.map(|s| s.column));
+    let _ = value.setattr("kind", format!("{:?}", e.kind()));
+    err
+}
+
+fn request_error(e: &RequestError) -> PyErr {
+    RequestError_::new_err(e.to_string())
+}
+
+/// `kind` as the parser names it.
+fn policy_kind(kind: &str) -> PyResult<PolicyKind> {
+    Ok(match kind {
+        "identity" => PolicyKind::Identity,
+        "resource" => PolicyKind::Resource,
+        "permissions_boundary" | "boundary" => PolicyKind::PermissionsBoundary,
+        "session" => PolicyKind::Session,
+        "scp" => PolicyKind::Scp,
+        "rcp" => PolicyKind::Rcp,
+        // A role's trust policy is a resource-based policy (§1.3).
+        "trust" => PolicyKind::Resource,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "kind `{other}`: expected identity, resource, permissions_boundary, session, scp, rcp or trust"
+            )))
+        }
+    })
+}
+
+/// Text or bytes, as bytes.
+fn document_bytes(document: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = document.cast::<PyString>() {
+        return Ok(s.to_cow()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = document.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err("a policy document is str or bytes (its JSON text)"))
+}
+
+/// A parsed, validated policy document.
+#[pyclass(name = "Policy", module = "iamsim", frozen)]
+pub struct PyPolicy {
+    inner: Policy,
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// The name given when parsing (usually the file name).
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The kind it was parsed as.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+
+    /// How many statements it has.
+    #[getter]
+    fn statement_count(&self) -> usize {
+        self.inner.statements.len()
+    }
+
+    /// The document as normalised JSON text.
+    fn to_json(&self) -> String {
+        self.inner.to_json().to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Policy(name={:?}, kind={:?}, statements={})", self.inner.name, self.kind(), self.statement_count())
+    }
+}
+
+/// Parses one policy document.
+#[pyfunction]
+#[pyo3(signature = (document, name = "policy", kind = "identity"))]
+fn parse_policy(py: Python<'_>, document: &Bound<'_, PyAny>, name: &str, kind: &str) -> PyResult<PyPolicy> {
+    let bytes = document_bytes(document)?;
+    let kind = policy_kind(kind)?;
+    parse(&bytes, name, kind).map(|inner| PyPolicy { inner }).map_err(|e| policy_error(py, &e))
+}
+
+/// The policies that apply to requests, by layer; compiled once.
+#[pyclass(name = "PolicySet", module = "iamsim", frozen)]
+pub struct PyPolicySet {
+    inner: PolicySet,
+}
+
+fn policies(list: Vec<PyRef<'_, PyPolicy>>) -> Vec<Policy> {
+    list.iter().map(|p| p.inner.clone()).collect()
+}
+
+#[pymethods]
+impl PyPolicySet {
+    #[new]
+    #[pyo3(signature = (identity = Vec::new(), permissions_boundary = None, session = None, resource = None, scps = Vec::new(), rcps = Vec::new()))]
+    fn new(
+        identity: Vec<PyRef<'_, PyPolicy>>,
+        permissions_boundary: Option<PyRef<'_, PyPolicy>>,
+        session: Option<Vec<PyRef<'_, PyPolicy>>>,
+        resource: Option<PyRef<'_, PyPolicy>>,
+        scps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+        rcps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+    ) -> PyPolicySet {
+        PyPolicySet {
+            inner: PolicySet {
+                identity: policies(identity),
+                permissions_boundary: permissions_boundary.map(|p| p.inner.clone()),
+                session: session.map(policies),
+                resource: resource.map(|p| p.inner.clone()),
+                scps: scps.into_iter().map(policies).collect(),
+                rcps: rcps.into_iter().map(policies).collect(),
+                organization: Default::default(),
+            },
+        }
+    }
+
+    /// A set from an `eval` bundle's JSON text (`{"identity": […],
+    /// "permissions_boundary": …, "resource_policy": …, "scps": [[…]], …}`).
+    #[staticmethod]
+    #[pyo3(signature = (bundle, name = "bundle"))]
+    fn from_bundle(py: Python<'_>, bundle: &Bound<'_, PyAny>, name: &str) -> PyResult<PyPolicySet> {
+        let bytes = document_bytes(bundle)?;
+        PolicySet::from_bundle(&bytes, name).map(|inner| PyPolicySet { inner }).map_err(|e| policy_error(py, &e))
+    }
+
+    /// Compiles the set (automata, matchers, predicates) for deciding.
+    fn compile(&self, py: Python<'_>) -> PyResult<PyCompiled> {
+        let set = self.inner.clone();
+        let compiled = py.detach(|| CompiledPolicySet::compile(set));
+        compiled.map(|c| PyCompiled { inner: Arc::new(c) }).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+}
+
+/// One request: who, what, on which resource, with which context.
+#[pyclass(name = "Request", module = "iamsim", frozen)]
+pub struct PyRequest {
+    inner: Request,
+}
+
+#[pymethods]
+impl PyRequest {
+    /// `principal`: a user, role, assumed-role, federated-user or root ARN,
+    /// an account id, a service principal or `anonymous`. `context`: key →
+    /// value or list of values. `open_world`: keys not in `context` are
+    /// unknown rather than absent. `user_credentials`: `long_term`
+    /// (default), `session_token` or `unknown`.
+    #[new]
+    #[pyo3(signature = (principal, action, resource, context = None, resource_account = None, open_world = false, user_credentials = "long_term"))]
+    fn new(
+        principal: &str,
+        action: &str,
+        resource: &str,
+        context: Option<&Bound<'_, PyAny>>,
+        resource_account: Option<String>,
+        open_world: bool,
+        user_credentials: &str,
+    ) -> PyResult<PyRequest> {
+        let principal = Principal::parse(principal).map_err(|e| request_error(&e))?;
+        let mut req = Request::new(principal, action, resource);
+        req.resource_account = resource_account;
+        req.user_credentials = match user_credentials {
+            "long_term" => UserCredentials::Unlimited,
+            "session_token" => UserCredentials::SessionToken,
+            "unknown" => UserCredentials::Unknown,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "user_credentials `{other}`: expected long_term, session_token or unknown"
+                )))
+            }
+        };
+        let mut ctx = if open_world { Context::open_world() } else { Context::new() };
+        if let Some(given) = context.filter(|c| !c.is_none()) {
+            // Through JSON text: the reader the CLI uses, with its checks
+            // (a key given twice in any case is refused).
+            let text: String = given.py().import("json")?.call_method1("dumps", (given,))?.extract()?;
+            for (key, value) in Context::from_json_text(&text).map_err(|e| request_error(&e))?.iter() {
+                ctx.insert_entry(key, value);
+            }
+        }
+        req.context = ctx;
+        Ok(PyRequest { inner: req })
+    }
+
+    /// A request from an `eval` line's JSON text
+    /// (`{"principal","action","resource","resource_account"?,"context"?}`).
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<PyRequest> {
+        Request::from_json_text(text).map(|inner| PyRequest { inner }).map_err(|e| request_error(&e))
+    }
+
+    /// The action.
+    #[getter]
+    fn action(&self) -> &str {
+        &self.inner.action
+    }
+
+    /// The resource.
+    #[getter]
+    fn resource(&self) -> &str {
+        &self.inner.resource
+    }
+
+    /// The principal as reports name it.
+    #[getter]
+    fn principal(&self) -> &str {
+        self.inner.principal.display_name()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Request(principal={:?}, action={:?}, resource={:?})", self.principal(), self.action(), self.resource())
+    }
+}
+
+/// One statement that decided a request.
+#[pyclass(name = "MatchedStatement", module = "iamsim", frozen, get_all)]
+#[derive(Clone)]
+pub struct PyMatchedStatement {
+    /// `identity`, `permissions_boundary`, `session`, `resource`, `scp/N`, `rcp/N`.
+    layer: String,
+    /// Index of the policy in its layer (its level for SCPs and RCPs).
+    policy_index: u32,
+    /// Index of the statement in the policy.
+    statement_index: u32,
+    /// The policy's name.
+    policy: String,
+    /// The statement's Sid.
+    sid: Option<String>,
+    /// `Allow` or `Deny`.
+    effect: &'static str,
+}
+
+#[pymethods]
+impl PyMatchedStatement {
+    fn __repr__(&self) -> String {
+        format!(
+            "MatchedStatement({} {}:{}:{} {:?})",
+            self.effect, self.layer, self.policy_index, self.statement_index, self.policy
+        )
+    }
+}
+
+/// A decision with its explanation, read on demand: a batch of decisions
+/// costs one small object each until their statements are asked for.
+#[pyclass(name = "Decision", module = "iamsim", frozen)]
+pub struct PyDecision {
+    set: Arc<CompiledPolicySet>,
+    inner: Decision,
+}
+
+#[pymethods]
+impl PyDecision {
+    /// `allowed`, `explicitDeny`, `implicitDeny` or `indeterminate`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+
+    /// Whether the request is allowed.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.inner.kind == DecisionKind::Allowed
+    }
+
+    /// The statements that decided it.
+    #[getter]
+    fn statements(&self) -> Vec<PyMatchedStatement> {
+        let policies = self.set.policy_set();
+        self.inner
+            .statements
+            .iter()
+            .filter_map(|r| {
+                let (policy, stmt) = policies.get(*r)?;
+                Some(PyMatchedStatement {
+                    layer: layer_label(r.layer),
+                    policy_index: r.policy,
+                    statement_index: r.statement,
+                    policy: policy.name.clone(),
+                    sid: stmt.sid.clone(),
+                    effect: stmt.effect.as_str(),
+                })
+            })
+            .collect()
+    }
+
+    /// Condition keys (lower-cased) the request lacked.
+    #[getter]
+    fn missing_context_keys(&self) -> Vec<String> {
+        self.keys(&self.inner.missing_keys)
+    }
+
+    /// Condition keys (lower-cased) the request left unknown.
+    #[getter]
+    fn unknown_context_keys(&self) -> Vec<String> {
+        self.keys(&self.inner.unknown_keys)
+    }
+
+    /// For an implicit deny: the layer no statement of which allows it.
+    #[getter]
+    fn missing_allow(&self) -> Option<String> {
+        self.inner.missing_allow.map(layer_label)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Decision({}, statements={})", self.kind(), self.inner.statements.len())
+    }
+}
+
+impl PyDecision {
+    fn keys(&self, ids: &[crate::engine::eval::KeyId]) -> Vec<String> {
+        ids.iter().filter_map(|k| self.set.key_name(*k)).map(str::to_string).collect()
+    }
+}
+
+fn layer_label(layer: Layer) -> String {
+    match layer {
+        Layer::Scp(l) => format!("scp/{l}"),
+        Layer::Rcp(l) => format!("rcp/{l}"),
+        other => other.kind().as_str().to_string(),
+    }
+}
+
+/// A compiled policy set: immutable, shared by every thread.
+#[pyclass(name = "CompiledPolicySet", module = "iamsim", frozen)]
+pub struct PyCompiled {
+    inner: Arc<CompiledPolicySet>,
+}
+
+#[pymethods]
+impl PyCompiled {
+    /// Decides one request, explained.
+    fn decide(&self, request: &PyRequest) -> PyDecision {
+        let set = &self.inner;
+        let inner = batch::with_thread_scratch(set, |scratch| set.decide(&request.inner, scratch));
+        PyDecision { set: Arc::clone(set), inner }
+    }
+
+    /// The verdict alone: `allowed`, `explicitDeny`, `implicitDeny` or `indeterminate`.
+    fn verdict(&self, request: &PyRequest) -> &'static str {
+        let set = &self.inner;
+        batch::with_thread_scratch(set, |scratch| set.decide_verdict(&request.inner, scratch)).as_str()
+    }
+
+    /// Decides every request in parallel with the GIL released; the
+    /// decisions in the requests' order.
+    fn decide_many(&self, py: Python<'_>, requests: Vec<Bound<'_, PyRequest>>) -> Vec<PyDecision> {
+        // Frozen objects: their requests are read in place, not copied,
+        // while the list (held here) keeps them alive.
+        let held: Vec<&Request> = requests.iter().map(|r| &r.get().inner).collect();
+        let set = &self.inner;
+        let decided = py.detach(|| batch::decide_all(set, &held));
+        decided.into_iter().map(|inner| PyDecision { set: Arc::clone(set), inner }).collect()
+    }
+
+    /// How many statements the set holds.
+    #[getter]
+    fn statement_count(&self) -> usize {
+        self.inner.statement_count()
+    }
+}
+
+/// The extension module.
+#[pymodule]
+fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("PolicyError", py.get_type::<PolicyError>())?;
+    m.add("RequestError", py.get_type::<RequestError_>())?;
+    m.add_class::<PyPolicy>()?;
+    m.add_class::<PyPolicySet>()?;
+    m.add_class::<PyRequest>()?;
+    m.add_class::<PyMatchedStatement>()?;
+    m.add_class::<PyDecision>()?;
+    m.add_class::<PyCompiled>()?;
+    m.add_function(wrap_pyfunction!(parse_policy, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+"""iamsim: would AWS IAM allow this request?
+
+The compiled iamsim engine (Rust) for Python: parse policy documents, build a
+policy set from layers, compile it once, and decide requests the way AWS does
+(`allowed`, `explicitDeny`, `implicitDeny`, or `indeterminate` where a value
+the request left unknown decides), with the statements that decided and the
+context keys the request lacked.
+
+>>> import iamsim
+>>> p = iamsim.parse_policy('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}')
+>>> compiled = iamsim.PolicySet(identity=[p]).compile()
+>>> compiled.decide(iamsim.Request("arn:aws:iam::111122223333:user/alice", "s3:GetObject", "arn:aws:s3:::b/k")).kind
+'allowed'
+"""
+
+from ._iamsim import (
+    CompiledPolicySet,
+    Decision,
+    MatchedStatement,
+    Policy,
+    PolicyError,
+    PolicySet,
+    Request,
+    RequestError,
+    __version__,
+    parse_policy,
+)
+
+__all__ = [
+    "CompiledPolicySet",
+    "Decision",
+    "MatchedStatement",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "Request",
+    "RequestError",
+    "__version__",
+    "parse_policy",
+]

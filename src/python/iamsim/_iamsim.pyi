@@ -1,0 +1,126 @@
+"""Type stubs of the extension module (src/bindings.rs)."""
+
+from typing import Any, Mapping, Optional, Sequence, Union
+
+__version__: str
+
+class PolicyError(ValueError):
+    """A policy document that does not parse."""
+
+    file: str
+    """The file or name the document was given as."""
+    path: str
+    """The JSON path of the offending element, e.g. ``Statement[2].Condition``."""
+    line: Optional[int]
+    """1-based line, when known."""
+    column: Optional[int]
+    """1-based column, when known."""
+    kind: str
+    """What kind of problem (``Syntax``, ``Missing``, ``Invalid``…)."""
+
+class RequestError(ValueError):
+    """A request that cannot be read: a malformed principal, context or JSON."""
+
+class Policy:
+    """A parsed, validated policy document."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def statement_count(self) -> int: ...
+    def to_json(self) -> str:
+        """The document as normalised JSON text."""
+
+def parse_policy(document: Union[str, bytes], name: str = "policy", kind: str = "identity") -> Policy:
+    """Parse one policy document.
+
+    ``kind``: identity, resource, permissions_boundary, session, scp, rcp or
+    trust. Raises :class:`PolicyError` naming the file, line, column and JSON
+    path of the first problem.
+    """
+
+class PolicySet:
+    """The policies that apply to requests, by layer."""
+
+    def __init__(
+        self,
+        identity: Sequence[Policy] = ...,
+        permissions_boundary: Optional[Policy] = None,
+        session: Optional[Sequence[Policy]] = None,
+        resource: Optional[Policy] = None,
+        scps: Sequence[Sequence[Policy]] = ...,
+        rcps: Sequence[Sequence[Policy]] = ...,
+    ) -> None: ...
+    @staticmethod
+    def from_bundle(bundle: Union[str, bytes], name: str = "bundle") -> "PolicySet":
+        """A set from an ``eval`` bundle's JSON text."""
+    def compile(self) -> "CompiledPolicySet":
+        """Compile the set once for deciding (the GIL is released meanwhile)."""
+
+class Request:
+    """One request: who, what, on which resource, with which context."""
+
+    def __init__(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        context: Optional[Mapping[str, Any]] = None,
+        resource_account: Optional[str] = None,
+        open_world: bool = False,
+        user_credentials: str = "long_term",
+    ) -> None: ...
+    @staticmethod
+    def from_json(text: str) -> "Request":
+        """A request from an ``eval`` line's JSON text."""
+    @property
+    def principal(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def resource(self) -> str: ...
+
+class MatchedStatement:
+    """One statement that decided a request."""
+
+    layer: str
+    policy_index: int
+    statement_index: int
+    policy: str
+    sid: Optional[str]
+    effect: str
+
+class Decision:
+    """A decision with its explanation (read on demand)."""
+
+    @property
+    def kind(self) -> str:
+        """``allowed``, ``explicitDeny``, ``implicitDeny`` or ``indeterminate``."""
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def statements(self) -> list[MatchedStatement]:
+        """The statements that decided it."""
+    @property
+    def missing_context_keys(self) -> list[str]:
+        """Condition keys (lower-cased) the request lacked."""
+    @property
+    def unknown_context_keys(self) -> list[str]:
+        """Condition keys (lower-cased) the request left unknown."""
+    @property
+    def missing_allow(self) -> Optional[str]:
+        """For an implicit deny: the layer no statement of which allows it."""
+
+class CompiledPolicySet:
+    """A compiled policy set: immutable, shared by every thread."""
+
+    def decide(self, request: Request) -> Decision:
+        """Decide one request, explained."""
+    def verdict(self, request: Request) -> str:
+        """The verdict alone."""
+    def decide_many(self, requests: Sequence[Request]) -> list[Decision]:
+        """Decide every request in parallel with the GIL released, in order."""
+    @property
+    def statement_count(self) -> int: ...
