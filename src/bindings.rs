@@ -11,9 +11,14 @@ use crate::engine::eval::{batch, Decision, DecisionKind};
 use crate::engine::policy::{parse_policy as parse, Layer, ParseError, Policy, PolicyKind, PolicySet};
 use crate::engine::request::{Context, Principal, Request, RequestError, UserCredentials};
 use crate::CompiledPolicySet;
+use arrow_array::RecordBatch;
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use arrow_schema::{DataType, Field, Schema};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 pyo3::create_exception!(
@@ -213,16 +218,16 @@ impl PyRequest {
                 )))
             }
         };
-        let mut ctx = if open_world { Context::open_world() } else { Context::new() };
-        if let Some(given) = context.filter(|c| !c.is_none()) {
+        let ctx = match context.filter(|c| !c.is_none()) {
             // Through JSON text: the reader the CLI uses, with its checks
             // (a key given twice in any case is refused).
-            let text: String = given.py().import("json")?.call_method1("dumps", (given,))?.extract()?;
-            for (key, value) in Context::from_json_text(&text).map_err(|e| request_error(&e))?.iter() {
-                ctx.insert_entry(key, value);
+            Some(given) => {
+                let text: String = given.py().import("json")?.call_method1("dumps", (given,))?.extract()?;
+                Context::from_json_text(&text).map_err(|e| request_error(&e))?
             }
-        }
-        req.context = ctx;
+            None => Context::new(),
+        };
+        req.context = if open_world { ctx.into_open_world() } else { ctx };
         Ok(PyRequest { inner: req })
     }
 
@@ -257,7 +262,7 @@ impl PyRequest {
 }
 
 /// One statement that decided a request.
-#[pyclass(name = "MatchedStatement", module = "iamsim", frozen, get_all)]
+#[pyclass(name = "MatchedStatement", module = "iamsim", frozen, get_all, skip_from_py_object)]
 #[derive(Clone)]
 pub struct PyMatchedStatement {
     /// `identity`, `permissions_boundary`, `session`, `resource`, `scp/N`, `rcp/N`.
@@ -401,6 +406,197 @@ impl PyCompiled {
     fn statement_count(&self) -> usize {
         self.inner.statement_count()
     }
+
+    /// Decides a `pyarrow.Table` or `pyarrow.RecordBatch` of requests
+    /// (string columns `principal`, `action`, `resource`; optional
+    /// `resource_account` and `context`, a JSON object per row) without a
+    /// Python object per row: each batch is read from Arrow memory, decided
+    /// in parallel with the GIL released, and answered as a batch of
+    /// `decision`, `statements` (`layer:policy:statement` labels),
+    /// `missing_context_keys` and `unknown_context_keys`, row for row. A
+    /// table comes back as a table of the same row count.
+    #[pyo3(signature = (data, open_world = false))]
+    fn decide_arrow<'py>(&self, data: &Bound<'py, PyAny>, open_world: bool) -> PyResult<Bound<'py, PyAny>> {
+        let py = data.py();
+        let table = py.import("pyarrow")?.getattr("Table")?;
+        if data.is_instance(&table)? {
+            let batches: Vec<Bound<'py, PyAny>> = data.call_method0("to_batches")?.extract()?;
+            let mut decided = Vec::with_capacity(batches.len());
+            let mut first_row = 0usize;
+            for b in &batches {
+                let batch = RecordBatch::from_pyarrow_bound(b)?;
+                let rows = batch.num_rows();
+                decided.push(self.decide_batch(py, &batch, open_world, first_row)?.to_pyarrow(py)?);
+                first_row += rows;
+            }
+            let schema = decisions_schema().to_pyarrow(py)?;
+            return table.call_method1("from_batches", (decided, schema));
+        }
+        let batch = RecordBatch::from_pyarrow_bound(data)?;
+        self.decide_batch(py, &batch, open_world, 0)?.to_pyarrow(py)
+    }
+}
+
+impl PyCompiled {
+    /// One record batch of requests decided; `first_row` numbers the rows in errors.
+    /// Reading the rows, deciding them and writing the answers all run in
+    /// parallel with the GIL released.
+    fn decide_batch(
+        &self,
+        py: Python<'_>,
+        batch: &RecordBatch,
+        open_world: bool,
+        first_row: usize,
+    ) -> PyResult<RecordBatch> {
+        use rayon::prelude::*;
+        let columns = Columns::of(batch)?;
+        let set = &self.inner;
+        let answered = py.detach(|| {
+            let requests = (0..batch.num_rows())
+                .into_par_iter()
+                .map_init(HashMap::new, |seen, row| columns.request(row, open_world, seen).map_err(|e| (row, e)))
+                .collect::<Result<Vec<Request>, (usize, String)>>()?;
+            let decided = batch::decide_all(set, &requests);
+            // Not a row's fault: the answer's own arrays (no row number).
+            decisions_batch(set, &decided).map_err(|e| (usize::MAX, e.to_string()))
+        });
+        answered.map_err(|(row, e)| match row {
+            usize::MAX => PyValueError::new_err(e),
+            row => RequestError_::new_err(format!("row {}: {e}", first_row + row)),
+        })
+    }
+}
+
+/// A string column by name: `Utf8`, `LargeUtf8`, `Utf8View`, or `Null`
+/// (every value null); `None` when absent.
+fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> PyResult<Option<StringColumn<'a>>> {
+    use arrow_array::cast::AsArray;
+    let Some(column) = batch.column_by_name(name) else { return Ok(None) };
+    Ok(Some(match column.data_type() {
+        DataType::Utf8 => StringColumn::Small(column.as_string::<i32>()),
+        DataType::LargeUtf8 => StringColumn::Large(column.as_string::<i64>()),
+        DataType::Utf8View => StringColumn::View(column.as_string_view()),
+        // A column of nothing but nulls, as pyarrow infers one.
+        DataType::Null => StringColumn::Nulls,
+        other => return Err(PyTypeError::new_err(format!("column `{name}`: expected strings, found {other}"))),
+    }))
+}
+
+/// A string column of any of Arrow's string layouts.
+enum StringColumn<'a> {
+    Small(&'a arrow_array::StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    View(&'a arrow_array::StringViewArray),
+    Nulls,
+}
+
+impl<'a> StringColumn<'a> {
+    fn get(&self, row: usize) -> Option<&'a str> {
+        use arrow_array::Array;
+        match self {
+            StringColumn::Small(a) => a.is_valid(row).then(|| a.value(row)),
+            StringColumn::Large(a) => a.is_valid(row).then(|| a.value(row)),
+            StringColumn::View(a) => a.is_valid(row).then(|| a.value(row)),
+            StringColumn::Nulls => None,
+        }
+    }
+}
+
+/// The request columns of a batch.
+struct Columns<'a> {
+    principals: StringColumn<'a>,
+    actions: StringColumn<'a>,
+    resources: StringColumn<'a>,
+    accounts: Option<StringColumn<'a>>,
+    contexts: Option<StringColumn<'a>>,
+}
+
+impl<'a> Columns<'a> {
+    /// The columns by name; the three required ones must be there.
+    fn of(batch: &'a RecordBatch) -> PyResult<Columns<'a>> {
+        let required = |name: &str| {
+            string_column(batch, name)?.ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "decide_arrow: no `{name}` column (principal, action and resource are required)"
+                ))
+            })
+        };
+        Ok(Columns {
+            principals: required("principal")?,
+            actions: required("action")?,
+            resources: required("resource")?,
+            accounts: string_column(batch, "resource_account")?,
+            contexts: string_column(batch, "context")?,
+        })
+    }
+
+    /// Row `row`'s request. Principals repeat across rows: each distinct
+    /// one is parsed once per `seen`.
+    fn request(&self, row: usize, open_world: bool, seen: &mut HashMap<&'a str, Principal>) -> Result<Request, String> {
+        let value = |c: &StringColumn<'a>, name: &str| c.get(row).ok_or_else(|| format!("`{name}` is null"));
+        let text = value(&self.principals, "principal")?;
+        let principal = match seen.get(text) {
+            Some(p) => p.clone(),
+            None => {
+                let p = Principal::parse(text).map_err(|e| e.to_string())?;
+                seen.insert(text, p.clone());
+                p
+            }
+        };
+        let mut req = Request::new(principal, value(&self.actions, "action")?, value(&self.resources, "resource")?);
+        req.resource_account = self.accounts.as_ref().and_then(|c| c.get(row)).map(str::to_string);
+        let ctx = match self.contexts.as_ref().and_then(|c| c.get(row)) {
+            Some(text) => Context::from_json_text(text).map_err(|e| format!("context: {e}"))?,
+            None => Context::new(),
+        };
+        req.context = if open_world { ctx.into_open_world() } else { ctx };
+        Ok(req)
+    }
+}
+
+/// The answer batch's schema.
+fn decisions_schema() -> Schema {
+    let list = |name: &str| Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false);
+    Schema::new(vec![
+        Field::new("decision", DataType::Utf8, false),
+        list("statements"),
+        list("missing_context_keys"),
+        list("unknown_context_keys"),
+    ])
+}
+
+/// The decisions as a record batch of [`decisions_schema`].
+fn decisions_batch(set: &CompiledPolicySet, decided: &[Decision]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    let mut kinds = StringBuilder::new();
+    let (mut statements, mut missing, mut unknown) = (
+        ListBuilder::new(StringBuilder::new()),
+        ListBuilder::new(StringBuilder::new()),
+        ListBuilder::new(StringBuilder::new()),
+    );
+    let mut label = String::new();
+    for d in decided {
+        kinds.append_value(d.kind.as_str());
+        for r in &d.statements {
+            label.clear();
+            let _ = write!(label, "{}:{}:{}", layer_label(r.layer), r.policy, r.statement);
+            statements.values().append_value(&label);
+        }
+        statements.append(true);
+        for (ids, list) in [(&d.missing_keys, &mut missing), (&d.unknown_keys, &mut unknown)] {
+            for k in ids.iter().filter_map(|k| set.key_name(*k)) {
+                list.values().append_value(k);
+            }
+            list.append(true);
+        }
+    }
+    let columns: Vec<arrow_array::ArrayRef> = vec![
+        Arc::new(kinds.finish()),
+        Arc::new(statements.finish()),
+        Arc::new(missing.finish()),
+        Arc::new(unknown.finish()),
+    ];
+    RecordBatch::try_new(Arc::new(decisions_schema()), columns)
 }
 
 /// The extension module.

@@ -354,17 +354,14 @@ impl AccountModel {
             if index == next {
                 sets.push(set);
             }
-            let mut context = inputs.context.clone();
-            if inputs.mode == ContextMode::Open && !context.is_open_world() {
-                let mut open = Context::open_world();
-                for (key, value) in context.iter() {
-                    open.insert_entry(key, value);
+            let mut context = match inputs.mode {
+                ContextMode::Open => inputs.context.clone().into_open_world(),
+                ContextMode::Closed => {
+                    let mut closed = inputs.context.clone();
+                    closed.set_request_time(&RequestTime::now());
+                    closed
                 }
-                context = open;
-            }
-            if inputs.mode == ContextMode::Closed {
-                context.set_request_time(&RequestTime::now());
-            }
+            };
             context.insert_principal_tags(&identity.tags);
             let account = principal.account().unwrap_or_default().to_string();
             let name = match &principal {
@@ -646,10 +643,10 @@ impl AccountModel {
             ..PolicySet::default()
         })?;
         let mut scratch = crate::engine::eval::Scratch::new(&set);
-        let mut context = if self.inputs.mode == ContextMode::Open { Context::open_world() } else { Context::new() };
-        for (key, value) in self.inputs.context.iter() {
-            context.insert_entry(key, value);
-        }
+        let context = match self.inputs.mode {
+            ContextMode::Open => self.inputs.context.clone().into_open_world(),
+            ContextMode::Closed => self.inputs.context.clone(),
+        };
         let note = match kind {
             PrincipalKind::Account => Some(format!(
                 "the resource policy allows account {label}: any of its principals whose own identity policies (and SCPs) allow it too"

@@ -906,6 +906,20 @@ impl Context {
         }
     }
 
+    /// The same keys and values, with unlisted keys unknown rather than
+    /// absent (an open world; see [`Context::open_world`]).
+    ///
+    /// ```
+    /// use iamsim::engine::request::Context;
+    /// let ctx = Context::from_json_text(r#"{"aws:SourceIp": "203.0.113.9"}"#)?.into_open_world();
+    /// assert!(ctx.is_open_world() && ctx.get("aws:sourceip").is_some());
+    /// # Ok::<(), iamsim::engine::request::RequestError>(())
+    /// ```
+    pub fn into_open_world(mut self) -> Context {
+        self.open_world = true;
+        self
+    }
+
     /// Empties the context into an open-world one, keeping its buffers.
     pub fn reset_open_world(&mut self) {
         self.prints.clear();

@@ -122,5 +122,14 @@ class CompiledPolicySet:
         """The verdict alone."""
     def decide_many(self, requests: Sequence[Request]) -> list[Decision]:
         """Decide every request in parallel with the GIL released, in order."""
+    def decide_arrow(self, data: Any, open_world: bool = False) -> Any:
+        """Decide a ``pyarrow.Table`` or ``pyarrow.RecordBatch`` of requests.
+
+        Columns ``principal``, ``action``, ``resource`` (strings, required),
+        ``resource_account`` and ``context`` (a JSON object per row),
+        optional. Returns the same kind, row for row: ``decision``,
+        ``statements`` (``layer:policy:statement``), ``missing_context_keys``,
+        ``unknown_context_keys``. No Python object is made per row.
+        """
     @property
     def statement_count(self) -> int: ...
