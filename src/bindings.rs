@@ -21,6 +21,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+/// The extension's own Rust allocations (requests, contexts, answers) go
+/// to mimalloc, as the CLI's do: the many small strings of a batch, built
+/// and freed on several threads at once, contend in the C library's
+/// allocator (benches/README.md, "Python").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pyo3::create_exception!(
     iamsim,
     PolicyError,
