@@ -515,21 +515,17 @@ impl AccountModel {
             .filter(|a| !a.service.is_empty())
             .ok_or_else(|| AccessError::BadResource(resource.to_string()))?;
         let Some((service_index, service)) = catalog.service(arn.service) else { return Ok(Vec::new()) };
-        let fits: Vec<bool> =
-            FormatMatcher::of_service(service).iter().map(|t| t.iter().any(|f| f.fits(resource))).collect();
         let set = match self.resource_policy(resource) {
             Some(p) => Arc::new(with_resource_policy(&self.sets[subject.set], p)?),
             None => Arc::clone(&self.sets[subject.set]),
         };
         let mut scratch = crate::engine::eval::Scratch::new(&set);
         let mut out = Vec::new();
-        for (i, def) in service.actions.iter().enumerate() {
-            let on_resource =
-                def.resources.iter().any(|r| fits.get(r.resource_type as usize).copied().unwrap_or(false));
-            if !on_resource {
+        for i in 0..service.actions.len() {
+            let id = ActionId { service: service_index, action: u32::try_from(i).unwrap_or(u32::MAX) };
+            if !catalog.resource_formats(id).fits_pattern(resource) {
                 continue;
             }
-            let id = ActionId { service: service_index, action: u32::try_from(i).unwrap_or(u32::MAX) };
             let action = catalog.action_name(id);
             let req = self.request(subject, &action, resource, resource_account);
             let d = set.decide(&req, &mut scratch);
@@ -726,20 +722,7 @@ fn expand_action(catalog: Option<&Catalog>, action: &str, resource: &str) -> Res
     }
     // Only the actions that can act on the resource: `s3:Put*` on an object
     // is not asked as `s3:PutBucketPolicy`. On `*`, every action.
-    let mut matchers: BTreeMap<u32, Vec<Vec<FormatMatcher>>> = BTreeMap::new();
-    let mut acts_on = |id: ActionId| {
-        if resource == "*" {
-            return true;
-        }
-        let by_type = matchers
-            .entry(id.service)
-            .or_insert_with(|| catalog.service_of(id).map(FormatMatcher::of_service).unwrap_or_default());
-        catalog.action_def(id).is_some_and(|a| {
-            a.resources
-                .iter()
-                .any(|r| by_type.get(r.resource_type as usize).is_some_and(|t| t.iter().any(|f| f.fits(resource))))
-        })
-    };
+    let acts_on = |id: ActionId| resource == "*" || catalog.resource_formats(id).fits_pattern(resource);
     let names: Vec<String> = ids.into_iter().filter(|id| acts_on(*id)).map(|id| catalog.action_name(id)).collect();
     if names.is_empty() {
         return Err(AccessError::NoActionOn { action: action.to_string(), resource: resource.to_string() });
@@ -747,89 +730,9 @@ fn expand_action(catalog: Option<&Catalog>, action: &str, resource: &str) -> Res
     Ok(names)
 }
 
-/// A resource type's ARN format as a matcher of resources and resource
-/// patterns: each `${…}` reads as `*`, and where every placeholder of the
-/// format is one the service's formats elsewhere follow with `/` (a
-/// `${BucketName}` is followed by `/${ObjectName}` in the object's format,
-/// so a bucket's name never holds a `/`), a resource with more `/` than the
-/// format's own is not of that type (`arn:aws:s3:::data/*` names objects,
-/// not the bucket).
-pub(crate) struct FormatMatcher {
-    /// The format as written.
-    pub format: String,
-    tokens: Vec<Token>,
-    /// `Some(n)`: at most `n` literal `/` (no placeholder can hold one).
-    max_slashes: Option<usize>,
-}
-
-impl FormatMatcher {
-    /// The matchers of all of `service`'s resource types' formats, by type.
-    pub fn of_service(service: &crate::audit::catalog::Service) -> Vec<Vec<FormatMatcher>> {
-        let formats = || service.resource_types.iter().flat_map(|t| t.arn_formats.iter());
-        let mut no_slash: BTreeSet<&str> = ["Partition", "Region", "Account"].into_iter().collect();
-        for f in formats() {
-            for (name, after) in placeholders(f) {
-                if after == Some('/') {
-                    no_slash.insert(name);
-                }
-            }
-        }
-        service
-            .resource_types
-            .iter()
-            .map(|t| {
-                t.arn_formats
-                    .iter()
-                    .map(|f| {
-                        let bounded = placeholders(f).all(|(name, _)| no_slash.contains(name));
-                        FormatMatcher {
-                            format: f.clone(),
-                            tokens: tokens(&format_pattern(f, None)),
-                            max_slashes: bounded.then(|| literal_slashes(f)),
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// Whether some resource of this type matches `pattern` (a resource or
-    /// a policy's `Resource` pattern; its variables read as `*`).
-    pub fn fits(&self, pattern: &str) -> bool {
-        let within = self.max_slashes.is_none_or(|max| literal_slashes(pattern) <= max);
-        within && patterns_intersect(&pattern_tokens(pattern), &self.tokens)
-    }
-}
-
-/// The `${Name}` placeholders of a format, each with the character after it.
-fn placeholders(format: &str) -> impl Iterator<Item = (&str, Option<char>)> {
-    format.match_indices("${").filter_map(move |(start, _)| {
-        let rest = format.get(start + 2..)?;
-        let end = rest.find('}')?;
-        Some((rest.get(..end)?, rest.get(end + 1..)?.chars().next()))
-    })
-}
-
-/// The `/` a pattern has outside its `${…}` placeholders and variables.
-fn literal_slashes(text: &str) -> usize {
-    let mut count = 0;
-    let mut depth = false;
-    let mut prev = '\0';
-    for c in text.chars() {
-        match c {
-            '{' if prev == '$' => depth = true,
-            '}' if depth => depth = false,
-            '/' if !depth => count += 1,
-            _ => {}
-        }
-        prev = c;
-    }
-    count
-}
-
 /// A policy pattern's tokens with its variables read as `*` (a variable can
 /// be any value until it is resolved for a request).
-fn pattern_tokens(pattern: &str) -> Vec<Token> {
+fn variables_as_wildcards(pattern: &str) -> Vec<Token> {
     match pattern.contains("${") {
         true => tokens(&format_pattern(pattern, None)),
         false => tokens(pattern),
@@ -970,7 +873,7 @@ fn resource_overlaps(stmt: &Statement, resource: &[Token]) -> bool {
     match &stmt.resources {
         None => true,
         Some(list) if list.negated => !list.patterns.iter().any(|p| pattern_covers(&tokens(p), resource)),
-        Some(list) => list.patterns.iter().any(|p| patterns_intersect(&pattern_tokens(p), resource)),
+        Some(list) => list.patterns.iter().any(|p| patterns_intersect(&variables_as_wildcards(p), resource)),
     }
 }
 
@@ -1023,7 +926,7 @@ fn carve_outs(policies: &PolicySet, action: &str, resource: &str) -> Vec<String>
         for p in &list.patterns {
             // Listed when it may overlap and is not sure to cover: a
             // variable is any value for the first, its own text for the second.
-            if patterns_intersect(&pattern_tokens(p), &wanted) && !pattern_covers(&tokens(p), &wanted) {
+            if patterns_intersect(&variables_as_wildcards(p), &wanted) && !pattern_covers(&tokens(p), &wanted) {
                 let by = StatementName::of(policies, r).map(|s| s.to_string()).unwrap_or_default();
                 out.push(format!("{p} ({by})"));
             }
@@ -1050,22 +953,5 @@ mod tests {
         assert_eq!(format_pattern(f, Some("111122223333")), "arn:aws:ec2:*:111122223333:instance/*");
         assert_eq!(format_pattern(f, None), "arn:aws:ec2:*:*:instance/*");
         assert_eq!(format_pattern("arn:${Partition", None), "arn:${Partition");
-    }
-
-    #[test]
-    fn formats_tell_buckets_from_objects() {
-        // The corpus's hand-written subset of AWS's service reference.
-        let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference")).unwrap();
-        let (_, s3) = catalog.service("s3").unwrap();
-        let m = FormatMatcher::of_service(s3);
-        let by_name = |n: &str| s3.resource_types.iter().position(|t| t.name == n).unwrap();
-        let (bucket, object) = (&m[by_name("bucket")][0], &m[by_name("object")][0]);
-        assert!(bucket.format.ends_with("${BucketName}"));
-        assert!(bucket.fits("arn:aws:s3:::data") && bucket.fits("arn:aws:s3:::*"));
-        assert!(!bucket.fits("arn:aws:s3:::data/*") && !bucket.fits("arn:aws:s3:::data/k"));
-        assert!(object.fits("arn:aws:s3:::data/*") && object.fits("arn:aws:s3:::data/a/b"));
-        assert!(object.fits("arn:aws:s3:::home/${aws:username}/*"));
-        assert!(!object.fits("arn:aws:s3:::data"));
-        assert_eq!(literal_slashes("a/${x/y}/b"), 2);
     }
 }

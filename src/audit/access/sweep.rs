@@ -21,7 +21,8 @@
 //! without resource types is asked on `*`. `${aws:username}` is the user's
 //! name; other policy variables are `*`.
 
-use super::{answer, format_pattern, AccessError, AccountModel, Answer, FormatMatcher, PrincipalKind, Ruling, Subject};
+use super::{answer, format_pattern, AccessError, AccountModel, Answer, PrincipalKind, Ruling, Subject};
+use crate::audit::catalog::validate::ResourceFormats;
 use crate::audit::catalog::{AccessLevel, ActionId, Catalog};
 use crate::engine::compile::CompileError;
 use crate::engine::eval::{DecisionKind, Scratch};
@@ -325,21 +326,16 @@ fn resolve_variables(pattern: &str, subject: &Subject) -> String {
     out
 }
 
-/// Each service's format matchers by resource type, built once per plan.
-type FormatCache = FxHashMap<u32, Vec<Vec<FormatMatcher>>>;
+/// Each action's resource formats (strings, to ask on) and matcher, read
+/// once per plan.
+type FormatCache = FxHashMap<ActionId, (Vec<String>, ResourceFormats)>;
 
 /// The resource patterns to ask `id` on for an Allow statement that names it.
 fn witnesses_of(catalog: &Catalog, cache: &mut FormatCache, stmt: &Statement, id: ActionId) -> Vec<Witness> {
-    let by_type = cache
-        .entry(id.service)
-        .or_insert_with(|| catalog.service_of(id).map(FormatMatcher::of_service).unwrap_or_default());
-    let formats: Vec<&FormatMatcher> = catalog
-        .action_def(id)
-        .into_iter()
-        .flat_map(|a| a.resources.iter())
-        .filter_map(|r| by_type.get(r.resource_type as usize))
-        .flatten()
-        .collect();
+    let (formats, matcher) = cache.entry(id).or_insert_with(|| {
+        let strings = catalog.resource_types_of(id).flat_map(|t| t.arn_formats.iter().cloned()).collect();
+        (strings, catalog.resource_formats(id))
+    });
     if formats.is_empty() {
         // No resource types: the request names `*`.
         return vec![Witness::Pattern("*".to_string())];
@@ -348,10 +344,10 @@ fn witnesses_of(catalog: &Catalog, cache: &mut FormatCache, stmt: &Statement, id
     let everything = list.negated || list.patterns.iter().any(|p| p == "*");
     let mut out: Vec<Witness> = Vec::new();
     if everything {
-        out.extend(formats.iter().map(|f| Witness::Format(f.format.clone())));
+        out.extend(formats.iter().map(|f| Witness::Format(f.clone())));
     }
     for p in list.patterns.iter().filter(|p| !list.negated && p.as_str() != "*") {
-        if formats.iter().any(|f| f.fits(p)) {
+        if matcher.fits_pattern(p) {
             out.push(Witness::Pattern(p.clone()));
         }
     }

@@ -258,11 +258,15 @@ fn did_you_mean(options: &[String]) -> String {
 }
 
 /// The ARN formats of an action's resource types, tokenised once, to tell
-/// whether a concrete ARN fits one of them ([`ResourceFormats::fits`]).
+/// whether a concrete ARN fits one of them ([`ResourceFormats::fits`]) or a
+/// resource pattern can name one ([`ResourceFormats::fits_pattern`]).
 #[derive(Clone, Debug, Default)]
 pub struct ResourceFormats {
     /// Each format as its ARN parts.
     formats: Vec<Vec<Vec<Token>>>,
+    /// Per format, when none of its placeholders can hold a `/`: how many
+    /// `/` its resources have (see [`Catalog::resource_formats`]).
+    max_slashes: Vec<Option<usize>>,
 }
 
 impl ResourceFormats {
@@ -281,24 +285,86 @@ impl ResourceFormats {
     pub fn is_empty(&self) -> bool {
         self.formats.is_empty()
     }
+
+    /// Whether some resource of these types matches `pattern` (a resource
+    /// ARN or a policy's `Resource` pattern, its variables read as `*`):
+    /// part by part, and no more `/` than the format has where its
+    /// placeholders cannot hold one (`arn:aws:s3:::data/*` names objects,
+    /// never a bucket).
+    ///
+    /// ```
+    /// use iamsim::audit::catalog::Catalog;
+    /// let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference"))?;
+    /// let list_bucket = catalog.resource_formats(catalog.action("s3:ListBucket").unwrap());
+    /// let get_object = catalog.resource_formats(catalog.action("s3:GetObject").unwrap());
+    /// assert!(list_bucket.fits_pattern("arn:aws:s3:::data") && !list_bucket.fits_pattern("arn:aws:s3:::data/*"));
+    /// assert!(get_object.fits_pattern("arn:aws:s3:::home/${aws:username}/*") && !get_object.fits_pattern("arn:aws:s3:::data"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fits_pattern(&self, pattern: &str) -> bool {
+        let segments = arn_segments(resource_tokens(pattern));
+        let slashes = literal_slashes(pattern);
+        self.formats
+            .iter()
+            .zip(&self.max_slashes)
+            .any(|(format, max)| max.is_none_or(|max| slashes <= max) && segments_intersect(&segments, format))
+    }
+}
+
+/// The `${Name}` placeholders of a format, each with the character after it.
+fn placeholders(format: &str) -> impl Iterator<Item = (&str, Option<char>)> {
+    format.match_indices("${").filter_map(move |(start, _)| {
+        let rest = format.get(start + 2..)?;
+        let end = rest.find('}')?;
+        Some((rest.get(..end)?, rest.get(end + 1..)?.chars().next()))
+    })
+}
+
+/// The `/` a pattern has outside its `${…}` placeholders and variables.
+fn literal_slashes(text: &str) -> usize {
+    let (mut count, mut inside, mut prev) = (0, false, '\0');
+    for c in text.chars() {
+        match c {
+            '{' if prev == '$' => inside = true,
+            '}' if inside => inside = false,
+            '/' if !inside => count += 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    count
 }
 
 impl Catalog {
     /// The ARN formats of every resource type `id` can be scoped to.
+    ///
+    /// A placeholder that any of the service's formats follows with `/`
+    /// (`${BucketName}` in `arn:${Partition}:s3:::${BucketName}/${ObjectName}`)
+    /// never holds one, nor do the partition, region and account: a format
+    /// made only of those has a fixed number of `/`
+    /// ([`ResourceFormats::fits_pattern`]).
     pub fn resource_formats(&self, id: ActionId) -> ResourceFormats {
-        let formats = self
-            .resource_types_of(id)
-            .flat_map(|rt| rt.arn_formats.iter())
-            .map(|f| arn_segments(format_tokens(f)))
-            .collect();
-        ResourceFormats { formats }
+        let service_formats =
+            || self.service_of(id).into_iter().flat_map(|s| &s.resource_types).flat_map(|t| &t.arn_formats);
+        let mut no_slash: Vec<&str> = vec!["Partition", "Region", "Account"];
+        no_slash.extend(
+            service_formats().flat_map(|f| placeholders(f)).filter(|(_, after)| *after == Some('/')).map(|(n, _)| n),
+        );
+        let formats: Vec<&String> = self.resource_types_of(id).flat_map(|rt| rt.arn_formats.iter()).collect();
+        ResourceFormats {
+            max_slashes: formats
+                .iter()
+                .map(|f| placeholders(f).all(|(n, _)| no_slash.contains(&n)).then(|| literal_slashes(f)))
+                .collect(),
+            formats: formats.iter().map(|f| arn_segments(format_tokens(f))).collect(),
+        }
     }
 }
 
 impl ResourceFormats {
     /// One catalog ARN format (with `${Var}` placeholders), tokenised.
     pub fn of_format(format: &str) -> ResourceFormats {
-        ResourceFormats { formats: vec![arn_segments(format_tokens(format))] }
+        ResourceFormats { formats: vec![arn_segments(format_tokens(format))], max_slashes: vec![None] }
     }
 }
 
@@ -639,6 +705,16 @@ fn check_redundant_statements(policy: &Policy, expanded: &[Expanded], f: &mut Fi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slashes_and_placeholders_are_read_off_formats() {
+        assert_eq!(literal_slashes("a/${x/y}/b"), 2);
+        assert_eq!(literal_slashes("arn:aws:s3:::data"), 0);
+        let found: Vec<_> = placeholders("arn:${Partition}:s3:::${BucketName}/${ObjectName}").collect();
+        assert_eq!(found, [("Partition", Some(':')), ("BucketName", Some('/')), ("ObjectName", None)]);
+        // A format on its own, without its service: no bound is known.
+        assert!(ResourceFormats::of_format("arn:${Partition}:s3:::${BucketName}").fits_pattern("arn:aws:s3:::a/b"));
+    }
 
     #[test]
     fn format_and_resource_tokens() {
