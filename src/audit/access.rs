@@ -51,6 +51,7 @@
 
 pub mod sweep;
 
+use crate::audit::catalog::validate::resource_tokens;
 use crate::audit::catalog::{ActionId, Catalog};
 use crate::audit::inventory::Inventory;
 use crate::audit::resource_policies::governing_arn;
@@ -730,15 +731,6 @@ fn expand_action(catalog: Option<&Catalog>, action: &str, resource: &str) -> Res
     Ok(names)
 }
 
-/// A policy pattern's tokens with its variables read as `*` (a variable can
-/// be any value until it is resolved for a request).
-fn variables_as_wildcards(pattern: &str) -> Vec<Token> {
-    match pattern.contains("${") {
-        true => tokens(&format_pattern(pattern, None)),
-        false => tokens(pattern),
-    }
-}
-
 /// A catalog ARN format as a pattern: `${Account}` is `account` when given,
 /// the partition `aws`, every other `${…}` `*`.
 fn format_pattern(format: &str, account: Option<&str>) -> String {
@@ -873,7 +865,7 @@ fn resource_overlaps(stmt: &Statement, resource: &[Token]) -> bool {
     match &stmt.resources {
         None => true,
         Some(list) if list.negated => !list.patterns.iter().any(|p| pattern_covers(&tokens(p), resource)),
-        Some(list) => list.patterns.iter().any(|p| patterns_intersect(&variables_as_wildcards(p), resource)),
+        Some(list) => list.patterns.iter().any(|p| patterns_intersect(&resource_tokens(p), resource)),
     }
 }
 
@@ -926,7 +918,7 @@ fn carve_outs(policies: &PolicySet, action: &str, resource: &str) -> Vec<String>
         for p in &list.patterns {
             // Listed when it may overlap and is not sure to cover: a
             // variable is any value for the first, its own text for the second.
-            if patterns_intersect(&variables_as_wildcards(p), &wanted) && !pattern_covers(&tokens(p), &wanted) {
+            if patterns_intersect(&resource_tokens(p), &wanted) && !pattern_covers(&tokens(p), &wanted) {
                 let by = StatementName::of(policies, r).map(|s| s.to_string()).unwrap_or_default();
                 out.push(format!("{p} ({by})"));
             }

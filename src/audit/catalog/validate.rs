@@ -395,7 +395,7 @@ fn format_tokens(format: &str) -> Vec<Token> {
 }
 
 /// Tokens of a policy resource pattern: wildcards as wildcards, policy variables as `*`.
-fn resource_tokens(pattern: &str) -> Vec<Token> {
+pub(crate) fn resource_tokens(pattern: &str) -> Vec<Token> {
     format_tokens(pattern)
         .into_iter()
         .map(|t| match t {
