@@ -606,12 +606,225 @@ fn decisions_batch(set: &CompiledPolicySet, decided: &[Decision]) -> Result<Reco
     RecordBatch::try_new(Arc::new(decisions_schema()), columns)
 }
 
+pyo3::create_exception!(
+    iamsim,
+    InputError,
+    PyValueError,
+    "Input the audit applications cannot use: a catalog, authorization details or a query that cannot be read, with what and where."
+);
+
+/// A serialisable answer as Python values (dicts, lists, strings, numbers),
+/// the same fields as the CLI's `--format json`.
+fn to_python<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+fn input_error(e: impl std::fmt::Display) -> PyErr {
+    InputError::new_err(e.to_string())
+}
+
+/// The AWS service reference: services, actions with access levels and
+/// resource types, condition keys.
+#[pyclass(name = "Catalog", module = "iamsim", frozen)]
+pub struct PyCatalog {
+    inner: Arc<crate::audit::catalog::Catalog>,
+}
+
+#[pymethods]
+impl PyCatalog {
+    /// Loads a catalog: a snapshot file, an `iam-catalog` directory, or a
+    /// directory of AWS service-reference JSON files.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyCatalog> {
+        let loaded = py.detach(|| crate::audit::catalog::Catalog::load(&path));
+        loaded.map(|c| PyCatalog { inner: Arc::new(c) }).map_err(input_error)
+    }
+
+    /// How many actions it holds.
+    #[getter]
+    fn action_count(&self) -> usize {
+        self.inner.action_count()
+    }
+
+    /// The catalog actions (`service:Action`) any of `patterns` matches, in
+    /// catalog order: the automaton evaluation uses.
+    fn expand(&self, patterns: Vec<String>) -> PyResult<Vec<String>> {
+        let ids = self.inner.expand_patterns(&patterns).map_err(input_error)?;
+        Ok(ids.into_iter().map(|id| self.inner.action_name(id)).collect())
+    }
+
+    /// Findings for one policy document, as `validate --format json` gives
+    /// them: severity, code, JSON path, line, column, message.
+    #[pyo3(signature = (document, name = "policy", kind = "identity"))]
+    fn validate<'py>(
+        &self,
+        py: Python<'py>,
+        document: &Bound<'py, PyAny>,
+        name: &str,
+        kind: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = document_bytes(document)?;
+        let kind = policy_kind(kind)?;
+        let policy = parse(&bytes, name, kind).map_err(|e| policy_error(py, &e))?;
+        let source = crate::engine::policy::parse_json(&bytes, name).ok();
+        let findings =
+            crate::audit::catalog::validate::validate(&self.inner, &policy, source.as_ref()).map_err(input_error)?;
+        to_python(py, &findings)
+    }
+}
+
+/// An account (or several) from `get-account-authorization-details`, every
+/// principal's policies compiled once, for access queries.
+#[pyclass(name = "Account", module = "iamsim", frozen)]
+pub struct PyAccount {
+    inner: crate::audit::access::AccountModel,
+}
+
+#[pymethods]
+impl PyAccount {
+    /// `authorization_details`: the JSON texts (str or bytes) of
+    /// `aws iam get-account-authorization-details`, one per account;
+    /// `managed_policies`: a folder of `<PolicyName>.json` for attachments
+    /// the details omit; `scps`/`rcps`: one list per organization level,
+    /// root first; `resource_policies`: resource ARN → policy; `context`:
+    /// keys the questions fix (the others are unknown unless `closed_context`).
+    #[new]
+    #[pyo3(signature = (authorization_details, managed_policies = None, scps = Vec::new(), rcps = Vec::new(), resource_policies = None, context = None, closed_context = false))]
+    // One keyword argument per input, as the CLI has one option per input.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        authorization_details: Vec<Bound<'_, PyAny>>,
+        managed_policies: Option<std::path::PathBuf>,
+        scps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+        rcps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+        resource_policies: Option<std::collections::BTreeMap<String, PyRef<'_, PyPolicy>>>,
+        context: Option<&Bound<'_, PyAny>>,
+        closed_context: bool,
+    ) -> PyResult<PyAccount> {
+        use crate::audit::access::{AccessInputs, AccountModel, ContextMode};
+        let mut inventory = crate::audit::inventory::Inventory::new();
+        for (i, details) in authorization_details.iter().enumerate() {
+            let bytes = document_bytes(details)?;
+            inventory
+                .load(&bytes, &format!("authorization_details[{i}]"), managed_policies.as_deref())
+                .map_err(input_error)?;
+        }
+        let context = match context.filter(|c| !c.is_none()) {
+            Some(given) => {
+                let text: String = py.import("json")?.call_method1("dumps", (given,))?.extract()?;
+                Context::from_json_text(&text).map_err(|e| request_error(&e))?
+            }
+            None => Context::new(),
+        };
+        let inputs = AccessInputs {
+            scps: scps.into_iter().map(policies).collect(),
+            rcps: rcps.into_iter().map(policies).collect(),
+            resource_policies: resource_policies
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(arn, p)| (arn, p.inner.clone()))
+                .collect(),
+            context,
+            mode: if closed_context { ContextMode::Closed } else { ContextMode::Open },
+            ..AccessInputs::default()
+        };
+        let model = py.detach(|| AccountModel::build(&inventory, inputs)).map_err(input_error)?;
+        Ok(PyAccount { inner: model })
+    }
+
+    /// The users' and roles' ARNs.
+    #[getter]
+    fn principals(&self) -> Vec<String> {
+        self.inner.principals().map(str::to_string).collect()
+    }
+
+    /// Who may do `action` (a wildcard expands with `catalog`) on `resource`
+    /// (an ARN or pattern): `who-can --format json`'s answer.
+    #[pyo3(signature = (action, resource, catalog = None, resource_account = None))]
+    fn who_can<'py>(
+        &self,
+        py: Python<'py>,
+        action: &str,
+        resource: &str,
+        catalog: Option<PyRef<'py, PyCatalog>>,
+        resource_account: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let catalog = catalog.map(|c| Arc::clone(&c.inner));
+        let who = py
+            .detach(|| self.inner.who_can(catalog.as_deref(), action, resource, resource_account))
+            .map_err(input_error)?;
+        to_python(py, &who)
+    }
+
+    /// What each of `principals` (an ARN or a list) may do: a list of
+    /// `principal-can --format json` answers, one sweep plan for all.
+    /// `services` and `access_levels` (`List`, `Read`, `Write`, `Tagging`,
+    /// `Permissions management`) filter the actions.
+    #[pyo3(signature = (principals, catalog, services = Vec::new(), access_levels = Vec::new()))]
+    fn principal_can<'py>(
+        &self,
+        py: Python<'py>,
+        principals: &Bound<'py, PyAny>,
+        catalog: PyRef<'py, PyCatalog>,
+        services: Vec<String>,
+        access_levels: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        use crate::audit::access::sweep::SweepFilter;
+        let one = principals.cast::<PyString>().is_ok();
+        let arns: Vec<String> = if one { vec![principals.extract()?] } else { principals.extract()? };
+        let mut filter = SweepFilter { services, ..SweepFilter::default() };
+        for level in &access_levels {
+            let parsed = crate::audit::catalog::AccessLevel::parse(level).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "access level `{level}`: expected List, Read, Write, Tagging or Permissions management"
+                ))
+            })?;
+            filter.access_levels.push(parsed);
+        }
+        let catalog = Arc::clone(&catalog.inner);
+        let answers = py.detach(|| {
+            use rayon::prelude::*;
+            let plan = self.inner.sweep_plan(&catalog).map_err(input_error)?;
+            arns.par_iter()
+                .map(|arn| self.inner.principal_can(&plan, arn, &filter).map_err(input_error))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        match (one, answers.first()) {
+            (true, Some(first)) => to_python(py, first),
+            _ => to_python(py, &answers),
+        }
+    }
+
+    /// Every action of `resource`'s service that `principal` may do to it
+    /// (all of them, each with its access).
+    #[pyo3(signature = (principal, resource, catalog, resource_account = None))]
+    fn can_access<'py>(
+        &self,
+        py: Python<'py>,
+        principal: &str,
+        resource: &str,
+        catalog: PyRef<'py, PyCatalog>,
+        resource_account: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let catalog = Arc::clone(&catalog.inner);
+        let answers = py
+            .detach(|| self.inner.can_access(&catalog, principal, resource, resource_account))
+            .map_err(input_error)?;
+        to_python(py, &answers)
+    }
+}
+
 /// The extension module.
 #[pymodule]
 fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("RequestError", py.get_type::<RequestError_>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add_class::<PyCatalog>()?;
+    m.add_class::<PyAccount>()?;
     m.add_class::<PyPolicy>()?;
     m.add_class::<PyPolicySet>()?;
     m.add_class::<PyRequest>()?;

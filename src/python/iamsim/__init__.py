@@ -11,11 +11,19 @@ context keys the request lacked.
 >>> compiled = iamsim.PolicySet(identity=[p]).compile()
 >>> compiled.decide(iamsim.Request("arn:aws:iam::111122223333:user/alice", "s3:GetObject", "arn:aws:s3:::b/k")).kind
 'allowed'
+
+Beside the engine: the AWS service reference (:class:`Catalog`: expand,
+validate) and access queries over whole accounts (:class:`Account`:
+who_can, principal_can, can_access), answering with the fields of the CLI's
+``--format json``.
 """
 
 from ._iamsim import (
+    Account,
+    Catalog,
     CompiledPolicySet,
     Decision,
+    InputError,
     MatchedStatement,
     Policy,
     PolicyError,
@@ -27,8 +35,11 @@ from ._iamsim import (
 )
 
 __all__ = [
+    "Account",
+    "Catalog",
     "CompiledPolicySet",
     "Decision",
+    "InputError",
     "MatchedStatement",
     "Policy",
     "PolicyError",

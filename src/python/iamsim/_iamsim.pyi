@@ -1,5 +1,7 @@
 """Type stubs of the extension module (src/bindings.rs)."""
 
+import os
+
 from typing import Any, Mapping, Optional, Sequence, Union
 
 __version__: str
@@ -20,6 +22,9 @@ class PolicyError(ValueError):
 
 class RequestError(ValueError):
     """A request that cannot be read: a malformed principal, context or JSON."""
+
+class InputError(ValueError):
+    """A catalog, authorization details or query that cannot be used, saying what and where."""
 
 class Policy:
     """A parsed, validated policy document."""
@@ -133,3 +138,48 @@ class CompiledPolicySet:
         """
     @property
     def statement_count(self) -> int: ...
+
+class Catalog:
+    """The AWS service reference: services, actions, resource types, condition keys."""
+
+    @staticmethod
+    def load(path: Union[str, "os.PathLike[str]"]) -> "Catalog":
+        """A snapshot file, an ``iam-catalog`` directory, or AWS service-reference files."""
+    @property
+    def action_count(self) -> int: ...
+    def expand(self, patterns: Sequence[str]) -> list[str]:
+        """The catalog actions any of the patterns matches, in catalog order."""
+    def validate(self, document: Union[str, bytes], name: str = "policy", kind: str = "identity") -> list[dict[str, Any]]:
+        """Findings (``severity``, ``code``, ``path``, ``line``, ``column``, ``message``)."""
+
+class Account:
+    """Accounts from ``get-account-authorization-details``, compiled once for access queries."""
+
+    def __init__(
+        self,
+        authorization_details: Sequence[Union[str, bytes]],
+        managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
+        scps: Sequence[Sequence[Policy]] = ...,
+        rcps: Sequence[Sequence[Policy]] = ...,
+        resource_policies: Optional[Mapping[str, Policy]] = None,
+        context: Optional[Mapping[str, Any]] = None,
+        closed_context: bool = False,
+    ) -> None: ...
+    @property
+    def principals(self) -> list[str]: ...
+    def who_can(
+        self, action: str, resource: str, catalog: Optional[Catalog] = None, resource_account: Optional[str] = None
+    ) -> dict[str, Any]:
+        """``who-can --format json``: actions, principals, answers, denied, not_allowed."""
+    def principal_can(
+        self,
+        principals: Union[str, Sequence[str]],
+        catalog: Catalog,
+        services: Sequence[str] = ...,
+        access_levels: Sequence[str] = ...,
+    ) -> Any:
+        """``principal-can --format json`` for one principal (a dict) or several (a list)."""
+    def can_access(
+        self, principal: str, resource: str, catalog: Catalog, resource_account: Optional[str] = None
+    ) -> list[dict[str, Any]]:
+        """Every action of the resource's service, with the principal's access."""
