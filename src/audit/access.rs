@@ -734,8 +734,18 @@ fn expand_action(catalog: Option<&Catalog>, action: &str, resource: &str) -> Res
 /// A catalog ARN format as a pattern: `${Account}` is `account` when given,
 /// the partition `aws`, every other `${…}` `*`.
 fn format_pattern(format: &str, account: Option<&str>) -> String {
-    let mut out = String::with_capacity(format.len());
-    let mut rest = format;
+    replace_placeholders(format, |name, out| match (name, account) {
+        ("Partition", _) => out.push_str("aws"),
+        ("Account", Some(a)) => out.push_str(a),
+        _ => out.push('*'),
+    })
+}
+
+/// `text` with each `${name}` replaced by what `with` writes for `name`; an
+/// unclosed `${` stays as written.
+fn replace_placeholders(text: &str, mut with: impl FnMut(&str, &mut String)) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
@@ -743,11 +753,7 @@ fn format_pattern(format: &str, account: Option<&str>) -> String {
             out.push_str(&rest[start..]);
             return out;
         };
-        match (&after[..end], account) {
-            ("Partition", _) => out.push_str("aws"),
-            ("Account", Some(a)) => out.push_str(a),
-            _ => out.push('*'),
-        }
+        with(&after[..end], &mut out);
         rest = &after[end + 1..];
     }
     out.push_str(rest);

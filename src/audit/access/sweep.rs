@@ -21,7 +21,9 @@
 //! without resource types is asked on `*`. `${aws:username}` is the user's
 //! name; other policy variables are `*`.
 
-use super::{answer, format_pattern, AccessError, AccountModel, Answer, PrincipalKind, Ruling, Subject};
+use super::{
+    answer, format_pattern, replace_placeholders, AccessError, AccountModel, Answer, PrincipalKind, Ruling, Subject,
+};
 use crate::audit::catalog::validate::ResourceFormats;
 use crate::audit::catalog::{AccessLevel, ActionId, Catalog};
 use crate::engine::compile::CompileError;
@@ -304,26 +306,15 @@ fn resolve(w: &Witness, subject: &Subject) -> String {
 /// `${aws:username}` is the user's name, `${*}`, `${?}` and `${$}` their
 /// character, any other variable `*` (it can be any value).
 fn resolve_variables(pattern: &str, subject: &Subject) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut rest = pattern;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
+    replace_placeholders(pattern, |inside, out| {
         // A default value (`${aws:username, 'x'}`) does not change the key.
-        let key = after[..end].split(',').next().unwrap_or_default().trim();
+        let key = inside.split(',').next().unwrap_or_default().trim();
         match (key, subject.kind, &subject.name) {
             ("*" | "?" | "$", _, _) => out.push_str(key),
             (k, PrincipalKind::User, Some(name)) if k.eq_ignore_ascii_case("aws:username") => out.push_str(name),
             _ => out.push('*'),
         }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 /// Each action's resource formats (strings, to ask on) and matcher, read
