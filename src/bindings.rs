@@ -3,13 +3,21 @@
 //! re-exports. Beside the pipeline, like the CLI: it uses only the
 //! library's public API and turns its errors into Python exceptions.
 //!
-//! What crosses the boundary is owned: a [`Request`] is built once from its
-//! Python arguments, a decision comes back as plain values. Deciding many
-//! requests releases the GIL and runs on rayon's threads.
+//! * the engine: `parse_policy`, `PolicySet`, `CompiledPolicySet` with
+//!   `decide`, `verdict`, `decide_many` (rayon threads, the GIL released)
+//!   and `decide_arrow` (pyarrow tables in and out: rows read from Arrow
+//!   memory, no Python object per row);
+//! * the audit applications: `Catalog` (expand, validate) and `Account`
+//!   (who_can, principal_can, can_access), answering with the fields of the
+//!   CLI's `--format json`.
+//!
+//! A [`Request`] is built once from its Python arguments; a `Decision`
+//! holds the engine's decision and names its statements and keys only when
+//! asked.
 
 use crate::engine::eval::{batch, Decision, DecisionKind};
 use crate::engine::policy::{parse_policy as parse, Layer, ParseError, Policy, PolicyKind, PolicySet};
-use crate::engine::request::{Context, Principal, Request, RequestError, UserCredentials};
+use crate::engine::request::{Context, Principal, Request, RequestError as EngineRequestError, UserCredentials};
 use crate::CompiledPolicySet;
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
@@ -37,7 +45,7 @@ pyo3::create_exception!(
 
 pyo3::create_exception!(
     iamsim,
-    RequestError_,
+    RequestError,
     PyValueError,
     "A request that cannot be read: a malformed principal, context or JSON."
 );
@@ -57,8 +65,8 @@ fn policy_error(py: Python<'_>, e: &ParseError) -> PyErr {
     err
 }
 
-fn request_error(e: &RequestError) -> PyErr {
-    RequestError_::new_err(e.to_string())
+fn request_error(e: &EngineRequestError) -> PyErr {
+    RequestError::new_err(e.to_string())
 }
 
 /// `kind` as the parser names it.
@@ -469,7 +477,7 @@ impl PyCompiled {
         });
         answered.map_err(|(row, e)| match row {
             usize::MAX => PyValueError::new_err(e),
-            row => RequestError_::new_err(format!("row {}: {e}", first_row + row)),
+            row => RequestError::new_err(format!("row {}: {e}", first_row + row)),
         })
     }
 }
@@ -821,7 +829,7 @@ impl PyAccount {
 fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("PolicyError", py.get_type::<PolicyError>())?;
-    m.add("RequestError", py.get_type::<RequestError_>())?;
+    m.add("RequestError", py.get_type::<RequestError>())?;
     m.add("InputError", py.get_type::<InputError>())?;
     m.add_class::<PyCatalog>()?;
     m.add_class::<PyAccount>()?;
