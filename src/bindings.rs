@@ -150,7 +150,7 @@ pub struct PyPolicySet {
     inner: PolicySet,
 }
 
-fn policies(list: Vec<PyRef<'_, PyPolicy>>) -> Vec<Policy> {
+fn policies_of(list: Vec<PyRef<'_, PyPolicy>>) -> Vec<Policy> {
     list.iter().map(|p| p.inner.clone()).collect()
 }
 
@@ -168,12 +168,12 @@ impl PyPolicySet {
     ) -> PyPolicySet {
         PyPolicySet {
             inner: PolicySet {
-                identity: policies(identity),
+                identity: policies_of(identity),
                 permissions_boundary: permissions_boundary.map(|p| p.inner.clone()),
-                session: session.map(policies),
+                session: session.map(policies_of),
                 resource: resource.map(|p| p.inner.clone()),
-                scps: scps.into_iter().map(policies).collect(),
-                rcps: rcps.into_iter().map(policies).collect(),
+                scps: scps.into_iter().map(policies_of).collect(),
+                rcps: rcps.into_iter().map(policies_of).collect(),
                 organization: Default::default(),
             },
         }
@@ -727,8 +727,8 @@ impl PyAccount {
             None => Context::new(),
         };
         let inputs = AccessInputs {
-            scps: scps.into_iter().map(policies).collect(),
-            rcps: rcps.into_iter().map(policies).collect(),
+            scps: scps.into_iter().map(policies_of).collect(),
+            rcps: rcps.into_iter().map(policies_of).collect(),
             resource_policies: resource_policies
                 .unwrap_or_default()
                 .into_iter()
@@ -824,6 +824,86 @@ impl PyAccount {
     }
 }
 
+/// Policies given per principal: one `Policy` or a list of them.
+fn policies_by_arn(given: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, Vec<Policy>)>> {
+    let Some(map) = given.filter(|g| !g.is_none()) else { return Ok(Vec::new()) };
+    let map = map
+        .cast::<pyo3::types::PyDict>()
+        .map_err(|_| PyTypeError::new_err("expected a dict: ARN → Policy or list of Policy"))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (arn, value) in map.iter() {
+        let arn: String = arn.extract()?;
+        let list: Vec<Policy> = match value.cast::<PyPolicy>() {
+            Ok(one) => vec![one.get().inner.clone()],
+            Err(_) => value.extract::<Vec<PyRef<'_, PyPolicy>>>()?.iter().map(|p| p.inner.clone()).collect(),
+        };
+        out.push((arn, list));
+    }
+    Ok(out)
+}
+
+/// Replays CloudTrail logs against an account's policies (or proposed
+/// ones) and returns the report: the fields of `iamsim replay --report`.
+///
+/// `cloudtrail`: files or folders (S3 layout, `.json`, `.json.gz`, JSON
+/// Lines). `authorization_details`: paths, or the files' contents as bytes.
+/// `policies`: ARN → Policy (or list) for principals the details do not
+/// list; `overrides`: ARN → proposed Policy (or list) in place of the
+/// current ones (each break is then new or existing); `scps`: one list per
+/// level, root first; `resource_policies`: ARN → Policy. The GIL is
+/// released while the logs are read.
+#[pyfunction]
+#[pyo3(signature = (cloudtrail, authorization_details = Vec::new(), managed_policies = None, policies = None, overrides = None, scps = Vec::new(), resource_policies = None, catalog = None, threads = None))]
+#[allow(clippy::too_many_arguments)] // One keyword argument per input, as the CLI has one option per input.
+fn replay<'py>(
+    py: Python<'py>,
+    cloudtrail: Vec<std::path::PathBuf>,
+    authorization_details: Vec<Bound<'py, PyAny>>,
+    managed_policies: Option<std::path::PathBuf>,
+    policies: Option<&Bound<'py, PyAny>>,
+    overrides: Option<&Bound<'py, PyAny>>,
+    scps: Vec<Vec<PyRef<'py, PyPolicy>>>,
+    resource_policies: Option<std::collections::BTreeMap<String, PyRef<'py, PyPolicy>>>,
+    catalog: Option<PyRef<'py, PyCatalog>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use crate::audit::replay::job::{run, ReplayJob};
+    let mut details = Vec::with_capacity(authorization_details.len());
+    let mut names = Vec::with_capacity(authorization_details.len());
+    for (i, d) in authorization_details.iter().enumerate() {
+        if let Ok(bytes) = d.cast::<PyBytes>() {
+            details.push(bytes.as_bytes().to_vec());
+            names.push(format!("authorization_details[{i}]"));
+        } else {
+            let path: std::path::PathBuf = d.extract()?;
+            details.push(
+                std::fs::read(&path)
+                    .map_err(|e| InputError::new_err(format!("{}: cannot read: {e}", path.display())))?,
+            );
+            names.push(path.display().to_string());
+        }
+    }
+    let job = ReplayJob {
+        cloudtrail,
+        authorization_details: details,
+        authorization_details_names: names,
+        managed_policies,
+        policies: policies_by_arn(policies)?,
+        overrides: policies_by_arn(overrides)?,
+        scps: scps.into_iter().map(policies_of).collect(),
+        resource_policies: resource_policies
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(arn, p)| (arn, p.inner.clone()))
+            .collect(),
+        catalog: catalog.map(|c| Arc::clone(&c.inner)),
+        threads,
+        ..ReplayJob::default()
+    };
+    let report = py.detach(|| run(job, |_| {}, |_| {}, |_| {})).map_err(input_error)?;
+    to_python(py, &report)
+}
+
 /// The extension module.
 #[pymodule]
 fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -840,6 +920,7 @@ fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDecision>()?;
     m.add_class::<PyCompiled>()?;
     m.add_function(wrap_pyfunction!(parse_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(replay, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -37,6 +37,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod job;
+
 use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled, SkipKind};
 use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};

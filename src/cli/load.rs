@@ -43,14 +43,8 @@ fn policies_and_size_warnings(path: &Path, kind: PolicyKind) -> Result<(Vec<Poli
 /// action ([`Policy::action_warnings`]), once per policy name: in a Deny or
 /// a `NotAction` such an entry is silently dead, so every command says so.
 pub fn warn_dead_actions<'a>(policies: impl IntoIterator<Item = &'a Policy>) {
-    let mut seen = std::collections::HashSet::new();
-    for p in policies {
-        let warnings = p.action_warnings();
-        if !warnings.is_empty() && seen.insert(p.name.as_str()) {
-            for w in warnings {
-                eprintln!("iamsim: warning: {}: {w}", p.name);
-            }
-        }
+    for w in iamsim::engine::policy::dead_action_warnings(policies) {
+        eprintln!("iamsim: warning: {w}");
     }
 }
 

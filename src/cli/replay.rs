@@ -4,14 +4,12 @@
 
 use super::{load, CliError};
 use iamsim::audit::cloudtrail::reader::collect_files;
-use iamsim::audit::inventory::Inventory;
-use iamsim::audit::replay::{skipped_path, ReplayInputs, Replayer, Report};
+use iamsim::audit::replay::{ReplayInputs, Report};
 use iamsim::engine::policy::{Policy, PolicyKind};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 /// Arguments of `iamsim replay`.
 #[derive(Debug, clap::Args)]
@@ -374,7 +372,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode, CliError> {
 /// Runs the replay the arguments describe and returns its report (also
 /// written to `--report`); `progress` shows a bar on stderr.
 pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
-    let start = Instant::now();
+    use iamsim::audit::replay::job::{self, JobError, Notice, ReplayJob};
     let catalog = args.catalog.load_optional()?;
     if catalog.is_none() && progress {
         // Said once: the answer is less than it could be.
@@ -382,117 +380,48 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
             "iamsim: note: no catalog: resources of calls the built-in tables do not map stay unknown, and there is no conformance figure; `iamsim catalog fetch` gets AWS's service reference"
         );
     }
-    let mut inventory = Inventory::new();
+    let mut details = Vec::with_capacity(args.details.len());
     for d in &args.details {
-        let bytes = load::read_file(d)?;
-        inventory.load(&bytes, &d.display().to_string(), args.managed.as_deref())?;
+        details.push(load::read_file(d)?);
     }
-    load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
-    for p in &args.policies {
-        let (arn, file) = load::split_pair("--policy", p)?;
-        let policies = load::policies(std::path::Path::new(file), PolicyKind::Identity)?;
-        if inventory.get(arn).is_some() {
-            return Err(CliError::new(format!(
-                "--policy: `{arn}` is in the authorization details; use --override ARN=FILE to replace its policies"
-            )));
-        }
-        if !inventory.add_principal(arn, policies) {
-            return Err(CliError::new(format!(
-                "--policy: `{arn}`: expected an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or …:role/<path/name>), given once"
-            )));
-        }
-    }
-    if args.details.is_empty() && args.policies.is_empty() && args.overrides.is_empty() {
-        return Err(CliError::new(
-            "nothing to replay against: give --authorization-details FILE, or --policy ARN=FILE for each principal",
-        ));
-    }
-    // With the current policies known, each break is also decided against
-    // them: new or existing.
-    let baseline = args.has_baseline().then(|| inventory.clone());
-    let given = args.overrides.iter().map(|o| {
-        let (arn, file) = load::split_pair("--override", o)?;
-        Ok::<_, CliError>((arn, load::policies(std::path::Path::new(file), PolicyKind::Identity)?))
-    });
-    let generated = args.generated.iter().map(|(arn, policies)| Ok((arn.as_str(), policies.clone())));
-    for pair in given.chain(generated) {
-        let (arn, policies) = pair?;
-        // Without authorization details there is nothing to override: the
-        // principal is replayed against the file, as with --policy.
-        let placed = match inventory.get(arn) {
-            Some(_) => inventory.set_policies(arn, policies),
-            None => args.details.is_empty() && inventory.add_principal(arn, policies),
-        };
-        if !placed {
-            return Err(CliError::new(format!(
-                "--override: `{arn}` is not a user or role in the authorization details"
-            )));
-        }
-    }
-    let (resource_policies, owners) = load::resource_policies(&args.resource_policies, &args.resource_policy_files)?;
+    let pairs = |flag: &str, list: &[String]| -> Result<Vec<(String, Vec<Policy>)>, CliError> {
+        list.iter()
+            .map(|p| {
+                let (arn, file) = load::split_pair(flag, p)?;
+                Ok((arn.to_string(), load::policies(std::path::Path::new(file), PolicyKind::Identity)?))
+            })
+            .collect()
+    };
+    let mut overrides = pairs("--override", &args.overrides)?;
+    overrides.extend(args.generated.iter().cloned());
+    let (resource_policies, resource_owners) =
+        load::resource_policies(&args.resource_policies, &args.resource_policy_files)?;
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
-    let collected = collect_files(&args.cloudtrail)?;
-    let skipped: Vec<String> =
-        collected.skipped.iter().map(|(p, why)| skipped_path(&p.display().to_string(), why)).collect();
-    for line in &skipped {
-        eprintln!("iamsim: warning: {line}");
-    }
-    args.refuse_overwriting_inputs(&collected.files)?;
-    let files = collected.files;
+    // Before anything is written: no output may be one of the inputs.
+    args.refuse_overwriting_inputs(&collect_files(&args.cloudtrail)?.files)?;
     let mut out: Option<Box<dyn Write>> = match &args.out {
         Some(p) => Some(Box::new(BufWriter::new(
             std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
         ))),
         None => None,
     };
-    // Session tags matter only where a policy tests aws:PrincipalTag; then
-    // the logs are read once more first, for the AssumeRole calls that
-    // created the sessions (stdin cannot be read twice: left unknown).
-    let policies = inventory
-        .identities()
-        .flat_map(|i| i.policies.iter().chain(&i.boundary))
-        .chain(scps.iter().flatten())
-        .chain(resource_policies.values());
-    let session_tags = if !iamsim::audit::sessions::mention_principal_tags(policies) {
-        None
-    } else if files.iter().any(|f| f.as_os_str() == "-") {
-        eprintln!("iamsim: note: stdin cannot be read twice: role sessions' tags (aws:PrincipalTag) stay unknown");
-        None
-    } else {
-        let mut index = iamsim::audit::sessions::SessionTags::new();
-        for f in &files {
-            // Problems in a file are the replay's to report.
-            let _ = iamsim::audit::cloudtrail::reader::read_file(f, &mut |item| {
-                if let iamsim::audit::cloudtrail::reader::Item::Event(_, record) = item {
-                    index.note(&record);
-                }
-            });
-        }
-        if progress {
-            eprintln!(
-                "iamsim: note: policies test aws:PrincipalTag: the logs were read once more for role sessions' tags ({} sessions created in them)",
-                index.len()
-            );
-        }
-        Some(index)
+    let job = ReplayJob {
+        cloudtrail: args.cloudtrail.clone(),
+        authorization_details_names: args.details.iter().map(|d| d.display().to_string()).collect(),
+        authorization_details: details,
+        managed_policies: args.managed.clone(),
+        policies: pairs("--policy", &args.policies)?,
+        overrides,
+        scps,
+        resource_policies,
+        resource_owners,
+        catalog: catalog.map(std::sync::Arc::new),
+        threads: super::thread_count(args.threads)?,
+        want_lines: out.is_some(),
     };
-    let mut replayer = Replayer::new(inventory, scps, resource_policies);
-    if let Some(index) = session_tags {
-        replayer.set_session_tags(index);
-    }
-    if let Some(current) = baseline {
-        replayer.set_baseline(current);
-    }
-    replayer.set_resource_owners(owners);
-    replayer.set_want_lines(out.is_some());
-    if let Some(n) = super::thread_count(args.threads)? {
-        replayer.set_threads(n);
-    }
-    if let Some(c) = catalog {
-        replayer.set_catalog(std::sync::Arc::new(c));
-    }
+    let files = collect_files(&args.cloudtrail)?.files.len();
     let bar = if progress {
-        indicatif::ProgressBar::new(u64::try_from(files.len()).unwrap_or(0))
+        indicatif::ProgressBar::new(u64::try_from(files).unwrap_or(0))
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -501,8 +430,8 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut write_error: Option<std::io::Error> = None;
-    replayer.replay_files(
-        &files,
+    let report = job::run(
+        job,
         |lines| {
             if let (Some(w), None) = (out.as_mut(), &write_error) {
                 for line in lines {
@@ -515,7 +444,28 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
             }
         },
         |done| bar.set_position(u64::try_from(done).unwrap_or(0)),
-    );
+        |notice| match notice {
+            Notice::Skipped(line) | Notice::Warning(line) => eprintln!("iamsim: warning: {line}"),
+            Notice::Note(line) => eprintln!("iamsim: note: {line}"),
+            Notice::Detail(line) if progress => eprintln!("iamsim: note: {line}"),
+            Notice::Detail(_) => {}
+        },
+    )
+    .map_err(|e| match e {
+        JobError::Listed(arn) => CliError::new(format!(
+            "--policy: `{arn}` is in the authorization details; use --override ARN=FILE to replace its policies"
+        )),
+        JobError::NotAPrincipal(arn) => CliError::new(format!(
+            "--policy: `{arn}`: expected an IAM user or role ARN (arn:aws:iam::<account>:user/<name> or …:role/<path/name>), given once"
+        )),
+        JobError::NotInDetails(arn) => {
+            CliError::new(format!("--override: `{arn}` is not a user or role in the authorization details"))
+        }
+        JobError::NothingToReplay => CliError::new(
+            "nothing to replay against: give --authorization-details FILE, or --policy ARN=FILE for each principal",
+        ),
+        other => CliError::new(other.to_string()),
+    })?;
     bar.finish_and_clear();
     if let Some(e) = write_error {
         return Err(CliError::new(format!("cannot write decisions: {e}")));
@@ -523,10 +473,8 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     if let Some(w) = out.as_mut() {
         w.flush()?;
     }
-    let mut report = replayer.finish(start.elapsed().as_secs_f64());
+    let mut report = report;
     report.inputs = Some(args.inputs());
-    report.skipped_paths.extend(skipped);
-    report.skipped_paths.sort();
     if let Some(p) = &args.report {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(p, text + "\n").map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?;

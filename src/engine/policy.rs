@@ -20,7 +20,10 @@ pub(in crate::engine) mod values;
 pub(in crate::engine) mod variables;
 
 pub use arn::{Arn, ArnPattern};
-pub use model::{Condition, Effect, PatternList, Policy, PolicyKind, PrincipalSpec, PrincipalType, Statement, Version};
+pub use model::{
+    dead_action_warnings, Condition, Effect, PatternList, Policy, PolicyKind, PrincipalSpec, PrincipalType, Statement,
+    Version,
+};
 pub use operator::{BaseOperator, Comparison, Family, Operator, SetQualifier};
 pub use parse::{
     action_problem, document_node, parse_json, parse_policy, parse_policy_list, policy_from_json, ParseError,

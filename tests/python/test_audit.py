@@ -97,3 +97,52 @@ def test_principal_can_and_can_access(account, catalog):
     with pytest.raises(ValueError, match="access level"):
         account.principal_can("arn:aws:iam::111122223333:user/bob", catalog, access_levels=["Reads"])
     assert len(account.principals) == 5
+
+
+def cli_binary():
+    found = next((b for b in (ROOT / "target" / "debug" / "iamsim", ROOT / "target" / "release" / "iamsim") if b.exists()), None)
+    if found is None:
+        pytest.skip("no iamsim binary built (cargo build): the CLI comparison needs one")
+    return found
+
+
+# Timing, and the CLI's record of its own arguments.
+NOT_COMPARED = {"events_per_sec", "inputs"}
+
+
+@pytest.mark.parametrize("proposed", [False, True])
+def test_replay_reports_as_the_cli(tmp_path, proposed):
+    replay_dir = ROOT / "corpus" / "replay"
+    node = "arn:aws:iam::111122223333:role/eks-node-role"
+    proposal = replay_dir / "proposed-node-policy.json"
+    args = [str(cli_binary()), "replay", "--cloudtrail", str(replay_dir / "cloudtrail"),
+            "--authorization-details", str(replay_dir / "authorization-details.json"),
+            "--max-malformed", "20", "--report", str(tmp_path / "report.json")]
+    overrides = None
+    if proposed:
+        args += ["--override", f"{node}={proposal}"]
+        overrides = {node: iamsim.parse_policy(proposal.read_text(), name=str(proposal))}
+    subprocess.run(args, check=True, capture_output=True)
+    cli = json.loads((tmp_path / "report.json").read_text())
+    got = iamsim.replay(
+        [replay_dir / "cloudtrail"], authorization_details=[replay_dir / "authorization-details.json"], overrides=overrides
+    )
+    assert got["events_read"] > 0 and got["events_evaluated"] > 0
+    assert set(got) - NOT_COMPARED == set(cli) - NOT_COMPARED
+    for field in sorted(set(cli) - NOT_COMPARED):
+        assert got[field] == cli[field], field
+    if proposed:
+        assert cli["breakage"]["would_break"] > 0
+
+
+def test_replay_errors_are_named(tmp_path):
+    with pytest.raises(iamsim.InputError, match="nothing to replay against"):
+        iamsim.replay([ROOT / "corpus" / "replay" / "cloudtrail"])
+    with pytest.raises(iamsim.InputError, match="cannot read"):
+        iamsim.replay([ROOT / "corpus" / "replay" / "cloudtrail"], authorization_details=[tmp_path / "none.json"])
+    with pytest.raises(iamsim.InputError, match="not a user or role in the authorization details"):
+        iamsim.replay(
+            [ROOT / "corpus" / "replay" / "cloudtrail"],
+            authorization_details=[ROOT / "corpus" / "replay" / "authorization-details.json"],
+            overrides={"arn:aws:iam::111122223333:role/ghost": iamsim.parse_policy('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}')},
+        )

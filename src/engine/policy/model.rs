@@ -350,3 +350,18 @@ impl Policy {
         Value::Object(doc)
     }
 }
+
+/// [`Policy::action_warnings`] of every policy, once per policy name (a
+/// managed policy attached to many principals is said once), each as
+/// `name: warning`.
+pub fn dead_action_warnings<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for p in policies {
+        let warnings = p.action_warnings();
+        if !warnings.is_empty() && seen.insert(p.name.as_str()) {
+            out.extend(warnings.into_iter().map(|w| format!("{}: {w}", p.name)));
+        }
+    }
+    out
+}

@@ -12,10 +12,11 @@ context keys the request lacked.
 >>> compiled.decide(iamsim.Request("arn:aws:iam::111122223333:user/alice", "s3:GetObject", "arn:aws:s3:::b/k")).kind
 'allowed'
 
-Beside the engine: the AWS service reference (:class:`Catalog`: expand,
-validate) and access queries over whole accounts (:class:`Account`:
-who_can, principal_can, can_access), answering with the fields of the CLI's
-``--format json``.
+Beside the engine: :func:`replay` (CloudTrail against current or proposed
+policies, the report as ``iamsim replay --report`` writes it), the AWS
+service reference (:class:`Catalog`: expand, validate) and access queries
+over whole accounts (:class:`Account`: who_can, principal_can,
+can_access), answering with the fields of the CLI's ``--format json``.
 """
 
 from ._iamsim import (
@@ -32,6 +33,7 @@ from ._iamsim import (
     RequestError,
     __version__,
     parse_policy,
+    replay,
 )
 
 __all__ = [
@@ -48,4 +50,5 @@ __all__ = [
     "RequestError",
     "__version__",
     "parse_policy",
+    "replay",
 ]

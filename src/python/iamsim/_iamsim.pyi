@@ -183,3 +183,16 @@ class Account:
         self, principal: str, resource: str, catalog: Catalog, resource_account: Optional[str] = None
     ) -> list[dict[str, Any]]:
         """Every action of the resource's service, with the principal's access."""
+
+def replay(
+    cloudtrail: Sequence[Union[str, "os.PathLike[str]"]],
+    authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
+    managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
+    policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    scps: Sequence[Sequence[Policy]] = ...,
+    resource_policies: Optional[Mapping[str, Policy]] = None,
+    catalog: Optional[Catalog] = None,
+    threads: Optional[int] = None,
+) -> dict[str, Any]:
+    """Replay CloudTrail logs; the report with ``iamsim replay --report``'s fields."""
