@@ -867,7 +867,25 @@ fn replay<'py>(
     catalog: Option<PyRef<'py, PyCatalog>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    use crate::audit::replay::job::{run, ReplayJob};
+    let mut job =
+        replay_job(&authorization_details, managed_policies, policies, overrides, scps, resource_policies, catalog)?;
+    job.cloudtrail = cloudtrail;
+    job.threads = threads;
+    let report = py.detach(|| crate::audit::replay::job::run(job, |_| {}, |_| {}, |_| {})).map_err(input_error)?;
+    to_python(py, &report)
+}
+
+/// A [`ReplayJob`](crate::audit::replay::job::ReplayJob) from `replay`'s
+/// (and `ReplayWorker`'s) keyword arguments, without logs.
+fn replay_job(
+    authorization_details: &[Bound<'_, PyAny>],
+    managed_policies: Option<std::path::PathBuf>,
+    policies: Option<&Bound<'_, PyAny>>,
+    overrides: Option<&Bound<'_, PyAny>>,
+    scps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+    resource_policies: Option<std::collections::BTreeMap<String, PyRef<'_, PyPolicy>>>,
+    catalog: Option<PyRef<'_, PyCatalog>>,
+) -> PyResult<crate::audit::replay::job::ReplayJob> {
     let mut details = Vec::with_capacity(authorization_details.len());
     let mut names = Vec::with_capacity(authorization_details.len());
     for (i, d) in authorization_details.iter().enumerate() {
@@ -883,8 +901,7 @@ fn replay<'py>(
             names.push(path.display().to_string());
         }
     }
-    let job = ReplayJob {
-        cloudtrail,
+    Ok(crate::audit::replay::job::ReplayJob {
         authorization_details: details,
         authorization_details_names: names,
         managed_policies,
@@ -897,11 +914,105 @@ fn replay<'py>(
             .map(|(arn, p)| (arn, p.inner.clone()))
             .collect(),
         catalog: catalog.map(|c| Arc::clone(&c.inner)),
-        threads,
-        ..ReplayJob::default()
-    };
-    let report = py.detach(|| run(job, |_| {}, |_| {}, |_| {})).map_err(input_error)?;
-    to_python(py, &report)
+        ..crate::audit::replay::job::ReplayJob::default()
+    })
+}
+
+/// One Spark Python worker's replayer (`iamsim.spark`): built once from the
+/// broadcast inputs, fed log files' bytes, handing back what it found as a
+/// partial report to merge on the driver.
+#[pyclass(name = "ReplayWorker", module = "iamsim")]
+pub struct PyReplayWorker {
+    /// Built from the inputs; never fed (each part forks it).
+    template: crate::audit::replay::Replayer,
+    /// The part being replayed.
+    current: Option<crate::audit::replay::Replayer>,
+    tests_principal_tags: bool,
+}
+
+#[pymethods]
+impl PyReplayWorker {
+    /// The inputs of [`replay`] but the logs; `decisions`: `replay_bytes`
+    /// returns every decided check (JSON text, as `replay --out` writes them).
+    #[new]
+    #[pyo3(signature = (authorization_details = Vec::new(), managed_policies = None, policies = None, overrides = None, scps = Vec::new(), resource_policies = None, catalog = None, decisions = false))]
+    #[allow(clippy::too_many_arguments)] // One keyword argument per input, as the CLI has one option per input.
+    fn new(
+        authorization_details: Vec<Bound<'_, PyAny>>,
+        managed_policies: Option<std::path::PathBuf>,
+        policies: Option<&Bound<'_, PyAny>>,
+        overrides: Option<&Bound<'_, PyAny>>,
+        scps: Vec<Vec<PyRef<'_, PyPolicy>>>,
+        resource_policies: Option<std::collections::BTreeMap<String, PyRef<'_, PyPolicy>>>,
+        catalog: Option<PyRef<'_, PyCatalog>>,
+        decisions: bool,
+    ) -> PyResult<PyReplayWorker> {
+        let mut job = replay_job(
+            &authorization_details,
+            managed_policies,
+            policies,
+            overrides,
+            scps,
+            resource_policies,
+            catalog,
+        )?;
+        // One thread: Spark runs a worker per core.
+        job.threads = Some(1);
+        job.want_lines = decisions;
+        let (template, tests_principal_tags) =
+            crate::audit::replay::job::build(job, &mut |_| {}).map_err(input_error)?;
+        Ok(PyReplayWorker { template, current: None, tests_principal_tags })
+    }
+
+    /// Whether a policy tests `aws:PrincipalTag` (role sessions' tags would
+    /// have to be read from the logs first).
+    #[getter]
+    fn tests_principal_tags(&self) -> bool {
+        self.tests_principal_tags
+    }
+
+    /// Replays one log file's bytes (gzipped or not), named `name` in the
+    /// report; with `decisions`, returns its decided checks as JSON texts.
+    fn replay_bytes(&mut self, py: Python<'_>, name: &str, content: &[u8]) -> Vec<String> {
+        let template = &self.template;
+        let current = self.current.get_or_insert_with(|| template.fork());
+        py.detach(|| {
+            let mut decided = Vec::new();
+            current.replay_bytes(name, content, &mut |lines| {
+                decided.extend(lines.iter().filter_map(|l| serde_json::to_string(l).ok()));
+            });
+            decided
+        })
+    }
+
+    /// What the files replayed since the last call found, as JSON text
+    /// (a partial report), and a fresh start.
+    fn take_partial(&mut self) -> PyResult<String> {
+        let part = self.current.take().unwrap_or_else(|| self.template.fork());
+        serde_json::to_string(&part.into_partial()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The report of all `partials` (from `take_partial` anywhere), with the
+    /// fields of `iamsim replay --report`; `seconds` is the replay's time.
+    fn finish<'py>(&self, py: Python<'py>, partials: Vec<String>, seconds: f64) -> PyResult<Bound<'py, PyAny>> {
+        let mut all = self.template.fork();
+        for (i, text) in partials.iter().enumerate() {
+            let part: crate::audit::replay::Partial =
+                serde_json::from_str(text).map_err(|e| InputError::new_err(format!("partial {i}: {e}")))?;
+            all.absorb(part);
+        }
+        let mut report = all.finish(seconds);
+        report.skipped_paths.sort();
+        report.files_without_events.sort();
+        to_python(py, &report)
+    }
+}
+
+/// Whether a file found in a folder is read as a log (`*.json`,
+/// `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson`), as `replay` walks folders.
+#[pyfunction]
+fn is_log_file_name(name: &str) -> bool {
+    crate::audit::cloudtrail::reader::is_log_file_name(name)
 }
 
 /// The extension module.
@@ -921,6 +1032,8 @@ fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCompiled>()?;
     m.add_function(wrap_pyfunction!(parse_policy, m)?)?;
     m.add_function(wrap_pyfunction!(replay, m)?)?;
+    m.add_function(wrap_pyfunction!(is_log_file_name, m)?)?;
+    m.add_class::<PyReplayWorker>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -74,7 +74,7 @@ const RESOURCE_POLICY_SERVICES: &[&str] = &[
 ];
 
 /// Counts of simulated decisions.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct DecisionCounts {
     /// Allowed.
     pub allowed: usize,
@@ -164,7 +164,7 @@ impl HourTally {
 }
 
 /// One (principal, action, resource) group of checks.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Group {
     /// The caller.
     pub principal: String,
@@ -194,7 +194,7 @@ pub struct Group {
 pub const MAX_SAMPLE_EVENTS: usize = 3;
 
 /// Whether a break comes with the proposed policies or was there before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakStatus {
     /// The current policies do not break the call (they allow it, or cannot
@@ -216,7 +216,7 @@ impl BreakStatus {
 }
 
 /// How a check of a recorded call compares with the simulation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Breakage {
     /// Recorded success, certainly denied by the simulation.
@@ -230,7 +230,7 @@ pub enum Breakage {
 }
 
 /// Checks by [`Breakage`] class, and breaks by [`BreakStatus`].
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct BreakageCounts {
     /// Checks that would certainly break.
     pub would_break: usize,
@@ -249,7 +249,7 @@ pub struct BreakageCounts {
 /// that takes none, or an ARN of one of the action's resource types. A miss
 /// is a mapping to fix (a wrong action or resource), or a resource the event
 /// does not name.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct Conformance {
     /// Checks of the converted events (calls by service principals included:
     /// their mapping is the same).
@@ -272,7 +272,7 @@ pub struct Conformance {
 }
 
 /// One kind of conformance miss of one event type.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ConformanceMiss {
     /// `eventSource`.
     pub event_source: String,
@@ -289,7 +289,7 @@ pub struct ConformanceMiss {
 }
 
 /// Why a check does not fit the service reference.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissKind {
     /// The catalog has no such action.
@@ -310,13 +310,13 @@ pub enum MissKind {
 
 /// Conformance misses by (eventSource, eventName, action, kind): their count
 /// and smallest sample resource.
-type Misses = BTreeMap<(String, String, String, MissKind), (usize, Option<String>)>;
+type Misses = BTreeMap<MissKey, (usize, Option<String>)>;
 
 /// Conformance rows a report lists (all misses are counted).
 pub const MAX_CONFORMANCE_MISSES: usize = 4_096;
 
 /// An Allow statement that allowed none of a principal's recorded calls.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnusedStatement {
     /// Policy name.
     pub policy: String,
@@ -335,7 +335,7 @@ pub struct UnusedStatement {
 }
 
 /// Unused permissions of one principal seen in the logs.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Unused {
     /// The user or role ARN.
     pub principal: String,
@@ -425,7 +425,7 @@ impl Undecided {
 }
 
 /// The kinds of [`Undecided`]; their names (`serde`) are the report's keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[expect(missing_docs, reason = "each names the `Undecided` variant of the same name")]
 pub enum UndecidedKind {
@@ -441,7 +441,7 @@ pub enum UndecidedKind {
 }
 
 /// The replay report; `report.json` has these fields.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Log files read.
     pub files: usize,
@@ -513,11 +513,11 @@ pub struct Report {
     /// adds them) and files that hold no events ([`Item::Skipped`]).
     ///
     /// [`Item::Skipped`]: crate::audit::cloudtrail::reader::Item::Skipped
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_paths: Vec<String>,
     /// Files read that held no CloudTrail event (none at all, or only
     /// malformed records and JSON that is no event), sorted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files_without_events: Vec<String>,
     /// Events per second over the whole run.
     pub events_per_sec: f64,
@@ -701,6 +701,39 @@ pub struct CheckLine {
     pub status: Option<BreakStatus>,
 }
 
+/// Reads one file's records into a sink (a file on disk, or bytes in memory).
+type ReadFn<'a> = dyn FnMut(
+        crate::audit::cloudtrail::reader::Members,
+        &mut dyn FnMut(crate::audit::cloudtrail::reader::Item<'_>),
+    ) -> Result<(), ReadError>
+    + 'a;
+
+/// What a [`Replayer`] found, without its inputs ([`Replayer::into_partial`]):
+/// counts, breakage groups, the statements and actions each principal used.
+/// Serialisable (serde), so replays made on other machines merge into one
+/// report ([`Replayer::absorb`], then [`Replayer::finish`]).
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct Partial {
+    report: Report,
+    groups: Vec<(GroupKey, GroupTally)>,
+    unknown_actions: BTreeMap<String, usize>,
+    conformance: (usize, usize),
+    misses: Vec<(MissKey, (usize, Option<String>))>,
+    owners: Vec<OwnerUse>,
+}
+
+/// A conformance miss's key: (event source, event name, action, kind).
+type MissKey = (String, String, String, MissKind);
+
+/// What one policy owner used, in a [`Partial`].
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct OwnerUse {
+    arn: String,
+    /// (policy, statement) positions in its identity policies.
+    statements: Vec<(u32, u32)>,
+    actions: Vec<UsedAction>,
+}
+
 /// Replays events against an inventory of policies.
 pub struct Replayer {
     inventory: Arc<Inventory>,
@@ -749,7 +782,7 @@ pub struct Replayer {
 }
 
 /// What a [`Group`] is keyed by: checks of one group agree on all of it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 struct GroupKey {
     breakage: Breakage,
     principal: String,
@@ -760,7 +793,7 @@ struct GroupKey {
 }
 
 /// A group's count and sample events.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 struct GroupTally {
     count: usize,
     /// Sorted, at most [`MAX_SAMPLE_EVENTS`].
@@ -1438,8 +1471,38 @@ impl Replayer {
     }
 
     /// Adds what a forked replayer saw to this one's results.
-    pub fn merge(&mut self, mut other: Replayer) {
-        other.hour_tally.flush(&mut other.report.decisions_by_hour);
+    pub fn merge(&mut self, other: Replayer) {
+        self.absorb(other.into_partial());
+    }
+
+    /// What this replayer found, without its inputs: what [`Replayer::absorb`]
+    /// adds to another's. Serialisable, so replays made elsewhere (Spark
+    /// executors) merge into one report.
+    pub fn into_partial(mut self) -> Partial {
+        self.hour_tally.flush(&mut self.report.decisions_by_hour);
+        Partial {
+            report: self.report,
+            groups: self.groups.into_iter().collect(),
+            unknown_actions: self.unknown_actions,
+            conformance: self.conformance,
+            misses: self.misses.into_iter().collect(),
+            owners: self
+                .owners
+                .into_iter()
+                .map(|o| {
+                    let mut statements: Vec<(u32, u32)> = o.used_statements.into_iter().collect();
+                    statements.sort_unstable();
+                    let mut actions: Vec<UsedAction> = o.used_actions.into_values().collect();
+                    actions.sort_by(|a, b| a.action.cmp(&b.action));
+                    OwnerUse { arn: o.arn.into(), statements, actions }
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds what another replayer found ([`Replayer::into_partial`]) to this
+    /// one's results.
+    pub fn absorb(&mut self, other: Partial) {
         // Destructured whole: a field added to the report and not merged
         // here does not compile.
         let Report {
@@ -1512,16 +1575,16 @@ impl Replayer {
         for (key, (n, sample)) in other.misses {
             add_miss(&mut self.misses, key, n, sample.as_deref());
         }
-        for theirs in other.owners {
-            let i = self.owner_slot(&theirs.arn);
+        for OwnerUse { arn, statements, actions } in other.owners {
+            let i = self.owner_slot(&arn);
             let Some(mine) = self.owners.get_mut(i) else { continue };
-            mine.used_statements.extend(theirs.used_statements);
+            mine.used_statements.extend(statements);
             let mine = &mut mine.used_actions;
-            for (action, used) in theirs.used_actions {
-                match mine.get_mut(&action) {
+            for used in actions {
+                match mine.get_mut(&used.action) {
                     Some(m) => m.merge(used),
                     None => {
-                        mine.insert(action, used);
+                        mine.insert(used.action.clone(), used);
                     }
                 }
             }
@@ -1529,10 +1592,25 @@ impl Replayer {
     }
 
     fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
-        use crate::audit::cloudtrail::reader::{read_file_with, Item, Members};
+        use crate::audit::cloudtrail::reader::read_file_with;
+        let name = file.display().to_string();
+        self.replay_read(&name, lines, &mut |members, sink| read_file_with(file, members, sink));
+    }
+
+    /// Replays one log file's bytes (gzipped or not), its records located
+    /// under `name`: what [`Replayer::replay_files`] does for each file, for
+    /// bytes read elsewhere (a Spark executor's `binaryFile` rows).
+    pub fn replay_bytes(&mut self, name: &str, bytes: &[u8], lines: &mut dyn FnMut(Vec<CheckLine>)) {
+        use crate::audit::cloudtrail::reader::read_bytes_with;
+        self.replay_read(name, lines, &mut |members, sink| read_bytes_with(bytes, name, members, sink));
+    }
+
+    /// Replays what `read` reads as one file named `name`.
+    fn replay_read(&mut self, name: &str, lines: &mut dyn FnMut(Vec<CheckLine>), read: &mut ReadFn<'_>) {
+        use crate::audit::cloudtrail::reader::{Item, Members};
         let mut events = 0usize;
         // The mapping reads a few members; the rest of each record is skipped.
-        let result = read_file_with(file, Members::Mapped, &mut |item| match item {
+        let result = read(Members::Mapped, &mut |item| match item {
             Item::Event(_, v) => {
                 events += usize::from(v.is_event());
                 let out = self.event(&v);
@@ -1547,7 +1625,7 @@ impl Replayer {
             self.unreadable(&e);
         }
         if events == 0 {
-            self.report.files_without_events.push(file.display().to_string());
+            self.report.files_without_events.push(name.to_string());
         }
         self.report.files += 1;
     }

@@ -71,7 +71,7 @@ impl SkipReason {
 /// Why a record read was not replayed: the kinds of [`SkipReason`], and a
 /// record that could not be read ([`super::reader::Malformed`]). Replay
 /// reports count by these; their names (`serde`) are the report's keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipKind {
     /// [`SkipReason::NotApiCall`].

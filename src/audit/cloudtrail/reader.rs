@@ -182,6 +182,13 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Files, ReadError> {
     Ok(walk.out)
 }
 
+/// Whether a file found in a folder is read as a log: `*.json`,
+/// `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson` (any case).
+pub fn is_log_file_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson"].iter().any(|s| name.ends_with(s))
+}
+
 #[derive(Default)]
 struct Walk {
     out: Files,
@@ -213,8 +220,8 @@ impl Walk {
                 self.folder(&p)?;
                 continue;
             }
-            let name = p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-            if ![".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson"].iter().any(|s| name.ends_with(s)) {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if !is_log_file_name(&name) {
                 continue;
             }
             if p.is_file() {
@@ -249,21 +256,45 @@ pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item<'
         let file = std::fs::File::open(path);
         Box::new(file.map_err(|source| ReadError::Unreadable { path: path.to_path_buf(), source })?)
     };
-    let mut raw = BufReader::with_capacity(1 << 16, raw);
+    read_raw(BufReader::with_capacity(1 << 16, raw), &name, members, sink)
+}
+
+/// [`read_file_with`] for a file's bytes already in memory (a Spark
+/// executor's `binaryFile` row): gzip told by its magic bytes, records
+/// located under `name`.
+///
+/// # Errors
+/// Only gzip without the `gzip` feature; problems inside become [`Item::Malformed`].
+pub fn read_bytes_with(
+    bytes: &[u8],
+    name: &str,
+    members: Members,
+    sink: &mut dyn FnMut(Item<'_>),
+) -> Result<(), ReadError> {
+    read_raw(bytes, name, members, sink)
+}
+
+/// Reads records from raw file bytes, gunzipping when they start with gzip's magic.
+fn read_raw(
+    mut raw: impl BufRead,
+    name: &str,
+    members: Members,
+    sink: &mut dyn FnMut(Item<'_>),
+) -> Result<(), ReadError> {
     // An error here is met again, and reported, by the record reader.
     let gzip = raw.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
     if !gzip {
-        read_stream_with(BufReader::with_capacity(1 << 20, raw), &name, members, sink);
+        read_stream_with(BufReader::with_capacity(1 << 20, raw), name, members, sink);
         return Ok(());
     }
     #[cfg(feature = "gzip")]
     {
         let inflated = flate2::bufread::MultiGzDecoder::new(raw);
-        read_stream_with(BufReader::with_capacity(1 << 20, inflated), &name, members, sink);
+        read_stream_with(BufReader::with_capacity(1 << 20, inflated), name, members, sink);
         Ok(())
     }
     #[cfg(not(feature = "gzip"))]
-    Err(ReadError::GzipUnsupported(path.to_path_buf()))
+    Err(ReadError::GzipUnsupported(PathBuf::from(name)))
 }
 
 /// Reads records from any buffered stream, detecting the format from its first bytes.

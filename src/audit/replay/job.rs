@@ -107,12 +107,41 @@ pub enum Notice {
 /// not fit them, or CloudTrail paths that cannot be listed. Problems inside
 /// the logs are the report's (skipped records with their reasons).
 pub fn run(
-    job: ReplayJob,
+    mut job: ReplayJob,
     lines: impl FnMut(Vec<CheckLine>),
     progress: impl Fn(usize) + Sync,
     mut notice: impl FnMut(Notice),
 ) -> Result<Report, JobError> {
     let start = std::time::Instant::now();
+    let cloudtrail = std::mem::take(&mut job.cloudtrail);
+    let (mut replayer, tested) = build(job, &mut notice)?;
+    let collected = collect_files(&cloudtrail)?;
+    for (path, why) in &collected.skipped {
+        notice(Notice::Skipped(super::skipped_path(&path.display().to_string(), why)));
+    }
+    let files = collected.files;
+    if tested {
+        if let Some(index) = session_tags(&files, &mut notice) {
+            replayer.set_session_tags(index);
+        }
+    }
+    replayer.replay_files(&files, lines, progress);
+    let mut report = replayer.finish(start.elapsed().as_secs_f64());
+    report
+        .skipped_paths
+        .extend(collected.skipped.iter().map(|(p, why)| super::skipped_path(&p.display().to_string(), why)));
+    report.skipped_paths.sort();
+    Ok(report)
+}
+
+/// The replayer `job` describes, ready for logs (its `cloudtrail` is not
+/// read), and whether a policy tests `aws:PrincipalTag` (role sessions'
+/// tags then come from the logs' `AssumeRole` calls, read before the
+/// replay: [`Replayer::set_session_tags`]).
+///
+/// # Errors
+/// As [`run`], but for the logs.
+pub fn build(job: ReplayJob, notice: &mut impl FnMut(Notice)) -> Result<(Replayer, bool), JobError> {
     let mut inventory = Inventory::new();
     for (i, bytes) in job.authorization_details.iter().enumerate() {
         let name =
@@ -149,16 +178,14 @@ pub fn run(
             return Err(JobError::NotInDetails(arn.clone()));
         }
     }
-    let collected = collect_files(&job.cloudtrail)?;
-    for (path, why) in &collected.skipped {
-        notice(Notice::Skipped(super::skipped_path(&path.display().to_string(), why)));
-    }
-    let files = collected.files;
-    let session_tags = session_tags(&inventory, &job, &files, &mut notice);
+    let tested = mention_principal_tags(
+        inventory
+            .identities()
+            .flat_map(|i| i.policies.iter().chain(&i.boundary))
+            .chain(job.scps.iter().flatten())
+            .chain(job.resource_policies.values()),
+    );
     let mut replayer = Replayer::new(inventory, job.scps, job.resource_policies);
-    if let Some(index) = session_tags {
-        replayer.set_session_tags(index);
-    }
     if let Some(current) = baseline {
         replayer.set_baseline(current);
     }
@@ -170,32 +197,12 @@ pub fn run(
     if let Some(c) = job.catalog {
         replayer.set_catalog(c);
     }
-    replayer.replay_files(&files, lines, progress);
-    let mut report = replayer.finish(start.elapsed().as_secs_f64());
-    report
-        .skipped_paths
-        .extend(collected.skipped.iter().map(|(p, why)| super::skipped_path(&p.display().to_string(), why)));
-    report.skipped_paths.sort();
-    Ok(report)
+    Ok((replayer, tested))
 }
 
-/// Role sessions' tags, where a policy tests `aws:PrincipalTag`: the logs
-/// are read once more first, for the AssumeRole calls that created the
-/// sessions (stdin cannot be read twice: the tags stay unknown).
-fn session_tags(
-    inventory: &Inventory,
-    job: &ReplayJob,
-    files: &[PathBuf],
-    notice: &mut impl FnMut(Notice),
-) -> Option<SessionTags> {
-    let policies = inventory
-        .identities()
-        .flat_map(|i| i.policies.iter().chain(&i.boundary))
-        .chain(job.scps.iter().flatten())
-        .chain(job.resource_policies.values());
-    if !mention_principal_tags(policies) {
-        return None;
-    }
+/// Role sessions' tags from the logs' `AssumeRole` calls, read before the
+/// replay (stdin cannot be read twice: the tags stay unknown).
+fn session_tags(files: &[PathBuf], notice: &mut impl FnMut(Notice)) -> Option<SessionTags> {
     if files.iter().any(|f| f.as_os_str() == "-") {
         notice(Notice::Note(
             "stdin cannot be read twice: role sessions' tags (aws:PrincipalTag) stay unknown".to_string(),

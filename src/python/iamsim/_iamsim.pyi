@@ -196,3 +196,29 @@ def replay(
     threads: Optional[int] = None,
 ) -> dict[str, Any]:
     """Replay CloudTrail logs; the report with ``iamsim replay --report``'s fields."""
+
+def is_log_file_name(name: str) -> bool:
+    """Whether a file found in a folder is read as a log (as ``replay`` walks folders)."""
+
+class ReplayWorker:
+    """A replayer fed log files' bytes (one per Spark Python worker; see ``iamsim.spark``)."""
+
+    def __init__(
+        self,
+        authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
+        managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
+        policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+        overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+        scps: Sequence[Sequence[Policy]] = ...,
+        resource_policies: Optional[Mapping[str, Policy]] = None,
+        catalog: Optional[Catalog] = None,
+        decisions: bool = False,
+    ) -> None: ...
+    @property
+    def tests_principal_tags(self) -> bool: ...
+    def replay_bytes(self, name: str, content: bytes) -> list[str]:
+        """Replay one file's bytes; with ``decisions``, its decided checks as JSON texts."""
+    def take_partial(self) -> str:
+        """What the files since the last call found (JSON), and a fresh start."""
+    def finish(self, partials: Sequence[str], seconds: float) -> dict[str, Any]:
+        """The report of all the partials."""
