@@ -1001,10 +1001,7 @@ impl PyReplayWorker {
                 serde_json::from_str(text).map_err(|e| InputError::new_err(format!("partial {i}: {e}")))?;
             all.absorb(part);
         }
-        let mut report = all.finish(seconds);
-        report.skipped_paths.sort();
-        report.files_without_events.sort();
-        to_python(py, &report)
+        to_python(py, &all.finish(seconds))
     }
 }
 

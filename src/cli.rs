@@ -117,10 +117,13 @@ pub mod examples {
     pub const VALIDATE: &str = "Example (from the repository's root):\n  iamsim validate --catalog corpus/catalog/service-reference corpus/policies/eks-node-cni.json";
     /// `diff`.
     pub const DIFF: &str = "Example (from the repository's root):\n  iamsim diff --catalog corpus/catalog/service-reference corpus/policies/eks-node-cni.json corpus/policies/eks-worker-node.json";
-    /// `generate`.
+    /// `who-can`.
     pub const WHO_CAN: &str = "Example (from the repository's root):\n  iamsim who-can s3:GetObject 'arn:aws:s3:::example-data/*' --authorization-details corpus/access/authorization-details.json --scp corpus/access/scp.json --resource-policies corpus/access/resource-policies.json";
+    /// `principal-can`.
     pub const PRINCIPAL_CAN: &str = "Example (from the repository's root):\n  iamsim principal-can arn:aws:iam::111122223333:user/dev/alice --authorization-details corpus/access/authorization-details.json --scp corpus/access/scp.json --catalog corpus/catalog/service-reference";
-    pub const CAN_ACCESS: &str = "Example (from the repository's root):\n  iamsim can-access --from arn:aws:iam::111122223333:role/app --to arn:aws:s3:::example-data/reports/q1.csv --authorization-details corpus/access/authorization-details.json --resource-policies corpus/access/resource-policies.json --catalog corpus/catalog/service-reference";
+    /// `can-access`.
+    pub const CAN_ACCESS: &str = "Example (from the repository's root):\n  iamsim can-access --from arn:aws:iam::111122223333:role/app --to arn:aws:s3:::example-data/app/q1.csv --authorization-details corpus/access/authorization-details.json --resource-policies corpus/access/resource-policies.json --catalog corpus/catalog/service-reference";
+    /// `generate`.
     pub const GENERATE: &str = "Example (from the repository's root):\n  iamsim replay --cloudtrail corpus/replay/cloudtrail --authorization-details corpus/replay/authorization-details.json --max-malformed 20 --report report.json\n  iamsim generate --from-replay report.json --principal arn:aws:iam::111122223333:role/eks-node-role --catalog corpus/catalog/service-reference";
 }
 

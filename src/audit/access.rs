@@ -320,7 +320,15 @@ struct Subject {
 /// `Send + Sync`: queries run in parallel on a shared model.
 pub struct AccountModel {
     subjects: Vec<Subject>,
+    /// Subject index by ARN.
+    by_arn: HashMap<String, usize>,
     sets: Vec<Arc<CompiledPolicySet>>,
+    /// Per set, its identity policies as distinct-policy ids (policies equal
+    /// in name and content share one id across sets).
+    identity_ids: Vec<Vec<usize>>,
+    /// Per distinct-policy id, where it first appears: (set, position in
+    /// its identity policies); a boundary's position is past them.
+    policy_home: Vec<(usize, usize)>,
     inputs: AccessInputs,
     accounts: BTreeSet<String>,
 }
@@ -334,7 +342,13 @@ impl AccountModel {
     /// A principal ARN the request model cannot read, or a policy set over
     /// the engine's limits.
     pub fn build(inventory: &Inventory, inputs: AccessInputs) -> Result<AccountModel, AccessError> {
-        let mut distinct: HashMap<String, usize> = HashMap::new();
+        // Policies are compared by content, once each: roles that share
+        // their attachments share one compiled set, and the sweep expands
+        // a policy attached to a thousand roles once.
+        let mut policy_ids: HashMap<String, usize> = HashMap::new();
+        let mut policy_home: Vec<(usize, usize)> = Vec::new();
+        let mut set_ids: HashMap<Vec<usize>, usize> = HashMap::new();
+        let mut identity_ids: Vec<Vec<usize>> = Vec::new();
         let mut sets: Vec<PolicySet> = Vec::new();
         let mut subjects = Vec::new();
         for identity in inventory.identities() {
@@ -342,17 +356,31 @@ impl AccountModel {
             let principal = Principal::parse(&identity.arn)?;
             let Some(mut set) = inventory.policy_set(&identity.arn, &inputs.scps) else { continue };
             set.rcps.clone_from(&inputs.rcps);
-            // Policies are compared by content: roles that share their
-            // attachments share one compiled set.
-            let fingerprint: String = set
+            let next = sets.len();
+            let ids: Vec<usize> = set
                 .identity
                 .iter()
                 .chain(&set.permissions_boundary)
-                .map(|p| format!("{}\u{0}{}\u{0}", p.name, p.to_json()))
+                .enumerate()
+                .map(|(position, p)| {
+                    let fresh = policy_home.len();
+                    // As a boundary a policy gets an id of its own: the sweep
+                    // reads identity policies' statements by id.
+                    let role = if position < set.identity.len() { "identity" } else { "boundary" };
+                    let id = *policy_ids.entry(format!("{role}\u{0}{}\u{0}{}", p.name, p.to_json())).or_insert(fresh);
+                    if id == fresh {
+                        // A policy not seen before makes its set new too.
+                        policy_home.push((next, position));
+                    }
+                    id
+                })
                 .collect();
-            let next = sets.len();
-            let index = *distinct.entry(fingerprint).or_insert(next);
+            // The boundary is told apart from a last identity policy.
+            let mut key = ids.clone();
+            key.insert(set.identity.len(), usize::MAX);
+            let index = *set_ids.entry(key).or_insert(next);
             if index == next {
+                identity_ids.push(ids.get(..set.identity.len()).unwrap_or_default().to_vec());
                 sets.push(set);
             }
             let mut context = match inputs.mode {
@@ -374,7 +402,8 @@ impl AccountModel {
         let sets =
             sets.into_par_iter().map(|s| CompiledPolicySet::compile(s).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
         let accounts = subjects.iter().map(|s| s.account.clone()).collect();
-        Ok(AccountModel { subjects, sets, inputs, accounts })
+        let by_arn = subjects.iter().enumerate().map(|(i, s)| (s.arn.clone(), i)).collect();
+        Ok(AccountModel { subjects, by_arn, sets, identity_ids, policy_home, inputs, accounts })
     }
 
     /// The users and roles, by ARN.
@@ -416,7 +445,10 @@ impl AccountModel {
     }
 
     fn subject(&self, arn: &str) -> Result<&Subject, AccessError> {
-        self.subjects.iter().find(|s| s.arn == arn).ok_or_else(|| AccessError::UnknownPrincipal(arn.to_string()))
+        self.by_arn
+            .get(arn)
+            .and_then(|i| self.subjects.get(*i))
+            .ok_or_else(|| AccessError::UnknownPrincipal(arn.to_string()))
     }
 
     /// The resource policy governing `resource`, if one was given.
@@ -943,6 +975,29 @@ mod tests {
         let doc = br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
         let parsed = crate::engine::policy::parse_policy(doc, UNKNOWN_IDENTITY, PolicyKind::Identity).unwrap();
         assert_eq!(p, parsed);
+    }
+
+    #[test]
+    fn a_policy_seen_first_as_a_boundary_still_grants_as_an_identity_policy() {
+        let details = br#"{"RoleDetailList": [
+          {"RoleName": "bounded", "Arn": "arn:aws:iam::111122223333:role/bounded", "RolePolicyList": [],
+           "AttachedManagedPolicies": [], "PermissionsBoundary": {"PermissionsBoundaryArn": "arn:aws:iam::111122223333:policy/Read"}},
+          {"RoleName": "reader", "Arn": "arn:aws:iam::111122223333:role/reader", "RolePolicyList": [],
+           "AttachedManagedPolicies": [{"PolicyName": "Read", "PolicyArn": "arn:aws:iam::111122223333:policy/Read"}]}],
+          "Policies": [{"PolicyName": "Read", "Arn": "arn:aws:iam::111122223333:policy/Read", "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": true, "Document": {"Version": "2012-10-17",
+              "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}}]}]}"#;
+        let mut inventory = Inventory::new();
+        inventory.load(details, "details.json", None).unwrap();
+        let model = AccountModel::build(&inventory, AccessInputs::default()).unwrap();
+        assert_eq!(model.distinct_sets(), 2);
+        let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference")).unwrap();
+        let plan = model.sweep_plan(&catalog).unwrap();
+        let filter = sweep::SweepFilter::default();
+        let reader = model.principal_can(&plan, "arn:aws:iam::111122223333:role/reader", &filter).unwrap();
+        assert_eq!(reader.services[0].actions[0].action, "s3:GetObject");
+        let bounded = model.principal_can(&plan, "arn:aws:iam::111122223333:role/bounded", &filter).unwrap();
+        assert_eq!(bounded.allowed_actions(), 0);
     }
 
     #[test]

@@ -60,11 +60,8 @@ pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Valu
 pub fn statement_lines(set: &CompiledPolicySet, d: &Decision) -> Vec<String> {
     d.statements
         .iter()
-        .filter_map(|r| {
-            let (policy, stmt) = set.policy_set().get(*r)?;
-            let sid = stmt.sid.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
-            Some(format!("{} {} {} statement {}{sid}", stmt.effect.as_str(), r.layer, policy.name, r.statement))
-        })
+        .filter_map(|r| iamsim::audit::access::StatementName::of(set.policy_set(), *r))
+        .map(|s| s.to_string())
         .collect()
 }
 

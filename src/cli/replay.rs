@@ -397,8 +397,9 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
     let (resource_policies, resource_owners) =
         load::resource_policies(&args.resource_policies, &args.resource_policy_files)?;
     let scps = args.scps.iter().map(|p| load::policies(p, PolicyKind::Scp)).collect::<Result<Vec<_>, _>>()?;
-    // Before anything is written: no output may be one of the inputs.
-    args.refuse_overwriting_inputs(&collect_files(&args.cloudtrail)?.files)?;
+    // Listed once; before anything is written, no output may be one of the inputs.
+    let collected = collect_files(&args.cloudtrail)?;
+    args.refuse_overwriting_inputs(&collected.files)?;
     let mut out: Option<Box<dyn Write>> = match &args.out {
         Some(p) => Some(Box::new(BufWriter::new(
             std::fs::File::create(p).map_err(|e| CliError::new(format!("{}: cannot write: {e}", p.display())))?,
@@ -406,7 +407,6 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         None => None,
     };
     let job = ReplayJob {
-        cloudtrail: args.cloudtrail.clone(),
         authorization_details_names: args.details.iter().map(|d| d.display().to_string()).collect(),
         authorization_details: details,
         managed_policies: args.managed.clone(),
@@ -418,8 +418,10 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
         catalog: catalog.map(std::sync::Arc::new),
         threads: super::thread_count(args.threads)?,
         want_lines: out.is_some(),
+        // Listed above: `run_files` takes the list.
+        cloudtrail: Vec::new(),
     };
-    let files = collect_files(&args.cloudtrail)?.files.len();
+    let files = collected.files.len();
     let bar = if progress {
         indicatif::ProgressBar::new(u64::try_from(files).unwrap_or(0))
     } else {
@@ -430,8 +432,9 @@ pub fn replay(args: &ReplayArgs, progress: bool) -> Result<Report, CliError> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut write_error: Option<std::io::Error> = None;
-    let report = job::run(
+    let report = job::run_files(
         job,
+        collected,
         |lines| {
             if let (Some(w), None) = (out.as_mut(), &write_error) {
                 for line in lines {

@@ -31,7 +31,6 @@ use crate::engine::eval::{DecisionKind, Scratch};
 use crate::engine::policy::{Effect, Layer, Statement};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Which actions a sweep asks about.
 #[derive(Clone, Debug, Default)]
@@ -140,25 +139,14 @@ impl AccountModel {
     /// # Errors
     /// When the statements' action patterns exceed the automaton's limits.
     pub fn sweep_plan<'c>(&self, catalog: &'c Catalog) -> Result<SweepPlan<'c>, CompileError> {
-        // Distinct policies by content: a managed policy attached to a
-        // thousand roles is expanded once.
-        let mut distinct: HashMap<String, usize> = HashMap::new();
+        // Each distinct policy's statements, in id order (a boundary, kept
+        // out of identity lists, contributes none).
         let mut statements: Vec<&Statement> = Vec::new();
-        let mut first_statement: Vec<usize> = Vec::new();
-        let mut set_policies: Vec<Vec<usize>> = Vec::with_capacity(self.sets.len());
-        for set in &self.sets {
-            let mut mine = Vec::new();
-            for policy in &set.policy_set().identity {
-                let key = format!("{}\u{0}{}", policy.name, policy.to_json());
-                let next = first_statement.len();
-                let index = *distinct.entry(key).or_insert(next);
-                if index == next {
-                    first_statement.push(statements.len());
-                    statements.extend(&policy.statements);
-                }
-                mine.push(index);
-            }
-            set_policies.push(mine);
+        let mut first_statement: Vec<usize> = Vec::with_capacity(self.policy_home.len());
+        for &(set, position) in &self.policy_home {
+            first_statement.push(statements.len());
+            let home = self.sets.get(set).and_then(|s| s.policy_set().identity.get(position));
+            statements.extend(home.into_iter().flat_map(|p| &p.statements));
         }
         let allows: Vec<(&[String], bool)> = statements
             .iter()
@@ -171,7 +159,7 @@ impl AccountModel {
         let matched = catalog.expand_lists(&allows)?;
         let mut formats = FormatCache::default();
         let mut per_set = Vec::with_capacity(self.sets.len());
-        for policies in &set_policies {
+        for policies in &self.identity_ids {
             let mut by_action: FxHashMap<ActionId, Vec<Witness>> = FxHashMap::default();
             for &p in policies {
                 let start = first_statement.get(p).copied().unwrap_or(0);

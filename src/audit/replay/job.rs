@@ -22,7 +22,7 @@
 
 use super::{CheckLine, Replayer, Report};
 use crate::audit::catalog::Catalog;
-use crate::audit::cloudtrail::reader::{collect_files, read_file, Item, ReadError};
+use crate::audit::cloudtrail::reader::{collect_files, read_file, Files, Item, ReadError};
 use crate::audit::inventory::{Inventory, InventoryError};
 use crate::audit::sessions::{mention_principal_tags, SessionTags};
 use crate::engine::policy::Policy;
@@ -110,26 +110,39 @@ pub fn run(
     mut job: ReplayJob,
     lines: impl FnMut(Vec<CheckLine>),
     progress: impl Fn(usize) + Sync,
+    notice: impl FnMut(Notice),
+) -> Result<Report, JobError> {
+    let files = collect_files(&std::mem::take(&mut job.cloudtrail))?;
+    run_files(job, files, lines, progress, notice)
+}
+
+/// [`run`] on log files the caller has listed already
+/// ([`collect_files`] of the job's paths, which are then not read again).
+///
+/// # Errors
+/// As [`run`], but for listing the logs.
+pub fn run_files(
+    job: ReplayJob,
+    files: Files,
+    lines: impl FnMut(Vec<CheckLine>),
+    progress: impl Fn(usize) + Sync,
     mut notice: impl FnMut(Notice),
 ) -> Result<Report, JobError> {
     let start = std::time::Instant::now();
-    let cloudtrail = std::mem::take(&mut job.cloudtrail);
     let (mut replayer, tested) = build(job, &mut notice)?;
-    let collected = collect_files(&cloudtrail)?;
-    for (path, why) in &collected.skipped {
-        notice(Notice::Skipped(super::skipped_path(&path.display().to_string(), why)));
+    let skipped: Vec<String> =
+        files.skipped.iter().map(|(p, why)| super::skipped_path(&p.display().to_string(), why)).collect();
+    for line in &skipped {
+        notice(Notice::Skipped(line.clone()));
     }
-    let files = collected.files;
     if tested {
-        if let Some(index) = session_tags(&files, &mut notice) {
+        if let Some(index) = session_tags(&files.files, &mut notice) {
             replayer.set_session_tags(index);
         }
     }
-    replayer.replay_files(&files, lines, progress);
+    replayer.replay_files(&files.files, lines, progress);
     let mut report = replayer.finish(start.elapsed().as_secs_f64());
-    report
-        .skipped_paths
-        .extend(collected.skipped.iter().map(|(p, why)| super::skipped_path(&p.display().to_string(), why)));
+    report.skipped_paths.extend(skipped);
     report.skipped_paths.sort();
     Ok(report)
 }
