@@ -495,6 +495,14 @@ impl<'de> Shape<'de> for Record<'de> {
     fn otherwise(found: &'static str) -> Self::Out {
         Err(found)
     }
+    /// A record that is an array is read as values, not skipped: so it is
+    /// refused exactly as a whole-record read ([`Members::All`](super::reader::Members::All))
+    /// refuses it (nested past serde_json's depth limit, where skipping has
+    /// none), and otherwise found not to be an object either way.
+    fn array<A: SeqAccess<'de>>(mut seq: A) -> Result<Self::Out, A::Error> {
+        while seq.next_element::<serde_json::Value>()?.is_some() {}
+        Ok(Self::otherwise("an array"))
+    }
     fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self::Out, A::Error> {
         let mut r = Record::default();
         members!(map, {
