@@ -40,7 +40,9 @@
 pub mod job;
 
 use crate::audit::catalog::Catalog;
-use crate::audit::cloudtrail::event::{to_checks_reusing, Check, EventChecks, Outcome, Recycled, SkipKind};
+use crate::audit::cloudtrail::event::{
+    to_checks_reusing, Check, ContextKeys, EventChecks, Outcome, Recycled, SkipKind,
+};
 use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
@@ -884,6 +886,19 @@ struct OwnerSets {
 /// Condition key names, shared between cache and caller.
 type KeyList = Arc<[Box<str>]>;
 
+/// The context keys that some policy a replay decides with reads (identity
+/// policies and boundaries, SCPs, resource policies): the only ones worth
+/// filling from each event.
+fn context_keys(
+    inventory: &Inventory,
+    scps: &[Vec<Policy>],
+    resource_policies: &BTreeMap<String, Policy>,
+) -> ContextKeys {
+    let identities = inventory.identities().flat_map(|id| id.policies.iter().chain(&id.boundary));
+    let policies = identities.chain(scps.iter().flatten()).chain(resource_policies.values());
+    ContextKeys::read_by(policies.flat_map(Policy::keys_read))
+}
+
 /// The key under which a principal's identity policies are stored.
 fn policy_owner(p: &Principal) -> Option<&str> {
     match p {
@@ -905,6 +920,17 @@ impl Replayer {
         inventory: Arc<Inventory>,
         scps: Arc<Vec<Vec<Policy>>>,
         resource_policies: Arc<BTreeMap<String, Policy>>,
+    ) -> Replayer {
+        let keys = context_keys(&inventory, &scps, &resource_policies);
+        Replayer::sharing_keys(inventory, scps, resource_policies, keys)
+    }
+
+    /// [`Replayer::sharing`] with the context keys its policies read worked out.
+    fn sharing_keys(
+        inventory: Arc<Inventory>,
+        scps: Arc<Vec<Vec<Policy>>>,
+        resource_policies: Arc<BTreeMap<String, Policy>>,
+        keys: ContextKeys,
     ) -> Replayer {
         Replayer {
             inventory,
@@ -929,7 +955,7 @@ impl Replayer {
             misses: BTreeMap::new(),
             formats: FxHashMap::default(),
             closed_keys: FxHashMap::default(),
-            recycled: Recycled::default(),
+            recycled: Recycled { keys, ..Recycled::default() },
         }
     }
 
@@ -961,6 +987,8 @@ impl Replayer {
     /// ones (`--override`): every break is decided against these too and
     /// marked [`BreakStatus::New`] or [`BreakStatus::Existing`].
     pub fn set_baseline(&mut self, current: Inventory) {
+        let keys = context_keys(&current, &self.scps, &self.resource_policies);
+        self.recycled.keys = self.recycled.keys.union(keys);
         self.baseline = Some(Arc::new(current));
     }
 
@@ -1028,8 +1056,9 @@ impl Replayer {
         slot: Option<usize>,
         resource: &str,
     ) -> Result<Arc<CompiledPolicySet>, Undecided> {
-        let resource = governing_arn(resource);
-        let with_policy = !self.resource_policies.is_empty() && self.resource_policies.contains_key(resource);
+        // Most replays have no resource policies: then no ARN is worked out.
+        let resource = if self.resource_policies.is_empty() { "" } else { governing_arn(resource) };
+        let with_policy = !resource.is_empty() && self.resource_policies.contains_key(resource);
         let inventory = match (policies, &self.baseline) {
             (Policies::Baseline, Some(b)) => b,
             _ => &self.inventory,
@@ -1161,6 +1190,8 @@ impl Replayer {
         // session tags over its role's (semantics doc §8.6): the log does
         // not say them, so they stay unknown, never the role's alone.
         match (identity, &request.principal) {
+            // No policy reads them: not worth copying.
+            _ if !self.recycled.keys.principal_tags() => {}
             (Some(id), Principal::User { .. }) => request.context.insert_principal_tags(&id.tags),
             (Some(id), Principal::RoleSession { .. }) => {
                 let session = access_key.and_then(|k| self.session_tags.as_ref()?.of(k));
@@ -1192,8 +1223,10 @@ impl Replayer {
                         }
                         None => r,
                     };
-                    request.resource_account = resource_account
-                        .or_else(|| self.resource_owners.get(governing_arn(&request.resource)).cloned());
+                    request.resource_account = resource_account.or_else(|| {
+                        let owners = &self.resource_owners;
+                        (!owners.is_empty()).then(|| owners.get(governing_arn(&request.resource)).cloned())?
+                    });
                 }
                 // Decided as `*` where no statement for the action tells
                 // resources apart (see `judge`); reported as unknown.
@@ -1459,8 +1492,12 @@ impl Replayer {
     /// A replayer with the same inputs and settings and an empty report, for
     /// another worker; [`Replayer::merge`] folds its results back.
     pub fn fork(&self) -> Replayer {
-        let mut fork =
-            Replayer::sharing(Arc::clone(&self.inventory), Arc::clone(&self.scps), Arc::clone(&self.resource_policies));
+        let mut fork = Replayer::sharing_keys(
+            Arc::clone(&self.inventory),
+            Arc::clone(&self.scps),
+            Arc::clone(&self.resource_policies),
+            self.recycled.keys,
+        );
         fork.want_lines = self.want_lines;
         fork.threads = self.threads;
         fork.catalog = self.catalog.clone();
@@ -2072,6 +2109,72 @@ mod tests {
             // Statements for other actions never count.
             assert_eq!(matters(resource, "iam:DeleteRole"), Ok(false), "{resource}");
         }
+    }
+
+    /// A replay fills only the context keys its policies read; every check
+    /// is decided (statements, missing and unknown keys included) as when
+    /// every key is filled, on events whose keys flip the decisions.
+    #[test]
+    fn filling_only_the_keys_policies_read_changes_no_decision() {
+        let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:PrincipalTag/team": "red"}}},
+            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::111122223333:user/${aws:username}"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}},
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*",
+             "Condition": {"DateLessThan": {"aws:EpochTime": "1700000000"}}}]});
+        let arn = "arn:aws:iam::111122223333:user/alice";
+        let details = serde_json::json!({"UserDetailList": [{"UserName": "alice", "Arn": arn,
+            "Tags": [{"Key": "team", "Value": "red"}],
+            "UserPolicyList": [{"PolicyName": "conditions", "PolicyDocument": doc}]}]});
+        let mut inv = Inventory::new();
+        inv.load(details.to_string().as_bytes(), "details.json", None).unwrap();
+        let wanted = context_keys(&inv, &[], &BTreeMap::new());
+        assert_ne!(wanted, ContextKeys::default(), "the filter leaves keys out");
+        assert!(wanted.principal_tags());
+        let mut events = Vec::new();
+        for (i, ip) in ["10.1.2.3", "192.0.2.1", "s3.amazonaws.com"].iter().enumerate() {
+            for region in ["us-east-1", "ap-south-1"] {
+                for (name, source, time) in [
+                    ("GetObject", "s3", "2023-01-01T00:00:00Z"),
+                    ("ListObjects", "s3", "2023-01-01T00:00:00Z"),
+                    ("GetUser", "iam", "2023-01-01T00:00:00Z"),
+                    ("SendMessage", "sqs", "2023-01-01T00:00:00Z"),
+                    ("SendMessage", "sqs", "2024-01-01T00:00:00Z"),
+                ] {
+                    events.push(serde_json::json!({"eventVersion": "1.08", "eventType": "AwsApiCall",
+                        "eventID": format!("{i}-{region}-{name}-{time}"), "eventTime": time,
+                        "eventSource": format!("{source}.amazonaws.com"), "eventName": name, "awsRegion": region,
+                        "sourceIPAddress": ip, "userAgent": "aws-cli/2",
+                        "requestParameters": {"bucketName": "b", "key": "k", "queueUrl": "https://sqs.us-east-1.amazonaws.com/111122223333/q"},
+                        "userIdentity": {"type": "IAMUser", "arn": arn, "accountId": "111122223333",
+                            "principalId": "AIDAEXAMPLE", "userName": "alice", "accessKeyId": "AKIAEXAMPLE"}}));
+                }
+            }
+        }
+        let replay = |keys: ContextKeys| {
+            let mut r = Replayer::new(inv.clone(), Vec::new(), BTreeMap::new());
+            r.recycled.keys = keys;
+            let lines: Vec<String> = events
+                .iter()
+                .flat_map(|e| r.event(&Record::from_value(e)))
+                .map(|l| serde_json::to_string(&l).unwrap())
+                .collect();
+            (lines, serde_json::to_value(r.finish(1.0)).unwrap())
+        };
+        let (all, all_report) = replay(ContextKeys::default());
+        let (filtered, filtered_report) = replay(wanted);
+        assert_eq!(all, filtered);
+        assert_eq!(all_report, filtered_report);
+        // The keys decided: each check was both allowed and denied somewhere.
+        for action in ["s3:GetObject", "iam:GetUser", "sqs:SendMessage"] {
+            let of = |d: &str| all.iter().any(|l| l.contains(action) && l.contains(&format!("\"decision\":\"{d}\"")));
+            assert!(of("allowed") && (of("explicitDeny") || of("implicitDeny")), "{action}: {all:#?}");
+        }
+        assert!(all.iter().any(|l| l.contains("s3:ListBucket") && l.contains("\"decision\":\"allowed\"")), "{all:#?}");
     }
 
     /// The inventory's tags become the principal's tag keys; any other tag

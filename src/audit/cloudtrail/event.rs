@@ -8,7 +8,7 @@
 use super::action::{apigateway_operation, map_action, Mapped};
 use super::implied::{implied_checks, Implied};
 use super::record::{Identity, Json, Record};
-use crate::engine::request::{Context, ContextEntry, Principal, Request, UserCredentials};
+use crate::engine::request::{Context, ContextEntry, Principal, Request, StaticKey, UserCredentials};
 use smallvec::SmallVec;
 
 /// What AWS recorded for the call.
@@ -277,14 +277,14 @@ fn user_credentials(e: &Record<'_>) -> UserCredentials {
 /// The context an event can tell (§8.4), open-world.
 pub fn context_of(v: &Record<'_>, principal: &Principal) -> Context {
     let mut c = Context::open_world();
-    event_context(v, principal, &mut c);
+    event_context(v, principal, ContextKeys::default(), &mut c);
     c
 }
 
 /// The keys [`event_context`] fills, as stored keys ([`StaticKey`]): every
 /// event sets a dozen of them.
 mod keys {
-    use crate::engine::request::StaticKey;
+    use super::StaticKey;
     pub static CURRENT_TIME: StaticKey = StaticKey::new("aws:CurrentTime", "aws:currenttime");
     pub static EPOCH_TIME: StaticKey = StaticKey::new("aws:EpochTime", "aws:epochtime");
     pub static REQUESTED_REGION: StaticKey = StaticKey::new("aws:RequestedRegion", "aws:requestedregion");
@@ -298,32 +298,111 @@ mod keys {
     pub static TOKEN_ISSUE_TIME: StaticKey = StaticKey::new("aws:TokenIssueTime", "aws:tokenissuetime");
     pub static SOURCE_IDENTITY: StaticKey = StaticKey::new("aws:SourceIdentity", "aws:sourceidentity");
     pub static VIA_AWS_SERVICE: StaticKey = StaticKey::new("aws:ViaAWSService", "aws:viaawsservice");
+    /// Every key above, in [`super::ContextKeys`]' bit order.
+    pub static ALL: [&StaticKey; 13] = [
+        &CURRENT_TIME,
+        &EPOCH_TIME,
+        &REQUESTED_REGION,
+        &SOURCE_IP,
+        &SOURCE_VPCE,
+        &VPC_SOURCE_IP,
+        &USER_ID,
+        &USER_AGENT,
+        &SECURE_TRANSPORT,
+        &MFA_PRESENT,
+        &TOKEN_ISSUE_TIME,
+        &SOURCE_IDENTITY,
+        &VIA_AWS_SERVICE,
+    ];
 }
 
-/// Fills `c` (emptied first) with the event's context.
-fn event_context(e: &Record<'_>, principal: &Principal, c: &mut Context) {
+/// Which of the keys [`event_context`] fills a replay's policies read, and
+/// whether they read `aws:PrincipalTag/…`. A key no policy reads cannot change
+/// a decision, and filling the dozen keys of every event was half of a
+/// replay's own work (benches/README.md, session 16); so a replay fills only
+/// these. The default fills every key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ContextKeys(u16);
+
+impl Default for ContextKeys {
+    fn default() -> ContextKeys {
+        ContextKeys(u16::MAX)
+    }
+}
+
+impl ContextKeys {
+    /// The bit for `aws:PrincipalTag/…`, past the [`keys::ALL`] bits.
+    const PRINCIPAL_TAGS: u16 = 1 << keys::ALL.len();
+
+    /// The keys among `names` (as policies write them, any case).
+    /// `aws:MultiFactorAuthPresent` is always kept: the engine's credential
+    /// rules read it whatever the policies say.
+    pub(crate) fn read_by<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> ContextKeys {
+        let mut bits = ContextKeys::bit(&keys::MFA_PRESENT);
+        for name in names {
+            let name = name.as_ref();
+            if name.get(..17).is_some_and(|p| p.eq_ignore_ascii_case("aws:PrincipalTag/")) {
+                bits |= ContextKeys::PRINCIPAL_TAGS;
+            }
+            if let Some(key) = keys::ALL.iter().find(|k| k.name().eq_ignore_ascii_case(name)) {
+                bits |= ContextKeys::bit(key);
+            }
+        }
+        ContextKeys(bits)
+    }
+
+    fn bit(key: &StaticKey) -> u16 {
+        keys::ALL.iter().position(|k| std::ptr::eq(*k, key)).map_or(0, |i| 1 << i)
+    }
+
+    /// Whether `key` is filled.
+    fn has(self, key: &StaticKey) -> bool {
+        self.0 & ContextKeys::bit(key) != 0
+    }
+
+    /// The keys of either.
+    pub(crate) fn union(self, other: ContextKeys) -> ContextKeys {
+        ContextKeys(self.0 | other.0)
+    }
+
+    /// Whether a principal's tags are worth adding to its requests.
+    pub(crate) fn principal_tags(self) -> bool {
+        self.0 & ContextKeys::PRINCIPAL_TAGS != 0
+    }
+}
+
+/// Fills `c` (emptied first) with the event's context: the keys of `wanted`
+/// (the rest stay unknown, as they would in an open world).
+fn event_context(e: &Record<'_>, principal: &Principal, wanted: ContextKeys, c: &mut Context) {
     c.reset_open_world();
     // Each key below is inserted once.
     use ContextEntry::Single as single;
+    let mut push = |key: &'static StaticKey, value: ContextEntry<'_>| {
+        if wanted.has(key) {
+            c.push_static(key, value);
+        }
+    };
     if let Some(t) = e.time.as_deref() {
-        c.push_static(&keys::CURRENT_TIME, single(t));
-        if let Some(ms) = crate::engine::policy::parse_date(t) {
-            c.push_static(&keys::EPOCH_TIME, single(itoa::Buffer::new().format(ms / 1000)));
+        push(&keys::CURRENT_TIME, single(t));
+        if wanted.has(&keys::EPOCH_TIME) {
+            if let Some(ms) = crate::engine::policy::parse_date(t) {
+                push(&keys::EPOCH_TIME, single(itoa::Buffer::new().format(ms / 1000)));
+            }
         }
     }
     if let Some(r) = e.region.as_deref() {
-        c.push_static(&keys::REQUESTED_REGION, single(r));
+        push(&keys::REQUESTED_REGION, single(r));
     }
+    let ip_keys = wanted.has(&keys::SOURCE_IP) || wanted.has(&keys::SOURCE_VPCE) || wanted.has(&keys::VPC_SOURCE_IP);
     match (e.source_ip.as_deref(), e.vpc_endpoint.as_deref()) {
-        (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => {
-            c.push_static(&keys::SOURCE_IP, single(ip))
-        }
+        _ if !ip_keys => {}
+        (Some(ip), None) if crate::engine::policy::parse_ip(ip).is_some() => push(&keys::SOURCE_IP, single(ip)),
         // Through a VPC endpoint aws:SourceIp is absent; the VPC address is aws:VpcSourceIp.
         (ip, Some(vpce)) => {
-            c.push_static(&keys::SOURCE_IP, ContextEntry::Absent);
-            c.push_static(&keys::SOURCE_VPCE, single(vpce));
+            push(&keys::SOURCE_IP, ContextEntry::Absent);
+            push(&keys::SOURCE_VPCE, single(vpce));
             if let Some(ip) = ip.filter(|ip| crate::engine::policy::parse_ip(ip).is_some()) {
-                c.push_static(&keys::VPC_SOURCE_IP, single(ip));
+                push(&keys::VPC_SOURCE_IP, single(ip));
             }
         }
         _ => {} // a service name or "AWS Internal": unknown
@@ -331,36 +410,38 @@ fn event_context(e: &Record<'_>, principal: &Principal, c: &mut Context) {
     let none = Identity::default();
     let id = e.identity.as_ref().unwrap_or(&none);
     if let Some(pid) = id.principal_id.as_deref() {
-        c.push_static(&keys::USER_ID, single(pid));
+        push(&keys::USER_ID, single(pid));
     }
     if let Some(ua) = e.user_agent.as_deref() {
-        c.push_static(&keys::USER_AGENT, single(ua));
+        push(&keys::USER_AGENT, single(ua));
     }
     if e.tls {
-        c.push_static(&keys::SECURE_TRANSPORT, single("true"));
+        push(&keys::SECURE_TRANSPORT, single("true"));
     }
     let temporary = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA")) || id.has_attributes();
     // Long-term access keys never carry these keys (§5.3, §8.4).
     let long_term = id.access_key_id.as_deref().is_some_and(|k| k.starts_with("AKIA"));
     match id.mfa_authenticated() {
-        Some(m) if temporary => c.push_static(&keys::MFA_PRESENT, single(m)),
-        _ if long_term => c.push_static(&keys::MFA_PRESENT, ContextEntry::Absent),
+        Some(m) if temporary => push(&keys::MFA_PRESENT, single(m)),
+        _ if long_term => push(&keys::MFA_PRESENT, ContextEntry::Absent),
         _ => {}
     }
-    match id.creation_date() {
-        Some(t) => c.push_static(&keys::TOKEN_ISSUE_TIME, single(t)),
-        None if long_term => c.push_static(&keys::TOKEN_ISSUE_TIME, ContextEntry::Absent),
-        None => {}
+    if wanted.has(&keys::TOKEN_ISSUE_TIME) {
+        match id.creation_date() {
+            Some(t) => push(&keys::TOKEN_ISSUE_TIME, single(t)),
+            None if long_term => push(&keys::TOKEN_ISSUE_TIME, ContextEntry::Absent),
+            None => {}
+        }
     }
-    if let Some(s) = id.source_identity() {
-        c.push_static(&keys::SOURCE_IDENTITY, single(s));
+    if wanted.has(&keys::SOURCE_IDENTITY) {
+        if let Some(s) = id.source_identity() {
+            push(&keys::SOURCE_IDENTITY, single(s));
+        }
     }
     match id.invoked_by.as_deref() {
         Some("AWS Internal") => {}
-        Some(_) if !matches!(principal, Principal::Service { .. }) => {
-            c.push_static(&keys::VIA_AWS_SERVICE, single("true"))
-        }
-        None => c.push_static(&keys::VIA_AWS_SERVICE, single("false")),
+        Some(_) if !matches!(principal, Principal::Service { .. }) => push(&keys::VIA_AWS_SERVICE, single("true")),
+        None => push(&keys::VIA_AWS_SERVICE, single("false")),
         _ => {}
     }
     if matches!(e.source.as_deref(), Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
@@ -741,6 +822,8 @@ pub fn to_checks_with<'a>(
 /// events, and allocation was most of the mapping's cost.
 #[derive(Default)]
 pub(crate) struct Recycled {
+    /// The context keys to fill (all unless the replay says).
+    pub keys: ContextKeys,
     pub context: Context,
     pub checks: Vec<Check>,
     pub principals: PrincipalCache,
@@ -820,7 +903,7 @@ pub(crate) fn to_checks_reusing<'a>(
     };
     let (principal, principal_key) = recycled.principals.take(e)?;
     let mut context = std::mem::take(&mut recycled.context);
-    event_context(e, &principal, &mut context);
+    event_context(e, &principal, recycled.keys, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
     let mut checks = std::mem::take(&mut recycled.checks);

@@ -273,7 +273,18 @@ pub struct ActionFacts {
 /// the key policy delegates to the account (§7.4). Key policies govern keys
 /// only: aliases (and `*`) are controlled by IAM policies alone.
 pub fn on_kms_key(facts: &ActionFacts, resource: &str) -> bool {
-    facts.kms && resource.contains(":key/")
+    facts.kms && names_kms_key(resource)
+}
+
+/// Whether `action` is a KMS action ([`ActionFacts::kms`]), without working
+/// out its other facts (a replay asks this of every allowed check).
+pub(in crate::engine) fn is_kms_action(action: &str) -> bool {
+    service_of(action).eq_ignore_ascii_case("kms")
+}
+
+/// Whether `resource` names a KMS key (not an alias, not `*`).
+pub(in crate::engine) fn names_kms_key(resource: &str) -> bool {
+    resource.contains(":key/")
 }
 
 impl ActionFacts {
@@ -286,7 +297,7 @@ impl ActionFacts {
         ActionFacts {
             refused,
             authorization_free: one_of(AUTHORIZATION_FREE, action),
-            kms: service.eq_ignore_ascii_case("kms"),
+            kms: is_kms_action(action),
             trust: one_of(TRUST_ACTIONS, action),
             rcp_service: one_of(RCP_SERVICES, service),
             bucket_policy: one_of(BUCKET_POLICY_ACTIONS, action),

@@ -242,6 +242,18 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Every context key the policy's statements read, as written, statement
+    /// by statement (repeats kept): `aws:userid` where a `Principal` names a
+    /// unique id, the condition keys, then the policy-variable keys. A key no
+    /// policy of a set reads cannot change its decisions.
+    pub fn keys_read(&self) -> impl Iterator<Item = String> + '_ {
+        let variables = self.version.variables_enabled();
+        self.statements.iter().flat_map(move |s| {
+            let principal = s.principal_key().map(str::to_string);
+            principal.into_iter().chain(s.conditions.iter().map(|c| c.key.clone())).chain(s.variable_keys(variables))
+        })
+    }
+
     /// The `Action`/`NotAction` entries of this policy that match no request
     /// (see [`action_problem`](super::action_problem)), each as
     /// `Statement[i].Action[j]: what is wrong and what it means here`. A

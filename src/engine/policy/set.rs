@@ -191,14 +191,9 @@ impl PolicySet {
     /// (`aws:SourceIp`, not `aws:sourceip`): what reports show a person.
     pub fn condition_keys_as_written(&self) -> Vec<String> {
         let mut keys: Vec<String> = Vec::new();
-        for (_, policy, s) in self.statements() {
-            let conditions = s.conditions.iter().map(|c| c.key.clone());
-            let principal = s.principal_key().map(str::to_string);
-            for k in principal.into_iter().chain(conditions).chain(s.variable_keys(policy.version.variables_enabled()))
-            {
-                if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(&k)) {
-                    keys.push(k);
-                }
+        for k in self.policies().flat_map(|(_, _, p)| p.keys_read()) {
+            if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(&k)) {
+                keys.push(k);
             }
         }
         keys
