@@ -988,8 +988,10 @@ impl PyReplayWorker {
     /// What the files replayed since the last call found, as JSON text
     /// (a partial report), and a fresh start.
     fn take_partial(&mut self) -> PyResult<String> {
-        let part = self.current.take().unwrap_or_else(|| self.template.fork());
-        serde_json::to_string(&part.into_partial()).map_err(|e| PyValueError::new_err(e.to_string()))
+        // Kept for the worker's next partition: its compiled sets with it.
+        let template = &self.template;
+        let part = self.current.get_or_insert_with(|| template.fork()).take_partial();
+        serde_json::to_string(&part).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// The report of all `partials` (from `take_partial` anywhere), with the

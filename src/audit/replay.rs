@@ -864,6 +864,9 @@ impl Judged {
 /// One policy owner: its compiled sets and what its recorded successes used.
 struct OwnerState {
     arn: Box<str>,
+    /// Seen in an event since the last [`Replayer::take_partial`] (a state
+    /// kept across partials for its compiled sets is not a principal seen).
+    seen: bool,
     sets: OwnerSets,
     /// Compiled from the baseline's policies (with `--override`).
     baseline_sets: OwnerSets,
@@ -1033,11 +1036,15 @@ impl Replayer {
     /// The position of `owner`'s state, added on first sight.
     fn owner_slot(&mut self, owner: &str) -> usize {
         if let Some(&i) = self.owner_slots.get(owner) {
+            if let Some(o) = self.owners.get_mut(i) {
+                o.seen = true;
+            }
             return i;
         }
         let i = self.owners.len();
         self.owners.push(OwnerState {
             arn: owner.into(),
+            seen: true,
             sets: OwnerSets::default(),
             baseline_sets: OwnerSets::default(),
             used_statements: FxHashSet::default(),
@@ -1516,22 +1523,32 @@ impl Replayer {
     /// adds to another's. Serialisable, so replays made elsewhere (Spark
     /// executors) merge into one report.
     pub fn into_partial(mut self) -> Partial {
+        self.take_partial()
+    }
+
+    /// What this replayer found since it was made or last asked, as a
+    /// [`Partial`], and a fresh start for its results. Unlike
+    /// [`Replayer::into_partial`] it keeps what it compiled and worked out
+    /// (policy sets, scratches, parsed principals): a worker that replays
+    /// many parts (Spark partitions) compiles each principal's policies once.
+    pub fn take_partial(&mut self) -> Partial {
         self.hour_tally.flush(&mut self.report.decisions_by_hour);
         Partial {
-            report: self.report,
-            groups: self.groups.into_iter().collect(),
-            unknown_actions: self.unknown_actions,
-            conformance: self.conformance,
-            misses: self.misses.into_iter().collect(),
+            report: std::mem::take(&mut self.report),
+            groups: std::mem::take(&mut self.groups).into_iter().collect(),
+            unknown_actions: std::mem::take(&mut self.unknown_actions),
+            conformance: std::mem::take(&mut self.conformance),
+            misses: std::mem::take(&mut self.misses).into_iter().collect(),
             owners: self
                 .owners
-                .into_iter()
+                .iter_mut()
+                .filter_map(|o| std::mem::take(&mut o.seen).then_some(o))
                 .map(|o| {
-                    let mut statements: Vec<(u32, u32)> = o.used_statements.into_iter().collect();
+                    let mut statements: Vec<(u32, u32)> = o.used_statements.drain().collect();
                     statements.sort_unstable();
-                    let mut actions: Vec<UsedAction> = o.used_actions.into_values().collect();
+                    let mut actions: Vec<UsedAction> = o.used_actions.drain().map(|(_, a)| a).collect();
                     actions.sort_by(|a, b| a.action.cmp(&b.action));
-                    OwnerUse { arn: o.arn.into(), statements, actions }
+                    OwnerUse { arn: o.arn.to_string(), statements, actions }
                 })
                 .collect(),
         }
@@ -1769,7 +1786,8 @@ impl Replayer {
         self.report.disagreements = disagreements;
         let mut unused = Vec::new();
         for id in self.inventory.identities() {
-            let Some(owner) = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i)) else {
+            let seen = self.owner_slots.get(id.arn.as_str()).and_then(|&i| self.owners.get(i)).filter(|o| o.seen);
+            let Some(owner) = seen else {
                 if !id.policies.is_empty() {
                     self.report.principals_without_events.push(id.arn.clone());
                 }
@@ -2109,6 +2127,53 @@ mod tests {
             // Statements for other actions never count.
             assert_eq!(matters(resource, "iam:DeleteRole"), Ok(false), "{resource}");
         }
+    }
+
+    /// A worker kept across parts (Spark partitions) reports each part's own
+    /// findings: merged, they are the report of one replay of everything,
+    /// and a part lists only the principals seen in it.
+    #[test]
+    fn a_replayer_kept_across_parts_reports_each_part() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inv = Inventory::new();
+        let details = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
+        inv.load(&details, "authorization-details.json", None).unwrap();
+        let gen = crate::audit::workload::cloudtrail::EventGenerator::new(&inv).unwrap();
+        let mut events = Vec::new();
+        gen.generate(600, 7, |e| events.push(e));
+        let replayer = || Replayer::new(inv.clone(), Vec::new(), BTreeMap::new());
+        let feed = |r: &mut Replayer, part: &[serde_json::Value]| {
+            for e in part {
+                r.event(&Record::from_value(e));
+            }
+        };
+        let owners = |p: &Partial| p.owners.iter().map(|o| o.arn.clone()).collect::<std::collections::BTreeSet<_>>();
+        let mut whole = replayer();
+        feed(&mut whole, &events);
+        let (first, second) = events.split_at(550);
+        // One event: one principal, where the first part has several.
+        let second = &second[..1];
+        let mut worker = replayer();
+        feed(&mut worker, first);
+        let one = worker.take_partial();
+        feed(&mut worker, second);
+        let two = worker.take_partial();
+        let empty = worker.take_partial();
+        let mut alone = replayer();
+        feed(&mut alone, second);
+        let alone = alone.into_partial();
+        assert_eq!(owners(&two), owners(&alone));
+        assert!(owners(&two).len() < owners(&one).len());
+        assert_eq!(serde_json::to_value(&two).unwrap(), serde_json::to_value(&alone).unwrap());
+        assert!(empty.owners.is_empty() && empty.report.events_read == 0);
+        let mut merged = replayer();
+        for part in [one, two, empty] {
+            merged.absorb(part);
+        }
+        let mut rest = replayer();
+        feed(&mut rest, &events[551..]);
+        merged.absorb(rest.into_partial());
+        assert_eq!(serde_json::to_value(merged.finish(1.0)).unwrap(), serde_json::to_value(whole.finish(1.0)).unwrap());
     }
 
     /// A replay fills only the context keys its policies read; every check
