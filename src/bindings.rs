@@ -851,9 +851,11 @@ fn policies_by_arn(given: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, Ve
 /// list; `overrides`: ARN → proposed Policy (or list) in place of the
 /// current ones (each break is then new or existing); `scps`: one list per
 /// level, root first; `resource_policies`: ARN → Policy. The GIL is
-/// released while the logs are read.
+/// released while the logs are read. With `decisions`, returns
+/// `(report, table)`: every decided check as a `pyarrow.Table` with the
+/// fields of `iamsim replay --out` (one row per check, held in memory).
 #[pyfunction]
-#[pyo3(signature = (cloudtrail, authorization_details = Vec::new(), managed_policies = None, policies = None, overrides = None, scps = Vec::new(), resource_policies = None, catalog = None, threads = None))]
+#[pyo3(signature = (cloudtrail, authorization_details = Vec::new(), managed_policies = None, policies = None, overrides = None, scps = Vec::new(), resource_policies = None, catalog = None, threads = None, decisions = false))]
 #[allow(clippy::too_many_arguments)] // One keyword argument per input, as the CLI has one option per input.
 fn replay<'py>(
     py: Python<'py>,
@@ -866,13 +868,84 @@ fn replay<'py>(
     resource_policies: Option<std::collections::BTreeMap<String, PyRef<'py, PyPolicy>>>,
     catalog: Option<PyRef<'py, PyCatalog>>,
     threads: Option<usize>,
+    decisions: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut job =
         replay_job(&authorization_details, managed_policies, policies, overrides, scps, resource_policies, catalog)?;
     job.cloudtrail = cloudtrail;
     job.threads = threads;
-    let report = py.detach(|| crate::audit::replay::job::run(job, |_| {}, |_| {}, |_| {})).map_err(input_error)?;
-    to_python(py, &report)
+    job.want_lines = decisions;
+    let mut checks = CheckColumns::default();
+    let report = py
+        .detach(|| crate::audit::replay::job::run(job, |lines| checks.extend(&lines), |_| {}, |_| {}))
+        .map_err(input_error)?;
+    let report = to_python(py, &report)?;
+    if !decisions {
+        return Ok(report);
+    }
+    let table = checks.finish().map_err(|e| PyValueError::new_err(e.to_string()))?.to_pyarrow(py)?;
+    Ok((report, table).into_pyobject(py)?.into_any())
+}
+
+/// Decided checks ([`CheckLine`](crate::audit::replay::CheckLine)) built
+/// into Arrow columns as they come, named as in `decisions.jsonl`.
+#[derive(Default)]
+struct CheckColumns {
+    text: [arrow_array::builder::StringBuilder; 7],
+    lists: [arrow_array::builder::ListBuilder<arrow_array::builder::StringBuilder>; 3],
+    optional: [arrow_array::builder::StringBuilder; 3],
+}
+
+impl CheckColumns {
+    const TEXT: [&'static str; 7] = ["event_id", "time", "principal", "action", "resource", "recorded", "decision"];
+    const LISTS: [&'static str; 3] = ["statements", "missing_context_keys", "unknown_context_keys"];
+    const OPTIONAL: [&'static str; 3] = ["reason", "breakage", "status"];
+
+    fn extend(&mut self, lines: &[crate::audit::replay::CheckLine]) {
+        for l in lines {
+            let [event_id, time, principal, action, resource, recorded, decision] = &mut self.text;
+            event_id.append_value(&l.event_id);
+            time.append_value(&l.time);
+            principal.append_value(&l.principal);
+            action.append_value(&l.action);
+            resource.append_option(l.resource.as_deref());
+            recorded.append_value(&l.recorded);
+            decision.append_value(l.decision);
+            for (list, values) in
+                self.lists.iter_mut().zip([&l.statements, &l.missing_context_keys, &l.unknown_context_keys])
+            {
+                for v in values {
+                    list.values().append_value(v);
+                }
+                list.append(true);
+            }
+            let [reason, breakage, status] = &mut self.optional;
+            reason.append_option(l.reason.as_deref());
+            breakage.append_option(l.breakage.map(|b| b.as_str()));
+            status.append_option(l.status.map(|s| s.as_str()));
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        use arrow_array::{Array, ArrayRef};
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        let mut add = |name: &str, column: ArrayRef, nullable: bool| {
+            fields.push(Field::new(name, column.data_type().clone(), nullable));
+            columns.push(column);
+        };
+        for (name, b) in Self::TEXT.iter().zip(self.text.iter_mut()) {
+            // `resource` is null where the event does not name it.
+            add(name, Arc::new(b.finish()), *name == "resource");
+        }
+        for (name, b) in Self::LISTS.iter().zip(self.lists.iter_mut()) {
+            add(name, Arc::new(b.finish()), false);
+        }
+        for (name, b) in Self::OPTIONAL.iter().zip(self.optional.iter_mut()) {
+            add(name, Arc::new(b.finish()), true);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    }
 }
 
 /// A [`ReplayJob`](crate::audit::replay::job::ReplayJob) from `replay`'s

@@ -231,6 +231,18 @@ pub enum Breakage {
     Disagreement,
 }
 
+impl Breakage {
+    /// Its name in `report.json` and `decisions.jsonl`: `would_break`,
+    /// `would_break_unless` or `disagreement`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Breakage::WouldBreak => "would_break",
+            Breakage::WouldBreakUnless => "would_break_unless",
+            Breakage::Disagreement => "disagreement",
+        }
+    }
+}
+
 /// Checks by [`Breakage`] class, and breaks by [`BreakStatus`].
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct BreakageCounts {

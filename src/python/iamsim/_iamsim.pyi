@@ -2,7 +2,7 @@
 
 import os
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 __version__: str
 
@@ -184,6 +184,7 @@ class Account:
     ) -> list[dict[str, Any]]:
         """Every action of the resource's service, with the principal's access."""
 
+@overload
 def replay(
     cloudtrail: Sequence[Union[str, "os.PathLike[str]"]],
     authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
@@ -194,8 +195,25 @@ def replay(
     resource_policies: Optional[Mapping[str, Policy]] = None,
     catalog: Optional[Catalog] = None,
     threads: Optional[int] = None,
+    decisions: Literal[False] = False,
 ) -> dict[str, Any]:
     """Replay CloudTrail logs; the report with ``iamsim replay --report``'s fields."""
+
+@overload
+def replay(
+    cloudtrail: Sequence[Union[str, "os.PathLike[str]"]],
+    authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
+    managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
+    policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    scps: Sequence[Sequence[Policy]] = ...,
+    resource_policies: Optional[Mapping[str, Policy]] = None,
+    catalog: Optional[Catalog] = None,
+    threads: Optional[int] = None,
+    decisions: Literal[True] = ...,
+) -> tuple[dict[str, Any], Any]:
+    """Replay CloudTrail logs; the report, and every decided check as a
+    ``pyarrow.Table`` with the fields of ``iamsim replay --out``."""
 
 def is_log_file_name(name: str) -> bool:
     """Whether a file found in a folder is read as a log (as ``replay`` walks folders)."""
