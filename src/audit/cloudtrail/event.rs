@@ -145,7 +145,7 @@ pub struct EventChecks<'a> {
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
     /// Under what the principal goes back to the [`PrincipalCache`] it came from.
-    pub(crate) principal_key: Option<Box<str>>,
+    pub(crate) principal_key: Option<u64>,
 }
 
 impl EventChecks<'_> {
@@ -832,45 +832,78 @@ pub(crate) struct Recycled {
 /// Distinct principals kept by a [`PrincipalCache`] before it starts over.
 const PRINCIPAL_CACHE_LIMIT: usize = 4096;
 
+/// The `userIdentity` fields [`identity_principal`] reads: two events with
+/// the same ones have the same principal.
+type IdentityFields<'a> = [Option<&'a str>; 4];
+
+fn identity_fields<'a>(id: &'a Identity<'_>) -> IdentityFields<'a> {
+    [id.kind.as_deref(), id.arn.as_deref(), id.issuer_arn(), id.invoked_by.as_deref()]
+}
+
 /// Principals parsed from earlier events, by the `userIdentity` fields they
 /// were parsed from. An event takes its principal out and the replay puts it
 /// back when done, so a principal is neither parsed nor copied again.
+///
+/// Found by a hash of the fields, computed in place (building a key text per
+/// event and moving the entry out and back cost a replay ~700 instructions
+/// an event); the fields are kept beside the principal and compared, so a
+/// hash collision is a miss, never another principal.
 #[derive(Default)]
 pub(crate) struct PrincipalCache {
-    parsed: rustc_hash::FxHashMap<Box<str>, Principal>,
-    /// The key being looked up (a reused buffer).
-    key: String,
+    slots: rustc_hash::FxHashMap<u64, CachedPrincipal>,
+}
+
+/// One cached principal: its identity fields, and the principal itself while
+/// no event holds it.
+struct CachedPrincipal {
+    fields: [Option<Box<str>>; 4],
+    principal: Option<Principal>,
 }
 
 impl PrincipalCache {
-    /// The event's principal, with the key to [`PrincipalCache::put_back`] it under.
-    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Box<str>), SkipReason> {
+    /// The event's principal, with the key to [`PrincipalCache::put_back`] it
+    /// under (`None`: not to be kept).
+    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Option<u64>), SkipReason> {
+        use std::hash::{Hash, Hasher};
         let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
-        // Everything `identity_principal` reads, each field length-prefixed so
-        // that no two identities share a key whatever bytes their fields hold.
-        self.key.clear();
-        for part in [id.kind.as_deref(), id.arn.as_deref(), id.issuer_arn(), id.invoked_by.as_deref()] {
-            match part {
-                Some(text) => {
-                    self.key.push_str(itoa::Buffer::new().format(text.len()));
-                    self.key.push(':');
-                    self.key.push_str(text);
+        let fields = identity_fields(id);
+        // `Option` and `str` hash their tag and length: no two field lists
+        // run together into the same input.
+        let mut hasher = rustc_hash::FxHasher::default();
+        fields.hash(&mut hasher);
+        let hash = hasher.finish();
+        match self.slots.get_mut(&hash) {
+            Some(slot) if slot.fields.iter().map(Option::as_deref).eq(fields) => {
+                if let Some(principal) = slot.principal.take() {
+                    return Ok((principal, Some(hash)));
                 }
-                None => self.key.push('-'),
+                Ok((identity_principal(e)?, Some(hash)))
+            }
+            // Another identity with the same hash: parsed, not kept.
+            Some(_) => Ok((identity_principal(e)?, None)),
+            None => {
+                let principal = identity_principal(e)?;
+                if self.slots.len() >= PRINCIPAL_CACHE_LIMIT {
+                    self.slots.clear();
+                }
+                let fields = fields.map(|f| f.map(Box::from));
+                self.slots.insert(hash, CachedPrincipal { fields, principal: None });
+                Ok((principal, Some(hash)))
             }
         }
-        if let Some((key, principal)) = self.parsed.remove_entry(self.key.as_str()) {
-            return Ok((principal, key));
-        }
-        Ok((identity_principal(e)?, self.key.as_str().into()))
     }
 
     /// Returns a principal taken with [`PrincipalCache::take`].
-    pub(crate) fn put_back(&mut self, key: Box<str>, principal: Principal) {
-        if self.parsed.len() >= PRINCIPAL_CACHE_LIMIT {
-            self.parsed.clear();
+    pub(crate) fn put_back(&mut self, key: u64, principal: Principal) {
+        if let Some(slot) = self.slots.get_mut(&key) {
+            slot.principal = Some(principal);
         }
-        self.parsed.insert(key, principal);
+    }
+
+    /// Principals kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.len()
     }
 }
 
@@ -978,7 +1011,7 @@ pub(crate) fn to_checks_reusing<'a>(
         user_credentials: user_credentials(e),
         access_key: e.identity.as_ref().and_then(|i| i.access_key_id.as_deref()),
         checks,
-        principal_key: Some(principal_key),
+        principal_key,
     })
 }
 
@@ -1056,16 +1089,18 @@ mod tests {
             let c = to_checks_reusing(&record, None, &mut recycled).unwrap();
             let role = c.principal.principal_arn().map(str::to_string);
             assert_eq!(Some(c.principal.clone()), to_checks(&rec(v)).ok().map(|d| d.principal), "as parsed afresh");
-            recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+            if let Some(key) = c.principal_key {
+                recycled.principals.put_back(key, c.principal);
+            }
             role
         };
         for _ in 0..2 {
             assert_eq!(role_of(&a).as_deref(), Some("arn:aws:iam::111122223333:role/team/app"));
             assert_eq!(role_of(&b).as_deref(), Some("arn:aws:iam::111122223333:role/app"));
         }
-        assert_eq!(recycled.principals.parsed.len(), 2);
-        // A separator-joined key would give these two the same key (the NUL
-        // moves from one field to the next); length prefixes keep them apart.
+        assert_eq!(recycled.principals.len(), 2);
+        // Joined with a separator these two would be one key (the NUL moves
+        // from one field to the next); they are two identities.
         let x = event(&format!("{session}\0P"), "arn:aws:iam::111122223333:role/app");
         let y = event(session, "P\0arn:aws:iam::111122223333:role/app");
         for v in [&x, &y, &x] {
@@ -1073,7 +1108,9 @@ mod tests {
             let record = rec(v);
             let cached = to_checks_reusing(&record, None, &mut recycled).map(|c| {
                 let p = c.principal.clone();
-                recycled.principals.put_back(c.principal_key.unwrap(), c.principal);
+                if let Some(key) = c.principal_key {
+                    recycled.principals.put_back(key, c.principal);
+                }
                 p
             });
             assert_eq!(cached, fresh);
