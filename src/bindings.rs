@@ -25,8 +25,6 @@ use arrow_schema::{DataType, Field, Schema};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The extension's own Rust allocations (requests, contexts, answers) go
@@ -377,11 +375,21 @@ impl PyDecision {
 }
 
 fn layer_label(layer: Layer) -> String {
-    match layer {
-        Layer::Scp(l) => format!("scp/{l}"),
-        Layer::Rcp(l) => format!("rcp/{l}"),
-        other => other.kind().as_str().to_string(),
-    }
+    let mut label = String::new();
+    push_layer_label(&mut label, layer);
+    label
+}
+
+/// [`layer_label`] appended to `out` (no allocation: an Arrow answer writes
+/// one per deciding statement).
+fn push_layer_label(out: &mut String, layer: Layer) {
+    let (name, level) = match layer {
+        Layer::Scp(l) => ("scp/", l),
+        Layer::Rcp(l) => ("rcp/", l),
+        other => return out.push_str(other.kind().as_str()),
+    };
+    out.push_str(name);
+    out.push_str(itoa::Buffer::new().format(level));
 }
 
 /// A compiled policy set: immutable, shared by every thread.
@@ -424,8 +432,8 @@ impl PyCompiled {
 
     /// Decides a `pyarrow.Table` or `pyarrow.RecordBatch` of requests
     /// (string columns `principal`, `action`, `resource`; optional
-    /// `resource_account` and `context`, a JSON object per row) without a
-    /// Python object per row: each batch is read from Arrow memory, decided
+    /// `resource_account` and `context`, a JSON object per row or a struct
+    /// whose fields are the keys) without a Python object per row: each batch is read from Arrow memory, decided
     /// in parallel with the GIL released, and answered as a batch of
     /// `decision`, `statements` (`layer:policy:statement` labels),
     /// `missing_context_keys` and `unknown_context_keys`, row for row. A
@@ -467,13 +475,26 @@ impl PyCompiled {
         let columns = Columns::of(batch)?;
         let set = &self.inner;
         let answered = py.detach(|| {
-            let requests = (0..batch.num_rows())
+            // A few long runs of rows per thread: each run has one reader,
+            // whose parsed principals and contexts its later rows reuse,
+            // and writes its own answer columns (no decision per row kept).
+            let rows = batch.num_rows();
+            let run = (rows / (4 * rayon::current_num_threads())).max(1024);
+            let parts = (0..rows.div_ceil(run))
                 .into_par_iter()
-                .map_init(HashMap::new, |seen, row| columns.request(row, open_world, seen).map_err(|e| (row, e)))
-                .collect::<Result<Vec<Request>, (usize, String)>>()?;
-            let decided = batch::decide_all(set, &requests);
-            // Not a row's fault: the answer's own arrays (no row number).
-            decisions_batch(set, &decided).map_err(|e| (usize::MAX, e.to_string()))
+                .map(|i| {
+                    let mut reader = RowReader::new(set);
+                    let mut answers = AnswerColumns::default();
+                    for row in i * run..((i + 1) * run).min(rows) {
+                        let d = reader.decide(set, &columns, row, open_world).map_err(|e| (row, e))?;
+                        answers.push(set, &d);
+                    }
+                    // Not a row's fault: the answer's own arrays (no row number).
+                    answers.finish().map_err(|e| (usize::MAX, e.to_string()))
+                })
+                .collect::<Result<Vec<RecordBatch>, (usize, String)>>()?;
+            arrow_select::concat::concat_batches(&Arc::new(decisions_schema()), &parts)
+                .map_err(|e| (usize::MAX, e.to_string()))
         });
         answered.map_err(|(row, e)| match row {
             usize::MAX => PyValueError::new_err(e),
@@ -485,16 +506,124 @@ impl PyCompiled {
 /// A string column by name: `Utf8`, `LargeUtf8`, `Utf8View`, or `Null`
 /// (every value null); `None` when absent.
 fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> PyResult<Option<StringColumn<'a>>> {
+    batch.column_by_name(name).map(|c| as_strings(c, name)).transpose()
+}
+
+/// `column` (named `name` in errors) as strings of any of Arrow's layouts.
+fn as_strings<'a>(column: &'a arrow_array::ArrayRef, name: &str) -> PyResult<StringColumn<'a>> {
     use arrow_array::cast::AsArray;
-    let Some(column) = batch.column_by_name(name) else { return Ok(None) };
-    Ok(Some(match column.data_type() {
+    Ok(match column.data_type() {
         DataType::Utf8 => StringColumn::Small(column.as_string::<i32>()),
         DataType::LargeUtf8 => StringColumn::Large(column.as_string::<i64>()),
         DataType::Utf8View => StringColumn::View(column.as_string_view()),
         // A column of nothing but nulls, as pyarrow infers one.
         DataType::Null => StringColumn::Nulls,
         other => return Err(PyTypeError::new_err(format!("column `{name}`: expected strings, found {other}"))),
-    }))
+    })
+}
+
+/// The `context` column: a JSON object per row, or a struct whose fields
+/// are the context keys (no JSON to parse per row).
+enum ContextColumn<'a> {
+    Json(StringColumn<'a>),
+    Struct(&'a arrow_array::StructArray, Vec<(&'a str, KeyColumn<'a>)>),
+}
+
+/// One field of a struct `context` column: a key's values, row by row
+/// (null: the row does not give the key).
+enum KeyColumn<'a> {
+    Text(StringColumn<'a>),
+    Bool(&'a arrow_array::BooleanArray),
+    Int(&'a arrow_array::Int64Array),
+    /// Multi-valued keys (`aws:TagKeys`…).
+    List(&'a arrow_array::ListArray, StringColumn<'a>),
+}
+
+impl<'a> ContextColumn<'a> {
+    /// The batch's `context` column, if any.
+    fn of(batch: &'a RecordBatch) -> PyResult<Option<ContextColumn<'a>>> {
+        use arrow_array::cast::AsArray;
+        let Some(column) = batch.column_by_name("context") else { return Ok(None) };
+        let DataType::Struct(fields) = column.data_type() else {
+            return Ok(Some(ContextColumn::Json(as_strings(column, "context")?)));
+        };
+        let array = column.as_struct();
+        let mut keys = Vec::with_capacity(fields.len());
+        for (field, child) in fields.iter().zip(array.columns()) {
+            let name = field.name().as_str();
+            let wrong = |found: &DataType| {
+                PyTypeError::new_err(format!(
+                    "column `context`, field `{name}`: expected strings, booleans, int64 or lists of strings, found {found}"
+                ))
+            };
+            let key = match child.data_type() {
+                DataType::Boolean => KeyColumn::Bool(child.as_boolean()),
+                DataType::Int64 => KeyColumn::Int(child.as_primitive::<arrow_array::types::Int64Type>()),
+                DataType::List(_) => {
+                    let list = child.as_list::<i32>();
+                    KeyColumn::List(list, as_strings(list.values(), &format!("context.{name}"))?)
+                }
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                    KeyColumn::Text(as_strings(child, name)?)
+                }
+                other => return Err(wrong(other)),
+            };
+            if let Some((first, _)) = keys.iter().find(|(k, _): &&(&str, KeyColumn)| k.eq_ignore_ascii_case(name)) {
+                return Err(PyValueError::new_err(format!(
+                    "column `context`: fields `{first}` and `{name}` are one key (keys are case-insensitive)"
+                )));
+            }
+            keys.push((name, key));
+        }
+        Ok(Some(ContextColumn::Struct(array, keys)))
+    }
+}
+
+/// Fills `ctx` (emptied first, open-world or not) with row `row` of a struct
+/// `context` column; `values` is a reused buffer for multi-valued keys.
+fn fill_context(
+    array: &arrow_array::StructArray,
+    keys: &[(&str, KeyColumn<'_>)],
+    row: usize,
+    open_world: bool,
+    ctx: &mut Context,
+    values: &mut Vec<String>,
+) {
+    use crate::engine::request::ContextEntry;
+    use arrow_array::Array;
+    if open_world {
+        ctx.reset_open_world();
+    } else {
+        ctx.clear();
+    }
+    if array.is_null(row) {
+        return;
+    }
+    let mut number = itoa::Buffer::new();
+    for (name, key) in keys {
+        // The fields' names differ in any case (checked in `of`): each is new.
+        match key {
+            KeyColumn::Text(c) => {
+                if let Some(v) = c.get(row) {
+                    ctx.insert_entry(name, ContextEntry::Single(v));
+                }
+            }
+            KeyColumn::Bool(c) if c.is_valid(row) => {
+                ctx.insert_entry(name, ContextEntry::Single(if c.value(row) { "true" } else { "false" }));
+            }
+            KeyColumn::Int(c) if c.is_valid(row) => {
+                ctx.insert_entry(name, ContextEntry::Single(number.format(c.value(row))));
+            }
+            KeyColumn::List(list, items) if list.is_valid(row) => {
+                let span = list.value_offsets().get(row..row + 2).unwrap_or(&[0, 0]);
+                let (start, end) = (span[0].max(0) as usize, span[1].max(0) as usize);
+                values.clear();
+                values.extend((start..end).filter_map(|i| items.get(i)).map(str::to_string));
+                ctx.insert_entry(name, ContextEntry::Multi(values));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A string column of any of Arrow's string layouts.
@@ -523,7 +652,7 @@ struct Columns<'a> {
     actions: StringColumn<'a>,
     resources: StringColumn<'a>,
     accounts: Option<StringColumn<'a>>,
-    contexts: Option<StringColumn<'a>>,
+    contexts: Option<ContextColumn<'a>>,
 }
 
 impl<'a> Columns<'a> {
@@ -541,31 +670,120 @@ impl<'a> Columns<'a> {
             actions: required("action")?,
             resources: required("resource")?,
             accounts: string_column(batch, "resource_account")?,
-            contexts: string_column(batch, "context")?,
+            contexts: ContextColumn::of(batch)?,
         })
     }
+}
 
-    /// Row `row`'s request. Principals repeat across rows: each distinct
-    /// one is parsed once per `seen`.
-    fn request(&self, row: usize, open_world: bool, seen: &mut HashMap<&'a str, Principal>) -> Result<Request, String> {
+/// One worker's request, rebuilt in place for each row it decides (its
+/// strings reused: building an owned request per row cost five times the
+/// decision), with its scratch. Principals and contexts repeat across rows:
+/// each distinct text is parsed once ([`Parked`]).
+struct RowReader<'a> {
+    req: Request,
+    principals: Parked<&'a str, Principal>,
+    /// By the context column's text (`None`: null, no context).
+    contexts: Parked<Option<&'a str>, Context>,
+    /// A multi-valued key's values (struct contexts).
+    values: Vec<String>,
+    scratch: crate::engine::eval::Scratch,
+}
+
+impl<'a> RowReader<'a> {
+    fn new(set: &CompiledPolicySet) -> RowReader<'a> {
+        RowReader {
+            req: Request::new(Principal::Anonymous, "", ""),
+            principals: Parked::default(),
+            contexts: Parked::default(),
+            values: Vec::new(),
+            scratch: crate::engine::eval::Scratch::new(set),
+        }
+    }
+
+    /// Row `row` of `columns`, decided by `set`.
+    fn decide(
+        &mut self,
+        set: &CompiledPolicySet,
+        columns: &Columns<'a>,
+        row: usize,
+        open_world: bool,
+    ) -> Result<Decision, String> {
         let value = |c: &StringColumn<'a>, name: &str| c.get(row).ok_or_else(|| format!("`{name}` is null"));
-        let text = value(&self.principals, "principal")?;
-        let principal = match seen.get(text) {
-            Some(p) => p.clone(),
-            None => {
-                let p = Principal::parse(text).map_err(|e| e.to_string())?;
-                seen.insert(text, p.clone());
-                p
+        let req = &mut self.req;
+        let text = value(&columns.principals, "principal")?;
+        self.principals.switch(text, &mut req.principal, || Principal::parse(text).map_err(|e| e.to_string()))?;
+        match &columns.contexts {
+            // One batch has one kind of context column: the reader fills the
+            // request's context in place, or keeps it among `contexts`.
+            Some(ContextColumn::Struct(array, keys)) => {
+                fill_context(array, keys, row, open_world, &mut req.context, &mut self.values)
             }
+            json => {
+                let text = match json {
+                    Some(ContextColumn::Json(c)) => c.get(row),
+                    _ => None,
+                };
+                self.contexts.switch(text, &mut req.context, || {
+                    let ctx = match text {
+                        Some(text) => Context::from_json_text(text).map_err(|e| format!("context: {e}"))?,
+                        None => Context::new(),
+                    };
+                    Ok::<_, String>(if open_world { ctx.into_open_world() } else { ctx })
+                })?;
+            }
+        }
+        let refill = |into: &mut String, from: &str| {
+            into.clear();
+            into.push_str(from);
         };
-        let mut req = Request::new(principal, value(&self.actions, "action")?, value(&self.resources, "resource")?);
-        req.resource_account = self.accounts.as_ref().and_then(|c| c.get(row)).map(str::to_string);
-        let ctx = match self.contexts.as_ref().and_then(|c| c.get(row)) {
-            Some(text) => Context::from_json_text(text).map_err(|e| format!("context: {e}"))?,
-            None => Context::new(),
+        refill(&mut req.action, value(&columns.actions, "action")?);
+        refill(&mut req.resource, value(&columns.resources, "resource")?);
+        match (columns.accounts.as_ref().and_then(|c| c.get(row)), &mut req.resource_account) {
+            (Some(account), Some(kept)) => refill(kept, account),
+            (account, kept) => *kept = account.map(str::to_string),
+        }
+        Ok(set.decide(req, &mut self.scratch))
+    }
+}
+
+/// Distinct values a [`Parked`] keeps before it starts over: contexts of a
+/// few hundred bytes, so some megabytes a worker at most.
+const PARKED_LIMIT: usize = 16_384;
+
+/// Values parsed from a column's texts, moved into a worker's request when
+/// their text comes up and parked again when another does: a text that
+/// repeats is parsed once and never copied.
+struct Parked<K, T> {
+    /// The key of the value in the request.
+    current: Option<K>,
+    parked: rustc_hash::FxHashMap<K, T>,
+}
+
+impl<K, T> Default for Parked<K, T> {
+    fn default() -> Self {
+        Parked { current: None, parked: rustc_hash::FxHashMap::default() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy, T> Parked<K, T> {
+    /// Puts `key`'s value in `slot` (parsed by `parse` if not parked), and
+    /// parks the value it replaces. On an error `slot` is left as it was.
+    fn switch<E>(&mut self, key: K, slot: &mut T, parse: impl FnOnce() -> Result<T, E>) -> Result<(), E> {
+        if self.current == Some(key) {
+            return Ok(());
+        }
+        let next = match self.parked.remove(&key) {
+            Some(value) => value,
+            None => parse()?,
         };
-        req.context = if open_world { ctx.into_open_world() } else { ctx };
-        Ok(req)
+        let previous = std::mem::replace(slot, next);
+        if let Some(previous_key) = self.current.replace(key) {
+            if self.parked.len() >= PARKED_LIMIT {
+                self.parked.clear();
+            }
+            self.parked.insert(previous_key, previous);
+        }
+        Ok(())
     }
 }
 
@@ -580,38 +798,59 @@ fn decisions_schema() -> Schema {
     ])
 }
 
-/// The decisions as a record batch of [`decisions_schema`].
-fn decisions_batch(set: &CompiledPolicySet, decided: &[Decision]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    use arrow_array::builder::{ListBuilder, StringBuilder};
-    let mut kinds = StringBuilder::new();
-    let (mut statements, mut missing, mut unknown) = (
-        ListBuilder::new(StringBuilder::new()),
-        ListBuilder::new(StringBuilder::new()),
-        ListBuilder::new(StringBuilder::new()),
-    );
-    let mut label = String::new();
-    for d in decided {
-        kinds.append_value(d.kind.as_str());
-        for r in &d.statements {
-            label.clear();
-            let _ = write!(label, "{}:{}:{}", layer_label(r.layer), r.policy, r.statement);
-            statements.values().append_value(&label);
+/// Decisions written as the columns of [`decisions_schema`], row by row.
+struct AnswerColumns {
+    kinds: arrow_array::builder::StringBuilder,
+    statements: arrow_array::builder::ListBuilder<arrow_array::builder::StringBuilder>,
+    missing: arrow_array::builder::ListBuilder<arrow_array::builder::StringBuilder>,
+    unknown: arrow_array::builder::ListBuilder<arrow_array::builder::StringBuilder>,
+    /// A statement's label, written here first (a reused buffer).
+    label: String,
+}
+
+impl Default for AnswerColumns {
+    fn default() -> Self {
+        use arrow_array::builder::{ListBuilder, StringBuilder};
+        AnswerColumns {
+            kinds: StringBuilder::new(),
+            statements: ListBuilder::new(StringBuilder::new()),
+            missing: ListBuilder::new(StringBuilder::new()),
+            unknown: ListBuilder::new(StringBuilder::new()),
+            label: String::new(),
         }
-        statements.append(true);
-        for (ids, list) in [(&d.missing_keys, &mut missing), (&d.unknown_keys, &mut unknown)] {
+    }
+}
+
+impl AnswerColumns {
+    fn push(&mut self, set: &CompiledPolicySet, d: &Decision) {
+        self.kinds.append_value(d.kind.as_str());
+        for r in &d.statements {
+            self.label.clear();
+            push_layer_label(&mut self.label, r.layer);
+            for n in [r.policy, r.statement] {
+                self.label.push(':');
+                self.label.push_str(itoa::Buffer::new().format(n));
+            }
+            self.statements.values().append_value(&self.label);
+        }
+        self.statements.append(true);
+        for (ids, list) in [(&d.missing_keys, &mut self.missing), (&d.unknown_keys, &mut self.unknown)] {
             for k in ids.iter().filter_map(|k| set.key_name(*k)) {
                 list.values().append_value(k);
             }
             list.append(true);
         }
     }
-    let columns: Vec<arrow_array::ArrayRef> = vec![
-        Arc::new(kinds.finish()),
-        Arc::new(statements.finish()),
-        Arc::new(missing.finish()),
-        Arc::new(unknown.finish()),
-    ];
-    RecordBatch::try_new(Arc::new(decisions_schema()), columns)
+
+    fn finish(mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let columns: Vec<arrow_array::ArrayRef> = vec![
+            Arc::new(self.kinds.finish()),
+            Arc::new(self.statements.finish()),
+            Arc::new(self.missing.finish()),
+            Arc::new(self.unknown.finish()),
+        ];
+        RecordBatch::try_new(Arc::new(decisions_schema()), columns)
+    }
 }
 
 pyo3::create_exception!(

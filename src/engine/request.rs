@@ -922,6 +922,23 @@ impl Context {
 
     /// Empties the context into an open-world one, keeping its buffers.
     pub fn reset_open_world(&mut self) {
+        self.clear();
+        self.open_world = true;
+    }
+
+    /// Empties the context into a closed-world one (as [`Context::new`]),
+    /// keeping its buffers: a caller filling one context per row of a table
+    /// allocates once, not per row.
+    ///
+    /// ```
+    /// use iamsim::engine::request::{Context, ContextEntry, ContextValue};
+    /// let mut ctx = Context::open_world();
+    /// ctx.insert("aws:SourceIp", ContextValue::Single("10.0.0.1".into()));
+    /// ctx.clear();
+    /// assert_eq!(ctx.get("aws:SourceIp"), None);
+    /// assert!(!ctx.is_open_world());
+    /// ```
+    pub fn clear(&mut self) {
         self.prints.clear();
         self.entries.clear();
         self.text.clear();
@@ -929,7 +946,7 @@ impl Context {
         self.spilled.clear();
         self.closed_prefixes.clear();
         self.index = None;
-        self.open_world = true;
+        self.open_world = false;
     }
 
     /// How long the context is now, for [`Context::truncate`].

@@ -182,6 +182,48 @@ def test_decide_arrow_equals_decide_row_for_row():
     assert "indeterminate" in open_out.column("decision").to_pylist()
 
 
+def test_decide_arrow_reads_a_struct_context():
+    """A struct `context` column (fields = keys, null = not given) decides as
+    the same contexts given as JSON; booleans, integers and lists of strings
+    are read as their text and as multi-valued keys."""
+    pa = pytest.importorskip("pyarrow")
+    bundle = (ROOT / "corpus" / "eks" / "bundle.json").read_text()
+    compiled = iamsim.PolicySet.from_bundle(bundle, name="eks").compile()
+    rows = [json.loads(line) for line in (ROOT / "corpus" / "eks" / "requests.jsonl").read_text().splitlines()]
+    columns = {name: [r.get(name) for r in rows] for name in ("principal", "action", "resource", "resource_account")}
+    as_json = compiled.decide_arrow(pa.table({**columns, "context": [json.dumps(r.get("context", {})) for r in rows]}))
+    as_struct = compiled.decide_arrow(pa.table({**columns, "context": pa.array([r.get("context", {}) for r in rows])}))
+    assert as_struct.equals(as_json)
+    for open_world in (False, True):
+        got = compiled.decide_arrow(pa.table({**columns, "context": pa.array([r.get("context", {}) for r in rows])}), open_world=open_world)
+        want = compiled.decide_arrow(pa.table({**columns, "context": [json.dumps(r.get("context", {})) for r in rows]}), open_world=open_world)
+        assert got.equals(want), open_world
+    # Typed fields, and a null struct (no context at all).
+    policy = iamsim.parse_policy(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {
+            "Bool": {"aws:SecureTransport": "true"}, "NumericLessThan": {"s3:max-keys": "10"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}}]}), name="typed")
+    typed = iamsim.PolicySet(identity=[policy]).compile()
+    user = "arn:aws:iam::111122223333:user/a"
+    contexts = pa.array(
+        [{"aws:SecureTransport": True, "s3:max-keys": 5, "aws:TagKeys": ["a"]},
+         {"aws:SecureTransport": True, "s3:max-keys": 50, "aws:TagKeys": ["a"]},
+         {"aws:SecureTransport": False, "s3:max-keys": 5, "aws:TagKeys": ["a"]},
+         {"aws:SecureTransport": True, "s3:max-keys": 5, "aws:TagKeys": ["a", "c"]},
+         None],
+        pa.struct([("aws:SecureTransport", pa.bool_()), ("s3:max-keys", pa.int64()), ("aws:TagKeys", pa.list_(pa.string()))]),
+    )
+    n = len(contexts)
+    out = typed.decide_arrow(pa.table({"principal": [user] * n, "action": ["s3:GetObject"] * n, "resource": ["*"] * n, "context": contexts}))
+    assert out.column("decision").to_pylist() == ["allowed"] + ["implicitDeny"] * 4
+    for bad, match in [
+        (pa.array([{"a": 1.5}]), "field `a`: expected strings, booleans, int64"),
+        (pa.array([{"aws:SourceIp": "1", "AWS:SOURCEIP": "2"}]), "are one key"),
+    ]:
+        with pytest.raises((TypeError, ValueError), match=match):
+            typed.decide_arrow(pa.table({"principal": [user], "action": ["s3:GetObject"], "resource": ["*"], "context": bad}))
+
+
 def test_decide_arrow_names_the_bad_row():
     pa = pytest.importorskip("pyarrow")
     compiled = iamsim.PolicySet().compile()

@@ -131,8 +131,10 @@ class CompiledPolicySet:
         """Decide a ``pyarrow.Table`` or ``pyarrow.RecordBatch`` of requests.
 
         Columns ``principal``, ``action``, ``resource`` (strings, required),
-        ``resource_account`` and ``context`` (a JSON object per row),
-        optional. Returns the same kind, row for row: ``decision``,
+        ``resource_account`` and ``context``, optional: ``context`` is a JSON
+        object per row, or a struct whose fields are the keys (strings,
+        booleans, int64, lists of strings; null: not given), which is read
+        without parsing JSON. Returns the same kind, row for row: ``decision``,
         ``statements`` (``layer:policy:statement``), ``missing_context_keys``,
         ``unknown_context_keys``. No Python object is made per row.
         """
