@@ -6,9 +6,11 @@ not a test). Run from the repository root with the package installed
 
 Writes `--files` CloudTrail files of `--events` generated events each
 (`iamsim gen-cloudtrail --seed 1..N`, kept for the next run), then replays
-them with iamsim.spark on local[1] and on local[2] (a fresh session each,
-best of 3 replays after one warm-up), and `iamsim replay --threads 1|2` on
-the same files for scale. Prints events/s and the 2-core ÷ 1-core ratio.
+them with iamsim.spark on local[1] pinned to one core and on local[2] with
+both (a fresh process each, so Spark's JVM and Python workers have those
+cores alone; best of 3 replays after one warm-up), and `iamsim replay
+--threads 1|2` (pinned alike) on the same files for scale. Prints events/s
+and the 2-core ÷ 1-core ratio.
 """
 
 import argparse
@@ -48,12 +50,13 @@ def spark_rate(master, folder, events, repeats=3):
     return events / best, report
 
 
-def cli_rate(binary, folder, threads, events):
+def cli_rate(binary, folder, threads, events, cores):
+    pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
         subprocess.run([binary, "replay", "--cloudtrail", folder, "--authorization-details", DETAILS,
-                        "--threads", str(threads), "--format", "json"], check=True, capture_output=True)
+                        "--threads", str(threads), "--format", "json"], check=True, capture_output=True, preexec_fn=pin)
         best = min(best, time.perf_counter() - t)
     return events / best
 
@@ -64,6 +67,7 @@ def main():
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--dir", default="/tmp/iamsim-spark-bench")
     ap.add_argument("--binary", default="target/release/iamsim")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     folder = pathlib.Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,8 +77,14 @@ def main():
             subprocess.run([args.binary, "gen-cloudtrail", "--authorization-details", DETAILS, "--count", str(args.events),
                             "--seed", str(i), "--out", str(out)], check=True)
     events = args.files * args.events
-    one, r1 = spark_rate("local[1]", str(folder), events)
-    two, r2 = spark_rate("local[2]", str(folder), events)
+    if args.one:
+        # A child run: one master on the cores this process was given (the
+        # JVM and the Python workers Spark starts inherit them).
+        rate, report = spark_rate(args.one, str(folder), events)
+        print(json.dumps({"rate": rate, "report": report}))
+        return
+    one, r1 = spark_child(args, "local[1]", {0})
+    two, r2 = spark_child(args, "local[2]", None)
     strip = lambda r: {k: v for k, v in r.items() if k not in ("events_per_sec", "inputs")}
     assert strip(r1) == strip(r2), "local[1] and local[2] reports differ"
     figures = {
@@ -82,10 +92,24 @@ def main():
         "spark_local1_events_per_sec": one,
         "spark_local2_events_per_sec": two,
         "spark_2_over_1": two / one,
-        "cli_threads1_events_per_sec": cli_rate(args.binary, str(folder), 1, events),
-        "cli_threads2_events_per_sec": cli_rate(args.binary, str(folder), 2, events),
+        "cli_threads1_events_per_sec": cli_rate(args.binary, str(folder), 1, events, {0}),
+        "cli_threads2_events_per_sec": cli_rate(args.binary, str(folder), 2, events, None),
     }
     print(json.dumps(figures, indent=2))
+
+
+def spark_child(args, master, cores):
+    """`master`'s rate, measured in a fresh process pinned to `cores` (all
+    if None): local[1] must have one core, not one task slot beside a JVM
+    reading files on the other."""
+    pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
+    out = subprocess.run(
+        [sys.executable, __file__, "--files", str(args.files), "--events", str(args.events), "--dir", args.dir,
+         "--binary", args.binary, "--one", master],
+        check=True, capture_output=True, text=True, preexec_fn=pin,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["rate"], result["report"]
 
 
 if __name__ == "__main__":
