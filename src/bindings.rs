@@ -1276,11 +1276,29 @@ impl PyReplayWorker {
         Ok(PyReplayWorker { template, current: None, tests_principal_tags })
     }
 
-    /// Whether a policy tests `aws:PrincipalTag` (role sessions' tags would
-    /// have to be read from the logs first).
+    /// Whether a policy tests `aws:PrincipalTag` (role sessions' tags must
+    /// then be read from the logs first: [`session_tags`], then
+    /// `set_session_tags`).
     #[getter]
     fn tests_principal_tags(&self) -> bool {
         self.tests_principal_tags
+    }
+
+    /// Role sessions' tags from every part of the logs (the JSON texts
+    /// [`session_tags`] gave for each file), merged: the replays that follow
+    /// know the principal tags of the sessions created in the logs, as
+    /// `iamsim replay` does.
+    fn set_session_tags(&mut self, parts: Vec<String>) -> PyResult<()> {
+        let mut index = crate::audit::sessions::SessionTags::new();
+        for (i, text) in parts.iter().enumerate() {
+            let part = serde_json::from_str(text)
+                .map_err(|e| InputError::new_err(format!("session tags, part {i}: not an index of sessions: {e}")))?;
+            index.merge(part);
+        }
+        self.template.set_session_tags(index);
+        // Made again from the template when next fed.
+        self.current = None;
+        Ok(())
     }
 
     /// Replays one log file's bytes (gzipped or not), named `name` in the
@@ -1319,6 +1337,20 @@ impl PyReplayWorker {
     }
 }
 
+/// The role sessions created by the `AssumeRole` calls in one log file's
+/// bytes (gzipped or not) and their tags, as JSON text for
+/// `ReplayWorker.set_session_tags` (the first of a replay's two passes over
+/// the logs when a policy tests `aws:PrincipalTag`). The GIL is released.
+#[pyfunction]
+fn session_tags(py: Python<'_>, name: &str, content: &[u8]) -> PyResult<String> {
+    let index = py.detach(|| {
+        let mut index = crate::audit::sessions::SessionTags::new();
+        index.note_bytes(name, content);
+        index
+    });
+    serde_json::to_string(&index).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// Whether a file found in a folder is read as a log (`*.json`,
 /// `*.json.gz`, `*.jsonl`, `*.jsonl.gz`, `*.ndjson`), as `replay` walks folders.
 #[pyfunction]
@@ -1344,6 +1376,7 @@ fn _iamsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_policy, m)?)?;
     m.add_function(wrap_pyfunction!(replay, m)?)?;
     m.add_function(wrap_pyfunction!(is_log_file_name, m)?)?;
+    m.add_function(wrap_pyfunction!(session_tags, m)?)?;
     m.add_class::<PyReplayWorker>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 type Tags = Vec<(String, String)>;
 
 /// What one `AssumeRole` call said of the session it created.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Created {
     tags: Tags,
     transitive: Vec<String>,
@@ -29,8 +29,10 @@ struct Created {
     caller_key: Option<String>,
 }
 
-/// Role sessions created in the logs, by access key.
-#[derive(Clone, Debug, Default)]
+/// Role sessions created in the logs, by access key. Serialisable (serde),
+/// so indexes built from parts of the logs on other machines merge into one
+/// ([`SessionTags::merge`]).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionTags {
     sessions: HashMap<String, Created>,
 }
@@ -80,6 +82,22 @@ impl SessionTags {
         let caller_key = record.identity.as_ref().and_then(|i| i.access_key_id.as_deref()).map(str::to_string);
         self.sessions.insert(key.to_string(), Created { tags, transitive, caller_key });
         true
+    }
+
+    /// Notes every `AssumeRole` call of one log file's bytes (gzipped or
+    /// not), named `name`; problems in the file are the replay's to report.
+    pub fn note_bytes(&mut self, name: &str, bytes: &[u8]) {
+        use crate::audit::cloudtrail::reader::{read_bytes_with, Item, Members};
+        let _ = read_bytes_with(bytes, name, Members::Mapped, &mut |item| {
+            if let Item::Event(_, record) = item {
+                self.note(&record);
+            }
+        });
+    }
+
+    /// Adds the sessions another index noted (from other log files).
+    pub fn merge(&mut self, other: SessionTags) {
+        self.sessions.extend(other.sessions);
     }
 
     /// Sessions noted.
@@ -193,5 +211,26 @@ mod tests {
         failed["errorCode"] = "AccessDenied".into();
         assert!(!index.note(&Record::from_value(&failed)));
         assert!(!index.note(&Record::from_value(&assume("AKIAUSER", "ASIAY", json!([{"key": 1}]), &[]))));
+    }
+
+    /// Indexes of parts of the logs (files read elsewhere, sent as JSON)
+    /// merge into the index of the whole: a chain across two files resolves.
+    #[test]
+    fn parts_merge_into_the_whole() {
+        let first = assume("AKIAUSER", "ASIAONE", json!([{"key": "team", "value": "blue"}]), &["team"]);
+        let second = assume("ASIAONE", "ASIATWO", json!([]), &[]);
+        let file = |events: &[&serde_json::Value]| json!({"Records": events}).to_string().into_bytes();
+        let mut whole = SessionTags::new();
+        whole.note_bytes("all.json", &file(&[&first, &second]));
+        let mut merged = SessionTags::new();
+        for (name, events) in [("a.json", [&first]), ("b.json", [&second])] {
+            let mut part = SessionTags::new();
+            part.note_bytes(name, &file(&events));
+            let sent: SessionTags = serde_json::from_str(&serde_json::to_string(&part).unwrap()).unwrap();
+            merged.merge(sent);
+        }
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged.of("ASIATWO"), whole.of("ASIATWO"));
+        assert_eq!(merged.of("ASIATWO"), Some(vec![("team".to_string(), "blue".to_string())]));
     }
 }

@@ -90,3 +90,51 @@ def test_spark_replay_of_the_real_samples_equals_the_cli(spark, tmp_path):
     got = iamsim.spark.replay(spark, [str(data)], authorization_details=[REPLAY / "authorization-details.json"])
     assert got["events_read"] > 1000
     assert_same(got, cli)
+
+
+def test_spark_replay_reads_session_tags_as_the_cli(spark, tmp_path):
+    """Policies testing aws:PrincipalTag: the sessions' tags come from the
+    AssumeRole calls in the logs, here in another file (and partition) than
+    the sessions' own calls; the merged report equals the CLI's."""
+    binary = next((b for b in (ROOT / "target" / "debug" / "iamsim", ROOT / "target" / "release" / "iamsim") if b.exists()), None)
+    if binary is None:
+        pytest.skip("no iamsim binary built (cargo build): the CLI comparison needs one")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+        {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "red"}}}]}
+    role = "arn:aws:iam::111122223333:role/app"
+    details = tmp_path / "details.json"
+    details.write_text(json.dumps({"RoleDetailList": [{"RoleName": "app", "Arn": role, "Tags": [{"Key": "team", "Value": "red"}],
+                                                       "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": policy}]}]}))
+
+    def assume(key, tags):
+        return {"eventVersion": "1.08", "eventID": f"assume-{key}", "eventTime": "2026-11-01T00:00:00Z",
+                "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "awsRegion": "us-east-1",
+                "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+                "requestParameters": {"roleArn": role, "roleSessionName": "s", "tags": tags},
+                "responseElements": {"credentials": {"accessKeyId": key}}}
+
+    def session_call(key, i):
+        return {"eventVersion": "1.08", "eventType": "AwsApiCall", "eventID": f"call-{key}-{i}", "eventTime": "2026-11-01T01:00:00Z",
+                "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1",
+                "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/s",
+                                 "accountId": "111122223333", "principalId": "AROAEXAMPLE:s", "accessKeyId": key,
+                                 "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role},
+                                                    "attributes": {"mfaAuthenticated": "false", "creationDate": "2026-11-01T00:00:00Z"}}}}
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a-assume.json").write_text(json.dumps({"Records": [
+        assume("ASIABLUE", [{"key": "team", "value": "blue"}]), assume("ASIARED", [{"key": "team", "value": "red"}])]}))
+    (logs / "b-calls.json").write_text(json.dumps({"Records": [
+        session_call(key, i) for i in range(3) for key in ("ASIABLUE", "ASIARED", "ASIAELSEWHERE")]}))
+    out = tmp_path / "report.json"
+    subprocess.run([str(binary), "replay", "--cloudtrail", str(logs), "--authorization-details", str(details),
+                    "--report", str(out)], check=True, capture_output=True)
+    cli = json.loads(out.read_text())
+    got = iamsim.spark.replay(spark, [str(logs)], authorization_details=[details])
+    # Blue sessions break (their tag overrides the role's), red ones do not,
+    # and the session whose AssumeRole is not in the logs stays unknown.
+    assert got["breakage"]["would_break"] == 3, got["breakage"]
+    assert got["decisions"]["allowed"] == 3 and got["decisions"]["indeterminate"] == 3, got["decisions"]
+    assert_same(got, cli)

@@ -220,6 +220,9 @@ def replay(
 def is_log_file_name(name: str) -> bool:
     """Whether a file found in a folder is read as a log (as ``replay`` walks folders)."""
 
+def session_tags(name: str, content: bytes) -> str:
+    """Role sessions created by one log file's ``AssumeRole`` calls, with their tags (JSON, for ``ReplayWorker.set_session_tags``)."""
+
 class ReplayWorker:
     """A replayer fed log files' bytes (one per Spark Python worker; see ``iamsim.spark``)."""
 
@@ -234,11 +237,14 @@ class ReplayWorker:
         catalog: Optional[Catalog] = None,
         decisions: bool = False,
     ) -> None: ...
-    @property
-    def tests_principal_tags(self) -> bool: ...
     def replay_bytes(self, name: str, content: bytes) -> list[str]:
         """Replay one file's bytes; with ``decisions``, its decided checks as JSON texts."""
+    @property
+    def tests_principal_tags(self) -> bool:
+        """Whether a policy tests ``aws:PrincipalTag`` (read the logs' session tags first)."""
+    def set_session_tags(self, parts: Sequence[str]) -> None:
+        """Role sessions' tags from ``session_tags`` of every log file, merged."""
     def take_partial(self) -> str:
-        """What the files since the last call found (JSON), and a fresh start."""
+        """What the files since the last call found (JSON), and a fresh start (compiled policies kept)."""
     def finish(self, partials: Sequence[str], seconds: float) -> dict[str, Any]:
         """The report of all the partials."""

@@ -59,7 +59,7 @@ def _policies(texts: Sequence[tuple]) -> list:
 def _worker(inputs: dict, decisions: bool = False) -> _iamsim.ReplayWorker:
     """The replayer the inputs describe (built from their JSON texts)."""
     catalog = _iamsim.Catalog.load(inputs["catalog"]) if inputs["catalog"] else None
-    return _iamsim.ReplayWorker(
+    worker = _iamsim.ReplayWorker(
         authorization_details=inputs["authorization_details"],
         policies={arn: _policies(t) for arn, t in inputs["policies"].items()},
         overrides={arn: _policies(t) for arn, t in inputs["overrides"].items()},
@@ -68,6 +68,25 @@ def _worker(inputs: dict, decisions: bool = False) -> _iamsim.ReplayWorker:
         catalog=catalog,
         decisions=decisions,
     )
+    if "session_tags" in inputs:
+        worker.set_session_tags(inputs["session_tags"])
+    return worker
+
+
+def _session_tags_partition(batches):
+    """The session tags of each log file of a partition (JSON texts)."""
+    import pyarrow as pa
+
+    for batch in batches:
+        paths = batch.column("path").to_pylist()
+        contents = batch.column("content")
+        texts = []
+        for i, path in enumerate(paths):
+            name = _local_name(path)
+            if _iamsim.is_log_file_name(os.path.basename(name)):
+                texts.append(_iamsim.session_tags(name, contents[i].as_py()))
+        if texts:
+            yield pa.RecordBatch.from_pydict({"text": texts})
 
 
 def _local_name(path: str) -> str:
@@ -118,12 +137,18 @@ def replay(
     }
     # Built on the driver first: bad inputs fail here, named, before any task.
     driver = _worker(inputs)
-    if driver.tests_principal_tags:
-        raise _iamsim.InputError(
-            "policies test aws:PrincipalTag: role sessions' tags come from the logs' AssumeRole calls, "
-            "read before the replay; the Spark replay does not read them yet (use iamsim replay)"
-        )
     started = time.perf_counter()
+    files = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .load(list(cloudtrail))
+        .select("path", "content")
+    )
+    if driver.tests_principal_tags:
+        # As `iamsim replay` does: a first pass over the logs for the role
+        # sessions their AssumeRole calls created (and those sessions' tags),
+        # merged on the workers before they replay.
+        inputs["session_tags"] = [r["text"] for r in files.mapInArrow(_session_tags_partition, "text string").collect()]
     shared = spark.sparkContext.broadcast(inputs)
     key = uuid.uuid4().hex  # names this replay's inputs in the workers' cache
 
@@ -147,12 +172,6 @@ def replay(
                 yield pa.RecordBatch.from_pydict({"kind": ["decision"] * len(decided), "text": decided})
         yield pa.RecordBatch.from_pydict({"kind": ["partial"], "text": [worker.take_partial()]})
 
-    files = (
-        spark.read.format("binaryFile")
-        .option("recursiveFileLookup", "true")
-        .load(list(cloudtrail))
-        .select("path", "content")
-    )
     out = files.mapInArrow(replay_partition, "kind string, text string")
     if want:
         out = out.cache()
