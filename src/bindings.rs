@@ -433,11 +433,12 @@ impl PyCompiled {
     /// Decides a `pyarrow.Table` or `pyarrow.RecordBatch` of requests
     /// (string columns `principal`, `action`, `resource`; optional
     /// `resource_account` and `context`, a JSON object per row or a struct
-    /// whose fields are the keys) without a Python object per row: each batch is read from Arrow memory, decided
-    /// in parallel with the GIL released, and answered as a batch of
-    /// `decision`, `statements` (`layer:policy:statement` labels),
-    /// `missing_context_keys` and `unknown_context_keys`, row for row. A
-    /// table comes back as a table of the same row count.
+    /// whose fields are the keys) without a Python object per row: each
+    /// batch is read from Arrow memory, decided in parallel with the GIL
+    /// released, and answered as a batch of `decision`, `statements`
+    /// (`layer:policy:statement` labels), `missing_context_keys` and
+    /// `unknown_context_keys`, row for row. A table comes back as a table of
+    /// the same row count.
     #[pyo3(signature = (data, open_world = false))]
     fn decide_arrow<'py>(&self, data: &Bound<'py, PyAny>, open_world: bool) -> PyResult<Bound<'py, PyAny>> {
         let py = data.py();

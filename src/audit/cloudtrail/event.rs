@@ -318,9 +318,9 @@ mod keys {
 
 /// Which of the keys [`event_context`] fills a replay's policies read, and
 /// whether they read `aws:PrincipalTag/…`. A key no policy reads cannot change
-/// a decision, and filling the dozen keys of every event was half of a
-/// replay's own work (benches/README.md, session 16); so a replay fills only
-/// these. The default fills every key.
+/// a decision, and filling the dozen keys of every event was half of the
+/// mapping's work, a quarter of a replay's own (benches/README.md, session
+/// 16); so a replay fills only these. The default fills every key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ContextKeys(u16);
 
@@ -339,9 +339,10 @@ impl ContextKeys {
     /// rules read it whatever the policies say.
     pub(crate) fn read_by<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> ContextKeys {
         let mut bits = ContextKeys::bit(&keys::MFA_PRESENT);
+        const PRINCIPAL_TAG: &str = "aws:PrincipalTag/";
         for name in names {
             let name = name.as_ref();
-            if name.get(..17).is_some_and(|p| p.eq_ignore_ascii_case("aws:PrincipalTag/")) {
+            if name.get(..PRINCIPAL_TAG.len()).is_some_and(|p| p.eq_ignore_ascii_case(PRINCIPAL_TAG)) {
                 bits |= ContextKeys::PRINCIPAL_TAGS;
             }
             if let Some(key) = keys::ALL.iter().find(|k| k.name().eq_ignore_ascii_case(name)) {

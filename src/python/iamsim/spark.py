@@ -73,18 +73,22 @@ def _worker(inputs: dict, decisions: bool = False) -> _iamsim.ReplayWorker:
     return worker
 
 
+def _log_files(batch):
+    """The log files of a ``binaryFile`` batch, as (name, bytes): only the
+    names ``iamsim replay`` reads in a folder."""
+    contents = batch.column("content")
+    for i, path in enumerate(batch.column("path").to_pylist()):
+        name = _local_name(path)
+        if _iamsim.is_log_file_name(os.path.basename(name)):
+            yield name, contents[i].as_py()
+
+
 def _session_tags_partition(batches):
     """The session tags of each log file of a partition (JSON texts)."""
     import pyarrow as pa
 
     for batch in batches:
-        paths = batch.column("path").to_pylist()
-        contents = batch.column("content")
-        texts = []
-        for i, path in enumerate(paths):
-            name = _local_name(path)
-            if _iamsim.is_log_file_name(os.path.basename(name)):
-                texts.append(_iamsim.session_tags(name, contents[i].as_py()))
+        texts = [_iamsim.session_tags(name, content) for name, content in _log_files(batch)]
         if texts:
             yield pa.RecordBatch.from_pydict({"text": texts})
 
@@ -161,13 +165,9 @@ def replay(
         if worker is None:
             worker = _WORKERS[(key, want)] = _worker(shared.value, want)
         for batch in batches:
-            paths = batch.column("path").to_pylist()
-            contents = batch.column("content")
             decided = []
-            for i, path in enumerate(paths):
-                name = _local_name(path)
-                if _iamsim.is_log_file_name(os.path.basename(name)):
-                    decided.extend(worker.replay_bytes(name, contents[i].as_py()))
+            for name, content in _log_files(batch):
+                decided.extend(worker.replay_bytes(name, content))
             if decided:
                 yield pa.RecordBatch.from_pydict({"kind": ["decision"] * len(decided), "text": decided})
         yield pa.RecordBatch.from_pydict({"kind": ["partial"], "text": [worker.take_partial()]})
