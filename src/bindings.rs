@@ -152,6 +152,22 @@ fn policies_of(list: Vec<PyRef<'_, PyPolicy>>) -> Vec<Policy> {
     list.iter().map(|p| p.inner.clone()).collect()
 }
 
+/// Resource policies given as resource ARN → `Policy`.
+fn resource_policies_of(
+    given: Option<std::collections::BTreeMap<String, PyRef<'_, PyPolicy>>>,
+) -> std::collections::BTreeMap<String, Policy> {
+    given.unwrap_or_default().into_iter().map(|(arn, p)| (arn, p.inner.clone())).collect()
+}
+
+/// A context given as a Python mapping (key → value or list of values),
+/// read through its JSON text by the reader the CLI uses, with its checks
+/// (a key given twice in any case is refused). None: no context.
+fn context_of(given: Option<&Bound<'_, PyAny>>) -> PyResult<Context> {
+    let Some(given) = given.filter(|c| !c.is_none()) else { return Ok(Context::new()) };
+    let text: String = given.py().import("json")?.call_method1("dumps", (given,))?.extract()?;
+    Context::from_json_text(&text).map_err(|e| request_error(&e))
+}
+
 #[pymethods]
 impl PyPolicySet {
     #[new]
@@ -231,15 +247,7 @@ impl PyRequest {
                 )))
             }
         };
-        let ctx = match context.filter(|c| !c.is_none()) {
-            // Through JSON text: the reader the CLI uses, with its checks
-            // (a key given twice in any case is refused).
-            Some(given) => {
-                let text: String = given.py().import("json")?.call_method1("dumps", (given,))?.extract()?;
-                Context::from_json_text(&text).map_err(|e| request_error(&e))?
-            }
-            None => Context::new(),
-        };
+        let ctx = context_of(context)?;
         req.context = if open_world { ctx.into_open_world() } else { ctx };
         Ok(PyRequest { inner: req })
     }
@@ -959,22 +967,11 @@ impl PyAccount {
                 .load(&bytes, &format!("authorization_details[{i}]"), managed_policies.as_deref())
                 .map_err(input_error)?;
         }
-        let context = match context.filter(|c| !c.is_none()) {
-            Some(given) => {
-                let text: String = py.import("json")?.call_method1("dumps", (given,))?.extract()?;
-                Context::from_json_text(&text).map_err(|e| request_error(&e))?
-            }
-            None => Context::new(),
-        };
         let inputs = AccessInputs {
             scps: scps.into_iter().map(policies_of).collect(),
             rcps: rcps.into_iter().map(policies_of).collect(),
-            resource_policies: resource_policies
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(arn, p)| (arn, p.inner.clone()))
-                .collect(),
-            context,
+            resource_policies: resource_policies_of(resource_policies),
+            context: context_of(context)?,
             mode: if closed_context { ContextMode::Closed } else { ContextMode::Open },
             ..AccessInputs::default()
         };
@@ -1075,7 +1072,7 @@ fn policies_by_arn(given: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, Ve
         let arn: String = arn.extract()?;
         let list: Vec<Policy> = match value.cast::<PyPolicy>() {
             Ok(one) => vec![one.get().inner.clone()],
-            Err(_) => value.extract::<Vec<PyRef<'_, PyPolicy>>>()?.iter().map(|p| p.inner.clone()).collect(),
+            Err(_) => policies_of(value.extract()?),
         };
         out.push((arn, list));
     }
@@ -1221,11 +1218,7 @@ fn replay_job(
         policies: policies_by_arn(policies)?,
         overrides: policies_by_arn(overrides)?,
         scps: scps.into_iter().map(policies_of).collect(),
-        resource_policies: resource_policies
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(arn, p)| (arn, p.inner.clone()))
-            .collect(),
+        resource_policies: resource_policies_of(resource_policies),
         catalog: catalog.map(|c| Arc::clone(&c.inner)),
         ..crate::audit::replay::job::ReplayJob::default()
     })
@@ -1236,9 +1229,9 @@ fn replay_job(
 /// partial report to merge on the driver.
 #[pyclass(name = "ReplayWorker", module = "iamsim")]
 pub struct PyReplayWorker {
-    /// Built from the inputs; never fed (each part forks it).
+    /// Built from the inputs; never fed (the replayer fed is forked from it).
     template: crate::audit::replay::Replayer,
-    /// The part being replayed.
+    /// The replayer fed, kept across parts for what it compiled.
     current: Option<crate::audit::replay::Replayer>,
     tests_principal_tags: bool,
 }

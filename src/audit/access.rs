@@ -51,7 +51,7 @@
 
 pub mod sweep;
 
-use crate::audit::catalog::validate::resource_tokens;
+use crate::audit::catalog::validate::{format_parts, resource_tokens, FormatPart};
 use crate::audit::catalog::{ActionId, Catalog};
 use crate::audit::inventory::Inventory;
 use crate::audit::resource_policies::governing_arn;
@@ -130,6 +130,21 @@ pub enum ContextMode {
     /// Absent, and the request time is now (as `simulate` and AWS's policy
     /// simulator read a request).
     Closed,
+}
+
+impl AccessInputs {
+    /// The context every question's requests start from: the keys given,
+    /// read as [`AccessInputs::mode`] says.
+    fn question_context(&self) -> Context {
+        match self.mode {
+            ContextMode::Open => self.context.clone().into_open_world(),
+            ContextMode::Closed => {
+                let mut closed = self.context.clone();
+                closed.set_request_time(&RequestTime::now());
+                closed
+            }
+        }
+    }
 }
 
 /// The answer for one principal, action and resource.
@@ -351,6 +366,7 @@ impl AccountModel {
         let mut identity_ids: Vec<Vec<usize>> = Vec::new();
         let mut sets: Vec<PolicySet> = Vec::new();
         let mut subjects = Vec::new();
+        let question = inputs.question_context();
         for identity in inventory.identities() {
             let kind = if Inventory::is_role(&identity.arn) { PrincipalKind::Role } else { PrincipalKind::User };
             let principal = Principal::parse(&identity.arn)?;
@@ -383,14 +399,7 @@ impl AccountModel {
                 identity_ids.push(ids.get(..set.identity.len()).unwrap_or_default().to_vec());
                 sets.push(set);
             }
-            let mut context = match inputs.mode {
-                ContextMode::Open => inputs.context.clone().into_open_world(),
-                ContextMode::Closed => {
-                    let mut closed = inputs.context.clone();
-                    closed.set_request_time(&RequestTime::now());
-                    closed
-                }
-            };
+            let mut context = question.clone();
             context.insert_principal_tags(&identity.tags);
             let account = principal.account().unwrap_or_default().to_string();
             let name = match &principal {
@@ -672,10 +681,7 @@ impl AccountModel {
             ..PolicySet::default()
         })?;
         let mut scratch = crate::engine::eval::Scratch::new(&set);
-        let context = match self.inputs.mode {
-            ContextMode::Open => self.inputs.context.clone().into_open_world(),
-            ContextMode::Closed => self.inputs.context.clone(),
-        };
+        let context = self.inputs.question_context();
         let note = match kind {
             PrincipalKind::Account => Some(format!(
                 "the resource policy allows account {label}: any of its principals whose own identity policies (and SCPs) allow it too"
@@ -777,18 +783,12 @@ fn format_pattern(format: &str, account: Option<&str>) -> String {
 /// unclosed `${` stays as written.
 fn replace_placeholders(text: &str, mut with: impl FnMut(&str, &mut String)) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        with(&after[..end], &mut out);
-        rest = &after[end + 1..];
+    for part in format_parts(text) {
+        match part {
+            FormatPart::Text(t) => out.push_str(t),
+            FormatPart::Var(name) => with(name, &mut out),
+        }
     }
-    out.push_str(rest);
     out
 }
 

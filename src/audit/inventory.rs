@@ -104,6 +104,12 @@ impl Inventory {
         self.identities.values()
     }
 
+    /// Every user's and role's identity policies and permissions boundary
+    /// (a policy attached to several comes once for each).
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.identities().flat_map(|i| i.policies.iter().chain(&i.boundary))
+    }
+
     /// Whether the ARN is a role (else a user).
     pub fn is_role(arn: &str) -> bool {
         arn.contains(":role/")

@@ -909,8 +909,7 @@ fn context_keys(
     scps: &[Vec<Policy>],
     resource_policies: &BTreeMap<String, Policy>,
 ) -> ContextKeys {
-    let identities = inventory.identities().flat_map(|id| id.policies.iter().chain(&id.boundary));
-    let policies = identities.chain(scps.iter().flatten()).chain(resource_policies.values());
+    let policies = inventory.policies().chain(scps.iter().flatten()).chain(resource_policies.values());
     ContextKeys::read_by(policies.flat_map(Policy::keys_read))
 }
 
@@ -1005,6 +1004,14 @@ impl Replayer {
         let keys = context_keys(&current, &self.scps, &self.resource_policies);
         self.recycled.keys = self.recycled.keys.union(keys);
         self.baseline = Some(Arc::new(current));
+    }
+
+    /// Whether some policy it decides with (the baseline's too) tests
+    /// `aws:PrincipalTag`: only then can role sessions' tags change a
+    /// decision, and only then are they worth reading from the logs first
+    /// ([`Replayer::set_session_tags`]).
+    pub fn reads_principal_tags(&self) -> bool {
+        self.recycled.keys.principal_tags()
     }
 
     /// Worker threads for [`Replayer::replay_files`]; 1 = in order on the calling thread.

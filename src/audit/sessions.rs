@@ -9,12 +9,12 @@
 //! replay joins the two; a session whose creating call is not in the logs
 //! keeps unknown principal tags.
 //!
-//! Beside `inventory` in the audit application: the CLI fills an index
-//! from the logs before a replay when some policy tests `aws:PrincipalTag`
-//! ([`mention_principal_tags`]), and the replayer reads it.
+//! Beside `inventory` in the audit application: a replay fills an index
+//! from the logs first when some policy tests `aws:PrincipalTag`
+//! ([`Replayer::reads_principal_tags`](super::replay::Replayer::reads_principal_tags)),
+//! and the replayer reads it.
 
 use crate::audit::cloudtrail::record::{Json, Record};
-use crate::engine::policy::Policy;
 use std::collections::HashMap;
 
 /// Tags as (key, value) pairs.
@@ -153,20 +153,6 @@ pub fn principal_tags(role: &[(String, String)], session: &[(String, String)]) -
         }
     }
     out
-}
-
-/// Whether any statement of `policies` tests `aws:PrincipalTag/…` (a
-/// condition key or a policy variable): only then can session tags change
-/// a decision, and only then is the join worth a second reading of the logs.
-pub fn mention_principal_tags<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> bool {
-    const PREFIX: &str = "aws:principaltag/";
-    let tests = |k: &str| k.get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX));
-    policies.into_iter().any(|p| {
-        p.statements.iter().any(|s| {
-            s.conditions.iter().any(|c| tests(&c.key))
-                || s.variable_keys(p.version.variables_enabled()).iter().any(|k| tests(k))
-        })
-    })
 }
 
 #[cfg(test)]

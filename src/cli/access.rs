@@ -64,7 +64,7 @@ impl AccountArgs {
                 identity.unresolved.join(", ")
             );
         }
-        load::warn_dead_actions(inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary)));
+        load::warn_dead_actions(inventory.policies());
         let (resource_policies, resource_owners) =
             load::resource_policies(&self.resource_policies, &self.resource_policy_files)?;
         let context = match &self.context {

@@ -311,12 +311,51 @@ impl ResourceFormats {
     }
 }
 
+/// One piece of a catalog ARN format (or a resource pattern read as one):
+/// literal text, or the name inside a `${…}` placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FormatPart<'a> {
+    /// Text between placeholders (possibly empty).
+    Text(&'a str),
+    /// A placeholder's name (`BucketName` of `${BucketName}`).
+    Var(&'a str),
+}
+
+/// `format` split into text and placeholders, text first and last, the two
+/// alternating; an unclosed `${` is text.
+pub(crate) fn format_parts(format: &str) -> impl Iterator<Item = FormatPart<'_>> {
+    let mut rest = Some(format);
+    let mut var = None;
+    std::iter::from_fn(move || {
+        if let Some(name) = var.take() {
+            return Some(FormatPart::Var(name));
+        }
+        let text = rest?;
+        match text.find("${").and_then(|open| Some((open, text.get(open..)?.find('}')?))) {
+            Some((open, close)) => {
+                var = text.get(open + 2..open + close);
+                rest = text.get(open + close + 1..);
+                text.get(..open).map(FormatPart::Text)
+            }
+            None => {
+                rest = None;
+                Some(FormatPart::Text(text))
+            }
+        }
+    })
+}
+
 /// The `${Name}` placeholders of a format, each with the character after it.
 fn placeholders(format: &str) -> impl Iterator<Item = (&str, Option<char>)> {
-    format.match_indices("${").filter_map(move |(start, _)| {
-        let rest = format.get(start + 2..)?;
-        let end = rest.find('}')?;
-        Some((rest.get(..end)?, rest.get(end + 1..)?.chars().next()))
+    let mut parts = format_parts(format).peekable();
+    std::iter::from_fn(move || loop {
+        if let FormatPart::Var(name) = parts.next()? {
+            let after = match parts.peek() {
+                Some(FormatPart::Text(t)) => t.chars().next(),
+                _ => None,
+            };
+            return Some((name, after));
+        }
     })
 }
 
@@ -376,21 +415,12 @@ fn matches_star(pattern: &str) -> bool {
 /// Tokens of an ARN format: each `${Var}` becomes `*`.
 fn format_tokens(format: &str) -> Vec<Token> {
     let mut out = Vec::with_capacity(format.len());
-    let mut rest = format;
-    while let Some(open) = rest.find("${") {
-        out.extend(rest[..open].chars().map(Token::Char));
-        match rest[open..].find('}') {
-            Some(close) => {
-                out.push(Token::Star);
-                rest = &rest[open + close + 1..];
-            }
-            None => {
-                rest = &rest[open..];
-                break;
-            }
+    for part in format_parts(format) {
+        match part {
+            FormatPart::Text(t) => out.extend(t.chars().map(Token::Char)),
+            FormatPart::Var(_) => out.push(Token::Star),
         }
     }
-    out.extend(rest.chars().map(Token::Char));
     out
 }
 
@@ -705,6 +735,21 @@ fn check_redundant_statements(policy: &Policy, expanded: &[Expanded], f: &mut Fi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_split_into_text_and_placeholders() {
+        use FormatPart::{Text, Var};
+        fn parts(f: &str) -> Vec<FormatPart<'_>> {
+            format_parts(f).collect()
+        }
+        assert_eq!(
+            parts("arn:${Partition}:s3:::${BucketName}/${ObjectName}"),
+            [Text("arn:"), Var("Partition"), Text(":s3:::"), Var("BucketName"), Text("/"), Var("ObjectName"), Text("")]
+        );
+        assert_eq!(parts("a${B}c${D"), [Text("a"), Var("B"), Text("c${D")]);
+        assert_eq!(parts(""), [Text("")]);
+        assert_eq!(placeholders("${A}/${B}${C}").collect::<Vec<_>>(), [("A", Some('/')), ("B", None), ("C", None)]);
+    }
 
     #[test]
     fn slashes_and_placeholders_are_read_off_formats() {

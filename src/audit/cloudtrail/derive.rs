@@ -19,6 +19,7 @@
 //! Sits under `event` (which calls [`derive`]) and reads the catalog.
 
 use super::record::Json;
+use crate::audit::catalog::validate::{format_parts, FormatPart as Part};
 use crate::audit::catalog::Catalog;
 
 /// Parameters the Service Authorization Reference's variable names do not
@@ -175,15 +176,7 @@ fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &m
         return;
     }
     // The format as literal text and variables.
-    let mut parts: Vec<Part<'_>> = Vec::new();
-    let mut rest = format;
-    while let Some(open) = rest.find("${") {
-        let Some(close) = rest[open..].find('}') else { break };
-        parts.push(Part::Text(&rest[..open]));
-        parts.push(Part::Var(&rest[open + 2..open + close]));
-        rest = &rest[open + close + 1..];
-    }
-    parts.push(Part::Text(rest));
+    let parts: Vec<Part<'_>> = format_parts(format).collect();
     // Each variable's values; a whole ARN of this format is taken as it is.
     let mut values: Vec<Vec<String>> = Vec::new();
     for part in &parts {
@@ -239,11 +232,6 @@ fn fill(format: &str, service: &str, resource_type: &str, e: &Event<'_>, out: &m
             index[i] = 0;
         }
     }
-}
-
-enum Part<'a> {
-    Text(&'a str),
-    Var(&'a str),
 }
 
 /// The values of `${var}` in this event (empty: none).

@@ -24,7 +24,7 @@ use super::{CheckLine, Replayer, Report};
 use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::reader::{collect_files, read_file, Files, Item, ReadError};
 use crate::audit::inventory::{Inventory, InventoryError};
-use crate::audit::sessions::{mention_principal_tags, SessionTags};
+use crate::audit::sessions::SessionTags;
 use crate::engine::policy::Policy;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -161,8 +161,7 @@ pub fn build(job: ReplayJob, notice: &mut impl FnMut(Notice)) -> Result<(Replaye
             job.authorization_details_names.get(i).cloned().unwrap_or_else(|| format!("authorization_details[{i}]"));
         inventory.load(bytes, &name, job.managed_policies.as_deref())?;
     }
-    let policies = inventory.identities().flat_map(|i| i.policies.iter().chain(&i.boundary));
-    for w in crate::engine::policy::dead_action_warnings(policies) {
+    for w in crate::engine::policy::dead_action_warnings(inventory.policies()) {
         notice(Notice::Warning(w));
     }
     for (arn, policies) in &job.policies {
@@ -191,17 +190,11 @@ pub fn build(job: ReplayJob, notice: &mut impl FnMut(Notice)) -> Result<(Replaye
             return Err(JobError::NotInDetails(arn.clone()));
         }
     }
-    let tested = mention_principal_tags(
-        inventory
-            .identities()
-            .flat_map(|i| i.policies.iter().chain(&i.boundary))
-            .chain(job.scps.iter().flatten())
-            .chain(job.resource_policies.values()),
-    );
     let mut replayer = Replayer::new(inventory, job.scps, job.resource_policies);
     if let Some(current) = baseline {
         replayer.set_baseline(current);
     }
+    let tested = replayer.reads_principal_tags();
     replayer.set_resource_owners(job.resource_owners);
     replayer.set_want_lines(job.want_lines);
     if let Some(n) = job.threads {

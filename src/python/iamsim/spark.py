@@ -35,8 +35,8 @@ from . import _iamsim
 PathLike = Union[str, "os.PathLike[str]"]
 PolicyInput = Union[_iamsim.Policy, Sequence[_iamsim.Policy]]
 
-# One replayer per Python worker process and set of inputs (a worker runs
-# many tasks; a key drawn per replay tells their inputs apart).
+# One replayer per Python worker process, for the replay running (a worker
+# runs many tasks; a key drawn per replay tells their inputs apart).
 _WORKERS: dict = {}
 
 
@@ -163,7 +163,13 @@ def replay(
 
         worker = _WORKERS.get((key, want))
         if worker is None:
+            # Earlier replays' workers are done with: only this one is kept.
+            _WORKERS.clear()
             worker = _WORKERS[(key, want)] = _worker(shared.value, want)
+        else:
+            # What an attempt that failed part-way replayed is not this
+            # partition's: dropped (the compiled policies stay).
+            worker.take_partial()
         for batch in batches:
             decided = []
             for name, content in _log_files(batch):
