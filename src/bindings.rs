@@ -17,7 +17,9 @@
 
 use crate::engine::eval::{batch, Decision, DecisionKind};
 use crate::engine::policy::{parse_policy as parse, Layer, ParseError, Policy, PolicyKind, PolicySet};
-use crate::engine::request::{Context, Principal, Request, RequestError as EngineRequestError, UserCredentials};
+use crate::engine::request::{
+    Context, KeyNames, Principal, Request, RequestError as EngineRequestError, UserCredentials,
+};
 use crate::CompiledPolicySet;
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
@@ -492,7 +494,7 @@ impl PyCompiled {
             let parts = (0..rows.div_ceil(run))
                 .into_par_iter()
                 .map(|i| {
-                    let mut reader = RowReader::new(set);
+                    let mut reader = RowReader::new(set, &columns);
                     let mut answers = AnswerColumns::default();
                     for row in i * run..((i + 1) * run).min(rows) {
                         let d = reader.decide(set, &columns, row, open_world).map_err(|e| (row, e))?;
@@ -535,7 +537,8 @@ fn as_strings<'a>(column: &'a arrow_array::ArrayRef, name: &str) -> PyResult<Str
 /// are the context keys (no JSON to parse per row).
 enum ContextColumn<'a> {
     Json(StringColumn<'a>),
-    Struct(&'a arrow_array::StructArray, Vec<(&'a str, KeyColumn<'a>)>),
+    /// The fields' columns, and their names prepared once for every row.
+    Struct(&'a arrow_array::StructArray, Vec<KeyColumn<'a>>, KeyNames),
 }
 
 /// One field of a struct `context` column: a key's values, row by row
@@ -558,6 +561,8 @@ impl<'a> ContextColumn<'a> {
         };
         let array = column.as_struct();
         let mut keys = Vec::with_capacity(fields.len());
+        let names = KeyNames::new(fields.iter().map(|f| f.name()))
+            .map_err(|e| PyValueError::new_err(format!("column `context`: {e}")))?;
         for (field, child) in fields.iter().zip(array.columns()) {
             let name = field.name().as_str();
             let wrong = |found: &DataType| {
@@ -577,27 +582,23 @@ impl<'a> ContextColumn<'a> {
                 }
                 other => return Err(wrong(other)),
             };
-            if let Some((first, _)) = keys.iter().find(|(k, _): &&(&str, KeyColumn)| k.eq_ignore_ascii_case(name)) {
-                return Err(PyValueError::new_err(format!(
-                    "column `context`: fields `{first}` and `{name}` are one key (keys are case-insensitive)"
-                )));
-            }
-            keys.push((name, key));
+            keys.push(key);
         }
-        Ok(Some(ContextColumn::Struct(array, keys)))
+        Ok(Some(ContextColumn::Struct(array, keys, names)))
     }
 }
 
 /// Fills `ctx` (emptied first, open-world or not) with row `row` of a struct
-/// `context` column; `values` is a reused buffer for multi-valued keys.
+/// `context` column, whose names `ctx` uses ([`Context::use_names`]);
+/// `values` is a reused buffer for multi-valued keys.
 fn fill_context(
     array: &arrow_array::StructArray,
-    keys: &[(&str, KeyColumn<'_>)],
+    keys: &[KeyColumn<'_>],
     row: usize,
     open_world: bool,
     ctx: &mut Context,
     values: &mut Vec<String>,
-) {
+) -> Result<(), EngineRequestError> {
     use crate::engine::request::ContextEntry;
     use arrow_array::Array;
     if open_world {
@@ -606,33 +607,34 @@ fn fill_context(
         ctx.clear();
     }
     if array.is_null(row) {
-        return;
+        return Ok(());
     }
     let mut number = itoa::Buffer::new();
-    for (name, key) in keys {
-        // The fields' names differ in any case (checked in `of`): each is new.
+    // Field `i`'s key is name `i` (`ContextColumn::of`).
+    for (i, key) in keys.iter().enumerate() {
         match key {
             KeyColumn::Text(c) => {
                 if let Some(v) = c.get(row) {
-                    ctx.insert_entry(name, ContextEntry::Single(v));
+                    ctx.insert_named(i, ContextEntry::Single(v))?;
                 }
             }
             KeyColumn::Bool(c) if c.is_valid(row) => {
-                ctx.insert_entry(name, ContextEntry::Single(if c.value(row) { "true" } else { "false" }));
+                ctx.insert_named(i, ContextEntry::Single(if c.value(row) { "true" } else { "false" }))?;
             }
             KeyColumn::Int(c) if c.is_valid(row) => {
-                ctx.insert_entry(name, ContextEntry::Single(number.format(c.value(row))));
+                ctx.insert_named(i, ContextEntry::Single(number.format(c.value(row))))?;
             }
             KeyColumn::List(list, items) if list.is_valid(row) => {
                 let span = list.value_offsets().get(row..row + 2).unwrap_or(&[0, 0]);
                 let (start, end) = (span[0].max(0) as usize, span[1].max(0) as usize);
                 values.clear();
                 values.extend((start..end).filter_map(|i| items.get(i)).map(str::to_string));
-                ctx.insert_entry(name, ContextEntry::Multi(values));
+                ctx.insert_named(i, ContextEntry::Multi(values))?;
             }
             _ => {}
         }
     }
+    Ok(())
 }
 
 /// A string column of any of Arrow's string layouts.
@@ -699,9 +701,13 @@ struct RowReader<'a> {
 }
 
 impl<'a> RowReader<'a> {
-    fn new(set: &CompiledPolicySet) -> RowReader<'a> {
+    fn new(set: &CompiledPolicySet, columns: &Columns<'a>) -> RowReader<'a> {
+        let mut req = Request::new(Principal::Anonymous, "", "");
+        if let Some(ContextColumn::Struct(_, _, names)) = &columns.contexts {
+            req.context.use_names(names);
+        }
         RowReader {
-            req: Request::new(Principal::Anonymous, "", ""),
+            req,
             principals: Parked::default(),
             contexts: Parked::default(),
             values: Vec::new(),
@@ -724,8 +730,9 @@ impl<'a> RowReader<'a> {
         match &columns.contexts {
             // One batch has one kind of context column: the reader fills the
             // request's context in place, or keeps it among `contexts`.
-            Some(ContextColumn::Struct(array, keys)) => {
+            Some(ContextColumn::Struct(array, keys, _)) => {
                 fill_context(array, keys, row, open_world, &mut req.context, &mut self.values)
+                    .map_err(|e| format!("context: {e}"))?
             }
             json => {
                 let text = match json {

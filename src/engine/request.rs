@@ -454,6 +454,8 @@ enum Span {
     Spilled(usize),
     /// A key name known when the program is built ([`StaticKey`]), not copied.
     Static(&'static StaticKey),
+    /// A key name at this position of the context's [`KeyNames`], not copied.
+    Named(u32),
 }
 
 /// A context key name known when the program is built (`aws:SourceIp`…),
@@ -494,6 +496,77 @@ impl StaticKey {
     }
 }
 
+/// Context key names prepared once for many contexts, each with its
+/// lower-cased form and print, shared by the contexts that store their keys
+/// by position here ([`Context::use_names`], [`Context::insert_named`]).
+/// A table whose context column is a struct names its keys once for every
+/// row: copying and folding each name per row was half the cost of filling
+/// a row's context. Cloning shares the names (an `Arc`).
+///
+/// ```
+/// use iamsim::engine::request::{Context, ContextEntry, KeyNames};
+/// let names = KeyNames::new(["aws:SourceIp", "aws:SecureTransport"])?;
+/// let mut ctx = Context::new();
+/// ctx.use_names(&names);
+/// for row in ["10.0.0.1", "10.0.0.2"] {
+///     ctx.clear();
+///     ctx.insert_named(0, ContextEntry::Single(row))?;
+///     assert_eq!(ctx.get("aws:sourceip"), Some(ContextEntry::Single(row)));
+/// }
+/// // Names are case-insensitive: two that differ only in case are one key.
+/// assert!(KeyNames::new(["aws:SourceIp", "AWS:sourceip"]).is_err());
+/// # Ok::<(), iamsim::engine::request::RequestError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeyNames {
+    names: std::sync::Arc<[KeyName]>,
+}
+
+/// One of [`KeyNames`].
+#[derive(Debug)]
+struct KeyName {
+    name: Box<str>,
+    lowered: Box<str>,
+    print: u32,
+}
+
+impl KeyNames {
+    /// The names, in order (a name's position is its id); an error names
+    /// two that are one key in different case, as a context given both
+    /// would be ambiguous.
+    pub fn new<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<KeyNames, RequestError> {
+        let mut prepared: Vec<KeyName> = Vec::new();
+        let mut seen = rustc_hash::FxHashMap::default();
+        for name in names {
+            let name = name.as_ref();
+            let lowered: Box<str> = name.to_ascii_lowercase().into();
+            if let Some(&first) = seen.get(&lowered) {
+                let first = prepared.get(first).map_or("", |k: &KeyName| &k.name);
+                let message = format!("context keys `{first}` and `{name}` are one key (keys are case-insensitive)");
+                return Err(RequestError::new(RequestErrorKind::Shape, message));
+            }
+            seen.insert(lowered.clone(), prepared.len());
+            prepared.push(KeyName { name: name.into(), lowered, print: key_print(name) });
+        }
+        Ok(KeyNames { names: prepared.into() })
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The name at position `i`, as given.
+    pub fn name(&self, i: usize) -> Option<&str> {
+        self.names.get(i).map(|k| &*k.name)
+    }
+}
+
 impl Span {
     /// Where the copy stored right after this one is ([`Context::copies`]).
     fn next_copy(self) -> Span {
@@ -502,6 +575,7 @@ impl Span {
             Span::Spilled(i) => Span::Spilled(i + 1),
             // Both forms are in the key itself.
             Span::Static(key) => Span::Static(key),
+            Span::Named(i) => Span::Named(i),
         }
     }
 }
@@ -574,6 +648,8 @@ pub struct Context {
     /// one insert at a time would cost `n²` (a hostile request of 200,000
     /// keys took minutes).
     index: Option<Box<rustc_hash::FxHashMap<Box<str>, u32>>>,
+    /// Names that [`Span::Named`] keys point into ([`Context::use_names`]).
+    names: Option<KeyNames>,
 }
 
 /// Entries past which a [`Context`] keeps a hash index of its keys. Requests
@@ -666,7 +742,7 @@ impl Context {
         let copy = match span.next_copy() {
             Span::Text(start, len) => self.text.get_mut(start as usize..start as usize + len as usize),
             Span::Spilled(i) => self.spilled.get_mut(i).map(|s| &mut **s),
-            Span::Static(_) => None,
+            Span::Static(_) | Span::Named(_) => None,
         };
         if let Some(copy) = copy {
             copy.make_ascii_lowercase();
@@ -678,6 +754,7 @@ impl Context {
     fn lowered_key(&self, span: Span) -> &str {
         match span {
             Span::Static(key) => key.lowered,
+            Span::Named(i) => self.named(i).map_or("", |k| &k.lowered),
             _ => self.text_of(span.next_copy()),
         }
     }
@@ -687,7 +764,12 @@ impl Context {
             Span::Text(start, len) => self.text.get(start as usize..start as usize + len as usize).unwrap_or_default(),
             Span::Spilled(i) => self.spilled.get(i).map_or("", |s| s),
             Span::Static(key) => key.name,
+            Span::Named(i) => self.named(i).map_or("", |k| &k.name),
         }
+    }
+
+    fn named(&self, i: u32) -> Option<&KeyName> {
+        self.names.as_ref()?.names.get(i as usize)
     }
 
     /// Stores an owned value: a set is moved in, the rest as [`Context::slot_of`].
@@ -717,17 +799,8 @@ impl Context {
 
     /// Appends an entry under `key` (not searched for).
     fn push(&mut self, key: &str, slot: Slot) {
-        self.prints.push(key_print(key));
         let span = self.key_span(key);
-        self.entries.push(Entry { key: span, slot });
-        let at = self.entries.len() - 1;
-        match self.index.as_mut() {
-            Some(index) => {
-                index.insert(key.to_ascii_lowercase().into(), u32::try_from(at).unwrap_or(u32::MAX));
-            }
-            None if self.entries.len() > INDEXED_FROM => self.build_index(),
-            None => {}
-        }
+        self.push_prepared(span, key_print(key), slot);
     }
 
     /// Appends `key` with `value`, storing the key by reference. For a
@@ -736,16 +809,61 @@ impl Context {
     pub fn push_static(&mut self, key: &'static StaticKey, value: ContextEntry<'_>) {
         debug_assert!(self.position(key.name, false).is_none(), "{} pushed twice", key.name);
         let slot = self.slot_of(value);
-        self.prints.push(key.print);
-        self.entries.push(Entry { key: Span::Static(key), slot });
+        self.push_prepared(Span::Static(key), key.print, slot);
+    }
+
+    /// Appends an entry whose key is stored at `key` (`print` is its print).
+    fn push_prepared(&mut self, key: Span, print: u32, slot: Slot) {
+        self.prints.push(print);
+        self.entries.push(Entry { key, slot });
         let at = self.entries.len() - 1;
-        match self.index.as_mut() {
-            Some(index) => {
-                index.insert(key.lowered.into(), u32::try_from(at).unwrap_or(u32::MAX));
+        if self.index.is_some() {
+            let lowered: Box<str> = self.lowered_key(key).into();
+            if let Some(index) = self.index.as_mut() {
+                index.insert(lowered, u32::try_from(at).unwrap_or(u32::MAX));
             }
-            None if self.entries.len() > INDEXED_FROM => self.build_index(),
-            None => {}
+        } else if self.entries.len() > INDEXED_FROM {
+            self.build_index();
         }
+    }
+
+    /// Empties the context (keeping whether it is open-world) and takes its
+    /// key names from `names` from now on: [`Context::insert_named`] stores
+    /// a key as its position there, copying no name. Emptied so that no
+    /// entry points into other names.
+    pub fn use_names(&mut self, names: &KeyNames) {
+        let open_world = self.open_world;
+        self.clear();
+        self.open_world = open_world;
+        self.names = Some(names.clone());
+    }
+
+    /// Sets the key at position `key` of the context's names
+    /// ([`Context::use_names`]) to `value` (replacing a value under the
+    /// same key in any case), copying the value but not the name. An error
+    /// when there is no such name: a key silently dropped could skip a Deny.
+    pub fn insert_named(&mut self, key: usize, value: ContextEntry<'_>) -> Result<(), RequestError> {
+        let Some((print, at)) = self.names.as_ref().and_then(|n| {
+            let k = n.names.get(key)?;
+            Some((k.print, u32::try_from(key).ok()?))
+        }) else {
+            let message = format!(
+                "context key {key} is not one of the context's {} names",
+                self.names.as_ref().map_or(0, KeyNames::len)
+            );
+            return Err(RequestError::new(RequestErrorKind::Shape, message));
+        };
+        let slot = self.slot_of(value);
+        let lowered = self.named(at).map_or("", |k| &*k.lowered);
+        match self.position_printed(lowered, true, print) {
+            Some(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.slot = slot;
+                }
+            }
+            None => self.push_prepared(Span::Named(at), print, slot),
+        }
+        Ok(())
     }
 
     /// Indexes every entry by its lower-cased key.
@@ -762,11 +880,15 @@ impl Context {
     /// The entry whose key is `key` (any case; `lowered` says `key` has no
     /// capitals, so the stored lower-cased copy is compared exactly).
     fn position(&self, key: &str, lowered: bool) -> Option<usize> {
+        self.position_printed(key, lowered, key_print(key))
+    }
+
+    /// [`Context::position`] given `key`'s print.
+    fn position_printed(&self, key: &str, lowered: bool, print: u32) -> Option<usize> {
         if let Some(index) = &self.index {
             let hit = if lowered { index.get(key) } else { index.get(&*key.to_ascii_lowercase()) };
             return hit.map(|&i| i as usize);
         }
-        let print = key_print(key);
         // Prints first: an entry and its text are read only where one agrees.
         let mut from = 0;
         while let Some(skip) = self.prints.get(from..)?.iter().position(|&p| p == print) {
@@ -927,8 +1049,8 @@ impl Context {
     }
 
     /// Empties the context into a closed-world one (as [`Context::new`]),
-    /// keeping its buffers: a caller filling one context per row of a table
-    /// allocates once, not per row.
+    /// keeping its buffers and names ([`Context::use_names`]): a caller
+    /// filling one context per row of a table allocates once, not per row.
     ///
     /// ```
     /// use iamsim::engine::request::{Context, ContextEntry, ContextValue};
@@ -1213,6 +1335,45 @@ mod tests {
         }
         big.push_static(&IP, ContextEntry::Single("10.0.0.2"));
         assert_eq!(big.get("AWS:SourceIP"), Some(ContextEntry::Single("10.0.0.2")));
+    }
+
+    #[test]
+    fn named_keys_read_like_copied_ones() {
+        let names = KeyNames::new(["aws:SourceIp", "aws:RequestedRegion"]).unwrap();
+        let mut named = Context::open_world();
+        named.use_names(&names);
+        assert!(named.is_open_world(), "use_names keeps the world");
+        named.insert_named(0, ContextEntry::Single("10.0.0.1")).unwrap();
+        let mut copied = Context::open_world();
+        copied.insert_entry("aws:SourceIp", ContextEntry::Single("10.0.0.1"));
+        assert_eq!(named, copied);
+        for key in ["aws:SourceIp", "AWS:SOURCEIP"] {
+            assert_eq!(named.get(key), Some(ContextEntry::Single("10.0.0.1")), "{key}");
+        }
+        assert_eq!(named.get_lowered("aws:sourceip"), Some(ContextEntry::Single("10.0.0.1")));
+        // A key set again in any case is replaced, not listed twice.
+        named.insert_entry("AWS:sourceip", ContextEntry::Absent);
+        named.insert_named(1, ContextEntry::Single("eu-west-1")).unwrap();
+        named.insert_named(0, ContextEntry::Single("10.0.0.9")).unwrap();
+        assert_eq!(named.len(), 2);
+        assert_eq!(named.get("aws:sourceip"), Some(ContextEntry::Single("10.0.0.9")));
+        assert_eq!(named.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["aws:SourceIp", "aws:RequestedRegion"]);
+        // Cleared, the names stay; a name that is not there is an error.
+        named.clear();
+        named.insert_named(1, ContextEntry::Single("us-east-1")).unwrap();
+        assert_eq!(named.get("aws:requestedregion"), Some(ContextEntry::Single("us-east-1")));
+        assert!(named.insert_named(2, ContextEntry::Single("x")).is_err());
+        assert!(Context::new().insert_named(0, ContextEntry::Single("x")).is_err());
+        // Past the index threshold, named keys are indexed too.
+        let mut big = Context::open_world();
+        big.use_names(&names);
+        for i in 0..INDEXED_FROM + 1 {
+            big.insert_entry(&format!("k{i}"), ContextEntry::Single("v"));
+        }
+        big.insert_named(0, ContextEntry::Single("10.0.0.2")).unwrap();
+        big.insert_named(0, ContextEntry::Single("10.0.0.3")).unwrap();
+        assert_eq!(big.get("AWS:SourceIP"), Some(ContextEntry::Single("10.0.0.3")));
+        assert_eq!(big.len(), INDEXED_FROM + 2);
     }
 
     #[test]
