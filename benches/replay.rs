@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 
 const EVENTS: usize = 20_000;
 
+/// The allocator the `iamsim` binary runs replay on (src/main.rs), so that
+/// the bench measures what the CLI does.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn inventory() -> Inventory {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut inv = Inventory::new();

@@ -713,12 +713,14 @@ impl Context {
     }
 
     /// Copies `s` into the text buffer.
+    #[inline]
     fn span(&mut self, s: &str) -> Span {
         self.copies(s, 1)
     }
 
     /// Stores `copies` copies of `s` back to back; the span covers the first
     /// ([`Span::next_copy`] reaches the others).
+    #[inline]
     fn copies(&mut self, s: &str, copies: usize) -> Span {
         let start = self.text.len();
         match (u32::try_from(start), u32::try_from(start + copies * s.len()), u32::try_from(s.len())) {
@@ -783,6 +785,7 @@ impl Context {
     }
 
     /// Stores a borrowed value; a single value is copied into the text buffer.
+    #[inline]
     fn slot_of(&mut self, value: ContextEntry<'_>) -> Slot {
         match value {
             ContextEntry::Single(s) => Slot::Single(self.span(s)),
@@ -813,6 +816,7 @@ impl Context {
     }
 
     /// Appends an entry whose key is stored at `key` (`print` is its print).
+    #[inline]
     fn push_prepared(&mut self, key: Span, print: u32, slot: Slot) {
         self.prints.push(print);
         self.entries.push(Entry { key, slot });
@@ -843,24 +847,18 @@ impl Context {
     /// same key in any case), copying the value but not the name. An error
     /// when there is no such name: a key silently dropped could skip a Deny.
     pub fn insert_named(&mut self, key: usize, value: ContextEntry<'_>) -> Result<(), RequestError> {
-        let Some((print, at)) = self.names.as_ref().and_then(|n| {
-            let k = n.names.get(key)?;
-            Some((k.print, u32::try_from(key).ok()?))
-        }) else {
+        let named = self.names.as_ref().and_then(|n| n.names.get(key));
+        let (Some(k), Ok(at)) = (named, u32::try_from(key)) else {
             let message = format!(
                 "context key {key} is not one of the context's {} names",
                 self.names.as_ref().map_or(0, KeyNames::len)
             );
             return Err(RequestError::new(RequestErrorKind::Shape, message));
         };
+        let (print, found) = (k.print, self.position_printed(&k.lowered, true, k.print));
         let slot = self.slot_of(value);
-        let lowered = self.named(at).map_or("", |k| &*k.lowered);
-        match self.position_printed(lowered, true, print) {
-            Some(i) => {
-                if let Some(e) = self.entries.get_mut(i) {
-                    e.slot = slot;
-                }
-            }
+        match found.and_then(|i| self.entries.get_mut(i)) {
+            Some(e) => e.slot = slot,
             None => self.push_prepared(Span::Named(at), print, slot),
         }
         Ok(())
