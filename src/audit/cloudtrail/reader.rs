@@ -404,7 +404,7 @@ fn read_document_within(
     sink: &mut dyn FnMut(Item<'_>),
     in_memory_limit: usize,
 ) {
-    let (head, read_error) = read_head(&mut input, in_memory_limit);
+    let (mut head, read_error) = read_head(&mut input, in_memory_limit);
     // Checked for UTF-8 once, a document is parsed as text: serde_json then
     // checks no string again (a fifth of reading's instructions otherwise).
     // Skipped members are not checked by serde_json at all: a document that
@@ -434,8 +434,9 @@ fn read_document_within(
             Ok(()) => Ok(()),
             Err(e) => recover(&head, &mut state, e),
         },
-        None => stream(head, input, &mut state),
+        None => stream(std::mem::take(&mut head), input, &mut state),
     };
+    keep_buffer(head);
     if let Err(ended) = result {
         let at = Location { file: name.to_string(), index: state.index, line: None };
         let (kind, why) = match ended {
@@ -536,9 +537,28 @@ fn stream(head: Vec<u8>, mut input: impl Read, state: &mut Records<'_, '_>) -> R
 /// returned), with the error that stopped it early, if any (the bytes read
 /// before it are kept).
 fn read_head(input: &mut impl Read, limit: usize) -> (Vec<u8>, Option<std::io::Error>) {
-    let mut buf = Vec::new();
+    let mut buf = DOCUMENT_BUFFER.with(std::cell::Cell::take);
+    buf.clear();
     let result = input.take(limit as u64 + 1).read_to_end(&mut buf);
     (buf, result.err())
+}
+
+thread_local! {
+    /// The last document's buffer, for the thread's next one ([`read_head`],
+    /// [`keep_buffer`]). A replay reads many log files one after another on
+    /// each thread; a fresh buffer per file grew by doubling (copying what
+    /// it held) and had the kernel zero every new page. Kept, a one-thread
+    /// `iamsim replay` of the real samples took 0.44 s instead of 0.50 s
+    /// (benches/README.md, session 17).
+    static DOCUMENT_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Keeps `buf` for the thread's next document, unless it is larger than a
+/// document read whole can be (so a thread holds at most one such buffer).
+fn keep_buffer(buf: Vec<u8>) {
+    if buf.capacity() <= 2 * (IN_MEMORY_DOCUMENT_BYTES + 1) {
+        DOCUMENT_BUFFER.with(|kept| kept.set(buf));
+    }
 }
 
 /// Hands every record of the document in `de` to `state`.
@@ -795,6 +815,31 @@ mod tests {
                 assert_eq!(items_within(doc.as_bytes(), limit), in_memory, "{doc} within {limit}");
             }
         }
+    }
+
+    /// A thread's documents share one buffer: what a longer document left in
+    /// it is never read as part of the next, nor by a document read from
+    /// within a sink.
+    #[test]
+    fn a_kept_buffer_holds_only_its_document() {
+        let long = format!(r#"{{"Records":[{}{{"z":0}}]}}"#, r#"{"a":1},"#.repeat(500));
+        let short = r#"{"Records":[{"b":2},{"c""#;
+        let fresh = std::thread::spawn(move || items_within(short.as_bytes(), 1 << 20)).join().unwrap();
+        assert_eq!(items_within(long.as_bytes(), 1 << 20).len(), 501);
+        assert_eq!(items_within(short.as_bytes(), 1 << 20), fresh);
+        let mut nested = Vec::new();
+        read_document_within(
+            long.as_bytes(),
+            "t",
+            Members::All,
+            &mut |_| {
+                if nested.is_empty() {
+                    nested = items_within(short.as_bytes(), 1 << 20);
+                }
+            },
+            1 << 20,
+        );
+        assert_eq!(nested, fresh);
     }
 
     /// Every item read from `text` keeping `members`.
