@@ -500,8 +500,9 @@ impl StaticKey {
 /// lower-cased form and print, shared by the contexts that store their keys
 /// by position here ([`Context::use_names`], [`Context::insert_named`]).
 /// A table whose context column is a struct names its keys once for every
-/// row: copying and folding each name per row was half the cost of filling
-/// a row's context. Cloning shares the names (an `Arc`).
+/// row; copying and folding each name per row cost `decide_arrow` 500
+/// instructions a row (benches/README.md, session 17). Cloning shares the
+/// names (an `Arc`).
 ///
 /// ```
 /// use iamsim::engine::request::{Context, ContextEntry, KeyNames};
