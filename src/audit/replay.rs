@@ -637,10 +637,15 @@ pub fn skipped_path(path: &str, why: &str) -> String {
     format!("{path}: skipped: {why}")
 }
 
-/// Adds `n` to `detail`'s count, or to [`OTHER_DETAILS`] when the map is full.
-fn count_detail(into: &mut BTreeMap<String, usize>, detail: String, n: usize) {
-    let full = into.len() >= MAX_DETAILS;
-    let key = if full && !into.contains_key(&detail) { OTHER_DETAILS.to_string() } else { detail };
+/// Adds `n` to `detail`'s count, or to [`OTHER_DETAILS`] when the map is
+/// full. A detail counted before is found without a copy (a replay counts
+/// one per call a service makes).
+fn count_detail(into: &mut BTreeMap<String, usize>, detail: impl AsRef<str> + Into<String>, n: usize) {
+    if let Some(count) = into.get_mut(detail.as_ref()) {
+        *count += n;
+        return;
+    }
+    let key = if into.len() >= MAX_DETAILS { OTHER_DETAILS.to_string() } else { detail.into() };
     *into.entry(key).or_default() += n;
 }
 
@@ -1162,7 +1167,7 @@ impl Replayer {
             // A service acting as itself: only a resource policy could govern
             // it (semantics doc §8.3), never the identity policies replayed here.
             self.report.service_principal_events += 1;
-            count_detail(&mut self.report.service_principal_calls, name.clone(), 1);
+            count_detail(&mut self.report.service_principal_calls, name.as_str(), 1);
             checks.clear();
             self.recycled.context = context;
             self.recycled.checks = checks;
