@@ -54,7 +54,7 @@ pub mod sweep;
 use crate::audit::catalog::validate::{format_parts, resource_tokens, FormatPart};
 use crate::audit::catalog::{ActionId, Catalog};
 use crate::audit::inventory::Inventory;
-use crate::audit::resource_policies::governing_arn;
+use crate::audit::resource_policies::governing;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{batch, Decision, DecisionKind};
 use crate::engine::policy::pattern::{pattern_covers, patterns_intersect, tokens, Token};
@@ -462,7 +462,7 @@ impl AccountModel {
 
     /// The resource policy governing `resource`, if one was given.
     fn resource_policy(&self, resource: &str) -> Option<&Policy> {
-        self.inputs.resource_policies.get(governing_arn(resource))
+        governing(&self.inputs.resource_policies, resource).map(|(_, p)| p)
     }
 
     /// Every principal that could do `action` (a wildcard expands with the
@@ -584,7 +584,7 @@ impl AccountModel {
         if let Some(given) = given {
             return Some(given.to_string());
         }
-        if let Some(owner) = self.inputs.resource_owners.get(governing_arn(resource)) {
+        if let Some((_, owner)) = governing(&self.inputs.resource_owners, resource) {
             return Some(owner.clone());
         }
         let in_arn = crate::engine::policy::Arn::parse(resource).map(|a| a.account).filter(|a| is_account_id(a));

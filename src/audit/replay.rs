@@ -46,7 +46,7 @@ use crate::audit::cloudtrail::event::{
 use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
-use crate::audit::resource_policies::governing_arn;
+use crate::audit::resource_policies::governing;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{Decision, DecisionKind, Scratch};
 use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
@@ -1087,9 +1087,7 @@ impl Replayer {
         slot: Option<usize>,
         resource: &str,
     ) -> Result<Arc<CompiledPolicySet>, Undecided> {
-        // Most replays have no resource policies: then no ARN is worked out.
-        let resource = if self.resource_policies.is_empty() { "" } else { governing_arn(resource) };
-        let with_policy = !resource.is_empty() && self.resource_policies.contains_key(resource);
+        let governed = governing(&self.resource_policies, resource);
         let inventory = match (policies, &self.baseline) {
             (Policies::Baseline, Some(b)) => b,
             _ => &self.inventory,
@@ -1100,9 +1098,9 @@ impl Replayer {
             // No identity policies: the baseline's set is the same.
             None => (None, &mut self.ownerless),
         };
-        let cached = match with_policy {
-            false => sets.plain.as_ref(),
-            true => sets.with_resource_policy.get(resource),
+        let cached = match governed {
+            None => sets.plain.as_ref(),
+            Some((arn, _)) => sets.with_resource_policy.get(arn),
         };
         if let Some(s) = cached {
             return Ok(Arc::clone(s));
@@ -1111,12 +1109,12 @@ impl Replayer {
             Some(arn) => inventory.policy_set(arn, self.scps.as_slice()).unwrap_or_default(),
             None => PolicySet { scps: self.scps.to_vec(), ..PolicySet::default() },
         };
-        set.resource = self.resource_policies.get(resource).cloned();
+        set.resource = governed.map(|(_, policy)| policy.clone());
         let compiled = Arc::new(CompiledPolicySet::compile(set).map_err(Undecided::Compile)?);
-        match with_policy {
-            false => sets.plain = Some(Arc::clone(&compiled)),
-            true => {
-                sets.with_resource_policy.insert(resource.to_string(), Arc::clone(&compiled));
+        match governed {
+            None => sets.plain = Some(Arc::clone(&compiled)),
+            Some((arn, _)) => {
+                sets.with_resource_policy.insert(arn.to_string(), Arc::clone(&compiled));
             }
         }
         Ok(compiled)
@@ -1254,10 +1252,8 @@ impl Replayer {
                         }
                         None => r,
                     };
-                    request.resource_account = resource_account.or_else(|| {
-                        let owners = &self.resource_owners;
-                        (!owners.is_empty()).then(|| owners.get(governing_arn(&request.resource)).cloned())?
-                    });
+                    request.resource_account = resource_account
+                        .or_else(|| governing(&self.resource_owners, &request.resource).map(|(_, o)| o.clone()));
                 }
                 // Decided as `*` where no statement for the action tells
                 // resources apart (see `judge`); reported as unknown.
@@ -2107,6 +2103,7 @@ mod tests {
     /// governed by their own policy.
     #[test]
     fn resource_policies_guard_the_bucket_objects() {
+        use crate::audit::resource_policies::governing_arn;
         assert_eq!(governing_arn("arn:aws:s3:::data/a/b.csv"), "arn:aws:s3:::data");
         assert_eq!(governing_arn("arn:aws-cn:s3:::data/k"), "arn:aws-cn:s3:::data");
         assert_eq!(governing_arn("arn:aws:s3:::data"), "arn:aws:s3:::data");

@@ -66,6 +66,24 @@ pub fn governing_arn(resource: &str) -> &str {
     }
 }
 
+/// The entry of `by_arn` (resource policies or owners, by the ARN they
+/// guard) that governs `resource` ([`governing_arn`]), with its ARN. An
+/// empty map is answered without working the ARN out: most replays have
+/// no resource policies, and every check asks.
+///
+/// ```
+/// use iamsim::audit::resource_policies::governing;
+/// let owners = std::collections::BTreeMap::from([("arn:aws:s3:::data".to_string(), "111122223333")]);
+/// assert_eq!(governing(&owners, "arn:aws:s3:::data/q1.csv"), Some(("arn:aws:s3:::data", &"111122223333")));
+/// assert_eq!(governing(&owners, "arn:aws:s3:::other"), None);
+/// ```
+pub fn governing<'m, V>(by_arn: &'m std::collections::BTreeMap<String, V>, resource: &str) -> Option<(&'m str, &'m V)> {
+    if by_arn.is_empty() {
+        return None;
+    }
+    by_arn.get_key_value(governing_arn(resource)).map(|(arn, v)| (arn.as_str(), v))
+}
+
 /// Reads one file of Config items or an `{ARN: policy}` map.
 ///
 /// # Errors
