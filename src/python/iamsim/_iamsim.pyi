@@ -6,6 +6,14 @@ from typing import Any, Literal, Mapping, Optional, Sequence, Union, overload
 
 __version__: str
 
+# Argument types the replay entry points share (stub-only aliases, as typeshed writes them).
+_StrPath = Union[str, "os.PathLike[str]"]
+"""A file path."""
+_PolicySource = Union[str, "os.PathLike[str]", bytes]
+"""An authorization details file, by path or its bytes."""
+_PoliciesByArn = Mapping[str, Union["Policy", Sequence["Policy"]]]
+"""Identity policies by user or role ARN."""
+
 class PolicyError(ValueError):
     """A policy document that does not parse."""
 
@@ -145,7 +153,7 @@ class Catalog:
     """The AWS service reference: services, actions, resource types, condition keys."""
 
     @staticmethod
-    def load(path: Union[str, "os.PathLike[str]"]) -> "Catalog":
+    def load(path: _StrPath) -> "Catalog":
         """A snapshot file, an ``iam-catalog`` directory, or AWS service-reference files."""
     @property
     def action_count(self) -> int: ...
@@ -160,7 +168,7 @@ class Account:
     def __init__(
         self,
         authorization_details: Sequence[Union[str, bytes]],
-        managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
+        managed_policies: Optional[_StrPath] = None,
         scps: Sequence[Sequence[Policy]] = ...,
         rcps: Sequence[Sequence[Policy]] = ...,
         resource_policies: Optional[Mapping[str, Policy]] = None,
@@ -188,11 +196,11 @@ class Account:
 
 @overload
 def replay(
-    cloudtrail: Sequence[Union[str, "os.PathLike[str]"]],
-    authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
-    managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
-    policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
-    overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    cloudtrail: Sequence[_StrPath],
+    authorization_details: Sequence[_PolicySource] = ...,
+    managed_policies: Optional[_StrPath] = None,
+    policies: Optional[_PoliciesByArn] = None,
+    overrides: Optional[_PoliciesByArn] = None,
     scps: Sequence[Sequence[Policy]] = ...,
     resource_policies: Optional[Mapping[str, Policy]] = None,
     catalog: Optional[Catalog] = None,
@@ -203,11 +211,11 @@ def replay(
 
 @overload
 def replay(
-    cloudtrail: Sequence[Union[str, "os.PathLike[str]"]],
-    authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
-    managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
-    policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
-    overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+    cloudtrail: Sequence[_StrPath],
+    authorization_details: Sequence[_PolicySource] = ...,
+    managed_policies: Optional[_StrPath] = None,
+    policies: Optional[_PoliciesByArn] = None,
+    overrides: Optional[_PoliciesByArn] = None,
     scps: Sequence[Sequence[Policy]] = ...,
     resource_policies: Optional[Mapping[str, Policy]] = None,
     catalog: Optional[Catalog] = None,
@@ -228,10 +236,10 @@ class ReplayWorker:
 
     def __init__(
         self,
-        authorization_details: Sequence[Union[str, "os.PathLike[str]", bytes]] = ...,
-        managed_policies: Optional[Union[str, "os.PathLike[str]"]] = None,
-        policies: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
-        overrides: Optional[Mapping[str, Union[Policy, Sequence[Policy]]]] = None,
+        authorization_details: Sequence[_PolicySource] = ...,
+        managed_policies: Optional[_StrPath] = None,
+        policies: Optional[_PoliciesByArn] = None,
+        overrides: Optional[_PoliciesByArn] = None,
         scps: Sequence[Sequence[Policy]] = ...,
         resource_policies: Optional[Mapping[str, Policy]] = None,
         catalog: Optional[Catalog] = None,
