@@ -28,6 +28,7 @@ pub mod load;
 pub mod validate;
 
 use crate::engine::policy::pattern::{tokens, tokens_match, Token};
+use crate::engine::policy::split_action;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -413,7 +414,7 @@ impl Catalog {
 
     /// Looks up `service:Action` (case-insensitive).
     pub fn action(&self, full_name: &str) -> Option<ActionId> {
-        let (prefix, name) = full_name.split_once(':')?;
+        let (prefix, name) = split_action(full_name)?;
         let (service, _) = self.service(prefix)?;
         let action = *self.index.actions.get(service as usize)?.get(&name.to_ascii_lowercase())?;
         Some(ActionId { service, action })
@@ -512,7 +513,7 @@ impl Catalog {
 
     /// The closest action names within the service of `full_name`, best first.
     pub fn suggest_action(&self, full_name: &str) -> Vec<String> {
-        let Some((prefix, name)) = full_name.split_once(':') else {
+        let Some((prefix, name)) = split_action(full_name) else {
             return Vec::new();
         };
         let Some((_, service)) = self.service(prefix) else {

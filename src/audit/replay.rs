@@ -881,6 +881,11 @@ impl Judged {
 /// One policy owner: its compiled sets and what its recorded successes used.
 struct OwnerState {
     arn: Box<str>,
+    /// The replayed inventory lists it (else its checks are undecided).
+    in_inventory: bool,
+    /// Some of its managed policies were not in the inventory (an allow or
+    /// implicit deny is then not certain).
+    unresolved: bool,
     /// Seen in an event since the last [`Replayer::take_partial`] (a state
     /// kept across partials for its compiled sets is not a principal seen).
     seen: bool,
@@ -985,6 +990,10 @@ impl Replayer {
     /// the catalog: AWS documents which keys each action supports.)
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = Some(catalog);
+        // What was worked out from another catalog (or none) goes.
+        self.recycled.actions.clear();
+        self.formats.clear();
+        self.closed_keys.clear();
     }
 
     /// The accounts owning resources, by the ARN their policies guard (what
@@ -1066,8 +1075,11 @@ impl Replayer {
             return i;
         }
         let i = self.owners.len();
+        let identity = self.inventory.get(owner);
         self.owners.push(OwnerState {
             arn: owner.into(),
+            in_inventory: identity.is_some(),
+            unresolved: identity.is_some_and(|id| !id.unresolved.is_empty()),
             seen: true,
             sets: OwnerSets::default(),
             baseline_sets: OwnerSets::default(),
@@ -1180,8 +1192,7 @@ impl Replayer {
             Outcome::AccessDenied => "AccessDenied",
             Outcome::OtherError(e) => e.as_str(),
         };
-        // One inventory lookup and one owner lookup per event (local
-        // inventory handles, so `self` stays free).
+        // Local inventory handles, so `self` stays free.
         let inventory = Arc::clone(&self.inventory);
         let baseline = self.baseline.clone();
         // A session whose event did not name its role with the path: the
@@ -1193,17 +1204,35 @@ impl Replayer {
                 *known = true;
             }
         }
-        let (identity, baseline_identity, slot) = match policy_owner(&principal) {
-            Some(owner) => {
-                let identity = inventory.get(owner);
-                if identity.is_none() {
-                    *self.report.unknown_principals.entry(owner.to_string()).or_default() += 1;
-                }
-                (identity, baseline.as_deref().and_then(|b| b.get(owner)), Some(self.owner_slot(owner)))
+        // The owner's state: found by the tag its cached principal came back
+        // with, else looked up (once per principal) and tagged.
+        let mut principal_key = principal_key;
+        let slot = policy_owner(&principal).map(|owner| {
+            let i = match principal_key.and_then(|k| k.tag) {
+                Some(tag) => tag as usize,
+                None => self.owner_slot(owner),
+            };
+            debug_assert_eq!(self.owners.get(i).map(|o| &*o.arn), Some(owner), "a principal's tag names its owner");
+            if let Some(k) = principal_key.as_mut() {
+                k.tag = u32::try_from(i).ok();
             }
-            None => (None, None, None),
-        };
-        let known = slot.map(|_| identity.is_some());
+            i
+        });
+        let owner = slot.and_then(|i| self.owners.get_mut(i)).map(|o| {
+            o.seen = true;
+            &*o
+        });
+        let known = owner.map(|o| o.in_inventory);
+        let unresolved = owner.is_some_and(|o| o.unresolved);
+        if let Some(o) = owner.filter(|o| !o.in_inventory) {
+            *self.report.unknown_principals.entry(o.arn.to_string()).or_default() += 1;
+        }
+        let owner_arn = owner.map(|o| &*o.arn);
+        // Only with `--override`, and only where a check would break, is the
+        // baseline's view of the owner read.
+        let baseline_identity = owner_arn.and_then(|a| baseline.as_deref()?.get(a));
+        // Read only where some policy tests the principal's tags.
+        let identity = owner_arn.filter(|_| self.recycled.keys.principal_tags()).and_then(|a| inventory.get(a));
         let federated = matches!(principal, Principal::FederatedUser { .. });
         // The event's principal and context go into one request, which each
         // check completes with its action and resource (no per-check copies).
@@ -1219,8 +1248,6 @@ impl Replayer {
         // session tags over its role's (semantics doc §8.6): the log does
         // not say them, so they stay unknown, never the role's alone.
         match (identity, &request.principal) {
-            // No policy reads them: not worth copying.
-            _ if !self.recycled.keys.principal_tags() => {}
             (Some(id), Principal::User { .. }) => request.context.insert_principal_tags(&id.tags),
             (Some(id), Principal::RoleSession { .. }) => {
                 let session = access_key.and_then(|k| self.session_tags.as_ref()?.of(k));
@@ -1272,7 +1299,7 @@ impl Replayer {
             let judged = match known {
                 Some(false) => Judged::undecided(Undecided::PrincipalNotInInventory),
                 _ if federated => Judged::undecided(Undecided::FederatedSessionPolicy),
-                _ => self.judge(Policies::Replayed, facts, identity, &mut request),
+                _ => self.judge(Policies::Replayed, facts, unresolved, &mut request),
             };
             let breakage = judged.breakage(&outcome);
             let status = match breakage {
@@ -1281,7 +1308,10 @@ impl Replayer {
                         // Unknown to the current policies: counted new, so that
                         // `--fail-on new` cannot miss it.
                         (Some(_), None) => Judged::undecided(Undecided::PrincipalNotInInventory),
-                        _ => self.judge(Policies::Baseline, facts, baseline_identity, &mut request),
+                        _ => {
+                            let unresolved = baseline_identity.is_some_and(|i| !i.unresolved.is_empty());
+                            self.judge(Policies::Baseline, facts, unresolved, &mut request)
+                        }
                     };
                     Some(match before.breakage(&outcome) {
                         Some(Breakage::WouldBreak | Breakage::WouldBreakUnless) => BreakStatus::Existing,
@@ -1423,13 +1453,7 @@ impl Replayer {
     /// Decides one check against `policies`: first with what is known, then
     /// says whether an unknown could change that answer (the verdict's
     /// `Err`) — only then is the check indeterminate.
-    fn judge(
-        &mut self,
-        policies: Policies,
-        facts: CheckFacts,
-        identity: Option<&crate::audit::inventory::Identity>,
-        req: &mut Request,
-    ) -> Judged {
+    fn judge(&mut self, policies: Policies, facts: CheckFacts, unresolved: bool, req: &mut Request) -> Judged {
         // A check whose resource is unknown has no resource policy to pick.
         let policy_key = if facts.unknown_resource { "" } else { req.resource.as_str() };
         let set = match self.set_for(policies, facts.slot, policy_key) {
@@ -1440,7 +1464,7 @@ impl Replayer {
             return Judged::undecided(Undecided::ResourceNotDerivable);
         }
         let d = self.decide(policies, facts.slot, &set, req);
-        let verdict = verdict(&d, identity, req, &set, facts);
+        let verdict = verdict(&d, unresolved, req, &set, facts);
         Judged { verdict, simulated: Some((d, set)) }
     }
 
@@ -2006,12 +2030,11 @@ struct CheckFacts {
 /// the decision stands.
 fn verdict(
     d: &Decision,
-    identity: Option<&crate::audit::inventory::Identity>,
+    unresolved: bool,
     req: &Request,
     set: &CompiledPolicySet,
     facts: CheckFacts,
 ) -> Result<DecisionKind, Undecided> {
-    let unresolved = identity.is_some_and(|i| !i.unresolved.is_empty());
     let no_resource_policy = set.policy_set().resource.is_none();
     match d.kind {
         // Evaluated as if at path `/`: certain only if no statement for the
@@ -2045,7 +2068,7 @@ fn verdict(
 
 /// The service prefix of an action (`s3` of `s3:GetObject`).
 fn service_of(action: &str) -> &str {
-    action.split_once(':').map_or("", |(s, _)| s)
+    crate::engine::policy::split_action(action).map_or("", |(s, _)| s)
 }
 
 /// Whether a resource-based policy we were not given could turn this

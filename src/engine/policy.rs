@@ -26,8 +26,8 @@ pub use model::{
 };
 pub use operator::{BaseOperator, Comparison, Family, Operator, SetQualifier};
 pub use parse::{
-    action_problem, document_node, parse_json, parse_policy, parse_policy_list, policy_from_json, ParseError,
-    ParseErrorKind,
+    action_problem, document_node, parse_json, parse_policy, parse_policy_list, policy_from_json, split_action,
+    ParseError, ParseErrorKind,
 };
 pub use principal::PrincipalValue;
 pub use set::{KeyId, Layer, Organization, PolicySet, Shape, StatementRef};

@@ -8,6 +8,7 @@
 use super::action::{apigateway_operation, map_action, Mapped};
 use super::implied::{implied_checks, Implied};
 use super::record::{Identity, Json, Record};
+use crate::engine::policy::split_action;
 use crate::engine::request::{Context, ContextEntry, Principal, Request, StaticKey, UserCredentials};
 use smallvec::SmallVec;
 
@@ -145,7 +146,7 @@ pub struct EventChecks<'a> {
     /// The checks (all must pass for the call to succeed).
     pub checks: Vec<Check>,
     /// Under what the principal goes back to the [`PrincipalCache`] it came from.
-    pub(crate) principal_key: Option<u64>,
+    pub(crate) principal_key: Option<PrincipalKey>,
 }
 
 impl EventChecks<'_> {
@@ -491,7 +492,7 @@ type Resources = SmallVec<[String; 1]>;
 /// Builds resource ARNs for the check from `resources[]` or `requestParameters`,
 /// and says whether they are IAM entity ARNs whose path is unknown.
 fn resources_of(e: &Record<'_>, action: &str) -> Option<(Resources, bool)> {
-    let (service, name) = action.split_once(':')?;
+    let (service, name) = split_action(action)?;
     if let ("kms", "ReEncryptFrom" | "ReEncryptTo") = (service, name) {
         return re_encrypt_key(e, name == "ReEncryptFrom").map(|k| (smallvec::smallvec![k], false));
     }
@@ -768,7 +769,7 @@ fn re_encrypt_key(e: &Record<'_>, from: bool) -> Option<String> {
 /// Actions authorised on `*` (no resource type) that events commonly carry:
 /// the fallback when no catalog is given (with one, its resource types decide).
 fn wildcard_only(action: &str) -> bool {
-    let (service, name) = action.split_once(':').unwrap_or(("", action));
+    let (service, name) = split_action(action).unwrap_or(("", action));
     matches!(
         (service, name),
         ("s3", "ListAllMyBuckets")
@@ -828,6 +829,90 @@ pub(crate) struct Recycled {
     pub context: Context,
     pub checks: Vec<Check>,
     pub principals: PrincipalCache,
+    pub actions: ActionCache,
+}
+
+/// Distinct (event source, event name) pairs kept by an [`ActionCache`]
+/// before it starts over.
+const ACTION_CACHE_LIMIT: usize = 4096;
+
+/// The IAM actions earlier events mapped to, each with whether it is
+/// authorised on `*` alone, by the event's source and name: a log repeats a
+/// few hundred calls millions of times, and mapping one walks the source
+/// and name tables and asks the catalog (≈ 250 instructions an event,
+/// `benches/README.md`).
+///
+/// Found by a hash of the source, name and `versionId` flag, computed in
+/// place; the source and name are kept and compared, so a collision is a
+/// miss, never another call. The answers depend on the catalog: the replay
+/// that owns the cache empties it when it is given another
+/// ([`ActionCache::clear`]).
+#[derive(Default)]
+pub(crate) struct ActionCache {
+    slots: rustc_hash::FxHashMap<u64, CachedActions>,
+}
+
+/// One call's mapping: its source and name, and the actions with whether
+/// each is authorised on `*` alone, or why there are none.
+struct CachedActions {
+    source: Box<str>,
+    name: Box<str>,
+    mapped: Result<SmallVec<[(String, bool); 1]>, Mapped>,
+}
+
+impl ActionCache {
+    /// The actions `source`/`name` map to, with their `*`-only flag, as
+    /// [`map_action`] and the catalog (or the built-in list) say.
+    fn get(
+        &mut self,
+        source: &str,
+        name: &str,
+        has_version: bool,
+        catalog: Option<&crate::audit::catalog::Catalog>,
+    ) -> Result<&[(String, bool)], SkipReason> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        (source, name, has_version).hash(&mut hasher);
+        let hash = hasher.finish();
+        let fresh = match self.slots.get(&hash) {
+            Some(c) => &*c.source != source || &*c.name != name,
+            None => true,
+        };
+        if fresh {
+            if self.slots.len() >= ACTION_CACHE_LIMIT {
+                self.slots.clear();
+            }
+            let mapped = match map_action(source, name, has_version) {
+                Mapped::Actions(a) => Ok(a
+                    .into_iter()
+                    .map(|a| {
+                        let star = star_only(&a, catalog);
+                        (a, star)
+                    })
+                    .collect()),
+                other => Err(other),
+            };
+            // A colliding pair takes the slot over: the next event of either
+            // maps afresh, never with the other's actions.
+            self.slots.insert(hash, CachedActions { source: source.into(), name: name.into(), mapped });
+        }
+        match self.slots.get(&hash).map(|c| &c.mapped) {
+            Some(Ok(actions)) => Ok(actions),
+            Some(Err(Mapped::NotPolicyControlled)) => Err(SkipReason::NotPolicyControlled),
+            _ => Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
+        }
+    }
+
+    /// Forgets every mapping (the catalog changed).
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+    }
+}
+
+/// Whether `action` is authorised on `*` alone: by its resource types in the
+/// catalog, else by the built-in list.
+fn star_only(action: &str, catalog: Option<&crate::audit::catalog::Catalog>) -> bool {
+    catalog.and_then(|c| c.action(action).map(|id| c.is_wildcard_only(id))).unwrap_or_else(|| wildcard_only(action))
 }
 
 /// Distinct principals kept by a [`PrincipalCache`] before it starts over.
@@ -854,17 +939,29 @@ pub(crate) struct PrincipalCache {
     slots: rustc_hash::FxHashMap<u64, CachedPrincipal>,
 }
 
-/// One cached principal: its identity fields, and the principal itself while
-/// no event holds it.
+/// One cached principal: its identity fields, the principal itself while
+/// no event holds it, and the tag its user put back with it.
 struct CachedPrincipal {
     fields: [Option<Box<str>>; 4],
     principal: Option<Principal>,
+    tag: Option<u32>,
+}
+
+/// Where a principal taken from a [`PrincipalCache`] goes back, and a tag
+/// its user keeps with it (a replay: the position of the principal's state,
+/// so that the next event of the same caller finds it without a lookup).
+/// The tag is `None` when the principal is new to the cache or was put back
+/// without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PrincipalKey {
+    hash: u64,
+    pub tag: Option<u32>,
 }
 
 impl PrincipalCache {
     /// The event's principal, with the key to [`PrincipalCache::put_back`] it
     /// under (`None`: not to be kept).
-    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Option<u64>), SkipReason> {
+    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Option<PrincipalKey>), SkipReason> {
         use std::hash::{Hash, Hasher};
         let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
         let fields = identity_fields(id);
@@ -875,10 +972,11 @@ impl PrincipalCache {
         let hash = hasher.finish();
         match self.slots.get_mut(&hash) {
             Some(slot) if slot.fields.iter().map(Option::as_deref).eq(fields) => {
+                let key = PrincipalKey { hash, tag: slot.tag };
                 if let Some(principal) = slot.principal.take() {
-                    return Ok((principal, Some(hash)));
+                    return Ok((principal, Some(key)));
                 }
-                Ok((identity_principal(e)?, Some(hash)))
+                Ok((identity_principal(e)?, Some(key)))
             }
             // Another identity with the same hash: parsed, not kept.
             Some(_) => Ok((identity_principal(e)?, None)),
@@ -888,16 +986,18 @@ impl PrincipalCache {
                     self.slots.clear();
                 }
                 let fields = fields.map(|f| f.map(Box::from));
-                self.slots.insert(hash, CachedPrincipal { fields, principal: None });
-                Ok((principal, Some(hash)))
+                self.slots.insert(hash, CachedPrincipal { fields, principal: None, tag: None });
+                Ok((principal, Some(PrincipalKey { hash, tag: None })))
             }
         }
     }
 
-    /// Returns a principal taken with [`PrincipalCache::take`].
-    pub(crate) fn put_back(&mut self, key: u64, principal: Principal) {
-        if let Some(slot) = self.slots.get_mut(&key) {
+    /// Returns a principal taken with [`PrincipalCache::take`], with the
+    /// key's tag for the next event that takes it.
+    pub(crate) fn put_back(&mut self, key: PrincipalKey, principal: Principal) {
+        if let Some(slot) = self.slots.get_mut(&key.hash) {
             slot.principal = Some(principal);
+            slot.tag = key.tag;
         }
     }
 
@@ -930,11 +1030,7 @@ pub(crate) fn to_checks_reusing<'a>(
         return Err(SkipReason::UnmappedAction("an event without eventSource or eventName".to_string()));
     };
     let has_version = e.parameters.as_ref().and_then(|p| p.get("versionId")).is_some();
-    let actions = match map_action(source, name, has_version) {
-        Mapped::Actions(a) => a,
-        Mapped::NotPolicyControlled => return Err(SkipReason::NotPolicyControlled),
-        Mapped::Unmapped => return Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
-    };
+    let actions = recycled.actions.get(source, name, has_version, catalog)?;
     let (principal, principal_key) = recycled.principals.take(e)?;
     let mut context = std::mem::take(&mut recycled.context);
     event_context(e, &principal, recycled.keys, &mut context);
@@ -942,11 +1038,9 @@ pub(crate) fn to_checks_reusing<'a>(
     let resource_account = e.resources_account();
     let mut checks = std::mem::take(&mut recycled.checks);
     checks.clear();
-    for action in actions {
-        let star_only = catalog
-            .and_then(|c| c.action(&action).map(|id| c.is_wildcard_only(id)))
-            .unwrap_or_else(|| wildcard_only(&action));
-        let resources = match (star_only, catalog) {
+    for (action, star_only) in actions {
+        let action = action.clone();
+        let resources = match (*star_only, catalog) {
             (true, _) => Some((smallvec::smallvec!["*".to_string()], false)),
             (false, None) => resources_of(e, &action),
             (false, Some(c)) => resources_of(e, &action).or_else(|| {

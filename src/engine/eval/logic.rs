@@ -170,7 +170,7 @@ pub struct CredentialRule {
 /// The service prefix of an action (`s3` of `s3:GetObject`; the whole text
 /// when it has no colon).
 fn service_of(action: &str) -> &str {
-    action.split_once(':').map_or(action, |(s, _)| s)
+    crate::engine::policy::split_action(action).map_or(action, |(s, _)| s)
 }
 
 impl CredentialRule {
