@@ -1192,14 +1192,13 @@ impl Replayer {
             Outcome::AccessDenied => "AccessDenied",
             Outcome::OtherError(e) => e.as_str(),
         };
-        // Local inventory handles, so `self` stays free.
-        let inventory = Arc::clone(&self.inventory);
+        // A local handle, so `self` stays free.
         let baseline = self.baseline.clone();
         // A session whose event did not name its role with the path: the
         // authorization details do (kept for the principal's next events).
         let mut principal = principal;
         if let Principal::RoleSession { role_arn, role_path_known: known @ false, .. } = &mut principal {
-            if let Some(with_path) = inventory.entity_arn(role_arn) {
+            if let Some(with_path) = self.inventory.entity_arn(role_arn) {
                 *role_arn = with_path.to_string();
                 *known = true;
             }
@@ -1232,7 +1231,7 @@ impl Replayer {
         // baseline's view of the owner read.
         let baseline_identity = owner_arn.and_then(|a| baseline.as_deref()?.get(a));
         // Read only where some policy tests the principal's tags.
-        let identity = owner_arn.filter(|_| self.recycled.keys.principal_tags()).and_then(|a| inventory.get(a));
+        let identity = owner_arn.filter(|_| self.recycled.keys.principal_tags()).and_then(|a| self.inventory.get(a));
         let federated = matches!(principal, Principal::FederatedUser { .. });
         // The event's principal and context go into one request, which each
         // check completes with its action and resource (no per-check copies).
@@ -1271,7 +1270,7 @@ impl Replayer {
             let mut path_unresolved = false;
             match resource {
                 Some(r) => {
-                    request.resource = match path_unknown.then(|| inventory.entity_arn(&r)) {
+                    request.resource = match path_unknown.then(|| self.inventory.entity_arn(&r)) {
                         Some(Some(with_path)) => with_path.to_string(),
                         Some(None) => {
                             path_unresolved = true;

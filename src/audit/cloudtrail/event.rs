@@ -278,7 +278,8 @@ fn user_credentials(e: &Record<'_>) -> UserCredentials {
 /// The context an event can tell (§8.4), open-world.
 pub fn context_of(v: &Record<'_>, principal: &Principal) -> Context {
     let mut c = Context::open_world();
-    event_context(v, principal, ContextKeys::default(), &mut c);
+    let none = Identity::default();
+    event_context(v, v.identity.as_ref().unwrap_or(&none), principal, ContextKeys::default(), &mut c);
     c
 }
 
@@ -375,7 +376,7 @@ impl ContextKeys {
 
 /// Fills `c` (emptied first) with the event's context: the keys of `wanted`
 /// (the rest stay unknown, as they would in an open world).
-fn event_context(e: &Record<'_>, principal: &Principal, wanted: ContextKeys, c: &mut Context) {
+fn event_context(e: &Record<'_>, id: &Identity<'_>, principal: &Principal, wanted: ContextKeys, c: &mut Context) {
     c.reset_open_world();
     // Each key below is inserted once.
     use ContextEntry::Single as single;
@@ -409,8 +410,6 @@ fn event_context(e: &Record<'_>, principal: &Principal, wanted: ContextKeys, c: 
         }
         _ => {} // a service name or "AWS Internal": unknown
     }
-    let none = Identity::default();
-    let id = e.identity.as_ref().unwrap_or(&none);
     if let Some(pid) = id.principal_id.as_deref() {
         push(&keys::USER_ID, single(pid));
     }
@@ -1031,9 +1030,10 @@ pub(crate) fn to_checks_reusing<'a>(
     };
     let has_version = e.parameters.as_ref().and_then(|p| p.get("versionId")).is_some();
     let actions = recycled.actions.get(source, name, has_version, catalog)?;
+    let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
     let (principal, principal_key) = recycled.principals.take(e)?;
     let mut context = std::mem::take(&mut recycled.context);
-    event_context(e, &principal, recycled.keys, &mut context);
+    event_context(e, id, &principal, recycled.keys, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
     let mut checks = std::mem::take(&mut recycled.checks);
