@@ -6,7 +6,7 @@
 //! the event cannot tell is unknown, never assumed absent.
 
 use super::action::{apigateway_operation, map_action, Mapped};
-use super::implied::{implied_checks, Implied};
+use super::implied::{implied_checks, may_imply, Implied};
 use super::record::{Identity, Json, Record};
 use crate::engine::policy::split_action;
 use crate::engine::request::{Context, ContextEntry, Principal, Request, StaticKey, UserCredentials};
@@ -851,12 +851,21 @@ pub(crate) struct ActionCache {
     slots: rustc_hash::FxHashMap<u64, CachedActions>,
 }
 
-/// One call's mapping: its source and name, and the actions with whether
-/// each is authorised on `*` alone, or why there are none.
+/// One call's mapping: its source and name, and its actions, or why there
+/// are none.
 struct CachedActions {
     source: Box<str>,
     name: Box<str>,
-    mapped: Result<SmallVec<[(String, bool); 1]>, Mapped>,
+    mapped: Result<SmallVec<[CachedAction; 1]>, Mapped>,
+}
+
+/// An IAM action and what the mapping asks of it for every event.
+struct CachedAction {
+    name: String,
+    /// Authorised on `*` alone.
+    star_only: bool,
+    /// Some event of it may imply further checks ([`may_imply`]).
+    may_imply: bool,
 }
 
 impl ActionCache {
@@ -868,7 +877,7 @@ impl ActionCache {
         name: &str,
         has_version: bool,
         catalog: Option<&crate::audit::catalog::Catalog>,
-    ) -> Result<&[(String, bool)], SkipReason> {
+    ) -> Result<&[CachedAction], SkipReason> {
         use std::hash::{Hash, Hasher};
         let mut hasher = rustc_hash::FxHasher::default();
         (source, name, has_version).hash(&mut hasher);
@@ -884,9 +893,10 @@ impl ActionCache {
             let mapped = match map_action(source, name, has_version) {
                 Mapped::Actions(a) => Ok(a
                     .into_iter()
-                    .map(|a| {
-                        let star = star_only(&a, catalog);
-                        (a, star)
+                    .map(|name| CachedAction {
+                        star_only: star_only(&name, catalog),
+                        may_imply: may_imply(&name),
+                        name,
                     })
                     .collect()),
                 other => Err(other),
@@ -1038,7 +1048,7 @@ pub(crate) fn to_checks_reusing<'a>(
     let resource_account = e.resources_account();
     let mut checks = std::mem::take(&mut recycled.checks);
     checks.clear();
-    for (action, star_only) in actions {
+    for CachedAction { name: action, star_only, may_imply } in actions {
         let action = action.clone();
         let resources = match (*star_only, catalog) {
             (true, _) => Some((smallvec::smallvec!["*".to_string()], false)),
@@ -1066,7 +1076,7 @@ pub(crate) fn to_checks_reusing<'a>(
             continue;
         };
         let mut implied = SmallVec::new();
-        if let Some(params) = e.parameters.as_ref() {
+        if let Some(params) = e.parameters.as_ref().filter(|_| *may_imply) {
             implied_checks(&action, params, e.account().unwrap_or(""), &list, &mut implied);
         }
         let (mut action, last) = (action, list.len().saturating_sub(1));
