@@ -376,25 +376,25 @@ pub const MAX_UNUSED_ACTIONS: usize = 1_000;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Undecided {
     /// The event does not tell the resource.
-    #[error("resource not derivable from the event")]
+    #[error("{RESOURCE_NOT_DERIVABLE}")]
     ResourceNotDerivable,
     /// The caller is not in the authorization details.
-    #[error("principal not in the authorization details")]
+    #[error("{PRINCIPAL_NOT_IN_INVENTORY}")]
     PrincipalNotInInventory,
     /// A federated user's session policy, which CloudTrail does not log.
-    #[error("federated-user session policy is not in the logs")]
+    #[error("{FEDERATED_SESSION_POLICY}")]
     FederatedSessionPolicy,
     /// An IAM entity named without its path, and a statement tells paths apart.
-    #[error("IAM user, role or group not in the authorization details: its path is unknown")]
+    #[error("{ENTITY_PATH_UNKNOWN}")]
     EntityPathUnknown,
     /// A managed policy of the caller that the details do not hold.
-    #[error("some of the principal's managed policies could not be resolved")]
+    #[error("{UNRESOLVED_MANAGED_POLICY}")]
     UnresolvedManagedPolicy,
     /// Identity policies do not allow it; the resource's policy could.
-    #[error("a resource policy could allow it, and none was provided")]
+    #[error("{RESOURCE_POLICY_MISSING}")]
     ResourcePolicyMissing,
     /// A KMS key whose key policy is not given (§7.4).
-    #[error("the key policy was not provided; identity policies count only if it delegates to the account")]
+    #[error("{KEY_POLICY_MISSING}")]
     KeyPolicyMissing,
     /// The decision depends on these context keys, unknown in the event.
     #[error("unknown context: {}", .0.join(", "))]
@@ -404,7 +404,35 @@ pub enum Undecided {
     Compile(CompileError),
 }
 
+// The words of the reasons that say the same for every check: written once
+// here, for `Display` and for counting without formatting
+// ([`Undecided::fixed_text`]).
+const RESOURCE_NOT_DERIVABLE: &str = "resource not derivable from the event";
+const PRINCIPAL_NOT_IN_INVENTORY: &str = "principal not in the authorization details";
+const FEDERATED_SESSION_POLICY: &str = "federated-user session policy is not in the logs";
+const ENTITY_PATH_UNKNOWN: &str = "IAM user, role or group not in the authorization details: its path is unknown";
+const UNRESOLVED_MANAGED_POLICY: &str = "some of the principal's managed policies could not be resolved";
+const RESOURCE_POLICY_MISSING: &str = "a resource policy could allow it, and none was provided";
+const KEY_POLICY_MISSING: &str =
+    "the key policy was not provided; identity policies count only if it delegates to the account";
+
 impl Undecided {
+    /// The reason's words when they are the same for every check (its
+    /// `Display`): a replay counts them without formatting one per check.
+    /// `None` for the reasons that name something (keys, a compile error).
+    fn fixed_text(&self) -> Option<&'static str> {
+        match self {
+            Undecided::ResourceNotDerivable => Some(RESOURCE_NOT_DERIVABLE),
+            Undecided::PrincipalNotInInventory => Some(PRINCIPAL_NOT_IN_INVENTORY),
+            Undecided::FederatedSessionPolicy => Some(FEDERATED_SESSION_POLICY),
+            Undecided::EntityPathUnknown => Some(ENTITY_PATH_UNKNOWN),
+            Undecided::UnresolvedManagedPolicy => Some(UNRESOLVED_MANAGED_POLICY),
+            Undecided::ResourcePolicyMissing => Some(RESOURCE_POLICY_MISSING),
+            Undecided::KeyPolicyMissing => Some(KEY_POLICY_MISSING),
+            Undecided::UnknownContext(_) | Undecided::Compile(_) => None,
+        }
+    }
+
     /// The reason's kind, for counting.
     pub fn kind(&self) -> UndecidedKind {
         match self {
@@ -1323,7 +1351,11 @@ impl Replayer {
                 Ok(kind) => *kind,
                 Err(reason) => {
                     *self.report.indeterminate_reasons.entry(reason.kind()).or_default() += 1;
-                    count_detail(&mut self.report.indeterminate_details, reason.to_string(), 1);
+                    let details = &mut self.report.indeterminate_details;
+                    match reason.fixed_text() {
+                        Some(text) => count_detail(details, text, 1),
+                        None => count_detail(details, reason.to_string(), 1),
+                    }
                     DecisionKind::Indeterminate
                 }
             };
@@ -2123,6 +2155,28 @@ mod tests {
 
     /// A bucket policy governs the bucket's objects; other resources are
     /// governed by their own policy.
+    /// Counted without formatting, a reason is counted under its `Display`.
+    #[test]
+    fn fixed_reason_texts_are_their_display() {
+        let all = [
+            Undecided::ResourceNotDerivable,
+            Undecided::PrincipalNotInInventory,
+            Undecided::FederatedSessionPolicy,
+            Undecided::EntityPathUnknown,
+            Undecided::UnresolvedManagedPolicy,
+            Undecided::ResourcePolicyMissing,
+            Undecided::KeyPolicyMissing,
+            Undecided::UnknownContext(vec![Box::from("aws:SourceIp")].into()),
+        ];
+        for reason in all {
+            match (reason.fixed_text(), &reason) {
+                (None, Undecided::UnknownContext(_)) => assert_eq!(reason.to_string(), "unknown context: aws:SourceIp"),
+                (None, other) => panic!("{other:?} has fixed words"),
+                (Some(text), _) => assert_eq!(text, reason.to_string()),
+            }
+        }
+    }
+
     #[test]
     fn resource_policies_guard_the_bucket_objects() {
         use crate::audit::resource_policies::governing_arn;
