@@ -147,10 +147,16 @@ struct HourTally {
 }
 
 impl HourTally {
-    fn count(&mut self, hour: &str, kind: DecisionKind, by_hour: &mut BTreeMap<String, DecisionCounts>) {
-        if self.hour != hour {
-            self.flush(by_hour);
-            self.hour.push_str(hour);
+    /// Counts a check of the event at `time` (`eventTime`).
+    fn count(&mut self, time: &str, kind: DecisionKind, by_hour: &mut BTreeMap<String, DecisionCounts>) {
+        // The tally's hour passed `hour_of` already: the same first 13 bytes
+        // are that hour, without checking them again ("unknown" is shorter).
+        if time.get(..13) != Some(self.hour.as_str()) {
+            let hour = hour_of(time);
+            if self.hour != hour {
+                self.flush(by_hour);
+                self.hour.push_str(hour);
+            }
         }
         self.counts.count(kind);
     }
@@ -1360,7 +1366,7 @@ impl Replayer {
                 }
             };
             self.report.decisions.count(kind);
-            self.hour_tally.count(hour_of(time), kind, &mut self.report.decisions_by_hour);
+            self.hour_tally.count(time, kind, &mut self.report.decisions_by_hour);
             let resource = derived.then_some(request.resource.as_str());
             let principal_name = request.principal.display_name();
             let denied = matches!(kind, DecisionKind::ExplicitDeny | DecisionKind::ImplicitDeny);
@@ -2155,6 +2161,34 @@ mod tests {
 
     /// A bucket policy governs the bucket's objects; other resources are
     /// governed by their own policy.
+    /// The running tally counts each check under its event's hour, as
+    /// counting each one by `hour_of` would: across hour changes, times
+    /// that are no hour, and a return to an earlier hour.
+    #[test]
+    fn decisions_are_tallied_under_their_events_hour() {
+        let times = [
+            "2026-11-01T00:10:00Z",
+            "2026-11-01T00:59:59Z",
+            "2026-11-01T01:00:00Z",
+            "garbage-time-x",
+            "2026-11-01T00:30:00Z",
+            "2026-11-01T01",
+            "2026-11-01T0",
+            "\u{e9}026-11-01T01:05",
+            "2026-11-01T01:05:00Z",
+        ];
+        let (mut tally, mut by_hour) = (HourTally::default(), BTreeMap::new());
+        let mut naive: BTreeMap<String, DecisionCounts> = BTreeMap::new();
+        for (i, time) in times.iter().enumerate() {
+            let kind = if i % 2 == 0 { DecisionKind::Allowed } else { DecisionKind::ImplicitDeny };
+            tally.count(time, kind, &mut by_hour);
+            naive.entry(hour_of(time).to_string()).or_default().count(kind);
+        }
+        tally.flush(&mut by_hour);
+        assert_eq!(by_hour, naive);
+        assert_eq!(by_hour.len(), 3, "{by_hour:?}");
+    }
+
     /// Counted without formatting, a reason is counted under its `Display`.
     #[test]
     fn fixed_reason_texts_are_their_display() {
