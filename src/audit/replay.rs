@@ -1261,8 +1261,8 @@ impl Replayer {
             *self.report.unknown_principals.entry(o.arn.to_string()).or_default() += 1;
         }
         let owner_arn = owner.map(|o| &*o.arn);
-        // Only with `--override`, and only where a check would break, is the
-        // baseline's view of the owner read.
+        // The baseline's view of the owner (with `--override`), for checks
+        // that would break.
         let baseline_identity = owner_arn.and_then(|a| baseline.as_deref()?.get(a));
         // Read only where some policy tests the principal's tags.
         let identity = owner_arn.filter(|_| self.recycled.keys.principal_tags()).and_then(|a| self.inventory.get(a));
@@ -2159,8 +2159,6 @@ mod tests {
         assert_eq!(r.skipped_details.get(OTHER_DETAILS), Some(&(2_000 - MAX_DETAILS)));
     }
 
-    /// A bucket policy governs the bucket's objects; other resources are
-    /// governed by their own policy.
     /// The running tally counts each check under its event's hour, as
     /// counting each one by `hour_of` would: across hour changes, times
     /// that are no hour, and a return to an earlier hour.
@@ -2211,6 +2209,8 @@ mod tests {
         }
     }
 
+    /// A bucket policy governs the bucket's objects; other resources are
+    /// governed by their own policy.
     #[test]
     fn resource_policies_guard_the_bucket_objects() {
         use crate::audit::resource_policies::governing_arn;
