@@ -751,6 +751,15 @@ fn show(node: &Json) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The byte scan splits as `split_once(':')` does, multi-byte
+        /// characters and several colons included.
+        #[test]
+        fn split_action_is_split_once(text in "[a-z:\u{e9}\u{1f600}*]{0,12}") {
+            proptest::prop_assert_eq!(split_action(&text), text.split_once(':'));
+        }
+    }
+
     fn parse(text: &str, kind: PolicyKind) -> Result<Policy, ParseError> {
         parse_policy(text.as_bytes(), "t.json", kind)
     }
