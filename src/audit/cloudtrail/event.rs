@@ -842,8 +842,8 @@ const ACTION_CACHE_LIMIT: usize = 4096;
 /// `benches/README.md`).
 ///
 /// Found by a hash of the source, name and `versionId` flag, computed in
-/// place; the source and name are kept and compared, so a collision is a
-/// miss, never another call. The answers depend on the catalog: the replay
+/// place; all three are kept and compared, so a collision is a miss, never
+/// another call. The answers depend on the catalog: the replay
 /// that owns the cache empties it when it is given another
 /// ([`ActionCache::clear`]).
 #[derive(Default)]
@@ -851,11 +851,12 @@ pub(crate) struct ActionCache {
     slots: rustc_hash::FxHashMap<u64, CachedActions>,
 }
 
-/// One call's mapping: its source and name, and its actions, or why there
-/// are none.
+/// One call's mapping: its source, name and `versionId` flag (the key,
+/// compared on every hit), and its actions, or why there are none.
 struct CachedActions {
     source: Box<str>,
     name: Box<str>,
+    has_version: bool,
     mapped: Result<SmallVec<[CachedAction; 1]>, Mapped>,
 }
 
@@ -868,6 +869,31 @@ struct CachedAction {
     may_imply: bool,
 }
 
+impl CachedActions {
+    /// Whether this is the mapping of `source`/`name` with that `versionId` flag.
+    fn is(&self, source: &str, name: &str, has_version: bool) -> bool {
+        self.has_version == has_version && &*self.source == source && &*self.name == name
+    }
+
+    /// What `source`/`name` map to, as [`map_action`] and the catalog (or
+    /// the built-in list) say.
+    fn map(
+        source: &str,
+        name: &str,
+        has_version: bool,
+        catalog: Option<&crate::audit::catalog::Catalog>,
+    ) -> CachedActions {
+        let mapped = match map_action(source, name, has_version) {
+            Mapped::Actions(a) => Ok(a
+                .into_iter()
+                .map(|name| CachedAction { star_only: star_only(&name, catalog), may_imply: may_imply(&name), name })
+                .collect()),
+            other => Err(other),
+        };
+        CachedActions { source: source.into(), name: name.into(), has_version, mapped }
+    }
+}
+
 impl ActionCache {
     /// The actions `source`/`name` map to, with their `*`-only flag, as
     /// [`map_action`] and the catalog (or the built-in list) say.
@@ -878,37 +904,30 @@ impl ActionCache {
         has_version: bool,
         catalog: Option<&crate::audit::catalog::Catalog>,
     ) -> Result<&[CachedAction], SkipReason> {
+        use std::collections::hash_map::Entry;
         use std::hash::{Hash, Hasher};
         let mut hasher = rustc_hash::FxHasher::default();
         (source, name, has_version).hash(&mut hasher);
         let hash = hasher.finish();
-        let fresh = match self.slots.get(&hash) {
-            Some(c) => &*c.source != source || &*c.name != name,
-            None => true,
-        };
-        if fresh {
-            if self.slots.len() >= ACTION_CACHE_LIMIT {
-                self.slots.clear();
-            }
-            let mapped = match map_action(source, name, has_version) {
-                Mapped::Actions(a) => Ok(a
-                    .into_iter()
-                    .map(|name| CachedAction {
-                        star_only: star_only(&name, catalog),
-                        may_imply: may_imply(&name),
-                        name,
-                    })
-                    .collect()),
-                other => Err(other),
-            };
-            // A colliding pair takes the slot over: the next event of either
-            // maps afresh, never with the other's actions.
-            self.slots.insert(hash, CachedActions { source: source.into(), name: name.into(), mapped });
+        if self.slots.len() >= ACTION_CACHE_LIMIT && !self.slots.contains_key(&hash) {
+            self.slots.clear();
         }
-        match self.slots.get(&hash).map(|c| &c.mapped) {
-            Some(Ok(actions)) => Ok(actions),
-            Some(Err(Mapped::NotPolicyControlled)) => Err(SkipReason::NotPolicyControlled),
-            _ => Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
+        let mapped = || CachedActions::map(source, name, has_version, catalog);
+        // One probe for a call seen before; a colliding pair takes the slot
+        // over, so the next event of either maps afresh, never with the
+        // other's actions.
+        let cached = match self.slots.entry(hash) {
+            Entry::Occupied(o) if o.get().is(source, name, has_version) => o.into_mut(),
+            Entry::Occupied(mut o) => {
+                o.insert(mapped());
+                o.into_mut()
+            }
+            Entry::Vacant(v) => v.insert(mapped()),
+        };
+        match &cached.mapped {
+            Ok(actions) => Ok(actions),
+            Err(Mapped::NotPolicyControlled) => Err(SkipReason::NotPolicyControlled),
+            Err(_) => Err(SkipReason::UnmappedAction(format!("{source} {name}"))),
         }
     }
 
