@@ -987,11 +987,10 @@ pub(crate) struct PrincipalKey {
 }
 
 impl PrincipalCache {
-    /// The event's principal, with the key to [`PrincipalCache::put_back`] it
-    /// under (`None`: not to be kept).
-    fn take(&mut self, e: &Record<'_>) -> Result<(Principal, Option<PrincipalKey>), SkipReason> {
+    /// The principal of event `e`, whose `userIdentity` is `id`, with the
+    /// key to [`PrincipalCache::put_back`] it under (`None`: not to be kept).
+    fn take(&mut self, e: &Record<'_>, id: &Identity<'_>) -> Result<(Principal, Option<PrincipalKey>), SkipReason> {
         use std::hash::{Hash, Hasher};
-        let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
         let fields = identity_fields(id);
         // `Option` and `str` hash their tag and length: no two field lists
         // run together into the same input.
@@ -1060,7 +1059,7 @@ pub(crate) fn to_checks_reusing<'a>(
     let has_version = e.parameters.as_ref().and_then(|p| p.get("versionId")).is_some();
     let actions = recycled.actions.get(source, name, has_version, catalog)?;
     let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
-    let (principal, principal_key) = recycled.principals.take(e)?;
+    let (principal, principal_key) = recycled.principals.take(e, id)?;
     let mut context = std::mem::take(&mut recycled.context);
     event_context(e, id, &principal, recycled.keys, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
