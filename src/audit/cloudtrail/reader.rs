@@ -663,6 +663,12 @@ impl<'de> DeserializeSeed<'de> for SeqSeed<'_, '_, '_> {
     }
 }
 
+/// Records parsed before any is handed on. Parsing and replaying one record
+/// each in turn, the two evicted each other's code from the instruction
+/// cache; in batches replay's misses fall by 63 % and its rate rises 5 %
+/// (benches/README.md, session 19).
+const BATCH: usize = 32;
+
 struct SeqVisitor<'s, 'a, 'b>(&'s mut Records<'a, 'b>);
 
 impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
@@ -673,9 +679,25 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         match self.0.members {
             Members::Mapped => {
-                while let Some(record) = seq.next_element_seed(record_seed())? {
-                    self.0.push(record);
-                }
+                let mut batch = Vec::with_capacity(BATCH);
+                let records = &mut *self.0;
+                let mut flush = |batch: &mut Vec<_>| batch.drain(..).for_each(|r| records.push(r));
+                let end = loop {
+                    match seq.next_element_seed(record_seed()) {
+                        Ok(Some(record)) => {
+                            batch.push(record);
+                            if batch.len() == BATCH {
+                                flush(&mut batch);
+                            }
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                // Handed on before an error too, so that recovery ([`recover`])
+                // starts after them rather than parsing them again.
+                flush(&mut batch);
+                end?;
             }
             Members::All => {
                 while let Some(v) = seq.next_element::<serde_json::Value>()? {
@@ -927,6 +949,48 @@ mod tests {
                     ["0: A", "1: InvalidJson", "2: InvalidJson", "3: InvalidJson", "4: E"],
                     "{members:?} within {limit}"
                 );
+            }
+        }
+    }
+
+    /// Records are parsed in batches ([`BATCH`]) before they are handed on:
+    /// a bad record after more than a batch, and the end of the document
+    /// part-way through one, still come in order with every index.
+    #[test]
+    fn batches_keep_order_and_every_record() {
+        let n = 2 * BATCH + 7;
+        for bad in [None, Some(BATCH + 13)] {
+            let records: Vec<String> = (0..n)
+                .map(|i| match Some(i) == bad {
+                    true => r#"{"eventName":"x","y":tru}"#.to_string(),
+                    false => format!(r#"{{"eventName":"E{i}"}}"#),
+                })
+                .collect();
+            let doc = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+            let expected: Vec<String> = (0..n)
+                .map(|i| match Some(i) == bad {
+                    true => format!("{i}: InvalidJson"),
+                    false => format!("{i}: E{i}"),
+                })
+                .collect();
+            for members in [Members::Mapped, Members::All] {
+                for limit in [1 << 20, 64] {
+                    let mut items = Vec::new();
+                    read_document_within(
+                        doc.as_bytes(),
+                        "t",
+                        members,
+                        &mut |item| {
+                            items.push(match item {
+                                Item::Event(at, r) => format!("{}: {}", at.index, r.name.as_deref().unwrap_or("")),
+                                Item::Malformed(at, why) => format!("{}: {:?}", at.index, why.kind),
+                                Item::Skipped(at, _) => format!("{}: skipped", at.index),
+                            })
+                        },
+                        limit,
+                    );
+                    assert_eq!(items, expected, "{members:?} within {limit}, bad record {bad:?}");
+                }
             }
         }
     }
