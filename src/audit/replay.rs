@@ -41,9 +41,9 @@ pub mod job;
 
 use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::event::{
-    to_checks_reusing, Check, ContextKeys, EventChecks, Outcome, Recycled, SkipKind,
+    to_checks_reusing, Check, ContextKeys, EventChecks, Outcome, Recycled, SkipKind, SkipReason,
 };
-use crate::audit::cloudtrail::reader::{Location, Malformed, ReadError};
+use crate::audit::cloudtrail::reader::{Item, Location, Malformed, ReadError, Sink, BATCH};
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
 use crate::audit::resource_policies::governing;
@@ -755,11 +755,63 @@ pub struct CheckLine {
 }
 
 /// Reads one file's records into a sink (a file on disk, or bytes in memory).
-type ReadFn<'a> = dyn FnMut(
-        crate::audit::cloudtrail::reader::Members,
-        &mut dyn FnMut(crate::audit::cloudtrail::reader::Item<'_>),
-    ) -> Result<(), ReadError>
-    + 'a;
+type ReadFn<'a> = dyn FnMut(crate::audit::cloudtrail::reader::Members, &mut dyn Sink) -> Result<(), ReadError> + 'a;
+
+/// One file's items into a [`Replayer`]. A batch of records is mapped
+/// whole before any of it is decided: mapping and deciding one event each
+/// in turn, their code (together past the instruction cache) evicted each
+/// other (`benches/README.md`, session 19).
+struct FileSink<'r, 'l> {
+    replayer: &'r mut Replayer,
+    lines: &'l mut dyn FnMut(Vec<CheckLine>),
+    /// Records that are events (the file is not reported as holding none).
+    events: usize,
+}
+
+impl FileSink<'_, '_> {
+    /// Decides an event already mapped, or counts what came instead.
+    fn decide(&mut self, item: &Item<'_>, mapped: Option<Result<EventChecks<'_>, SkipReason>>) {
+        match (item, mapped) {
+            (Item::Event(_, v), Some(mapped)) => {
+                self.events += usize::from(v.is_event());
+                let out = self.replayer.converted(mapped);
+                if !out.is_empty() {
+                    (self.lines)(out);
+                }
+            }
+            (Item::Event(..), None) => {}
+            (Item::Malformed(at, why), _) => self.replayer.malformed(at, why),
+            (Item::Skipped(at, why), _) => self.replayer.report.skipped_paths.push(skipped_path(&at.file, why)),
+        }
+    }
+
+    /// The mapping of `item`, if it is an event.
+    fn map<'a>(&mut self, item: &'a Item<'_>) -> Option<Result<EventChecks<'a>, SkipReason>> {
+        let r = &mut *self.replayer;
+        match item {
+            Item::Event(_, v) => Some(to_checks_reusing(v, r.catalog.as_deref(), &mut r.recycled)),
+            _ => None,
+        }
+    }
+}
+
+impl Sink for FileSink<'_, '_> {
+    fn item(&mut self, item: Item<'_>) {
+        let mapped = self.map(&item);
+        self.decide(&item, mapped);
+    }
+
+    fn batch(&mut self, batch: &mut Vec<Item<'_>>) {
+        let mut mapped: smallvec::SmallVec<[_; BATCH]> = smallvec::SmallVec::new();
+        for item in batch.iter() {
+            mapped.push(self.map(item));
+        }
+        for (item, m) in batch.iter().zip(mapped) {
+            self.decide(item, m);
+        }
+        batch.clear();
+    }
+}
 
 /// What a [`Replayer`] found, without its inputs ([`Replayer::into_partial`]):
 /// counts, breakage groups, the statements and actions each principal used.
@@ -1212,9 +1264,7 @@ impl Replayer {
             // it (semantics doc §8.3), never the identity policies replayed here.
             self.report.service_principal_events += 1;
             count_detail(&mut self.report.service_principal_calls, name.as_str(), 1);
-            checks.clear();
-            self.recycled.context = context;
-            self.recycled.checks = checks;
+            self.recycled.put_back(context, checks);
             if let Some(key) = principal_key {
                 self.recycled.principals.put_back(key, principal);
             }
@@ -1448,8 +1498,7 @@ impl Replayer {
             request.context.truncate(event_keys);
         }
         // What the next event reuses.
-        self.recycled.context = request.context;
-        self.recycled.checks = checks;
+        self.recycled.put_back(request.context, checks);
         if let Some(key) = principal_key {
             self.recycled.principals.put_back(key, request.principal);
         }
@@ -1727,35 +1776,26 @@ impl Replayer {
     }
 
     fn replay_file(&mut self, file: &std::path::Path, lines: &mut dyn FnMut(Vec<CheckLine>)) {
-        use crate::audit::cloudtrail::reader::read_file_with;
+        use crate::audit::cloudtrail::reader::read_file_batched;
         let name = file.display().to_string();
-        self.replay_read(&name, lines, &mut |members, sink| read_file_with(file, members, sink));
+        self.replay_read(&name, lines, &mut |members, sink| read_file_batched(file, members, sink));
     }
 
     /// Replays one log file's bytes (gzipped or not), its records located
     /// under `name`: what [`Replayer::replay_files`] does for each file, for
     /// bytes read elsewhere (a Spark executor's `binaryFile` rows).
     pub fn replay_bytes(&mut self, name: &str, bytes: &[u8], lines: &mut dyn FnMut(Vec<CheckLine>)) {
-        use crate::audit::cloudtrail::reader::read_bytes_with;
-        self.replay_read(name, lines, &mut |members, sink| read_bytes_with(bytes, name, members, sink));
+        use crate::audit::cloudtrail::reader::read_bytes_batched;
+        self.replay_read(name, lines, &mut |members, sink| read_bytes_batched(bytes, name, members, sink));
     }
 
     /// Replays what `read` reads as one file named `name`.
     fn replay_read(&mut self, name: &str, lines: &mut dyn FnMut(Vec<CheckLine>), read: &mut ReadFn<'_>) {
-        use crate::audit::cloudtrail::reader::{Item, Members};
-        let mut events = 0usize;
+        use crate::audit::cloudtrail::reader::Members;
+        let mut sink = FileSink { replayer: self, lines, events: 0 };
         // The mapping reads a few members; the rest of each record is skipped.
-        let result = read(Members::Mapped, &mut |item| match item {
-            Item::Event(_, v) => {
-                events += usize::from(v.is_event());
-                let out = self.event(&v);
-                if !out.is_empty() {
-                    lines(out);
-                }
-            }
-            Item::Malformed(at, why) => self.malformed(&at, &why),
-            Item::Skipped(at, why) => self.report.skipped_paths.push(skipped_path(&at.file, why)),
-        });
+        let result = read(Members::Mapped, &mut sink);
+        let events = sink.events;
         if let Err(e) = result {
             self.unreadable(&e);
         }
@@ -2305,6 +2345,51 @@ mod tests {
         feed(&mut rest, &events[551..]);
         merged.absorb(rest.into_partial());
         assert_eq!(serde_json::to_value(merged.finish(1.0)).unwrap(), serde_json::to_value(whole.finish(1.0)).unwrap());
+    }
+
+    /// A file's records are mapped a batch at a time before they are decided
+    /// ([`FileSink`]); the report and every decided check are those of the
+    /// same records mapped and decided one at a time, with principals
+    /// recurring within a batch, records that are not objects, events that
+    /// are not API calls and calls by services mixed in.
+    #[test]
+    fn batches_decide_as_one_event_at_a_time() {
+        use crate::audit::cloudtrail::reader::{read_bytes_batched, read_bytes_with};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inv = Inventory::new();
+        let details = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
+        inv.load(&details, "authorization-details.json", None).unwrap();
+        let gen = crate::audit::workload::cloudtrail::EventGenerator::new(&inv).unwrap();
+        let mut records = Vec::new();
+        gen.generate(5 * BATCH, 11, |e| records.push(e));
+        let service = serde_json::json!({"eventVersion": "1.08", "eventType": "AwsApiCall",
+            "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+            "userIdentity": {"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}});
+        let not_a_call = serde_json::json!({"eventVersion": "1.08", "eventType": "AwsConsoleSignIn",
+            "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin"});
+        for (at, record) in [(3, serde_json::json!(5)), (BATCH + 1, service), (2 * BATCH, not_a_call)] {
+            records.insert(at, record);
+        }
+        let doc = serde_json::json!({"Records": records}).to_string();
+        let replay = |batched: bool| {
+            let mut r = Replayer::new(inv.clone(), Vec::new(), BTreeMap::new());
+            let mut lines = Vec::new();
+            let bytes = doc.as_bytes();
+            r.replay_read("doc.json", &mut |l| lines.extend(l), &mut |members, sink| match batched {
+                true => read_bytes_batched(bytes, "doc.json", members, sink),
+                false => read_bytes_with(bytes, "doc.json", members, &mut |item| sink.item(item)),
+            });
+            let lines: Vec<String> = lines.iter().map(|l| serde_json::to_string(l).unwrap()).collect();
+            (lines, serde_json::to_value(r.finish(1.0)).unwrap())
+        };
+        let (one_by_one, batched) = (replay(false), replay(true));
+        assert_eq!(one_by_one.0, batched.0);
+        assert_eq!(one_by_one.1, batched.1);
+        let report = &batched.1;
+        assert_eq!(report["events_read"], serde_json::json!(records.len()), "{report:#}");
+        assert_eq!(report["events_skipped"], serde_json::json!(2), "{report:#}");
+        assert_eq!(report["service_principal_events"], serde_json::json!(1), "{report:#}");
+        assert!(batched.0.len() > 4 * BATCH, "{}", batched.0.len());
     }
 
     /// A replay fills only the context keys its policies read; every check

@@ -821,14 +821,27 @@ pub fn to_checks_with<'a>(
 /// What one event's mapping leaves for the next: its emptied context and
 /// check list, and the principals parsed so far. A replay maps millions of
 /// events, and allocation was most of the mapping's cost.
+///
+/// A replay maps a batch of events before it decides them (see
+/// `Replayer::replay_read`), so contexts and check lists are kept as pools
+/// holding as many as were ever in flight at once.
 #[derive(Default)]
 pub(crate) struct Recycled {
     /// The context keys to fill (all unless the replay says).
     pub keys: ContextKeys,
-    pub context: Context,
-    pub checks: Vec<Check>,
+    pub contexts: Vec<Context>,
+    pub check_lists: Vec<Vec<Check>>,
     pub principals: PrincipalCache,
     pub actions: ActionCache,
+}
+
+impl Recycled {
+    /// Takes back an event's context and check list once it is decided.
+    pub(crate) fn put_back(&mut self, context: Context, mut checks: Vec<Check>) {
+        checks.clear();
+        self.contexts.push(context);
+        self.check_lists.push(checks);
+    }
 }
 
 /// Distinct (event source, event name) pairs kept by an [`ActionCache`]
@@ -967,11 +980,12 @@ pub(crate) struct PrincipalCache {
     slots: rustc_hash::FxHashMap<u64, CachedPrincipal>,
 }
 
-/// One cached principal: its identity fields, the principal itself while
-/// no event holds it, and the tag its user put back with it.
+/// One cached principal: its identity fields, copies of the principal no
+/// event holds (a batch of events in flight may hold several), and the tag
+/// its user put back with it.
 struct CachedPrincipal {
     fields: [Option<Box<str>>; 4],
-    principal: Option<Principal>,
+    idle: Vec<Principal>,
     tag: Option<u32>,
 }
 
@@ -1000,7 +1014,7 @@ impl PrincipalCache {
         match self.slots.get_mut(&hash) {
             Some(slot) if slot.fields.iter().map(Option::as_deref).eq(fields) => {
                 let key = PrincipalKey { hash, tag: slot.tag };
-                if let Some(principal) = slot.principal.take() {
+                if let Some(principal) = slot.idle.pop() {
                     return Ok((principal, Some(key)));
                 }
                 Ok((identity_principal(e)?, Some(key)))
@@ -1013,7 +1027,7 @@ impl PrincipalCache {
                     self.slots.clear();
                 }
                 let fields = fields.map(|f| f.map(Box::from));
-                self.slots.insert(hash, CachedPrincipal { fields, principal: None, tag: None });
+                self.slots.insert(hash, CachedPrincipal { fields, idle: Vec::new(), tag: None });
                 Ok((principal, Some(PrincipalKey { hash, tag: None })))
             }
         }
@@ -1023,7 +1037,10 @@ impl PrincipalCache {
     /// key's tag for the next event that takes it.
     pub(crate) fn put_back(&mut self, key: PrincipalKey, principal: Principal) {
         if let Some(slot) = self.slots.get_mut(&key.hash) {
-            slot.principal = Some(principal);
+            // No more copies than a batch of events can hold at once.
+            if slot.idle.len() < crate::audit::cloudtrail::reader::BATCH {
+                slot.idle.push(principal);
+            }
             slot.tag = key.tag;
         }
     }
@@ -1060,11 +1077,11 @@ pub(crate) fn to_checks_reusing<'a>(
     let actions = recycled.actions.get(source, name, has_version, catalog)?;
     let id = e.identity.as_ref().ok_or(SkipReason::NoIdentity)?;
     let (principal, principal_key) = recycled.principals.take(e, id)?;
-    let mut context = std::mem::take(&mut recycled.context);
+    let mut context = recycled.contexts.pop().unwrap_or_default();
     event_context(e, id, &principal, recycled.keys, &mut context);
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
-    let mut checks = std::mem::take(&mut recycled.checks);
+    let mut checks = recycled.check_lists.pop().unwrap_or_default();
     checks.clear();
     for CachedAction { name: action, star_only, may_imply } in actions {
         let action = action.clone();

@@ -3,9 +3,9 @@
 //! JSON arrays of events, JSON Lines (CloudTrail Lake / Athena exports) and
 //! stdin; gzip (every member) told by its magic bytes, the format by the
 //! content (a log file is an object with `Records` anywhere in it). Records
-//! are handed over one at a time; memory is bounded by a document of up to
-//! 16 MiB (parsed from memory, the fast way) or one record of a larger one,
-//! never by the file. Nothing is dropped: a malformed record, line or file
+//! are handed over one at a time, or to a [`Sink`] in batches of up to
+//! [`BATCH`]; memory is bounded by a document of up to 16 MiB (parsed from
+//! memory, the fast way) or one record of a larger one, never by the file. Nothing is dropped: a malformed record, line or file
 //! tail becomes a [`Item::Malformed`] with its file and position, a digest
 //! file an [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
 //! A replay keeps only the members the event mapping reads ([`Members`]).
@@ -249,6 +249,15 @@ pub fn read_file(path: &Path, sink: &mut dyn FnMut(Item<'_>)) -> Result<(), Read
 /// # Errors
 /// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
 pub fn read_file_with(path: &Path, members: Members, sink: &mut dyn FnMut(Item<'_>)) -> Result<(), ReadError> {
+    read_file_batched(path, members, &mut EachItem(sink))
+}
+
+/// [`read_file_with`], handing the records of a document to `sink` in
+/// batches ([`Sink::batch`]).
+///
+/// # Errors
+/// Only when the file cannot be opened; problems inside it become [`Item::Malformed`].
+pub fn read_file_batched(path: &Path, members: Members, sink: &mut dyn Sink) -> Result<(), ReadError> {
     let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
     let raw: Box<dyn Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
@@ -271,26 +280,56 @@ pub fn read_bytes_with(
     members: Members,
     sink: &mut dyn FnMut(Item<'_>),
 ) -> Result<(), ReadError> {
+    read_raw(bytes, name, members, &mut EachItem(sink))
+}
+
+/// [`read_bytes_with`], handing the records of a document to `sink` in
+/// batches ([`Sink::batch`]).
+///
+/// # Errors
+/// Only gzip without the `gzip` feature; problems inside become [`Item::Malformed`].
+pub fn read_bytes_batched(bytes: &[u8], name: &str, members: Members, sink: &mut dyn Sink) -> Result<(), ReadError> {
     read_raw(bytes, name, members, sink)
 }
 
+/// Where a reader hands what it reads: items one at a time, and the records
+/// of a `{"Records":[…]}` or `[…]` document parsed from memory in batches of
+/// up to [`BATCH`], in order. A replay maps a whole batch before it decides
+/// any of it, so that the code of each stage stays in the instruction cache
+/// (`benches/README.md`, session 19).
+pub trait Sink {
+    /// Takes one item.
+    fn item(&mut self, item: Item<'_>);
+    /// Takes the items of `batch`, in order, leaving it empty (by default
+    /// one at a time through [`Sink::item`]).
+    fn batch(&mut self, batch: &mut Vec<Item<'_>>) {
+        for item in batch.drain(..) {
+            self.item(item);
+        }
+    }
+}
+
+/// A closure taking items one at a time, as a [`Sink`].
+struct EachItem<'s>(&'s mut dyn FnMut(Item<'_>));
+
+impl Sink for EachItem<'_> {
+    fn item(&mut self, item: Item<'_>) {
+        (self.0)(item);
+    }
+}
+
 /// Reads records from raw file bytes, gunzipping when they start with gzip's magic.
-fn read_raw(
-    mut raw: impl BufRead,
-    name: &str,
-    members: Members,
-    sink: &mut dyn FnMut(Item<'_>),
-) -> Result<(), ReadError> {
+fn read_raw(mut raw: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink) -> Result<(), ReadError> {
     // An error here is met again, and reported, by the record reader.
     let gzip = raw.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
     if !gzip {
-        read_stream_with(BufReader::with_capacity(1 << 20, raw), name, members, sink);
+        stream_into(BufReader::with_capacity(1 << 20, raw), name, members, sink);
         return Ok(());
     }
     #[cfg(feature = "gzip")]
     {
         let inflated = flate2::bufread::MultiGzDecoder::new(raw);
-        read_stream_with(BufReader::with_capacity(1 << 20, inflated), name, members, sink);
+        stream_into(BufReader::with_capacity(1 << 20, inflated), name, members, sink);
         Ok(())
     }
     #[cfg(not(feature = "gzip"))]
@@ -303,11 +342,16 @@ pub fn read_stream(input: impl BufRead, name: &str, sink: &mut dyn FnMut(Item<'_
 }
 
 /// [`read_stream`], keeping `members` of each record.
-pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item<'_>)) {
+pub fn read_stream_with(input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item<'_>)) {
+    stream_into(input, name, members, &mut EachItem(sink));
+}
+
+/// [`read_stream_with`] into a [`Sink`].
+fn stream_into(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink) {
     let head: Vec<u8> = match input.fill_buf() {
         Ok(b) => b.iter().copied().skip_while(|c| c.is_ascii_whitespace()).take(32).collect(),
         Err(e) => {
-            sink(Item::Malformed(
+            sink.item(Item::Malformed(
                 Location { file: name.to_string(), index: 0, line: None },
                 Malformed::new(MalformedKind::ReadError, format!("read error: {e}")),
             ));
@@ -327,7 +371,7 @@ pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, s
     let mut first = Vec::new();
     if let Err(e) = (&mut input).take(IN_MEMORY_DOCUMENT_BYTES as u64 + 1).read_until(b'\n', &mut first) {
         let at = Location { file: name.to_string(), index: 0, line: Some(1) };
-        return sink(Item::Malformed(at, Malformed::new(MalformedKind::ReadError, format!("read error: {e}"))));
+        return sink.item(Item::Malformed(at, Malformed::new(MalformedKind::ReadError, format!("read error: {e}"))));
     }
     // A first line past the bound is a JSON Lines line too long to keep
     // (reported as such), whatever it would have held.
@@ -335,7 +379,9 @@ pub fn read_stream_with(mut input: impl BufRead, name: &str, members: Members, s
     let input = std::io::Cursor::new(first).chain(input);
     match shape {
         Shape::Log => read_document_within(input, name, members, sink, IN_MEMORY_DOCUMENT_BYTES),
-        Shape::Digest => sink(Item::Skipped(Location { file: name.to_string(), index: 0, line: None }, DIGEST_FILE)),
+        Shape::Digest => {
+            sink.item(Item::Skipped(Location { file: name.to_string(), index: 0, line: None }, DIGEST_FILE))
+        }
         Shape::Event => read_lines(input, name, members, sink),
     }
 }
@@ -401,7 +447,7 @@ fn read_document_within(
     mut input: impl Read,
     name: &str,
     members: Members,
-    sink: &mut dyn FnMut(Item<'_>),
+    sink: &mut dyn Sink,
     in_memory_limit: usize,
 ) {
     let (mut head, read_error) = read_head(&mut input, in_memory_limit);
@@ -447,7 +493,7 @@ fn read_document_within(
             Ended::Structure(_) => (MalformedKind::InvalidJson, "the document is cut short".to_string()),
         };
         let message = format!("malformed or truncated after {} records: {why}", state.index);
-        (state.sink)(Item::Malformed(at, Malformed::new(kind, message)));
+        state.sink.item(Item::Malformed(at, Malformed::new(kind, message)));
     } else if state.object && !state.has_records {
         // Read as a log file (it spans lines) but holding none: say so,
         // rather than read nothing without a trace.
@@ -456,7 +502,7 @@ fn read_document_within(
             MalformedKind::NoRecords,
             "a JSON object without a `Records` member: not a CloudTrail log file",
         );
-        (state.sink)(Item::Malformed(at, why));
+        state.sink.item(Item::Malformed(at, why));
     }
 }
 
@@ -573,7 +619,7 @@ struct Records<'a, 'b> {
     name: &'a str,
     index: usize,
     members: Members,
-    sink: &'b mut dyn FnMut(Item<'_>),
+    sink: &'b mut dyn Sink,
     /// The document was an object, and one with a `Records` member.
     object: bool,
     has_records: bool,
@@ -591,22 +637,29 @@ impl Records<'_, '_> {
         let sink = &mut *self.sink;
         let mut counted = |item: Item<'_>| {
             *failed += usize::from(matches!(item, Item::Malformed(..)));
-            sink(item);
+            sink.item(item);
         };
+        let counted = &mut EachItem(&mut counted);
         match std::str::from_utf8(bytes) {
-            Ok(text) => read_one(serde_json::Deserializer::from_str(text), self.members, at, "record", &mut counted),
+            Ok(text) => read_one(serde_json::Deserializer::from_str(text), self.members, at, "record", counted),
             Err(e) => {
                 let message = format!("record is not valid UTF-8 (at byte {} of the record)", e.valid_up_to());
-                counted(Item::Malformed(at, Malformed::new(MalformedKind::InvalidJson, message)));
+                counted.item(Item::Malformed(at, Malformed::new(MalformedKind::InvalidJson, message)));
             }
         }
     }
 
     /// Hands on the next record, or what was found instead of one.
     fn push(&mut self, record: Result<Record<'_>, &'static str>) {
+        let item = self.located(record);
+        self.sink.item(item);
+    }
+
+    /// The next record, or what was found instead of one, at its location.
+    fn located<'r>(&mut self, record: Result<Record<'r>, &'static str>) -> Item<'r> {
         let at = Location { file: self.name.to_string(), index: self.index, line: None };
         self.index += 1;
-        (self.sink)(event_or_malformed(at, record, "record"));
+        event_or_malformed(at, record, "record")
     }
 }
 
@@ -663,11 +716,11 @@ impl<'de> DeserializeSeed<'de> for SeqSeed<'_, '_, '_> {
     }
 }
 
-/// Records parsed before any is handed on. Parsing and replaying one record
-/// each in turn, the two evicted each other's code from the instruction
-/// cache; in batches replay's misses fall by 63 % and its rate rises 5 %
-/// (benches/README.md, session 19).
-const BATCH: usize = 32;
+/// Records parsed before any is handed on ([`Sink::batch`]). Parsing,
+/// mapping and deciding one record each in turn, the three evicted each
+/// other's code from the instruction cache: a replay's misses fall by 94 %
+/// when each stage runs over a batch (benches/README.md, session 19).
+pub const BATCH: usize = 32;
 
 struct SeqVisitor<'s, 'a, 'b>(&'s mut Records<'a, 'b>);
 
@@ -681,13 +734,12 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
             Members::Mapped => {
                 let mut batch = Vec::with_capacity(BATCH);
                 let records = &mut *self.0;
-                let mut flush = |batch: &mut Vec<_>| batch.drain(..).for_each(|r| records.push(r));
                 let end = loop {
                     match seq.next_element_seed(record_seed()) {
                         Ok(Some(record)) => {
-                            batch.push(record);
+                            batch.push(records.located(record));
                             if batch.len() == BATCH {
-                                flush(&mut batch);
+                                records.sink.batch(&mut batch);
                             }
                         }
                         Ok(None) => break Ok(()),
@@ -696,7 +748,9 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
                 };
                 // Handed on before an error too, so that recovery ([`recover`])
                 // starts after them rather than parsing them again.
-                flush(&mut batch);
+                if !batch.is_empty() {
+                    records.sink.batch(&mut batch);
+                }
                 end?;
             }
             Members::All => {
@@ -710,7 +764,7 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
 }
 
 /// JSON Lines: one event per line; a bad line is reported and reading goes on.
-fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn FnMut(Item<'_>)) {
+fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink) {
     let mut buf = Vec::new();
     let (mut line_no, mut index) = (0usize, 0usize);
     loop {
@@ -718,7 +772,7 @@ fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut 
             Ok(crate::audit::lines::Line::End) => return,
             Ok(line) => line,
             Err(e) => {
-                sink(Item::Malformed(
+                sink.item(Item::Malformed(
                     Location { file: name.to_string(), index, line: Some(line_no + 1) },
                     Malformed::new(MalformedKind::ReadError, format!("read error: {e}")),
                 ));
@@ -727,7 +781,7 @@ fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut 
         };
         line_no += 1;
         if let crate::audit::lines::Line::TooLong(n) = line {
-            sink(Item::Malformed(
+            sink.item(Item::Malformed(
                 Location { file: name.to_string(), index, line: Some(line_no) },
                 Malformed::new(
                     MalformedKind::LineTooLong,
@@ -757,7 +811,7 @@ fn read_one<'de, R: serde_json::de::Read<'de>>(
     members: Members,
     at: Location,
     what: &str,
-    sink: &mut dyn FnMut(Item<'_>),
+    sink: &mut dyn Sink,
 ) {
     let invalid = |e: serde_json::Error| {
         let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
@@ -765,12 +819,12 @@ fn read_one<'de, R: serde_json::de::Read<'de>>(
     };
     match members {
         Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
-            Ok(record) => sink(event_or_malformed(at, record, what)),
-            Err(e) => sink(invalid(e)),
+            Ok(record) => sink.item(event_or_malformed(at, record, what)),
+            Err(e) => sink.item(invalid(e)),
         },
         Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-            Ok(v) => sink(event_or_malformed(at, record_of(&v), what)),
-            Err(e) => sink(invalid(e)),
+            Ok(v) => sink.item(event_or_malformed(at, record_of(&v), what)),
+            Err(e) => sink.item(invalid(e)),
         },
     }
 }
@@ -784,6 +838,17 @@ struct MemberName<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`read_document_within`] handing items one at a time to `sink`.
+    fn read_document_each(
+        input: impl Read,
+        name: &str,
+        members: Members,
+        sink: &mut dyn FnMut(Item<'_>),
+        limit: usize,
+    ) {
+        read_document_within(input, name, members, &mut EachItem(sink), limit);
+    }
 
     fn read(text: &str) -> (usize, Vec<String>) {
         let (mut events, mut bad) = (0, Vec::new());
@@ -816,7 +881,7 @@ mod tests {
     /// Every item of a document read with the given in-memory limit.
     fn items_within(input: impl Read, limit: usize) -> Vec<String> {
         let mut items = Vec::new();
-        read_document_within(input, "t", Members::All, &mut |item| items.push(format!("{item:?}")), limit);
+        read_document_each(input, "t", Members::All, &mut |item| items.push(format!("{item:?}")), limit);
         items
     }
 
@@ -850,7 +915,7 @@ mod tests {
         assert_eq!(items_within(long.as_bytes(), 1 << 20).len(), 501);
         assert_eq!(items_within(short.as_bytes(), 1 << 20), fresh);
         let mut nested = Vec::new();
-        read_document_within(
+        read_document_each(
             long.as_bytes(),
             "t",
             Members::All,
@@ -931,7 +996,7 @@ mod tests {
         for members in [Members::Mapped, Members::All] {
             for limit in [1 << 20, 16] {
                 let mut items = Vec::new();
-                read_document_within(
+                read_document_each(
                     &doc[..],
                     "t",
                     members,
@@ -976,7 +1041,7 @@ mod tests {
             for members in [Members::Mapped, Members::All] {
                 for limit in [1 << 20, 64] {
                     let mut items = Vec::new();
-                    read_document_within(
+                    read_document_each(
                         doc.as_bytes(),
                         "t",
                         members,
@@ -1049,7 +1114,7 @@ mod tests {
             for members in [Members::Mapped, Members::All] {
                 let read = |limit: usize| {
                     let mut items = Vec::new();
-                    read_document_within(&text[..], "t", members, &mut |item| items.push(format!("{item:?}")), limit);
+                    read_document_each(&text[..], "t", members, &mut |item| items.push(format!("{item:?}")), limit);
                     items
                 };
                 let (whole, streamed) = (read(1 << 20), read(limit));
