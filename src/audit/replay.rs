@@ -1805,8 +1805,8 @@ impl Replayer {
         self.report.files += 1;
     }
 
-    /// Replays every file, record by record (memory bounded by one record per
-    /// worker). Files are shared among the current rayon pool's threads, each
+    /// Replays every file, record by record (memory bounded by a batch of
+    /// [`BATCH`] records per worker). Files are shared among the current rayon pool's threads, each
     /// with a [`Replayer::fork`], merged at the end; a file's decided checks
     /// reach `lines` in the file's order (when [`Replayer::set_want_lines`] is
     /// on), files in the order they finish. `progress` gets the number of files done.

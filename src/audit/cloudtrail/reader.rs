@@ -5,9 +5,10 @@
 //! content (a log file is an object with `Records` anywhere in it). Records
 //! are handed over one at a time, or to a [`Sink`] in batches of up to
 //! [`BATCH`]; memory is bounded by a document of up to 16 MiB (parsed from
-//! memory, the fast way) or one record of a larger one, never by the file. Nothing is dropped: a malformed record, line or file
-//! tail becomes a [`Item::Malformed`] with its file and position, a digest
-//! file an [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
+//! memory, the fast way) or one record of a larger one, never by the file.
+//! Nothing is dropped: a malformed record, line or file tail becomes a
+//! [`Item::Malformed`] with its file and position, a digest file an
+//! [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
 //! A replay keeps only the members the event mapping reads ([`Members`]).
 
 mod split;
@@ -297,6 +298,32 @@ pub fn read_bytes_batched(bytes: &[u8], name: &str, members: Members, sink: &mut
 /// up to [`BATCH`], in order. A replay maps a whole batch before it decides
 /// any of it, so that the code of each stage stays in the instruction cache
 /// (`benches/README.md`, session 19).
+///
+/// ```
+/// use iamsim::audit::cloudtrail::reader::{read_bytes_batched, Item, Members, Sink, BATCH};
+///
+/// /// Counts events, and the batches they came in.
+/// #[derive(Default)]
+/// struct Count { events: usize, batches: usize }
+///
+/// impl Sink for Count {
+///     fn item(&mut self, item: Item<'_>) {
+///         self.events += usize::from(matches!(item, Item::Event(..)));
+///     }
+///     fn batch(&mut self, batch: &mut Vec<Item<'_>>) {
+///         self.batches += 1;
+///         for item in batch.drain(..) {
+///             self.item(item);
+///         }
+///     }
+/// }
+///
+/// let events = vec![r#"{"eventName":"GetObject"}"#; 40].join(",");
+/// let doc = format!(r#"{{"Records":[{events}]}}"#);
+/// let mut count = Count::default();
+/// read_bytes_batched(doc.as_bytes(), "log.json", Members::Mapped, &mut count).unwrap();
+/// assert_eq!((count.events, count.batches), (40, 40usize.div_ceil(BATCH)));
+/// ```
 pub trait Sink {
     /// Takes one item.
     fn item(&mut self, item: Item<'_>);
