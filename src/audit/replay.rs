@@ -2300,15 +2300,21 @@ mod tests {
         }
     }
 
+    /// The corpus's authorization details.
+    fn corpus_inventory() -> Inventory {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut inv = Inventory::new();
+        let details = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
+        inv.load(&details, "authorization-details.json", None).unwrap();
+        inv
+    }
+
     /// A worker kept across parts (Spark partitions) reports each part's own
     /// findings: merged, they are the report of one replay of everything,
     /// and a part lists only the principals seen in it.
     #[test]
     fn a_replayer_kept_across_parts_reports_each_part() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut inv = Inventory::new();
-        let details = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
-        inv.load(&details, "authorization-details.json", None).unwrap();
+        let inv = corpus_inventory();
         let gen = crate::audit::workload::cloudtrail::EventGenerator::new(&inv).unwrap();
         let mut events = Vec::new();
         gen.generate(600, 7, |e| events.push(e));
@@ -2355,10 +2361,7 @@ mod tests {
     #[test]
     fn batches_decide_as_one_event_at_a_time() {
         use crate::audit::cloudtrail::reader::{read_bytes_batched, read_bytes_with};
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut inv = Inventory::new();
-        let details = std::fs::read(root.join("corpus/replay/authorization-details.json")).unwrap();
-        inv.load(&details, "authorization-details.json", None).unwrap();
+        let inv = corpus_inventory();
         let gen = crate::audit::workload::cloudtrail::EventGenerator::new(&inv).unwrap();
         let mut records = Vec::new();
         gen.generate(5 * BATCH, 11, |e| records.push(e));

@@ -1010,6 +1010,21 @@ mod tests {
         );
     }
 
+    /// Each item of `doc` read within `limit` as "index: event name" or
+    /// "index: what was wrong".
+    fn indexed_items(doc: &[u8], members: Members, limit: usize) -> Vec<String> {
+        let mut items = Vec::new();
+        let mut push = |item: Item<'_>| {
+            items.push(match item {
+                Item::Event(at, r) => format!("{}: {}", at.index, r.name.as_deref().unwrap_or("")),
+                Item::Malformed(at, why) => format!("{}: {:?}", at.index, why.kind),
+                Item::Skipped(at, _) => format!("{}: skipped", at.index),
+            })
+        };
+        read_document_each(doc, "t", members, &mut push, limit);
+        items
+    }
+
     /// One bad record inside `{"Records":[…]}` (invalid UTF-8, nesting past
     /// serde_json's limit, a bad literal) is reported at its index and the
     /// next record is read, whether the document is read into memory or
@@ -1022,22 +1037,8 @@ mod tests {
         doc.extend_from_slice(format!(r#""}},{{"eventName":"C","deep":{deep}}},{{"eventName":"D","x":tru}},{{"eventName":"E"}}], "version": 1}}"#).as_bytes());
         for members in [Members::Mapped, Members::All] {
             for limit in [1 << 20, 16] {
-                let mut items = Vec::new();
-                read_document_each(
-                    &doc[..],
-                    "t",
-                    members,
-                    &mut |item| {
-                        items.push(match item {
-                            Item::Event(at, r) => format!("{}: {}", at.index, r.name.as_deref().unwrap_or("")),
-                            Item::Malformed(at, why) => format!("{}: {:?}", at.index, why.kind),
-                            Item::Skipped(at, _) => format!("{}: skipped", at.index),
-                        })
-                    },
-                    limit,
-                );
                 assert_eq!(
-                    items,
+                    indexed_items(&doc, members, limit),
                     ["0: A", "1: InvalidJson", "2: InvalidJson", "3: InvalidJson", "4: E"],
                     "{members:?} within {limit}"
                 );
@@ -1067,20 +1068,7 @@ mod tests {
                 .collect();
             for members in [Members::Mapped, Members::All] {
                 for limit in [1 << 20, 64] {
-                    let mut items = Vec::new();
-                    read_document_each(
-                        doc.as_bytes(),
-                        "t",
-                        members,
-                        &mut |item| {
-                            items.push(match item {
-                                Item::Event(at, r) => format!("{}: {}", at.index, r.name.as_deref().unwrap_or("")),
-                                Item::Malformed(at, why) => format!("{}: {:?}", at.index, why.kind),
-                                Item::Skipped(at, _) => format!("{}: skipped", at.index),
-                            })
-                        },
-                        limit,
-                    );
+                    let items = indexed_items(doc.as_bytes(), members, limit);
                     assert_eq!(items, expected, "{members:?} within {limit}, bad record {bad:?}");
                 }
             }
