@@ -43,7 +43,7 @@ use crate::audit::catalog::Catalog;
 use crate::audit::cloudtrail::event::{
     to_checks_reusing, Check, ContextKeys, EventChecks, Outcome, Recycled, SkipKind, SkipReason,
 };
-use crate::audit::cloudtrail::reader::{Item, Location, Malformed, ReadError, Sink, BATCH};
+use crate::audit::cloudtrail::reader::{Item, Location, Malformed, Members, ReadError, Sink, BATCH};
 use crate::audit::cloudtrail::record::Record;
 use crate::audit::inventory::Inventory;
 use crate::audit::resource_policies::governing;
@@ -755,7 +755,7 @@ pub struct CheckLine {
 }
 
 /// Reads one file's records into a sink (a file on disk, or bytes in memory).
-type ReadFn<'a> = dyn FnMut(crate::audit::cloudtrail::reader::Members, &mut dyn Sink) -> Result<(), ReadError> + 'a;
+type ReadFn<'a> = dyn FnMut(Members, &mut dyn Sink) -> Result<(), ReadError> + 'a;
 
 /// One file's items into a [`Replayer`]. A batch of records is mapped
 /// whole before any of it is decided: mapping and deciding one event each
@@ -787,9 +787,8 @@ impl FileSink<'_, '_> {
 
     /// The mapping of `item`, if it is an event.
     fn map<'a>(&mut self, item: &'a Item<'_>) -> Option<Result<EventChecks<'a>, SkipReason>> {
-        let r = &mut *self.replayer;
         match item {
-            Item::Event(_, v) => Some(to_checks_reusing(v, r.catalog.as_deref(), &mut r.recycled)),
+            Item::Event(_, v) => Some(self.replayer.map(v)),
             _ => None,
         }
     }
@@ -1220,8 +1219,14 @@ impl Replayer {
 
     /// Replays one event; returns its decided checks.
     pub fn event(&mut self, record: &Record<'_>) -> Vec<CheckLine> {
-        let converted = to_checks_reusing(record, self.catalog.as_deref(), &mut self.recycled);
+        let converted = self.map(record);
         self.converted(converted)
+    }
+
+    /// One event turned into checks, with this replay's catalog and
+    /// recycled buffers (to be decided by [`Replayer::converted`]).
+    fn map<'a>(&mut self, record: &'a Record<'_>) -> Result<EventChecks<'a>, SkipReason> {
+        to_checks_reusing(record, self.catalog.as_deref(), &mut self.recycled)
     }
 
     /// Replays one event already turned into checks (see [`crate::audit::cloudtrail::event::to_checks_with`]).
@@ -1791,7 +1796,6 @@ impl Replayer {
 
     /// Replays what `read` reads as one file named `name`.
     fn replay_read(&mut self, name: &str, lines: &mut dyn FnMut(Vec<CheckLine>), read: &mut ReadFn<'_>) {
-        use crate::audit::cloudtrail::reader::Members;
         let mut sink = FileSink { replayer: self, lines, events: 0 };
         // The mapping reads a few members; the rest of each record is skipped.
         let result = read(Members::Mapped, &mut sink);
@@ -1806,10 +1810,11 @@ impl Replayer {
     }
 
     /// Replays every file, record by record (memory bounded by a batch of
-    /// [`BATCH`] records per worker). Files are shared among the current rayon pool's threads, each
-    /// with a [`Replayer::fork`], merged at the end; a file's decided checks
-    /// reach `lines` in the file's order (when [`Replayer::set_want_lines`] is
-    /// on), files in the order they finish. `progress` gets the number of files done.
+    /// [`BATCH`] records per worker). Files are shared among the current
+    /// rayon pool's threads, each with a [`Replayer::fork`], merged at the
+    /// end; a file's decided checks reach `lines` in the file's order (when
+    /// [`Replayer::set_want_lines`] is on), files in the order they finish.
+    /// `progress` gets the number of files done.
     ///
     /// Within a file, reading and deciding stay on one thread: a reader thread
     /// feeding a deciding one measured slower (benches/README.md).

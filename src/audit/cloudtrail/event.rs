@@ -981,8 +981,9 @@ pub(crate) struct PrincipalCache {
 }
 
 /// One cached principal: its identity fields, copies of the principal no
-/// event holds (a batch of events in flight may hold several), and the tag
-/// its user put back with it.
+/// event holds, and the tag its user put back with it. A copy is parsed
+/// only when none is idle, so there are never more than were once in
+/// flight together (a replay maps up to a batch of events ahead).
 struct CachedPrincipal {
     fields: [Option<Box<str>>; 4],
     idle: Vec<Principal>,
@@ -1037,10 +1038,7 @@ impl PrincipalCache {
     /// key's tag for the next event that takes it.
     pub(crate) fn put_back(&mut self, key: PrincipalKey, principal: Principal) {
         if let Some(slot) = self.slots.get_mut(&key.hash) {
-            // No more copies than a batch of events can hold at once.
-            if slot.idle.len() < crate::audit::cloudtrail::reader::BATCH {
-                slot.idle.push(principal);
-            }
+            slot.idle.push(principal);
             slot.tag = key.tag;
         }
     }
