@@ -1,7 +1,8 @@
 //! Replay throughput against merely reading the same CloudTrail files with the
-//! same reader (the members replay keeps), `.json` and `.json.gz`, in one criterion run (the throughput
-//! issue's measure). The replay's answers are checked first: generated events
-//! record what the engine decides, so nothing may break or disagree.
+//! same reader (the members replay keeps), `.json`, `.json.gz` and JSON
+//! Lines, in one criterion run (the throughput issue's measure). The
+//! replay's answers are checked first: generated events record what the
+//! engine decides, so nothing may break or disagree.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -29,9 +30,9 @@ fn inventory() -> Inventory {
     inv
 }
 
-fn write_events(dir: &Path) -> (PathBuf, PathBuf) {
+fn write_events(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let gen = EventGenerator::new(&inventory()).unwrap();
-    let mut body = Vec::new();
+    let (mut body, mut lines) = (Vec::new(), Vec::new());
     body.extend_from_slice(b"{\"Records\":[");
     let mut first = true;
     gen.generate(EVENTS, 5, |e| {
@@ -39,16 +40,22 @@ fn write_events(dir: &Path) -> (PathBuf, PathBuf) {
             body.push(b',');
         }
         first = false;
-        body.extend_from_slice(e.to_string().as_bytes());
+        let text = e.to_string();
+        body.extend_from_slice(text.as_bytes());
+        lines.extend_from_slice(text.as_bytes());
+        lines.push(b'\n');
     });
     body.extend_from_slice(b"]}");
+    // The same events as JSON Lines (CloudTrail Lake and Athena exports).
+    let jsonl = dir.join("events.jsonl");
+    std::fs::write(&jsonl, &lines).unwrap();
     let json = dir.join("events.json");
     std::fs::write(&json, &body).unwrap();
     let gz = dir.join("events.json.gz");
     let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
     enc.write_all(&body).unwrap();
     enc.finish().unwrap();
-    (json, gz)
+    (json, gz, jsonl)
 }
 
 /// Reading as replay reads: the members the mapping needs.
@@ -90,8 +97,8 @@ fn replay_files(path: &Path) -> iamsim::audit::replay::Report {
 fn bench(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("iamsim-bench-replay-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (json, gz) = write_events(&dir);
-    for path in [&json, &gz] {
+    let (json, gz, jsonl) = write_events(&dir);
+    for path in [&json, &gz, &jsonl] {
         assert_eq!(parse_only(path), EVENTS);
         for report in [replay(path), replay_files(path)] {
             assert_eq!(report.events_read, EVENTS);
@@ -107,7 +114,7 @@ fn bench(c: &mut Criterion) {
     // and take the median of the pairs' ratios.
     // Skipped under `cargo test --benches`, which runs each bench once.
     let measuring = std::env::args().any(|a| a == "--bench");
-    for (label, path) in [("json", &json), ("json_gz", &gz)].into_iter().filter(|_| measuring) {
+    for (label, path) in [("json", &json), ("json_gz", &gz), ("jsonl", &jsonl)].into_iter().filter(|_| measuring) {
         let (mut read, mut replayed, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..15 {
             let t = std::time::Instant::now();
@@ -139,6 +146,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("replay/json", |b| b.iter(|| replay_files(&json)));
     g.bench_function("parse_only/json_gz", |b| b.iter(|| parse_only(&gz)));
     g.bench_function("replay/json_gz", |b| b.iter(|| replay_files(&gz)));
+    g.bench_function("parse_only/jsonl", |b| b.iter(|| parse_only(&jsonl)));
+    g.bench_function("replay/jsonl", |b| b.iter(|| replay_files(&jsonl)));
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -25,9 +25,9 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 pub enum Line {
     /// End of input.
     End,
-    /// A line (in the buffer, without its `\n`).
+    /// A line (at the end of the buffer, without its `\n`).
     Kept,
-    /// A line longer than the bound, of this many bytes; the buffer is empty.
+    /// A line longer than the bound, of this many bytes; none of it is kept.
     TooLong(usize),
 }
 
@@ -37,6 +37,36 @@ pub enum Line {
 /// I/O errors of the input.
 pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
     buf.clear();
+    append_line(input, buf, max)
+}
+
+/// Reads the next line onto the end of `buf`, keeping at most `max` bytes
+/// of it: several lines can be read into one buffer and parsed together.
+/// On [`Line::TooLong`] (and on an error) `buf` holds what it held before.
+///
+/// ```
+/// use iamsim::audit::lines::{append_line, Line};
+/// let mut input = &b"ab\nxxxxxxxx\ncd"[..];
+/// let mut buf = Vec::new();
+/// assert_eq!(append_line(&mut input, &mut buf, 4)?, Line::Kept);
+/// assert_eq!(append_line(&mut input, &mut buf, 4)?, Line::TooLong(8));
+/// assert_eq!(append_line(&mut input, &mut buf, 4)?, Line::Kept);
+/// assert_eq!(buf, b"abcd");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// I/O errors of the input.
+pub fn append_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    let start = buf.len();
+    let result = append_within(input, buf, start, max);
+    if !matches!(result, Ok(Line::Kept)) {
+        buf.truncate(start);
+    }
+    result
+}
+
+fn append_within(input: &mut impl BufRead, buf: &mut Vec<u8>, start: usize, max: usize) -> std::io::Result<Line> {
     let mut total = 0usize;
     let mut any = false;
     loop {
@@ -57,7 +87,7 @@ pub fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std
         if total <= max {
             buf.extend_from_slice(&chunk[..take]);
         } else {
-            buf.clear();
+            buf.truncate(start);
         }
         input.consume(if done { take + 1 } else { take });
         if done {

@@ -5,7 +5,8 @@
 //! content (a log file is an object with `Records` anywhere in it). Records
 //! are handed over one at a time, or to a [`Sink`] in batches of up to
 //! [`BATCH`]; memory is bounded by a document of up to 16 MiB (parsed from
-//! memory, the fast way) or one record of a larger one, never by the file.
+//! memory, the fast way) or one record of a larger one, or by about 1 MiB of
+//! JSON Lines or one line of up to 16 MiB, never by the file.
 //! Nothing is dropped: a malformed record, line or file tail becomes a
 //! [`Item::Malformed`] with its file and position, a digest file an
 //! [`Item::Skipped`], a path not read an entry of [`Files::skipped`].
@@ -294,8 +295,8 @@ pub fn read_bytes_batched(bytes: &[u8], name: &str, members: Members, sink: &mut
 }
 
 /// Where a reader hands what it reads: items one at a time, and the records
-/// of a `{"Records":[…]}` or `[…]` document parsed from memory in batches of
-/// up to [`BATCH`], in order. A replay maps a whole batch before it decides
+/// of a `{"Records":[…]}` or `[…]` document parsed from memory, or of JSON
+/// Lines, in batches of up to [`BATCH`], in order. A replay maps a whole batch before it decides
 /// any of it, so that the code of each stage stays in the instruction cache
 /// (`benches/README.md`, session 19).
 ///
@@ -791,44 +792,92 @@ impl<'de> Visitor<'de> for SeqVisitor<'_, '_, '_> {
 }
 
 /// JSON Lines: one event per line; a bad line is reported and reading goes on.
-fn read_lines(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink) {
+fn read_lines(input: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink) {
+    read_lines_within(input, name, members, sink, crate::audit::lines::MAX_LINE_BYTES);
+}
+
+/// Lines read into one buffer before any is parsed: up to [`BATCH`] of them,
+/// or the first past this many bytes. A batch of lines then costs one
+/// buffer of about this size, or one line of up to its bound.
+const LINES_BUFFER_BYTES: usize = 1 << 20;
+
+/// [`read_lines`] keeping lines of up to `max_line` bytes. Lines are read
+/// into one buffer and parsed as a batch, as a document's records are (the
+/// same instruction-cache reason, [`BATCH`]). A line that cannot join a
+/// batch (too long, a read error) hands on the lines before it first, so
+/// the order is the input's.
+fn read_lines_within(mut input: impl BufRead, name: &str, members: Members, sink: &mut dyn Sink, max_line: usize) {
+    use crate::audit::lines::{append_line, Line};
     let mut buf = Vec::new();
+    let mut lines: Vec<(std::ops::Range<usize>, Location)> = Vec::with_capacity(BATCH);
     let (mut line_no, mut index) = (0usize, 0usize);
     loop {
-        let line = match crate::audit::lines::read_line(&mut input, &mut buf, crate::audit::lines::MAX_LINE_BYTES) {
-            Ok(crate::audit::lines::Line::End) => return,
-            Ok(line) => line,
+        let start = buf.len();
+        let line = append_line(&mut input, &mut buf, max_line);
+        if !matches!(line, Ok(Line::Kept)) {
+            hand_on_lines(&buf, &mut lines, members, sink);
+            buf.clear();
+        }
+        let at = |line| Location { file: name.to_string(), index, line: Some(line) };
+        match line {
+            Ok(Line::End) => return,
             Err(e) => {
-                sink.item(Item::Malformed(
-                    Location { file: name.to_string(), index, line: Some(line_no + 1) },
-                    Malformed::new(MalformedKind::ReadError, format!("read error: {e}")),
-                ));
-                return;
+                let why = Malformed::new(MalformedKind::ReadError, format!("read error: {e}"));
+                return sink.item(Item::Malformed(at(line_no + 1), why));
             }
-        };
-        line_no += 1;
-        if let crate::audit::lines::Line::TooLong(n) = line {
-            sink.item(Item::Malformed(
-                Location { file: name.to_string(), index, line: Some(line_no) },
-                Malformed::new(
-                    MalformedKind::LineTooLong,
-                    format!("line of {n} bytes is over the {} MiB limit", crate::audit::lines::MAX_LINE_BYTES >> 20),
-                ),
-            ));
-            index += 1;
-            continue;
+            Ok(Line::TooLong(n)) => {
+                line_no += 1;
+                let why = format!("line of {n} bytes is over the {} MiB limit", max_line >> 20);
+                sink.item(Item::Malformed(at(line_no), Malformed::new(MalformedKind::LineTooLong, why)));
+                index += 1;
+            }
+            Ok(Line::Kept) => {
+                line_no += 1;
+                if buf[start..].iter().all(u8::is_ascii_whitespace) {
+                    buf.truncate(start);
+                    continue;
+                }
+                lines.push((start..buf.len(), at(line_no)));
+                index += 1;
+                if lines.len() == BATCH || buf.len() >= LINES_BUFFER_BYTES {
+                    hand_on_lines(&buf, &mut lines, members, sink);
+                    buf.clear();
+                }
+            }
         }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    }
+}
+
+/// Parses the `lines` of `buf` and hands them on, as batches where it can.
+fn hand_on_lines(
+    buf: &[u8],
+    lines: &mut Vec<(std::ops::Range<usize>, Location)>,
+    members: Members,
+    sink: &mut dyn Sink,
+) {
+    let mut batch = Vec::with_capacity(lines.len());
+    for (range, at) in lines.drain(..) {
+        let bytes = &buf[range];
+        match (members, std::str::from_utf8(bytes)) {
+            (Members::Mapped, Ok(text)) => {
+                batch.push(mapped_item(serde_json::Deserializer::from_str(text), at, "line"))
+            }
+            // Read whole (and a line that is not UTF-8 is, to fail as it
+            // would): its record borrows a value that lives only here, so
+            // it goes on alone, after the batch so far.
+            (_, text) => {
+                if !batch.is_empty() {
+                    sink.batch(&mut batch);
+                }
+                match text {
+                    Ok(text) => read_one(serde_json::Deserializer::from_str(text), members, at, "line", sink),
+                    Err(_) => read_one(serde_json::Deserializer::from_slice(bytes), Members::All, at, "line", sink),
+                }
+            }
         }
-        let at = Location { file: name.to_string(), index, line: Some(line_no) };
-        index += 1;
-        // As for documents: a line that is not UTF-8 is read whole, to fail
-        // as it would; one that is is parsed as text.
-        match std::str::from_utf8(&buf) {
-            Ok(text) => read_one(serde_json::Deserializer::from_str(text), members, at, "line", sink),
-            Err(_) => read_one(serde_json::Deserializer::from_slice(&buf), Members::All, at, "line", sink),
-        }
+    }
+    if !batch.is_empty() {
+        sink.batch(&mut batch);
     }
 }
 
@@ -840,20 +889,32 @@ fn read_one<'de, R: serde_json::de::Read<'de>>(
     what: &str,
     sink: &mut dyn Sink,
 ) {
-    let invalid = |e: serde_json::Error| {
-        let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
-        Item::Malformed(at.clone(), Malformed::new(kind, format!("invalid JSON: {e}")))
-    };
     match members {
-        Members::Mapped => match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
-            Ok(record) => sink.item(event_or_malformed(at, record, what)),
-            Err(e) => sink.item(invalid(e)),
-        },
+        Members::Mapped => sink.item(mapped_item(de, at, what)),
         Members::All => match serde::Deserialize::deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
             Ok(v) => sink.item(event_or_malformed(at, record_of(&v), what)),
-            Err(e) => sink.item(invalid(e)),
+            Err(e) => sink.item(invalid_json(at, &e)),
         },
     }
+}
+
+/// The item one JSON Lines line or one record (`what`) holds, keeping the
+/// mapped members.
+fn mapped_item<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    at: Location,
+    what: &str,
+) -> Item<'de> {
+    match record_seed().deserialize(&mut de).and_then(|r| de.end().map(|()| r)) {
+        Ok(record) => event_or_malformed(at, record, what),
+        Err(e) => invalid_json(at, &e),
+    }
+}
+
+/// What a parse error makes of the item at `at`.
+fn invalid_json<'r>(at: Location, e: &serde_json::Error) -> Item<'r> {
+    let kind = if e.is_io() { MalformedKind::ReadError } else { MalformedKind::InvalidJson };
+    Item::Malformed(at, Malformed::new(kind, format!("invalid JSON: {e}")))
 }
 
 /// A member name, borrowed from the input when it has no escapes (names
@@ -1073,6 +1134,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// JSON Lines are parsed in batches too: a bad line, a line that is not
+    /// UTF-8, a blank line and a line over the bound, at and past a batch's
+    /// end, still come in order with every index and line number, read
+    /// straight or whole.
+    #[test]
+    fn json_lines_batches_keep_order_and_every_line() {
+        /// Items as "index/line: event name or what was wrong", and the size of each batch.
+        #[derive(Default)]
+        struct Seen {
+            items: Vec<String>,
+            batches: Vec<usize>,
+        }
+        impl Sink for Seen {
+            fn item(&mut self, item: Item<'_>) {
+                self.items.push(match item {
+                    Item::Event(at, r) => format!("{}/{:?}: {}", at.index, at.line, r.name.as_deref().unwrap_or("")),
+                    Item::Malformed(at, why) => format!("{}/{:?}: {:?}", at.index, at.line, why.kind),
+                    Item::Skipped(at, _) => format!("{}/{:?}: skipped", at.index, at.line),
+                });
+            }
+            fn batch(&mut self, batch: &mut Vec<Item<'_>>) {
+                self.batches.push(batch.len());
+                for item in batch.drain(..) {
+                    self.item(item);
+                }
+            }
+        }
+        let n = 3 * BATCH + 5;
+        let (bad, not_utf8, blank, long) = (BATCH - 1, BATCH + 3, BATCH + 9, 2 * BATCH + 2);
+        let mut input = Vec::new();
+        let mut expected = Vec::new();
+        let mut index = 0;
+        for i in 0..n {
+            let line_no = Some(i + 1);
+            match i {
+                _ if i == bad => input.extend_from_slice(br#"{"eventName":"x","y":tru}"#),
+                _ if i == not_utf8 => input.extend_from_slice(b"{\"eventName\":\"\xff\"}"),
+                _ if i == blank => input.extend_from_slice(b"  \t"),
+                _ if i == long => {
+                    input.extend_from_slice(format!(r#"{{"eventName":"{}"}}"#, "L".repeat(80)).as_bytes())
+                }
+                _ => input.extend_from_slice(format!(r#"{{"eventName":"E{i}"}}"#).as_bytes()),
+            }
+            input.push(b'\n');
+            expected.push(match i {
+                _ if i == blank => continue,
+                _ if i == bad || i == not_utf8 => format!("{index}/{line_no:?}: InvalidJson"),
+                _ if i == long => format!("{index}/{line_no:?}: LineTooLong"),
+                _ => format!("{index}/{line_no:?}: E{i}"),
+            });
+            index += 1;
+        }
+        let mut mapped = Seen::default();
+        read_lines_within(&input[..], "t", Members::Mapped, &mut mapped, 64);
+        assert_eq!(mapped.items, expected);
+        // Batches of BATCH lines (a bad line among them); the line that is
+        // not UTF-8 on its own, between the two parts of its batch (the
+        // blank line not counted); a batch cut short by the long line; what
+        // is left.
+        assert_eq!(mapped.batches, [BATCH, 3, BATCH - 4, 1, BATCH, 2]);
+        let mut whole = Seen::default();
+        read_lines_within(&input[..], "t", Members::All, &mut whole, 64);
+        assert_eq!(whole.items, expected);
+        assert!(whole.batches.is_empty(), "whole records are handed on one at a time");
+        // Big lines make short batches: the buffer holds about
+        // LINES_BUFFER_BYTES, not BATCH lines of any size.
+        let big = format!("{{\"eventName\":\"{}\"}}\n", "B".repeat(LINES_BUFFER_BYTES * 3 / 5));
+        let mut seen = Seen::default();
+        read_lines_within(big.repeat(3).as_bytes(), "t", Members::Mapped, &mut seen, 2 * LINES_BUFFER_BYTES);
+        assert_eq!((seen.items.len(), seen.batches), (3, vec![2, 1]));
     }
 
     /// Any JSON value, with strings full of the characters a structural walk
