@@ -470,3 +470,59 @@ fn the_eks_roles_answer_as_their_managed_policies_say() {
     assert!(allowed.contains(&"ec2:AttachNetworkInterface") && !allowed.contains(&"ec2:RunInstances"), "{allowed:?}");
     assert!(access["actions_asked"].as_u64().unwrap() > allowed.len() as u64);
 }
+
+/// A name that holds `/` where another of its service's formats puts one
+/// after it (a partner event bus, `event-bus/aws.partner/…`): the grants AWS
+/// managed policies make on it are listed. Inferring "never holds a `/`"
+/// from the formats once dropped them, and `principal-can` answered that
+/// the role could do nothing.
+#[test]
+fn grants_on_names_with_slashes_are_listed() {
+    let Some(data) = crate::shared_data() else {
+        println!("SKIP: ../shared/data is absent; the managed policy and catalog are read from it");
+        return;
+    };
+    let dir = crate::scratch_dir();
+    let details = dir.path().join("details.json");
+    let role = "arn:aws:iam::111122223333:role/odb";
+    let doc = serde_json::json!({"RoleDetailList": [{"RoleName": "odb", "Arn": role, "RolePolicyList": [],
+        "AttachedManagedPolicies": [{"PolicyName": "AmazonODBServiceRolePolicy",
+            "PolicyArn": "arn:aws:iam::aws:policy/aws-service-role/AmazonODBServiceRolePolicy"}]}]});
+    std::fs::write(&details, doc.to_string()).unwrap();
+    let out = iamsim(&[
+        "principal-can",
+        role,
+        "--service",
+        "events",
+        "--authorization-details",
+        details.to_str().unwrap(),
+        "--managed-policies",
+        data.join("managed-policies").to_str().unwrap(),
+        "--catalog",
+        data.join("iam-catalog").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let can: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let grants: Vec<(String, String)> = can["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .flat_map(|a| {
+            let action = a["action"].as_str().unwrap().to_string();
+            a["grants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |g| (action.clone(), g["resource"].as_str().unwrap().to_string()))
+        })
+        .collect();
+    for (action, resource) in [
+        ("events:CreateEventBus", "arn:aws:events:*:*:event-bus/aws.partner/odb*"),
+        ("events:ActivateEventSource", "arn:aws:events:*:*:event-source/aws.partner/odb*"),
+    ] {
+        assert!(grants.contains(&(action.to_string(), resource.to_string())), "{action} on {resource}: {grants:?}");
+    }
+}

@@ -271,13 +271,28 @@ pub struct ResourceFormats {
 
 impl ResourceFormats {
     /// Whether `arn` is an ARN of one of the resource types: part by part
-    /// (a `${Var}` never spans the first five colons), case-sensitively.
+    /// (a `${Var}` never spans the first five colons), case-sensitively,
+    /// and with no more `/` than the format has where its placeholders
+    /// cannot hold one (`arn:aws:s3:::data/report.csv` is an object, never
+    /// a bucket).
+    ///
+    /// ```
+    /// use iamsim::audit::catalog::Catalog;
+    /// let catalog = Catalog::load(std::path::Path::new("corpus/catalog/service-reference"))?;
+    /// let list_bucket = catalog.resource_formats(catalog.action("s3:ListBucket").unwrap());
+    /// assert!(list_bucket.fits("arn:aws:s3:::data") && !list_bucket.fits("arn:aws:s3:::data/report.csv"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fits(&self, arn: &str) -> bool {
         // Formats have all six parts; a text that is no ARN fits none.
         let Some(a) = crate::engine::policy::Arn::parse(arn) else { return false };
         let parts = ["arn", a.partition, a.service, a.region, a.account, a.resource];
-        self.formats.iter().any(|format| {
-            format.len() == parts.len() && format.iter().zip(&parts).all(|(f, p)| tokens_match(f, p, false))
+        // Every `/` of a concrete ARN is literal.
+        let slashes = arn.bytes().filter(|&b| b == b'/').count();
+        self.formats.iter().zip(&self.max_slashes).any(|(format, max)| {
+            max.is_none_or(|max| slashes <= max)
+                && format.len() == parts.len()
+                && format.iter().zip(&parts).all(|(f, p)| tokens_match(f, p, false))
         })
     }
 
@@ -345,17 +360,11 @@ pub(crate) fn format_parts(format: &str) -> impl Iterator<Item = FormatPart<'_>>
     })
 }
 
-/// The `${Name}` placeholders of a format, each with the character after it.
-fn placeholders(format: &str) -> impl Iterator<Item = (&str, Option<char>)> {
-    let mut parts = format_parts(format).peekable();
-    std::iter::from_fn(move || loop {
-        if let FormatPart::Var(name) = parts.next()? {
-            let after = match parts.peek() {
-                Some(FormatPart::Text(t)) => t.chars().next(),
-                _ => None,
-            };
-            return Some((name, after));
-        }
+/// The names of a format's `${Name}` placeholders.
+fn placeholders(format: &str) -> impl Iterator<Item = &str> {
+    format_parts(format).filter_map(|part| match part {
+        FormatPart::Var(name) => Some(name),
+        FormatPart::Text(_) => None,
     })
 }
 
@@ -377,28 +386,48 @@ fn literal_slashes(text: &str) -> usize {
 impl Catalog {
     /// The ARN formats of every resource type `id` can be scoped to.
     ///
-    /// A placeholder that any of the service's formats follows with `/`
-    /// (`${BucketName}` in `arn:${Partition}:s3:::${BucketName}/${ObjectName}`)
-    /// never holds one, nor do the partition, region and account: a format
-    /// made only of those has a fixed number of `/`
+    /// A format whose placeholders all never hold a `/` ([`NO_SLASH`]:
+    /// `arn:${Partition}:s3:::${BucketName}`) has a fixed number of `/`
     /// ([`ResourceFormats::fits_pattern`]).
     pub fn resource_formats(&self, id: ActionId) -> ResourceFormats {
-        let service_formats =
-            || self.service_of(id).into_iter().flat_map(|s| &s.resource_types).flat_map(|t| &t.arn_formats);
-        let mut no_slash: Vec<&str> = vec!["Partition", "Region", "Account"];
-        no_slash.extend(
-            service_formats().flat_map(|f| placeholders(f)).filter(|(_, after)| *after == Some('/')).map(|(n, _)| n),
-        );
-        let formats: Vec<&String> = self.resource_types_of(id).flat_map(|rt| rt.arn_formats.iter()).collect();
-        ResourceFormats {
-            max_slashes: formats
-                .iter()
-                .map(|f| placeholders(f).all(|(n, _)| no_slash.contains(&n)).then(|| literal_slashes(f)))
-                .collect(),
-            formats: formats.iter().map(|f| arn_segments(format_tokens(f))).collect(),
+        let types = self.action_def(id).into_iter().flat_map(|a| &a.resources).map(|r| (id.service, r.resource_type));
+        self.resource_formats_of(types)
+    }
+
+    /// The ARN formats of resource types given as (service, resource type)
+    /// indexes, as [`Catalog::resource_formats`] reads them.
+    pub(crate) fn resource_formats_of(&self, types: impl IntoIterator<Item = (u32, u32)>) -> ResourceFormats {
+        let mut out = ResourceFormats::default();
+        for (s, t) in types {
+            let Some(service) = self.services().get(s as usize) else { continue };
+            let Some(rt) = service.resource_types.get(t as usize) else { continue };
+            let never_slash =
+                |name: &str| NO_SLASH.iter().any(|(p, n, _)| (p.is_empty() || *p == service.prefix) && *n == name);
+            for f in &rt.arn_formats {
+                out.max_slashes.push(placeholders(f).all(never_slash).then(|| literal_slashes(f)));
+                out.formats.push(arn_segments(format_tokens(f)));
+            }
         }
+        out
     }
 }
+
+/// The ARN placeholders whose values never hold a `/`: (service prefix, or
+/// empty for every service; placeholder; the AWS page that says so).
+///
+/// Only what AWS documents: reading it off the formats (a placeholder some
+/// format follows with `/`) is wrong for partner event buses
+/// (`event-bus/aws.partner/…`), Glue's federated databases and the
+/// load-balancer type the reference gives some ELB v2 actions, and made
+/// access queries drop grants that AWS managed policies make.
+pub const NO_SLASH: &[(&str, &str, &str)] = &[
+    ("", "Partition", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"),
+    ("", "Region", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"),
+    ("", "Account", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"),
+    // "Bucket names can consist only of lowercase letters, numbers, periods (.), and hyphens (-)."
+    ("s3", "BucketName", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"),
+    ("s3express", "BucketName", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"),
+];
 
 impl ResourceFormats {
     /// One catalog ARN format (with `${Var}` placeholders), tokenised.
@@ -498,37 +527,30 @@ fn check_resources(catalog: &Catalog, i: usize, st: &Statement, ex: &Expanded, f
     if formats.is_empty() {
         return;
     }
-    let format_tokens: Vec<(String, Vec<Vec<Token>>)> = formats
-        .iter()
-        .filter_map(|(s, t)| {
-            let service = catalog.services().get(*s as usize)?;
-            let rt = service.resource_types.get(*t as usize)?;
-            Some(
-                rt.arn_formats
-                    .iter()
-                    .map(move |fmt| (format!("{}/{}", service.prefix, rt.name), arn_segments(format_tokens(fmt)))),
-            )
-        })
-        .flatten()
-        .collect();
+    let fitting = catalog.resource_formats_of(formats.iter().copied());
     let many = resources.patterns.len() > 1;
     for (j, pattern) in resources.patterns.iter().enumerate() {
-        if matches_star(pattern) {
+        if matches_star(pattern) || fitting.fits_pattern(pattern) {
             continue;
         }
-        let segments = arn_segments(resource_tokens(pattern));
-        if !format_tokens.iter().any(|(_, fmt)| segments_intersect(&segments, fmt)) {
-            let kinds: BTreeSet<&str> = format_tokens.iter().map(|(n, _)| n.as_str()).take(6).collect();
-            f.push(
-                Severity::Warning,
-                "resource-fits-no-type",
-                f.locator.element(i, "Resource", many.then_some(j)),
-                format!(
-                    "{pattern:?} fits none of the resource types of this statement's actions (e.g. {}); it never matches",
-                    kinds.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            );
-        }
+        let kinds: BTreeSet<String> = formats
+            .iter()
+            .filter_map(|(s, t)| {
+                let service = catalog.services().get(*s as usize)?;
+                let rt = service.resource_types.get(*t as usize).filter(|rt| !rt.arn_formats.is_empty())?;
+                Some(format!("{}/{}", service.prefix, rt.name))
+            })
+            .take(6)
+            .collect();
+        f.push(
+            Severity::Warning,
+            "resource-fits-no-type",
+            f.locator.element(i, "Resource", many.then_some(j)),
+            format!(
+                "{pattern:?} fits none of the resource types of this statement's actions (e.g. {}); it never matches",
+                kinds.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        );
     }
 }
 
@@ -748,17 +770,54 @@ mod tests {
         );
         assert_eq!(parts("a${B}c${D"), [Text("a"), Var("B"), Text("c${D")]);
         assert_eq!(parts(""), [Text("")]);
-        assert_eq!(placeholders("${A}/${B}${C}").collect::<Vec<_>>(), [("A", Some('/')), ("B", None), ("C", None)]);
+        assert_eq!(placeholders("${A}/${B}${C}").collect::<Vec<_>>(), ["A", "B", "C"]);
     }
 
     #[test]
-    fn slashes_and_placeholders_are_read_off_formats() {
+    fn slashes_are_counted_outside_placeholders() {
         assert_eq!(literal_slashes("a/${x/y}/b"), 2);
         assert_eq!(literal_slashes("arn:aws:s3:::data"), 0);
-        let found: Vec<_> = placeholders("arn:${Partition}:s3:::${BucketName}/${ObjectName}").collect();
-        assert_eq!(found, [("Partition", Some(':')), ("BucketName", Some('/')), ("ObjectName", None)]);
         // A format on its own, without its service: no bound is known.
         assert!(ResourceFormats::of_format("arn:${Partition}:s3:::${BucketName}").fits_pattern("arn:aws:s3:::a/b"));
+    }
+
+    /// Only placeholders AWS documents as free of `/` bound a format's
+    /// slashes: an S3 bucket, never a name that another of the service's
+    /// formats happens to follow with `/` (partner event buses are
+    /// `event-bus/aws.partner/…`, as AWS managed policies grant them).
+    #[test]
+    fn slash_bounds_come_from_documented_names_only() {
+        let dir = std::env::temp_dir().join(format!("iamsim-no-slash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy("corpus/catalog/service-reference/s3.json", dir.join("s3.json")).unwrap();
+        let events = r#"{"Name": "events",
+            "Actions": [{"Name": "PutEvents", "Resources": [{"Name": "event-bus"}]}],
+            "Resources": [
+                {"Name": "event-bus", "ARNFormats": ["arn:${Partition}:events:${Region}:${Account}:event-bus/${EventBusName}"]},
+                {"Name": "rule-on-custom-event-bus", "ARNFormats": ["arn:${Partition}:events:${Region}:${Account}:rule/${EventBusName}/${RuleName}"]}
+            ]}"#;
+        std::fs::write(dir.join("events.json"), events).unwrap();
+        let catalog = Catalog::load(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let formats = |action: &str| catalog.resource_formats(catalog.action(action).unwrap());
+        let put_events = formats("events:PutEvents");
+        assert!(put_events.fits_pattern("arn:aws:events:*:*:event-bus/aws.partner/odb*"));
+        assert!(put_events.fits("arn:aws:events:us-east-1:111122223333:event-bus/aws.partner/example.com/1/app"));
+        let list_bucket = formats("s3:ListBucket");
+        assert!(!list_bucket.fits_pattern("arn:aws:s3:::data/*") && !list_bucket.fits("arn:aws:s3:::data/a.csv"));
+        assert!(list_bucket.fits_pattern("arn:aws:s3:::data*") && list_bucket.fits("arn:aws:s3:::data"));
+        // And so validate: the partner bus fits, the bucket-only action on objects never matches.
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"events:PutEvents","Resource":"arn:aws:events:*:*:event-bus/aws.partner/odb*"},
+            {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::data/*"}]}"#;
+        let policy = crate::parse_policy(policy.as_bytes(), "p.json", crate::PolicyKind::Identity).unwrap();
+        let found: Vec<String> = validate(&catalog, &policy, None)
+            .unwrap()
+            .iter()
+            .filter(|f| f.code == "resource-fits-no-type")
+            .map(|f| f.path.clone())
+            .collect();
+        assert_eq!(found, ["Statement[1].Resource"]);
     }
 
     #[test]
