@@ -296,9 +296,9 @@ pub fn read_bytes_batched(bytes: &[u8], name: &str, members: Members, sink: &mut
 
 /// Where a reader hands what it reads: items one at a time, and the records
 /// of a `{"Records":[…]}` or `[…]` document parsed from memory, or of JSON
-/// Lines, in batches of up to [`BATCH`], in order. A replay maps a whole batch before it decides
-/// any of it, so that the code of each stage stays in the instruction cache
-/// (`benches/README.md`, session 19).
+/// Lines, in batches of up to [`BATCH`], in order. A replay maps a whole
+/// batch before it decides any of it, so that the code of each stage stays
+/// in the instruction cache (`benches/README.md`, sessions 19 and 20).
 ///
 /// ```
 /// use iamsim::audit::cloudtrail::reader::{read_bytes_batched, Item, Members, Sink, BATCH};
