@@ -1241,3 +1241,52 @@ fn session_tags_come_from_the_assume_role_calls_in_the_logs() {
     assert_eq!(decided("e-known"), ("explicitDeny", "would_break"));
     assert_eq!(decided("e-unknown"), ("indeterminate", "would_break_unless"));
 }
+
+/// Guardrails on the calls that attach policies are decided from what the
+/// call logs (`iam:PolicyARN`), and a call whose record gives no access key
+/// is undecided only where its credentials could have refused it: a
+/// success shows they did not.
+#[test]
+fn attach_guardrails_are_decided_from_the_logged_policy() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let policy = write(
+        dir,
+        "dev.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:AttachRolePolicy","Resource":"*",
+            "Condition":{"ArnEquals":{"iam:PolicyARN":"arn:aws:iam::aws:policy/ReadOnlyAccess"}}}]}"#,
+    );
+    let event = |id: &str, attached: &str, error: Option<&str>| {
+        let mut e = serde_json::json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":"iam.amazonaws.com",
+            "eventName":"AttachRolePolicy","eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","eventID":id,
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/dev","accountId":"111122223333"},
+            "requestParameters":{"roleName":"app","policyArn":format!("arn:aws:iam::aws:policy/{attached}")}});
+        if let Some(code) = error {
+            e["errorCode"] = code.into();
+        }
+        e.to_string()
+    };
+    let lines = [
+        event("admin", "AdministratorAccess", None),
+        event("read-only", "ReadOnlyAccess", None),
+        event("read-only-denied", "ReadOnlyAccess", Some("AccessDenied")),
+    ]
+    .join("\n");
+    let events = write(dir, "events.jsonl", &lines);
+    let o = crate::iamsim_command()
+        .args(["replay", "--format", "json", "--cloudtrail", &events, "--policy"])
+        .arg(format!("arn:aws:iam::111122223333:user/dev={policy}"))
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &r["decisions"];
+    assert_eq!(
+        (d["allowed"].as_u64(), d["implicitDeny"].as_u64(), d["indeterminate"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["indeterminate_reasons"], serde_json::json!({"credentials_unknown": 1}), "{r}");
+    // Attaching AdministratorAccess breaks for certain: IAM roles have no
+    // resource policy that could allow it.
+    assert_eq!(r["would_break"].as_array().map(Vec::len), Some(1), "{r}");
+}

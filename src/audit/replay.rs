@@ -405,6 +405,11 @@ pub enum Undecided {
     /// The decision depends on these context keys, unknown in the event.
     #[error("unknown context: {}", .0.join(", "))]
     UnknownContext(Box<[Box<str>]>),
+    /// An IAM user's call whose record gives no access key id: whether
+    /// `sts:GetSessionToken` credentials made it, which some actions refuse
+    /// (IAM and STS without MFA), cannot be told.
+    #[error("{CREDENTIALS_UNKNOWN}")]
+    CredentialsUnknown,
     /// The principal's policy set could not be compiled.
     #[error("{0}")]
     Compile(CompileError),
@@ -419,6 +424,8 @@ const FEDERATED_SESSION_POLICY: &str = "federated-user session policy is not in 
 const ENTITY_PATH_UNKNOWN: &str = "IAM user, role or group not in the authorization details: its path is unknown";
 const UNRESOLVED_MANAGED_POLICY: &str = "some of the principal's managed policies could not be resolved";
 const RESOURCE_POLICY_MISSING: &str = "a resource policy could allow it, and none was provided";
+const CREDENTIALS_UNKNOWN: &str = "the record gives no access key id: whether session-token credentials, \
+     which this action refuses (without MFA), made the call is unknown";
 const KEY_POLICY_MISSING: &str =
     "the key policy was not provided; identity policies count only if it delegates to the account";
 
@@ -435,6 +442,7 @@ impl Undecided {
             Undecided::UnresolvedManagedPolicy => Some(UNRESOLVED_MANAGED_POLICY),
             Undecided::ResourcePolicyMissing => Some(RESOURCE_POLICY_MISSING),
             Undecided::KeyPolicyMissing => Some(KEY_POLICY_MISSING),
+            Undecided::CredentialsUnknown => Some(CREDENTIALS_UNKNOWN),
             Undecided::UnknownContext(_) | Undecided::Compile(_) => None,
         }
     }
@@ -450,6 +458,7 @@ impl Undecided {
             Undecided::ResourcePolicyMissing => UndecidedKind::ResourcePolicyMissing,
             Undecided::KeyPolicyMissing => UndecidedKind::KeyPolicyMissing,
             Undecided::UnknownContext(_) => UndecidedKind::UnknownContext,
+            Undecided::CredentialsUnknown => UndecidedKind::CredentialsUnknown,
             Undecided::Compile(_) => UndecidedKind::CompileError,
         }
     }
@@ -466,7 +475,8 @@ impl Undecided {
             | Undecided::UnresolvedManagedPolicy
             | Undecided::ResourcePolicyMissing
             | Undecided::KeyPolicyMissing
-            | Undecided::UnknownContext(_) => true,
+            | Undecided::UnknownContext(_)
+            | Undecided::CredentialsUnknown => true,
             Undecided::PrincipalNotInInventory | Undecided::FederatedSessionPolicy | Undecided::Compile(_) => false,
         }
     }
@@ -485,6 +495,7 @@ pub enum UndecidedKind {
     ResourcePolicyMissing,
     KeyPolicyMissing,
     UnknownContext,
+    CredentialsUnknown,
     CompileError,
 }
 
@@ -2141,6 +2152,13 @@ fn verdict(
         {
             Err(Undecided::KeyPolicyMissing)
         }
+        // No key unknown: what was is the caller's credentials (`refused_by`).
+        DecisionKind::Indeterminate
+            if d.unknown_keys.is_empty()
+                && req.user_credentials == crate::engine::request::UserCredentials::Unknown =>
+        {
+            Err(Undecided::CredentialsUnknown)
+        }
         DecisionKind::Indeterminate => Err(Undecided::UnknownContext(
             d.unknown_keys.iter().filter_map(|k| set.key_as_written(*k)).map(Box::from).collect(),
         )),
@@ -2243,6 +2261,7 @@ mod tests {
             Undecided::UnresolvedManagedPolicy,
             Undecided::ResourcePolicyMissing,
             Undecided::KeyPolicyMissing,
+            Undecided::CredentialsUnknown,
             Undecided::UnknownContext(vec![Box::from("aws:SourceIp")].into()),
         ];
         for reason in all {

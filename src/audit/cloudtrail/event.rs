@@ -262,7 +262,10 @@ fn identity_principal(e: &Record<'_>) -> Result<Principal, SkipReason> {
 /// (`AKIA…` long-term, `ASIA…` temporary: "Unique identifier prefixes",
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids>)
 /// and whether a console session's (`sessionCredentialFromConsole`) — an
-/// IAM user's other temporary credentials come from GetSessionToken.
+/// IAM user's other temporary credentials come from GetSessionToken. A
+/// record without the key that says the call succeeded shows its
+/// credentials were not refused: read as unlimited, they cannot refuse it
+/// in a replay either (the refusal is AWS's, whatever the policies).
 fn user_credentials(e: &Record<'_>) -> UserCredentials {
     let Some(id) = e.identity.as_ref().filter(|id| id.kind.as_deref() == Some("IAMUser")) else {
         return UserCredentials::Unlimited;
@@ -271,6 +274,7 @@ fn user_credentials(e: &Record<'_>) -> UserCredentials {
         Some(k) if k.starts_with("AKIA") => UserCredentials::Unlimited,
         Some(k) if k.starts_with("ASIA") && e.from_console => UserCredentials::Unlimited,
         Some(k) if k.starts_with("ASIA") => UserCredentials::SessionToken,
+        _ if outcome_of(e) == Outcome::Success => UserCredentials::Unlimited,
         _ => UserCredentials::Unknown,
     }
 }
@@ -483,6 +487,58 @@ fn request_tags(params: Option<&Json<'_>>, c: &mut Context) {
     let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
     c.insert_entry("aws:TagKeys", ContextEntry::Multi(&keys));
     c.close_prefix_static("aws:requesttag/");
+}
+
+/// Condition keys whose values a call logs among its own parameters: (IAM
+/// action, key, `requestParameters` member). The service authorization
+/// reference lists each key for its action (IAM:
+/// <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>,
+/// Lambda: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html>,
+/// and <https://docs.aws.amazon.com/lambda/latest/dg/permissions-user-layer.html>
+/// for `lambda:Layer`). Decided with them, the guardrails security teams
+/// write on these calls (which policies may be attached, which boundary a
+/// new role must carry, whose layers a function may load) are answered
+/// rather than left indeterminate. A member the log lacks leaves its key
+/// unknown: the log does not prove the request lacked it.
+const PARAMETER_KEYS: &[(&str, &str, &str)] = &[
+    ("iam:AttachGroupPolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:AttachRolePolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:AttachUserPolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:DetachGroupPolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:DetachRolePolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:DetachUserPolicy", "iam:PolicyARN", "policyArn"),
+    ("iam:CreateRole", "iam:PermissionsBoundary", "permissionsBoundary"),
+    ("iam:CreateUser", "iam:PermissionsBoundary", "permissionsBoundary"),
+    ("iam:PutRolePermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary"),
+    ("iam:PutUserPermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary"),
+    ("lambda:CreateFunction", "lambda:Layer", "layers"),
+    ("lambda:UpdateFunctionConfiguration", "lambda:Layer", "layers"),
+];
+
+/// Whether some event of `action` logs a condition key among its
+/// parameters ([`PARAMETER_KEYS`]): asked once per action by the mapping's
+/// cache.
+fn has_parameter_keys(action: &str) -> bool {
+    PARAMETER_KEYS.iter().any(|(a, _, _)| *a == action)
+}
+
+/// The [`PARAMETER_KEYS`] of `action` that `params` gives: a string as a
+/// single value, an array of strings as a set (an array with anything else
+/// in it leaves the key unknown).
+fn parameter_keys(action: &str, params: Option<&Json<'_>>, c: &mut Context) {
+    let Some(params) = params else { return };
+    for (_, key, member) in PARAMETER_KEYS.iter().filter(|(a, _, _)| *a == action) {
+        match params.get(member) {
+            Some(Json::String(v)) => c.insert_entry(key, ContextEntry::Single(v)),
+            Some(Json::Array(items)) => {
+                let values: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_string)).collect();
+                if let Some(values) = values {
+                    c.insert_entry(key, ContextEntry::Multi(&values));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Resource ARNs of one check (usually one).
@@ -880,6 +936,9 @@ struct CachedAction {
     star_only: bool,
     /// Some event of it may imply further checks ([`may_imply`]).
     may_imply: bool,
+    /// Some event of it logs a condition key among its parameters
+    /// ([`has_parameter_keys`]).
+    parameter_keys: bool,
 }
 
 impl CachedActions {
@@ -899,7 +958,12 @@ impl CachedActions {
         let mapped = match map_action(source, name, has_version) {
             Mapped::Actions(a) => Ok(a
                 .into_iter()
-                .map(|name| CachedAction { star_only: star_only(&name, catalog), may_imply: may_imply(&name), name })
+                .map(|name| CachedAction {
+                    star_only: star_only(&name, catalog),
+                    may_imply: may_imply(&name),
+                    parameter_keys: has_parameter_keys(&name),
+                    name,
+                })
                 .collect()),
             other => Err(other),
         };
@@ -1077,11 +1141,14 @@ pub(crate) fn to_checks_reusing<'a>(
     let (principal, principal_key) = recycled.principals.take(e, id)?;
     let mut context = recycled.contexts.pop().unwrap_or_default();
     event_context(e, id, &principal, recycled.keys, &mut context);
+    for a in actions.iter().filter(|a| a.parameter_keys) {
+        parameter_keys(&a.name, e.parameters.as_ref(), &mut context);
+    }
     // S3 data events put accountId on the bucket entry only; it owns the objects too.
     let resource_account = e.resources_account();
     let mut checks = recycled.check_lists.pop().unwrap_or_default();
     checks.clear();
-    for CachedAction { name: action, star_only, may_imply } in actions {
+    for CachedAction { name: action, star_only, may_imply, .. } in actions {
         let action = action.clone();
         let resources = match (*star_only, catalog) {
             (true, _) => Some((smallvec::smallvec!["*".to_string()], false)),
@@ -1398,6 +1465,50 @@ mod tests {
         }
     }
 
+    /// The keys a call logs among its own parameters are the request's:
+    /// the policy an `Attach*Policy` attaches, a new role's boundary, the
+    /// layers a function loads. A member the log lacks, or cannot give
+    /// whole, leaves its key unknown; another action's member is not read.
+    #[test]
+    fn keys_logged_as_parameters_are_the_requests() {
+        use crate::engine::request::ContextEntry as E;
+        let event = |source: &str, name: &str, params: Value| {
+            json!({"eventSource":source,"eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":params})
+        };
+        // The event's context, open-world: a key it does not give is unknown.
+        let lookup = |e: &Value, key: &str| -> String {
+            let record = rec(e);
+            let c = to_checks(&record).unwrap();
+            assert!(c.context.is_open_world());
+            format!("{:?}", c.context.get(key))
+        };
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let attach = event("iam.amazonaws.com", "AttachRolePolicy", json!({"roleName":"r","policyArn":admin}));
+        assert_eq!(lookup(&attach, "iam:PolicyARN"), format!("{:?}", Some(E::Single(admin))));
+        let boundary = "arn:aws:iam::111122223333:policy/boundary";
+        let create = event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r","permissionsBoundary":boundary}));
+        assert_eq!(lookup(&create, "iam:PermissionsBoundary"), format!("{:?}", Some(E::Single(boundary))));
+        let layers = ["arn:aws:lambda:us-east-1:999999999999:layer:x:1".to_string()];
+        let update = event(
+            "lambda.amazonaws.com",
+            "UpdateFunctionConfiguration20150331v2",
+            json!({"functionName":"f","layers":layers}),
+        );
+        assert_eq!(lookup(&update, "lambda:Layer"), format!("{:?}", Some(E::Multi(&layers))));
+        for (e, key) in [
+            (event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r"})), "iam:PermissionsBoundary"),
+            (
+                event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"layers":["a", 1]})),
+                "lambda:Layer",
+            ),
+            (event("iam.amazonaws.com", "PutRolePolicy", json!({"roleName":"r","policyArn":admin})), "iam:PolicyARN"),
+        ] {
+            assert_eq!(lookup(&e, key), "None", "{e}");
+        }
+    }
+
     /// ReEncrypt is kms:ReEncryptFrom on the source key and kms:ReEncryptTo
     /// on the destination key (AWS's example lists them in that order).
     #[test]
@@ -1449,7 +1560,7 @@ mod tests {
     /// they reach the requests the checks make.
     #[test]
     fn user_credentials_come_from_the_access_key() {
-        let event = |key: Option<&str>, console: bool| {
+        let event = |key: Option<&str>, console: bool, denied: bool| {
             let mut id =
                 json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a", "accountId": "111122223333"});
             if let Some(k) = key {
@@ -1459,16 +1570,22 @@ mod tests {
             if console {
                 e["sessionCredentialFromConsole"] = "true".into();
             }
+            if denied {
+                e["errorCode"] = "AccessDenied".into();
+            }
             e
         };
         let cases = [
-            (Some("AKIAEXAMPLE"), false, UserCredentials::Unlimited),
-            (Some("ASIAEXAMPLE"), true, UserCredentials::Unlimited),
-            (Some("ASIAEXAMPLE"), false, UserCredentials::SessionToken),
-            (None, false, UserCredentials::Unknown),
+            (Some("AKIAEXAMPLE"), false, false, UserCredentials::Unlimited),
+            (Some("ASIAEXAMPLE"), true, false, UserCredentials::Unlimited),
+            (Some("ASIAEXAMPLE"), false, false, UserCredentials::SessionToken),
+            (Some("ASIAEXAMPLE"), false, true, UserCredentials::SessionToken),
+            // No key: a success shows the credentials were not refused.
+            (None, false, false, UserCredentials::Unlimited),
+            (None, false, true, UserCredentials::Unknown),
         ];
-        for (key, console, want) in cases {
-            let e = event(key, console);
+        for (key, console, denied, want) in cases {
+            let e = event(key, console, denied);
             let record = rec(&e);
             let c = to_checks(&record).unwrap();
             assert_eq!(c.user_credentials, want, "{key:?} console {console}");
