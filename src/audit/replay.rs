@@ -50,7 +50,7 @@ use crate::audit::resource_policies::governing;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{Decision, DecisionKind, Scratch};
 use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
-use crate::engine::request::{ContextEntry, ContextValue, Principal, Request};
+use crate::engine::request::{ContextEntry, ContextValue, Principal, Request, UserCredentials};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -2152,10 +2152,10 @@ fn verdict(
         {
             Err(Undecided::KeyPolicyMissing)
         }
-        // No key unknown: what was is the caller's credentials (`refused_by`).
+        // No key unknown: what was is the caller's credentials (the engine's
+        // `refused_by`; `Decision` does not say so itself).
         DecisionKind::Indeterminate
-            if d.unknown_keys.is_empty()
-                && req.user_credentials == crate::engine::request::UserCredentials::Unknown =>
+            if d.unknown_keys.is_empty() && req.user_credentials == UserCredentials::Unknown =>
         {
             Err(Undecided::CredentialsUnknown)
         }

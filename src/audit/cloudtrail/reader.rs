@@ -815,8 +815,7 @@ fn read_lines_within(mut input: impl BufRead, name: &str, members: Members, sink
         let start = buf.len();
         let line = append_line(&mut input, &mut buf, max_line);
         if !matches!(line, Ok(Line::Kept)) {
-            hand_on_lines(&buf, &mut lines, members, sink);
-            buf.clear();
+            hand_on_lines(&mut buf, &mut lines, members, sink);
         }
         let at = |line| Location { file: name.to_string(), index, line: Some(line) };
         match line {
@@ -840,17 +839,17 @@ fn read_lines_within(mut input: impl BufRead, name: &str, members: Members, sink
                 lines.push((start..buf.len(), at(line_no)));
                 index += 1;
                 if lines.len() == BATCH || buf.len() >= LINES_BUFFER_BYTES {
-                    hand_on_lines(&buf, &mut lines, members, sink);
-                    buf.clear();
+                    hand_on_lines(&mut buf, &mut lines, members, sink);
                 }
             }
         }
     }
 }
 
-/// Parses the `lines` of `buf` and hands them on, as batches where it can.
+/// Parses the `lines` of `buf` and hands them on, as batches where it can;
+/// leaves both empty for the next lines.
 fn hand_on_lines(
-    buf: &[u8],
+    buf: &mut Vec<u8>,
     lines: &mut Vec<(std::ops::Range<usize>, Location)>,
     members: Members,
     sink: &mut dyn Sink,
@@ -879,6 +878,8 @@ fn hand_on_lines(
     if !batch.is_empty() {
         sink.batch(&mut batch);
     }
+    drop(batch);
+    buf.clear();
 }
 
 /// Hands on the item one JSON Lines line or one record (`what`) holds.
