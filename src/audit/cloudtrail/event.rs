@@ -489,52 +489,136 @@ fn request_tags(params: Option<&Json<'_>>, c: &mut Context) {
     c.close_prefix_static("aws:requesttag/");
 }
 
-/// Condition keys whose values a call logs among its own parameters: (IAM
-/// action, key, `requestParameters` member). The service authorization
-/// reference lists each key for its action (IAM:
+/// A condition key whose value a call logs among its own parameters.
+struct ParameterKey {
+    /// The IAM action the key is given for.
+    action: &'static str,
+    /// The condition key.
+    key: &'static str,
+    /// The `requestParameters` member that holds its value.
+    member: &'static str,
+    /// A member every logged call of `action` carries. When the logged
+    /// parameters hold it but not `member`, the call was made without
+    /// `member` and the key is absent from its context. `None` where the log
+    /// cannot tell (the member is required, or AWS does not say the key is
+    /// absent without it): a missing member leaves the key unknown.
+    logged_with: Option<&'static str>,
+}
+
+/// Condition keys a call logs among its own parameters. The service
+/// authorization reference lists each key for its action (IAM:
 /// <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>,
-/// Lambda: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html>,
+/// Lambda: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html>
 /// and <https://docs.aws.amazon.com/lambda/latest/dg/permissions-user-layer.html>
-/// for `lambda:Layer`). Decided with them, the guardrails security teams
-/// write on these calls (which policies may be attached, which boundary a
-/// new role must carry, whose layers a function may load) are answered
-/// rather than left indeterminate. A member the log lacks leaves its key
-/// unknown: the log does not prove the request lacked it.
-const PARAMETER_KEYS: &[(&str, &str, &str)] = &[
-    ("iam:AttachGroupPolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:AttachRolePolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:AttachUserPolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:DetachGroupPolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:DetachRolePolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:DetachUserPolicy", "iam:PolicyARN", "policyArn"),
-    ("iam:CreateRole", "iam:PermissionsBoundary", "permissionsBoundary"),
-    ("iam:CreateUser", "iam:PermissionsBoundary", "permissionsBoundary"),
-    ("iam:PutRolePermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary"),
-    ("iam:PutUserPermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary"),
-    ("lambda:CreateFunction", "lambda:Layer", "layers"),
-    ("lambda:UpdateFunctionConfiguration", "lambda:Layer", "layers"),
+/// for `lambda:Layer`, S3:
+/// <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>).
+/// Decided with them, the guardrails security teams write on these calls
+/// (which policies may be attached, which boundary a new role must carry,
+/// whose layers a function may load, which folders a user may list) are
+/// answered rather than left indeterminate.
+///
+/// Absent members: a key the request does not carry is absent from its
+/// context, and a condition on it does not match
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>);
+/// the guides' policies that require a boundary or a listing prefix rely on
+/// that (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/walkthrough1.html>).
+/// CloudTrail logs the parameters a call was made with: an optional one the
+/// call did not send is not there, while one sent empty is logged as `""`
+/// (both are in the real samples' S3 `ListObjects` events). A record whose
+/// parameters lack even `logged_with` proves nothing, and the key stays
+/// unknown.
+const PARAMETER_KEYS: &[ParameterKey] = &[
+    ParameterKey { action: "iam:AttachGroupPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey { action: "iam:AttachRolePolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey { action: "iam:AttachUserPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey { action: "iam:DetachGroupPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey { action: "iam:DetachRolePolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey { action: "iam:DetachUserPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
+    ParameterKey {
+        action: "iam:CreateRole",
+        key: "iam:PermissionsBoundary",
+        member: "permissionsBoundary",
+        logged_with: Some("roleName"),
+    },
+    ParameterKey {
+        action: "iam:CreateUser",
+        key: "iam:PermissionsBoundary",
+        member: "permissionsBoundary",
+        logged_with: Some("userName"),
+    },
+    ParameterKey {
+        action: "iam:PutRolePermissionsBoundary",
+        key: "iam:PermissionsBoundary",
+        member: "permissionsBoundary",
+        logged_with: None,
+    },
+    ParameterKey {
+        action: "iam:PutUserPermissionsBoundary",
+        key: "iam:PermissionsBoundary",
+        member: "permissionsBoundary",
+        logged_with: None,
+    },
+    ParameterKey {
+        action: "lambda:CreateFunction",
+        key: "lambda:Layer",
+        member: "layers",
+        logged_with: Some("functionName"),
+    },
+    // An update without `layers` leaves the function's layers as they are;
+    // AWS does not say whether the key then holds them or is absent.
+    ParameterKey {
+        action: "lambda:UpdateFunctionConfiguration",
+        key: "lambda:Layer",
+        member: "layers",
+        logged_with: None,
+    },
+    ParameterKey { action: "s3:ListBucket", key: "s3:prefix", member: "prefix", logged_with: Some("bucketName") },
+    ParameterKey { action: "s3:ListBucket", key: "s3:delimiter", member: "delimiter", logged_with: Some("bucketName") },
+    ParameterKey { action: "s3:ListBucket", key: "s3:max-keys", member: "max-keys", logged_with: Some("bucketName") },
+    ParameterKey {
+        action: "s3:ListBucketVersions",
+        key: "s3:prefix",
+        member: "prefix",
+        logged_with: Some("bucketName"),
+    },
+    ParameterKey {
+        action: "s3:ListBucketVersions",
+        key: "s3:delimiter",
+        member: "delimiter",
+        logged_with: Some("bucketName"),
+    },
+    ParameterKey {
+        action: "s3:ListBucketVersions",
+        key: "s3:max-keys",
+        member: "max-keys",
+        logged_with: Some("bucketName"),
+    },
 ];
 
 /// Whether some event of `action` logs a condition key among its
 /// parameters ([`PARAMETER_KEYS`]): asked once per action by the mapping's
 /// cache.
 fn has_parameter_keys(action: &str) -> bool {
-    PARAMETER_KEYS.iter().any(|(a, _, _)| *a == action)
+    PARAMETER_KEYS.iter().any(|p| p.action == action)
 }
 
 /// The [`PARAMETER_KEYS`] of `action` that `params` gives: a string as a
 /// single value, an array of strings as a set (an array with anything else
-/// in it leaves the key unknown).
+/// in it leaves the key unknown), a member the call did not send as absent.
 fn parameter_keys(action: &str, params: Option<&Json<'_>>, c: &mut Context) {
     let Some(params) = params else { return };
-    for (_, key, member) in PARAMETER_KEYS.iter().filter(|(a, _, _)| *a == action) {
-        match params.get(member) {
-            Some(Json::String(v)) => c.insert_entry(key, ContextEntry::Single(v)),
+    for p in PARAMETER_KEYS.iter().filter(|p| p.action == action) {
+        match params.get(p.member) {
+            Some(Json::String(v)) => c.insert_entry(p.key, ContextEntry::Single(v)),
             Some(Json::Array(items)) => {
                 let values: Option<Vec<String>> = items.iter().map(|v| v.as_str().map(str::to_string)).collect();
                 if let Some(values) = values {
-                    c.insert_entry(key, ContextEntry::Multi(&values));
+                    c.insert_entry(p.key, ContextEntry::Multi(&values));
                 }
+            }
+            None if p.logged_with.is_some_and(|anchor| params.get(anchor).is_some()) => {
+                c.insert_entry(p.key, ContextEntry::Absent)
             }
             _ => {}
         }
@@ -1497,12 +1581,42 @@ mod tests {
             json!({"functionName":"f","layers":layers}),
         );
         assert_eq!(lookup(&update, "lambda:Layer"), format!("{:?}", Some(E::Multi(&layers))));
+        // A listing's prefix, delimiter and page size, an empty prefix included.
+        let list = event(
+            "s3.amazonaws.com",
+            "ListObjects",
+            json!({"bucketName":"b","prefix":"","delimiter":"/","max-keys":"100"}),
+        );
+        assert_eq!(lookup(&list, "s3:prefix"), format!("{:?}", Some(E::Single(""))));
+        assert_eq!(lookup(&list, "s3:delimiter"), format!("{:?}", Some(E::Single("/"))));
+        assert_eq!(lookup(&list, "s3:max-keys"), format!("{:?}", Some(E::Single("100"))));
+        // An optional member the logged call did not send: the key is absent.
         for (e, key) in [
             (event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r"})), "iam:PermissionsBoundary"),
+            (event("iam.amazonaws.com", "CreateUser", json!({"userName":"u"})), "iam:PermissionsBoundary"),
+            (event("lambda.amazonaws.com", "CreateFunction20150331", json!({"functionName":"f"})), "lambda:Layer"),
+            (event("s3.amazonaws.com", "ListObjects", json!({"bucketName":"b"})), "s3:prefix"),
+            (event("s3.amazonaws.com", "ListObjectVersions", json!({"bucketName":"b","versions":""})), "s3:delimiter"),
+        ] {
+            assert_eq!(lookup(&e, key), format!("{:?}", Some(E::Absent)), "{e}");
+        }
+        // Unknown: a value that is not a string or strings, a required or
+        // ambiguous member missing, parameters that are not the logged call's
+        // (no bucket name), no parameters, another action's key.
+        for (e, key) in [
             (
                 event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"layers":["a", 1]})),
                 "lambda:Layer",
             ),
+            (
+                event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"functionName":"f"})),
+                "lambda:Layer",
+            ),
+            (event("iam.amazonaws.com", "AttachRolePolicy", json!({"roleName":"r"})), "iam:PolicyARN"),
+            (event("iam.amazonaws.com", "CreateRole", json!({"description":"d"})), "iam:PermissionsBoundary"),
+            (event("s3.amazonaws.com", "ListObjects", json!({"Host":"b.s3.amazonaws.com"})), "s3:prefix"),
+            (event("s3.amazonaws.com", "ListObjects", Value::Null), "s3:prefix"),
+            (event("s3.amazonaws.com", "GetObject", json!({"bucketName":"b","key":"k"})), "s3:prefix"),
             (event("iam.amazonaws.com", "PutRolePolicy", json!({"roleName":"r","policyArn":admin})), "iam:PolicyARN"),
         ] {
             assert_eq!(lookup(&e, key), "None", "{e}");
