@@ -1382,3 +1382,83 @@ fn listing_and_boundary_guardrails_are_decided_from_the_logged_parameters() {
     };
     assert_eq!((count("would_break"), count("would_break_unless")), (3, 1), "{r}");
 }
+
+/// `ec2:InstanceType` is a key of RunInstances' instance only: the logged
+/// type decides an instance-type guardrail on the instance check, and the
+/// launch's other resources (a subnet here) never get it.
+#[test]
+fn instance_type_is_decided_on_the_instance_alone() {
+    let scratch = crate::scratch_dir();
+    let dir = scratch.path();
+    let deny = write(
+        dir,
+        "deny.json",
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"},
+            {"Effect":"Deny","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:*:*:instance/*",
+             "Condition":{"StringNotLike":{"ec2:InstanceType":["t3.*"]}}}]}"#,
+    );
+    let allow = write(
+        dir,
+        "allow.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*",
+             "Condition":{"StringLike":{"ec2:InstanceType":["t3.*"]}}}]}"#,
+    );
+    let event = |id: &str, user: &str, instance_type: Option<&str>| {
+        let mut params = serde_json::json!({"instancesSet":{"items":[{"imageId":"ami-1","minCount":1,"maxCount":1}]},
+            "subnetId":"subnet-1"});
+        if let Some(t) = instance_type {
+            params["instanceType"] = t.into();
+        }
+        serde_json::json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":"ec2.amazonaws.com",
+            "eventName":"RunInstances","eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","eventID":id,
+            "recipientAccountId":"111122223333",
+            "userIdentity":{"type":"IAMUser","arn":format!("arn:aws:iam::111122223333:user/{user}"),
+                "accountId":"111122223333","userName":user,"accessKeyId":"AKIAEXAMPLE"},
+            "requestParameters":params,
+            "responseElements":{"instancesSet":{"items":[{"instanceId":format!("i-{id}")}]}}})
+        .to_string()
+    };
+    let lines = [
+        event("small", "alice", Some("t3.micro")),
+        event("large", "alice", Some("p2.xlarge")),
+        event("untyped", "alice", None),
+        event("allowed-type", "bob", Some("t3.micro")),
+    ]
+    .join("\n");
+    let events = write(dir, "events.jsonl", &lines);
+    let out = dir.join("decisions.jsonl");
+    let o = crate::iamsim_command()
+        .args(["replay", "--cloudtrail", &events, "--catalog", "corpus/catalog/service-reference", "--out"])
+        .arg(&out)
+        .arg("--policy")
+        .arg(format!("arn:aws:iam::111122223333:user/alice={deny}"))
+        .arg("--policy")
+        .arg(format!("arn:aws:iam::111122223333:user/bob={allow}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // (event, resource type) -> (decision, unknown keys)
+    let decided: std::collections::BTreeMap<(String, String), (String, String)> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let d: serde_json::Value = serde_json::from_str(l).unwrap();
+            let kind = d["resource"].as_str().and_then(|r| r.rsplit(':').next()).and_then(|r| r.split('/').next());
+            (
+                (d["event_id"].as_str().unwrap().to_string(), kind.unwrap_or("unknown").to_string()),
+                (d["decision"].as_str().unwrap().to_string(), d["unknown_context_keys"].to_string()),
+            )
+        })
+        .collect();
+    let on = |id: &str, kind: &str| decided.get(&(id.to_string(), kind.to_string())).cloned();
+    let decision = |d: &str, keys: &str| Some((d.to_string(), keys.to_string()));
+    assert_eq!(on("small", "instance"), decision("allowed", "[]"), "{decided:?}");
+    assert_eq!(on("large", "instance"), decision("explicitDeny", "[]"), "{decided:?}");
+    assert_eq!(on("untyped", "instance"), decision("indeterminate", r#"["ec2:InstanceType"]"#), "{decided:?}");
+    assert_eq!(on("large", "subnet"), decision("allowed", "[]"), "{decided:?}");
+    assert_eq!(on("allowed-type", "instance"), decision("allowed", "[]"), "{decided:?}");
+    // The subnet's authorisation carries no instance type: bob's conditional
+    // allow cannot be said to cover it.
+    assert_eq!(on("allowed-type", "subnet"), decision("indeterminate", r#"["ec2:InstanceType"]"#), "{decided:?}");
+}

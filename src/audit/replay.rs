@@ -1391,7 +1391,7 @@ impl Replayer {
             }
             // The check's own key lasts for this check only.
             let event_keys = request.context.mark();
-            if let Some((key, value)) = key {
+            if let Some((key, value)) = &key {
                 request.context.insert_entry(key, ContextEntry::Single(value));
             }
             let facts = CheckFacts { slot, unknown_resource: !derived, path_unresolved };

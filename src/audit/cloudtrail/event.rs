@@ -111,8 +111,9 @@ pub struct Check {
     /// a replay resolves it from the authorization details.
     pub path_unknown: bool,
     /// A context key only this check carries, beside the event's: the
-    /// `iam:PassedToService` of an `iam:PassRole` the call implies.
-    pub key: Option<(&'static str, &'static str)>,
+    /// `iam:PassedToService` of an `iam:PassRole` the call implies, the
+    /// `ec2:InstanceType` of the instance a `RunInstances` launches.
+    pub key: Option<(&'static str, std::borrow::Cow<'static, str>)>,
 }
 
 /// An event turned into checks; borrows the event's id and time. The
@@ -155,7 +156,7 @@ impl EventChecks<'_> {
     /// `None` when the resource is unknown.
     pub fn request(&self, check: &Check) -> Option<Request> {
         let mut context = self.context.clone();
-        if let Some((key, value)) = check.key {
+        if let Some((key, value)) = &check.key {
             context.insert_entry(key, ContextEntry::Single(value));
         }
         Some(Request {
@@ -497,6 +498,12 @@ struct ParameterKey {
     key: &'static str,
     /// The `requestParameters` member that holds its value.
     member: &'static str,
+    /// Where the key applies to one of the action's resource types only
+    /// (the reference lists it on that type, not on the action): the start
+    /// of that type's ARN resource part. The key then goes on that check
+    /// alone; AWS does not give it when authorising the action's other
+    /// resources. `None`: the key is the request's, on every check.
+    on_type: Option<&'static str>,
     /// A member every logged call of `action` carries. When the logged
     /// parameters hold it but not `member`, the call was made without
     /// `member` and the key is absent from its context. `None` where the log
@@ -529,72 +536,55 @@ struct ParameterKey {
 /// parameters lack even `logged_with` proves nothing, and the key stays
 /// unknown.
 const PARAMETER_KEYS: &[ParameterKey] = &[
-    ParameterKey { action: "iam:AttachGroupPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey { action: "iam:AttachRolePolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey { action: "iam:AttachUserPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey { action: "iam:DetachGroupPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey { action: "iam:DetachRolePolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey { action: "iam:DetachUserPolicy", key: "iam:PolicyARN", member: "policyArn", logged_with: None },
-    ParameterKey {
-        action: "iam:CreateRole",
-        key: "iam:PermissionsBoundary",
-        member: "permissionsBoundary",
-        logged_with: Some("roleName"),
-    },
-    ParameterKey {
-        action: "iam:CreateUser",
-        key: "iam:PermissionsBoundary",
-        member: "permissionsBoundary",
-        logged_with: Some("userName"),
-    },
-    ParameterKey {
-        action: "iam:PutRolePermissionsBoundary",
-        key: "iam:PermissionsBoundary",
-        member: "permissionsBoundary",
-        logged_with: None,
-    },
-    ParameterKey {
-        action: "iam:PutUserPermissionsBoundary",
-        key: "iam:PermissionsBoundary",
-        member: "permissionsBoundary",
-        logged_with: None,
-    },
-    ParameterKey {
-        action: "lambda:CreateFunction",
-        key: "lambda:Layer",
-        member: "layers",
-        logged_with: Some("functionName"),
-    },
+    ParameterKey::request("iam:AttachGroupPolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:AttachRolePolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:AttachUserPolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:DetachGroupPolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:DetachRolePolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:DetachUserPolicy", "iam:PolicyARN", "policyArn", None),
+    ParameterKey::request("iam:CreateRole", "iam:PermissionsBoundary", "permissionsBoundary", Some("roleName")),
+    ParameterKey::request("iam:CreateUser", "iam:PermissionsBoundary", "permissionsBoundary", Some("userName")),
+    ParameterKey::request("iam:PutRolePermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary", None),
+    ParameterKey::request("iam:PutUserPermissionsBoundary", "iam:PermissionsBoundary", "permissionsBoundary", None),
+    ParameterKey::request("lambda:CreateFunction", "lambda:Layer", "layers", Some("functionName")),
     // An update without `layers` leaves the function's layers as they are;
     // AWS does not say whether the key then holds them or is absent.
-    ParameterKey {
-        action: "lambda:UpdateFunctionConfiguration",
-        key: "lambda:Layer",
-        member: "layers",
-        logged_with: None,
-    },
-    ParameterKey { action: "s3:ListBucket", key: "s3:prefix", member: "prefix", logged_with: Some("bucketName") },
-    ParameterKey { action: "s3:ListBucket", key: "s3:delimiter", member: "delimiter", logged_with: Some("bucketName") },
-    ParameterKey { action: "s3:ListBucket", key: "s3:max-keys", member: "max-keys", logged_with: Some("bucketName") },
-    ParameterKey {
-        action: "s3:ListBucketVersions",
-        key: "s3:prefix",
-        member: "prefix",
-        logged_with: Some("bucketName"),
-    },
-    ParameterKey {
-        action: "s3:ListBucketVersions",
-        key: "s3:delimiter",
-        member: "delimiter",
-        logged_with: Some("bucketName"),
-    },
-    ParameterKey {
-        action: "s3:ListBucketVersions",
-        key: "s3:max-keys",
-        member: "max-keys",
-        logged_with: Some("bucketName"),
-    },
+    ParameterKey::request("lambda:UpdateFunctionConfiguration", "lambda:Layer", "layers", None),
+    ParameterKey::request("s3:ListBucket", "s3:prefix", "prefix", Some("bucketName")),
+    ParameterKey::request("s3:ListBucket", "s3:delimiter", "delimiter", Some("bucketName")),
+    ParameterKey::request("s3:ListBucket", "s3:max-keys", "max-keys", Some("bucketName")),
+    ParameterKey::request("s3:ListBucketVersions", "s3:prefix", "prefix", Some("bucketName")),
+    ParameterKey::request("s3:ListBucketVersions", "s3:delimiter", "delimiter", Some("bucketName")),
+    ParameterKey::request("s3:ListBucketVersions", "s3:max-keys", "max-keys", Some("bucketName")),
+    // The instance type is a condition key of RunInstances' `instance`
+    // resource type (EC2: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html>).
+    // A call without it launches the API's default type, which the log
+    // does not say: the key then stays unknown.
+    ParameterKey::resource("ec2:RunInstances", "ec2:InstanceType", "instanceType", "instance/"),
 ];
+
+impl ParameterKey {
+    /// A key of the whole request.
+    const fn request(
+        action: &'static str,
+        key: &'static str,
+        member: &'static str,
+        logged_with: Option<&'static str>,
+    ) -> ParameterKey {
+        ParameterKey { action, key, member, on_type: None, logged_with }
+    }
+
+    /// A key of the action's resources of one type (their ARNs' resource
+    /// parts start with `on_type`).
+    const fn resource(
+        action: &'static str,
+        key: &'static str,
+        member: &'static str,
+        on_type: &'static str,
+    ) -> ParameterKey {
+        ParameterKey { action, key, member, on_type: Some(on_type), logged_with: None }
+    }
+}
 
 /// Whether some event of `action` logs a condition key among its
 /// parameters ([`PARAMETER_KEYS`]): asked once per action by the mapping's
@@ -608,7 +598,7 @@ fn has_parameter_keys(action: &str) -> bool {
 /// in it leaves the key unknown), a member the call did not send as absent.
 fn parameter_keys(action: &str, params: Option<&Json<'_>>, c: &mut Context) {
     let Some(params) = params else { return };
-    for p in PARAMETER_KEYS.iter().filter(|p| p.action == action) {
+    for p in PARAMETER_KEYS.iter().filter(|p| p.action == action && p.on_type.is_none()) {
         match params.get(p.member) {
             Some(Json::String(v)) => c.insert_entry(p.key, ContextEntry::Single(v)),
             Some(Json::Array(items)) => {
@@ -623,6 +613,26 @@ fn parameter_keys(action: &str, params: Option<&Json<'_>>, c: &mut Context) {
             _ => {}
         }
     }
+}
+
+/// Puts the [`PARAMETER_KEYS`] of one resource type on the checks of that
+/// type: a logged string value on a check without a key of its own.
+fn resource_parameter_keys(params: Option<&Json<'_>>, checks: &mut [Check]) {
+    let Some(params) = params else { return };
+    for p in PARAMETER_KEYS.iter() {
+        let (Some(on_type), Some(Json::String(value))) = (p.on_type, params.get(p.member)) else { continue };
+        for check in checks.iter_mut().filter(|c| c.key.is_none() && c.action == p.action) {
+            let of_type = check.resource.as_deref().and_then(arn_resource_part).is_some_and(|r| r.starts_with(on_type));
+            if of_type {
+                check.key = Some((p.key, std::borrow::Cow::Owned(value.to_string())));
+            }
+        }
+    }
+}
+
+/// The resource part of an ARN: what follows its fifth `:`.
+fn arn_resource_part(arn: &str) -> Option<&str> {
+    arn.splitn(6, ':').nth(5)
 }
 
 /// Resource ARNs of one check (usually one).
@@ -1283,9 +1293,12 @@ pub(crate) fn to_checks_reusing<'a>(
                 resource: Some(resource),
                 resource_account: None,
                 path_unknown,
-                key,
+                key: key.map(|(k, v)| (k, std::borrow::Cow::Borrowed(v))),
             });
         }
+    }
+    if actions.iter().any(|a| a.parameter_keys) {
+        resource_parameter_keys(e.parameters.as_ref(), &mut checks);
     }
     Ok(EventChecks {
         event_id: e.event_id.as_deref().unwrap_or(""),
