@@ -414,9 +414,63 @@ fn the_catalog_fills_resources_from_the_event() {
         one("iam:CreatePolicy", "arn:aws:iam::111122223333:policy/team/p")
     );
     assert_eq!(
-        map("rds.amazonaws.com", "DescribeDBInstances", serde_json::json!({"dBInstanceIdentifier": "db1"}), none),
+        map(
+            "rds.amazonaws.com",
+            "DescribeDBInstances",
+            serde_json::json!({"dBInstanceIdentifier": "db1"}),
+            none.clone()
+        ),
         one("rds:DescribeDBInstances", "arn:aws:rds:us-east-1:111122223333:db:db1")
     );
+    // A launch's security groups and interfaces, chosen by EC2 when the
+    // request names none, are in the response's instance items; a name
+    // there (the group's) fills no resource group.
+    let launched = serde_json::json!({"instancesSet": {"items": [
+        {"instanceId": "i-1", "subnetId": "subnet-1", "groupSet": {"items": [{"groupId": "sg-1", "groupName": "default"}]},
+         "networkInterfaceSet": {"items": [{"networkInterfaceId": "eni-1",
+            "groupSet": {"items": [{"groupId": "sg-1", "groupName": "default"}]}}]}},
+        {"instanceId": "i-2", "subnetId": "subnet-1", "groupSet": {"items": [{"groupId": "sg-1", "groupName": "default"}]},
+         "networkInterfaceSet": {"items": [{"networkInterfaceId": "eni-2"}]}}]}});
+    let params = serde_json::json!({"instancesSet": {"items": [{"imageId": "ami-1", "minCount": 2, "maxCount": 2}]},
+        "instanceType": "t3.micro"});
+    let mut run = map("ec2.amazonaws.com", "RunInstances", params.clone(), launched);
+    run.sort();
+    let arn = |r: &str| ("ec2:RunInstances".to_string(), Some(format!("arn:aws:ec2:us-east-1:111122223333:{r}")));
+    let image = ("ec2:RunInstances".to_string(), Some("arn:aws:ec2:us-east-1::image/ami-1".to_string()));
+    assert_eq!(
+        run,
+        [
+            arn("instance/i-1"),
+            arn("instance/i-2"),
+            arn("network-interface/eni-1"),
+            arn("network-interface/eni-2"),
+            arn("security-group/sg-1"),
+            arn("subnet/subnet-1"),
+            image,
+        ],
+    );
+    // A failed launch has no response: what EC2 would have chosen is unknown.
+    let failed = map("ec2.amazonaws.com", "RunInstances", params, none.clone());
+    assert!(failed.contains(&("ec2:RunInstances".to_string(), None)), "{failed:?}");
+    // A created security group is named by its id in the response.
+    assert_eq!(
+        map(
+            "ec2.amazonaws.com",
+            "CreateSecurityGroup",
+            serde_json::json!({"groupName": "web", "groupDescription": "d"}),
+            serde_json::json!({"_return": true, "groupId": "sg-9"})
+        ),
+        one("ec2:CreateSecurityGroup", "arn:aws:ec2:us-east-1:111122223333:security-group/sg-9")
+    );
+    // A copy's response names the copy alone; its source is a request
+    // member of another name: the snapshot stays unknown, not the copy alone.
+    let copy = map(
+        "rds.amazonaws.com",
+        "CopyDBSnapshot",
+        serde_json::json!({"sourceDBSnapshotIdentifier": "original", "targetDBSnapshotIdentifier": "copy"}),
+        serde_json::json!({"dBSnapshotIdentifier": "copy", "status": "copying"}),
+    );
+    assert!(copy.contains(&("rds:CopyDBSnapshot".to_string(), None)), "{copy:?}");
 }
 
 /// #16's conformance figure on the real samples: the checks whose action the

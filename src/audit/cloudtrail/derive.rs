@@ -3,7 +3,8 @@
 //! of the action's resource types are filled from the event: `${Partition}`
 //! from the caller's ARN, `${Region}` and `${Account}` from the record, and
 //! every other `${Variable}` from the request parameter (or, for what a call
-//! creates, the response element) of that name: `${VpcId}` from `vpcId`,
+//! creates, the response element, an identifier also in the items of what
+//! it made: a launch's `instancesSet.items[].groupSet`) of that name: `${VpcId}` from `vpcId`,
 //! `${TrailName}` from `trailName` or, the type being `trail`, `name`. A
 //! parameter holding a whole ARN of the type is taken as it is. The few
 //! names the reference cannot tell are the rows of [`ALIASES`], each with
@@ -253,6 +254,13 @@ fn values_of(var: &str, service: &str, resource_type: &str, e: &Event<'_>) -> Ve
             if found.is_empty() {
                 found = member(e.parameters, &format!("{parameter}s"), true);
             }
+            // What the call made, when it is named by an identifier the
+            // response gives (`CreateSecurityGroup`'s `groupId`). Not a name:
+            // a copy's response names the copy, and its source (a request
+            // member of another name) would be lost.
+            if found.is_empty() && is_identifier(parameter) {
+                found = response_member(e.response, parameter);
+            }
             if !found.is_empty() {
                 return found
                     .into_iter()
@@ -274,22 +282,56 @@ fn values_of(var: &str, service: &str, resource_type: &str, e: &Event<'_>) -> Ve
     // `${InstanceId}`); the short name (`name`) at the parameters' top only.
     let plural = format!("{var}s");
     let short = var.strip_prefix(type_camel.as_str()).filter(|s| !s.is_empty());
-    let lookups = [
-        (e.parameters, var, true),
-        (e.parameters, plural.as_str(), true),
-        (e.response, var, true),
-        (e.parameters, short.unwrap_or(""), false),
-    ];
-    for (source, name, nested) in lookups {
+    // (name, in the response, nested)
+    let lookups =
+        [(var, false, true), (plural.as_str(), false, true), (var, true, true), (short.unwrap_or(""), false, false)];
+    for (name, in_response, nested) in lookups {
         if name.is_empty() {
             continue;
         }
-        let found = member(source, name, nested);
+        let found = if in_response { response_member(e.response, name) } else { member(e.parameters, name, nested) };
         if !found.is_empty() {
             return found.into_iter().map(str::to_string).collect();
         }
     }
     Vec::new()
+}
+
+/// [`member`] of a response or, for an identifier (`…Id`), of the items of
+/// a list one object inside it: what a call made is described there, one
+/// item per thing made, with what it was made with (`RunInstances`'
+/// `instancesSet.items[]`, each with its `groupSet.items[].groupId` and
+/// `networkInterfaceSet.items[].networkInterfaceId`). Names are not looked
+/// for that deep: a `groupName` there is a security group's, not the name
+/// of the resource group another of the action's types would take it for.
+/// Values found in several items are given once.
+fn response_member<'a>(v: Option<&'a Json<'a>>, name: &str) -> Vec<&'a str> {
+    let found = member(v, name, true);
+    if !found.is_empty() || !is_identifier(name) {
+        return found;
+    }
+    let Some(object) = v.and_then(Json::as_object) else { return found };
+    let mut found: Vec<&'a str> = Vec::new();
+    for inner in object.values().filter_map(Json::as_object) {
+        let items = inner.get("items").or_else(|| inner.get("item")).and_then(Json::as_array);
+        for item in items.into_iter().flatten() {
+            for value in member(Some(item), name, true) {
+                if !found.contains(&value) {
+                    found.push(value);
+                }
+            }
+        }
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    found
+}
+
+/// Whether a member's name says it holds an identifier (`groupId`,
+/// `networkInterfaceId`): a value of one resource type, unlike a name.
+fn is_identifier(name: &str) -> bool {
+    name.len() > 2 && name.get(name.len() - 2..).is_some_and(|end| end.eq_ignore_ascii_case("id"))
 }
 
 /// The string values of the member named `name` (ASCII case-insensitively)
