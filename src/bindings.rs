@@ -373,6 +373,13 @@ impl PyDecision {
         self.inner.missing_allow.map(layer_label)
     }
 
+    /// For an indeterminate decision: the IAM user's credentials (given as
+    /// `user_credentials="unknown"`) may be refused for this action.
+    #[getter]
+    fn unknown_credentials(&self) -> bool {
+        self.inner.unknown_credentials
+    }
+
     fn __repr__(&self) -> String {
         format!("Decision({}, statements={})", self.kind(), self.inner.statements.len())
     }

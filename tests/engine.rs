@@ -167,3 +167,60 @@ fn compile_errors_say_which_limit() {
     assert_eq!(err.kind(), iamsim::CompileErrorKind::TooManyLevels, "{err}");
     assert!(err.to_string().contains(&format!("{} SCP levels", max + 1)), "{err}");
 }
+
+/// An indeterminate decision says when the IAM user's credentials are what
+/// it waits on (a session token may not call IAM without MFA), on every
+/// path: explained, prepared and the reference evaluator; a decided answer
+/// never carries the flag.
+#[test]
+fn a_decision_says_when_the_credentials_are_in_doubt() {
+    use iamsim::engine::eval::reference_decide;
+    use iamsim::engine::request::{ContextValue, UserCredentials};
+    let doc = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"},
+        {"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
+        {"Effect":"Deny","Action":"iam:DeleteUser","Resource":"*"}]}"#;
+    let p = parse_policy(doc.as_bytes(), "p", PolicyKind::Identity).unwrap();
+    let boundary = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:*","Resource":"*"}}"#;
+    let boundary = parse_policy(boundary.as_bytes(), "boundary", PolicyKind::PermissionsBoundary).unwrap();
+    // Identity policies alone, and with a boundary (the general rules' path).
+    let sets = [
+        PolicySet { identity: vec![p.clone()], ..Default::default() },
+        PolicySet { identity: vec![p], permissions_boundary: Some(boundary), ..Default::default() },
+    ]
+    .map(|s| CompiledPolicySet::compile(s).unwrap());
+    let principal = Principal::parse("arn:aws:iam::111122223333:user/a").unwrap();
+    let ask = |action: &str, credentials: UserCredentials, open: bool| {
+        let mut req = Request::new(principal.clone(), action, "*");
+        req.user_credentials = credentials;
+        if open {
+            req.context.insert("aws:SecureTransport", ContextValue::Unknown);
+        }
+        req
+    };
+    let cases = [
+        // (action, credentials, unknown context, kind, credentials in doubt)
+        ("iam:ListUsers", UserCredentials::Unknown, false, DecisionKind::Indeterminate, true),
+        ("iam:ListUsers", UserCredentials::Unlimited, false, DecisionKind::Allowed, false),
+        ("iam:ListUsers", UserCredentials::SessionToken, false, DecisionKind::ImplicitDeny, false),
+        // Denied whatever the credentials: nothing to wait on.
+        ("iam:DeleteUser", UserCredentials::Unknown, false, DecisionKind::ExplicitDeny, false),
+        ("iam:CreateUser", UserCredentials::Unknown, false, DecisionKind::ImplicitDeny, false),
+        // Both a key and the credentials.
+        ("iam:GetUser", UserCredentials::Unknown, true, DecisionKind::Indeterminate, true),
+        ("iam:GetUser", UserCredentials::Unlimited, true, DecisionKind::Indeterminate, false),
+    ];
+    for set in &sets {
+        let mut scratch = Scratch::new(set);
+        for (action, credentials, open, kind, doubt) in cases {
+            let req = ask(action, credentials, open);
+            let d = set.decide(&req, &mut scratch);
+            assert_eq!((d.kind, d.unknown_credentials), (kind, doubt), "{action} {credentials:?} {open}");
+            assert_eq!(set.explain(&set.prepare(&req, &mut scratch), &mut scratch), d, "{action}: prepared");
+            assert_eq!(reference_decide(set.policy_set(), &req), d, "{action}: reference");
+            // Named in the explanation's JSON only when it is so.
+            let json = serde_json::to_value(set.explanation(&d)).unwrap();
+            assert_eq!(json.get("unknown_credentials").is_some(), doubt, "{json}");
+        }
+    }
+}

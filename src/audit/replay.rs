@@ -50,7 +50,7 @@ use crate::audit::resource_policies::governing;
 use crate::engine::compile::{CompileError, CompiledPolicySet};
 use crate::engine::eval::{Decision, DecisionKind, Scratch};
 use crate::engine::policy::{Effect, Layer, Policy, PolicySet};
-use crate::engine::request::{ContextEntry, ContextValue, Principal, Request, UserCredentials};
+use crate::engine::request::{ContextEntry, ContextValue, Principal, Request};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -2152,11 +2152,8 @@ fn verdict(
         {
             Err(Undecided::KeyPolicyMissing)
         }
-        // No key unknown: what was is the caller's credentials (the engine's
-        // `refused_by`; `Decision` does not say so itself).
-        DecisionKind::Indeterminate
-            if d.unknown_keys.is_empty() && req.user_credentials == UserCredentials::Unknown =>
-        {
+        // No key unknown: only the caller's credentials are in doubt.
+        DecisionKind::Indeterminate if d.unknown_keys.is_empty() && d.unknown_credentials => {
             Err(Undecided::CredentialsUnknown)
         }
         DecisionKind::Indeterminate => Err(Undecided::UnknownContext(

@@ -50,7 +50,8 @@ pub fn result_line(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Stri
 
 /// The contract's result object:
 /// `{"action","resource","decision","matched_statements":[…],"missing_context_keys":[…]}`,
-/// `unknown_context_keys` when the request left values unknown, and
+/// `unknown_context_keys` when the request left values unknown,
+/// `unknown_credentials` when it waits on an IAM user's credentials, and
 /// `reason` for implicit denies.
 pub fn result_json(set: &CompiledPolicySet, req: &Request, d: &Decision) -> Value {
     serde_json::to_value(ResultLine::of(set, req, d)).unwrap_or_default()

@@ -82,6 +82,25 @@ def test_a_policy_error_names_file_line_column_and_path():
     assert raised.value.kind == "Syntax" and raised.value.line == 1
 
 
+def test_a_decision_says_when_the_credentials_are_in_doubt():
+    # A session token may not call IAM without MFA: with the IAM user's
+    # credentials unknown, an allowed IAM call waits on them, and says so.
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}'
+    compiled = iamsim.PolicySet.from_bundle(json.dumps({"identity": [json.loads(policy)]})).compile()
+    user = "arn:aws:iam::111122223333:user/a"
+
+    def decide(action, credentials):
+        return compiled.decide(iamsim.Request(user, action, "*", user_credentials=credentials))
+
+    doubtful = decide("iam:ListUsers", "unknown")
+    assert (doubtful.kind, doubtful.unknown_credentials) == ("indeterminate", True)
+    assert doubtful.unknown_context_keys == []
+    known = decide("iam:ListUsers", "long_term")
+    assert (known.kind, known.unknown_credentials) == ("allowed", False)
+    denied = decide("iam:CreateUser", "unknown")
+    assert (denied.kind, denied.unknown_credentials) == ("implicitDeny", False)
+
+
 def test_bad_arguments_are_refused_with_their_reason():
     with pytest.raises(iamsim.RequestError, match="not a principal"):
         iamsim.Request("alice", "s3:GetObject", "*")

@@ -90,15 +90,24 @@ pub struct Decision {
     /// Condition keys of applicable statements whose value the request marked
     /// unknown (open-world replay contexts). Sorted.
     pub unknown_keys: SmallVec<[KeyId; 4]>,
+    /// For `Indeterminate`: the caller's credentials may be refused for this
+    /// action whatever the policies say ([`CREDENTIAL_RULES`](crate::engine::eval::CREDENTIAL_RULES)),
+    /// and the request does not say which an IAM user signed with
+    /// ([`UserCredentials::Unknown`](crate::engine::request::UserCredentials::Unknown)):
+    /// knowing them would settle the decision, or help to.
+    pub unknown_credentials: bool,
 }
 
-/// The context keys a decision needed, as the matchers found them.
+/// The context keys a decision needed, as the matchers found them, and
+/// whether the caller's credentials were in doubt.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyReport {
     /// Absent from the request.
     pub missing: SmallVec<[KeyId; 4]>,
     /// Unknown in the request.
     pub unknown: SmallVec<[KeyId; 4]>,
+    /// The caller's credentials may be refused for the action.
+    pub credentials_unknown: bool,
 }
 
 /// Where an evaluator records the condition keys it reads: a [`KeyReport`]
@@ -108,6 +117,8 @@ pub(in crate::engine) trait KeyNotes: Default {
     const RECORDS: bool;
     /// Records a condition key's lookup result.
     fn note(&mut self, key: KeyId, value: Option<crate::engine::request::Value<'_>>);
+    /// Records that the caller's credentials may be refused for the action.
+    fn note_credentials_unknown(&mut self);
     /// Called once, after the last note.
     fn finish(&mut self);
 }
@@ -117,6 +128,8 @@ impl KeyNotes for () {
     #[inline(always)]
     fn note(&mut self, _: KeyId, _: Option<crate::engine::request::Value<'_>>) {}
     #[inline(always)]
+    fn note_credentials_unknown(&mut self) {}
+    #[inline(always)]
     fn finish(&mut self) {}
 }
 
@@ -124,6 +137,9 @@ impl KeyNotes for KeyReport {
     const RECORDS: bool = true;
     fn note(&mut self, key: KeyId, value: Option<crate::engine::request::Value<'_>>) {
         KeyReport::note(self, key, value);
+    }
+    fn note_credentials_unknown(&mut self) {
+        self.credentials_unknown = true;
     }
     fn finish(&mut self) {
         KeyReport::finish(self);
@@ -198,7 +214,15 @@ impl KeyReport {
         statements: SmallVec<[StatementRef; 4]>,
         missing_allow: Option<Layer>,
     ) -> Decision {
-        Decision { kind, statements, missing_allow, missing_keys: self.missing, unknown_keys: self.unknown }
+        Decision {
+            kind,
+            statements,
+            missing_allow,
+            missing_keys: self.missing,
+            unknown_keys: self.unknown,
+            // Only an undecided answer is waiting on them.
+            unknown_credentials: self.credentials_unknown && kind == DecisionKind::Indeterminate,
+        }
     }
 
     /// Sorts and deduplicates both lists.
@@ -249,6 +273,10 @@ pub struct Explanation<'s> {
     /// Condition keys whose values the request left unknown.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unknown_context_keys: Vec<&'s str>,
+    /// The IAM user's credentials, which the request left unknown, may be
+    /// refused for the action ([`Decision::unknown_credentials`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_credentials: bool,
 }
 
 /// One statement of an [`Explanation`].
@@ -289,6 +317,7 @@ impl crate::CompiledPolicySet {
             matched_statements,
             missing_context_keys: names(&d.missing_keys),
             unknown_context_keys: names(&d.unknown_keys),
+            unknown_credentials: d.unknown_credentials,
         }
     }
 }

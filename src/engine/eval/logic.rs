@@ -9,7 +9,7 @@
 //! The two evaluators differ in how they find hits (naive interpretation vs
 //! compiled automata); that is what differential testing compares.
 
-use super::decision::{DecisionKind, Hit, Outcome, PrincipalClass};
+use super::decision::{DecisionKind, Hit, KeyNotes, Outcome, PrincipalClass};
 use crate::engine::policy::{Effect, Layer, Operator, SetQualifier, Shape, StatementRef};
 use crate::engine::request::{Principal, Request, Tri, UserCredentials, Value};
 use smallvec::SmallVec;
@@ -585,8 +585,11 @@ pub(in crate::engine) fn combine<O: Outcome>(
     facts: &ActionFacts,
     fixed: &FixedLayers,
     hits: &[Hit],
-    keys: O::Keys,
+    mut keys: O::Keys,
 ) -> O::Out {
+    if at.refused == Tri::Unknown {
+        keys.note_credentials_unknown();
+    }
     // `keys` moves into the decision on the path that decides: no copies.
     if let Some(kind) = refused_or_free(at.refused, facts) {
         return O::conclude(kind, keys, None, SmallVec::new);
@@ -897,9 +900,12 @@ pub(in crate::engine) fn combine_identity_only<O: Outcome>(
     facts: &ActionFacts,
     fixed: &FixedHits,
     hits: &[Hit],
-    keys: O::Keys,
+    mut keys: O::Keys,
 ) -> O::Out {
     debug_assert!(identity_only(shape));
+    if refused == Tri::Unknown {
+        keys.note_credentials_unknown();
+    }
     if let Some(kind) = refused_or_free(refused, facts) {
         return O::conclude(kind, keys, None, SmallVec::new);
     }

@@ -125,6 +125,10 @@ class Decision:
     @property
     def missing_allow(self) -> Optional[str]:
         """For an implicit deny: the layer no statement of which allows it."""
+    @property
+    def unknown_credentials(self) -> bool:
+        """For an indeterminate decision: the IAM user's credentials (given as
+        ``user_credentials="unknown"``) may be refused for this action."""
 
 class CompiledPolicySet:
     """A compiled policy set: immutable, shared by every thread."""
