@@ -622,17 +622,16 @@ fn resource_parameter_keys(params: Option<&Json<'_>>, checks: &mut [Check]) {
     for p in PARAMETER_KEYS.iter() {
         let (Some(on_type), Some(Json::String(value))) = (p.on_type, params.get(p.member)) else { continue };
         for check in checks.iter_mut().filter(|c| c.key.is_none() && c.action == p.action) {
-            let of_type = check.resource.as_deref().and_then(arn_resource_part).is_some_and(|r| r.starts_with(on_type));
+            let of_type = check
+                .resource
+                .as_deref()
+                .and_then(crate::engine::policy::Arn::parse)
+                .is_some_and(|arn| arn.resource.starts_with(on_type));
             if of_type {
                 check.key = Some((p.key, std::borrow::Cow::Owned(value.to_string())));
             }
         }
     }
-}
-
-/// The resource part of an ARN: what follows its fifth `:`.
-fn arn_resource_part(arn: &str) -> Option<&str> {
-    arn.splitn(6, ':').nth(5)
 }
 
 /// Resource ARNs of one check (usually one).
