@@ -556,6 +556,18 @@ const PARAMETER_KEYS: &[ParameterKey] = &[
     ParameterKey::request("s3:ListBucketVersions", "s3:prefix", "prefix", Some("bucketName")),
     ParameterKey::request("s3:ListBucketVersions", "s3:delimiter", "delimiter", Some("bucketName")),
     ParameterKey::request("s3:ListBucketVersions", "s3:max-keys", "max-keys", Some("bucketName")),
+    // An upload's encryption and ACL headers, which bucket policies'
+    // guardrails test (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html>).
+    // A header the log lacks stays unknown: nothing documents that CloudTrail
+    // logs every one the call sent.
+    ParameterKey::request("s3:PutObject", "s3:x-amz-server-side-encryption", "x-amz-server-side-encryption", None),
+    ParameterKey::request(
+        "s3:PutObject",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        None,
+    ),
+    ParameterKey::request("s3:PutObject", "s3:x-amz-acl", "x-amz-acl", None),
     // The instance type is a condition key of RunInstances' `instance`
     // resource type (EC2: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html>).
     // A call without it launches the API's default type, which the log
@@ -1602,6 +1614,15 @@ mod tests {
         assert_eq!(lookup(&list, "s3:prefix"), format!("{:?}", Some(E::Single(""))));
         assert_eq!(lookup(&list, "s3:delimiter"), format!("{:?}", Some(E::Single("/"))));
         assert_eq!(lookup(&list, "s3:max-keys"), format!("{:?}", Some(E::Single("100"))));
+        // An upload's encryption and ACL headers; one the log lacks stays unknown.
+        let put = event(
+            "s3.amazonaws.com",
+            "PutObject",
+            json!({"bucketName":"b","key":"k","x-amz-server-side-encryption":"aws:kms","x-amz-acl":"private"}),
+        );
+        assert_eq!(lookup(&put, "s3:x-amz-server-side-encryption"), format!("{:?}", Some(E::Single("aws:kms"))));
+        assert_eq!(lookup(&put, "s3:x-amz-acl"), format!("{:?}", Some(E::Single("private"))));
+        assert_eq!(lookup(&put, "s3:x-amz-server-side-encryption-aws-kms-key-id"), "None");
         // An optional member the logged call did not send: the key is absent.
         for (e, key) in [
             (event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r"})), "iam:PermissionsBoundary"),
