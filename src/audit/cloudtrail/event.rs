@@ -450,9 +450,48 @@ fn event_context(e: &Record<'_>, id: &Identity<'_>, principal: &Principal, wante
         None => push(&keys::VIA_AWS_SERVICE, single("false")),
         _ => {}
     }
-    if matches!(e.source.as_deref(), Some("sts.amazonaws.com" | "iam.amazonaws.com")) {
-        request_tags(e.parameters.as_ref(), c);
+    match e.source.as_deref() {
+        Some("sts.amazonaws.com" | "iam.amazonaws.com") => request_tags(e.parameters.as_ref(), c),
+        Some("kms.amazonaws.com") if e.name.as_deref().is_some_and(uses_one_encryption_context) => {
+            encryption_context(e.parameters.as_ref(), c)
+        }
+        _ => {}
     }
+}
+
+/// KMS calls whose request carries one encryption context, logged as
+/// `encryptionContext` (`ReEncrypt` carries two, a source's and a
+/// destination's, and is left out).
+fn uses_one_encryption_context(name: &str) -> bool {
+    matches!(name, "Encrypt" | "Decrypt") || name.starts_with("GenerateDataKey")
+}
+
+/// `kms:EncryptionContext:<key>` and `kms:EncryptionContextKeys` from the
+/// `encryptionContext` object a KMS call logs
+/// (<https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context>):
+/// the guardrails of key policies (which bucket, secret or parameter a key
+/// may decrypt for) are decided from it. An object read whole is the whole
+/// context: other `kms:EncryptionContext:` keys are absent. One this cannot
+/// read whole (a value that is not a string, a key given twice in any
+/// case), or none logged, leaves them unknown.
+fn encryption_context(params: Option<&Json<'_>>, c: &mut Context) {
+    let Some(context) = params.and_then(|p| p.get("encryptionContext")).and_then(Json::as_object) else { return };
+    let pairs: Option<Vec<(&str, &str)>> = context.iter().map(|(k, v)| Some((k, v.as_str()?))).collect();
+    let Some(pairs) = pairs else { return };
+    let before = c.mark();
+    let mut name = String::new();
+    for (k, v) in &pairs {
+        name.clear();
+        name.push_str("kms:EncryptionContext:");
+        name.push_str(k);
+        if c.insert_once(&name, ContextEntry::Single(v)).is_err() {
+            c.truncate(before);
+            return;
+        }
+    }
+    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
+    c.insert_entry("kms:EncryptionContextKeys", ContextEntry::Multi(&keys));
+    c.close_prefix_static("kms:encryptioncontext:");
 }
 
 /// `aws:RequestTag/<key>` and `aws:TagKeys` from the `tags` list that STS and
@@ -1570,6 +1609,42 @@ mod tests {
             let r = c.request(&c.checks[0]).unwrap();
             assert_eq!(r.lookup("aws:requesttag/a"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
             assert_eq!(r.lookup("aws:tagkeys"), Some(crate::engine::request::Value::Unknown), "{unreadable}");
+        }
+    }
+
+    /// A KMS call's logged encryption context is the request's, whole: each
+    /// pair a `kms:EncryptionContext:` key, the names `kms:EncryptionContextKeys`,
+    /// any other pair absent. A context this cannot read whole, none logged,
+    /// or a call with two contexts (ReEncrypt) leaves them unknown.
+    #[test]
+    fn kms_encryption_context_is_the_requests() {
+        use crate::engine::request::Value as V;
+        let event = |name: &str, params: Value| {
+            json!({"eventSource":"kms.amazonaws.com","eventName":name,"awsRegion":"us-east-1","recipientAccountId":"111122223333",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333"},
+                "requestParameters":params,
+                "resources":[{"ARN":"arn:aws:kms:us-east-1:111122223333:key/k","type":"AWS::KMS::Key"}]})
+        };
+        let bucket = "arn:aws:s3:::b";
+        let decrypt = event("Decrypt", json!({"encryptionContext":{"aws:s3:arn":bucket,"Team":"red"}}));
+        let record = rec(&decrypt);
+        let c = to_checks(&record).unwrap();
+        let r = c.request(&c.checks[0]).unwrap();
+        assert_eq!(r.lookup("kms:encryptioncontext:aws:s3:arn"), Some(V::Single(bucket)));
+        let keys = ["aws:s3:arn".to_string(), "Team".to_string()];
+        assert_eq!(r.lookup("kms:encryptioncontextkeys"), Some(V::Multi(&keys)));
+        assert_eq!(r.lookup("kms:encryptioncontext:department"), None, "the context is whole");
+        for unreadable in [
+            event("Decrypt", json!({"encryptionContext":{"A":"1","a":"2"}})),
+            event("Decrypt", json!({"encryptionContext":{"A":1}})),
+            event("Decrypt", json!({"encryptionAlgorithm":"SYMMETRIC_DEFAULT"})),
+            event("ReEncrypt", json!({"sourceEncryptionContext":{"A":"1"},"destinationKeyId":"k"})),
+        ] {
+            let record = rec(&unreadable);
+            let c = to_checks(&record).unwrap();
+            let r = c.request(&c.checks[0]).unwrap();
+            assert_eq!(r.lookup("kms:encryptioncontext:a"), Some(V::Unknown), "{unreadable}");
+            assert_eq!(r.lookup("kms:encryptioncontextkeys"), Some(V::Unknown), "{unreadable}");
         }
     }
 
