@@ -477,12 +477,21 @@ fn uses_one_encryption_context(name: &str) -> bool {
 fn encryption_context(params: Option<&Json<'_>>, c: &mut Context) {
     let Some(context) = params.and_then(|p| p.get("encryptionContext")).and_then(Json::as_object) else { return };
     let pairs: Option<Vec<(&str, &str)>> = context.iter().map(|(k, v)| Some((k, v.as_str()?))).collect();
-    let Some(pairs) = pairs else { return };
+    if let Some(pairs) = pairs {
+        insert_whole_map(c, &pairs, "kms:EncryptionContext:", "kms:EncryptionContextKeys", "kms:encryptioncontext:");
+    }
+}
+
+/// Inserts a map the log gives whole: each pair as `prefix` + its key, the
+/// keys as `keys_key`, and every other key under `closed` (`prefix` in lower
+/// case) absent. A key given twice in any case is refused by the context
+/// itself; then none of the map is kept, and its keys stay unknown.
+fn insert_whole_map(c: &mut Context, pairs: &[(&str, &str)], prefix: &str, keys_key: &str, closed: &'static str) {
     let before = c.mark();
     let mut name = String::new();
-    for (k, v) in &pairs {
+    for (k, v) in pairs {
         name.clear();
-        name.push_str("kms:EncryptionContext:");
+        name.push_str(prefix);
         name.push_str(k);
         if c.insert_once(&name, ContextEntry::Single(v)).is_err() {
             c.truncate(before);
@@ -490,8 +499,8 @@ fn encryption_context(params: Option<&Json<'_>>, c: &mut Context) {
         }
     }
     let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
-    c.insert_entry("kms:EncryptionContextKeys", ContextEntry::Multi(&keys));
-    c.close_prefix_static("kms:encryptioncontext:");
+    c.insert_entry(keys_key, ContextEntry::Multi(&keys));
+    c.close_prefix_static(closed);
 }
 
 /// `aws:RequestTag/<key>` and `aws:TagKeys` from the `tags` list that STS and
@@ -510,23 +519,9 @@ fn request_tags(params: Option<&Json<'_>>, c: &mut Context) {
     let Some(tags) = params.and_then(|p| p.get("tags")).and_then(Json::as_array) else { return };
     let pairs: Option<Vec<(&str, &str)>> =
         tags.iter().map(|t| Some((t.get("key")?.as_str()?, t.get("value")?.as_str()?))).collect();
-    let Some(pairs) = pairs else { return };
-    // A key given twice in any case is refused by the context itself; then
-    // none of the list is kept.
-    let before = c.mark();
-    let mut name = String::new();
-    for (k, v) in &pairs {
-        name.clear();
-        name.push_str("aws:RequestTag/");
-        name.push_str(k);
-        if c.insert_once(&name, ContextEntry::Single(v)).is_err() {
-            c.truncate(before);
-            return;
-        }
+    if let Some(pairs) = pairs {
+        insert_whole_map(c, &pairs, "aws:RequestTag/", "aws:TagKeys", "aws:requesttag/");
     }
-    let keys: Vec<String> = pairs.iter().map(|(k, _)| k.to_string()).collect();
-    c.insert_entry("aws:TagKeys", ContextEntry::Multi(&keys));
-    c.close_prefix_static("aws:requesttag/");
 }
 
 /// A condition key whose value a call logs among its own parameters.
