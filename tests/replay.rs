@@ -1300,34 +1300,23 @@ fn listing_and_boundary_guardrails_are_decided_from_the_logged_parameters() {
     let scratch = crate::scratch_dir();
     let dir = scratch.path();
     let boundary = "arn:aws:iam::111122223333:policy/boundary";
-    let policy = write(
-        dir,
-        "home.json",
-        &serde_json::json!({"Version":"2012-10-17","Statement":[
-            {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared",
-             "Condition":{"StringLike":{"s3:prefix":["home/${aws:username}/*"]}}},
-            {"Effect":"Allow","Action":"iam:CreateRole","Resource":"*"},
-            {"Effect":"Deny","Action":"iam:CreateRole","Resource":"*",
-             "Condition":{"StringNotEquals":{"iam:PermissionsBoundary":boundary}}}]})
-        .to_string(),
-    );
-    let event = |id: &str, source: &str, name: &str, params: serde_json::Value| {
-        serde_json::json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":source,
-            "eventName":name,"eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","eventID":id,
-            "recipientAccountId":"111122223333",
-            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333",
-                "userName":"alice","accessKeyId":"AKIAEXAMPLE"},
-            "requestParameters":params})
-        .to_string()
-    };
+    let policy = serde_json::json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared",
+         "Condition":{"StringLike":{"s3:prefix":["home/${aws:username}/*"]}}},
+        {"Effect":"Allow","Action":"iam:CreateRole","Resource":"*"},
+        {"Effect":"Deny","Action":"iam:CreateRole","Resource":"*",
+         "Condition":{"StringNotEquals":{"iam:PermissionsBoundary":boundary}}}]});
+    let details = dave_details(dir, &policy.to_string(), vec![]);
+    // A data event names its bucket, with the owner, in `resources`.
     let list = |id: &str, params: serde_json::Value| {
         let mut e: serde_json::Value =
-            serde_json::from_str(&event(id, "s3.amazonaws.com", "ListObjects", params)).unwrap();
+            serde_json::from_str(&dave_event(id, "s3.amazonaws.com", "ListObjects", params, false)).unwrap();
         e["resources"] =
             serde_json::json!([{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::shared","accountId":"111122223333"}]);
-        e.to_string()
+        format!("{e}\n")
     };
-    // The bucket's policy grants alice nothing: a listing the identity
+    let create = |id: &str, params: serde_json::Value| dave_event(id, "iam.amazonaws.com", "CreateRole", params, false);
+    // The bucket's policy grants dave nothing: a listing the identity
     // policy does not allow breaks for certain.
     let bucket_policy = write(
         dir,
@@ -1337,44 +1326,30 @@ fn listing_and_boundary_guardrails_are_decided_from_the_logged_parameters() {
              "Resource":"arn:aws:s3:::shared/public/*"}]}})
         .to_string(),
     );
-    let create = |id: &str, params: serde_json::Value| event(id, "iam.amazonaws.com", "CreateRole", params);
-    let lines = [
-        list("own-folder", serde_json::json!({"bucketName":"shared","prefix":"home/alice/docs/"})),
+    let events = [
+        list("own-folder", serde_json::json!({"bucketName":"shared","prefix":"home/dave/docs/"})),
         list("other-folder", serde_json::json!({"bucketName":"shared","prefix":"home/bob/"})),
         list("no-prefix", serde_json::json!({"bucketName":"shared"})),
         list("parameters-not-logged", serde_json::Value::Null),
         create("with-boundary", serde_json::json!({"roleName":"app","permissionsBoundary":boundary})),
         create("without-boundary", serde_json::json!({"roleName":"app"})),
     ]
-    .join("\n");
-    let events = write(dir, "events.jsonl", &lines);
-    let out = dir.join("decisions.jsonl");
-    let o = crate::iamsim_command()
-        .args(["replay", "--format", "json", "--cloudtrail", &events, "--out"])
-        .arg(&out)
-        .arg("--policy")
-        .arg(format!("arn:aws:iam::111122223333:user/alice={policy}"))
-        .args(["--resource-policies", &bucket_policy])
-        .output()
-        .unwrap();
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let decided: std::collections::BTreeMap<String, (String, String)> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let d: serde_json::Value = serde_json::from_str(l).unwrap();
-            let reason = d["reason"].as_str().unwrap_or_default().to_string();
-            (d["event_id"].as_str().unwrap().to_string(), (d["decision"].as_str().unwrap().to_string(), reason))
-        })
-        .collect();
-    let decision = |id: &str| decided.get(id).map(|(d, _)| d.as_str());
-    assert_eq!(decision("own-folder"), Some("allowed"), "{decided:?}");
-    assert_eq!(decision("other-folder"), Some("implicitDeny"), "{decided:?}");
-    assert_eq!(decision("no-prefix"), Some("implicitDeny"), "{decided:?}");
-    assert_eq!(decision("with-boundary"), Some("allowed"), "{decided:?}");
-    assert_eq!(decision("without-boundary"), Some("explicitDeny"), "{decided:?}");
-    assert_eq!(decision("parameters-not-logged"), Some("indeterminate"), "{decided:?}");
-    assert!(decided["parameters-not-logged"].1.contains("s3:prefix"), "{decided:?}");
+    .concat();
+    let events = write(dir, "events.jsonl", &events);
+    let (r, lines) = replay_lines(
+        dir,
+        &events,
+        &details,
+        &["--resource-policies", &bucket_policy],
+        ["event_id", "decision", "reason"],
+    );
+    let decided = |id: &str| lines.iter().find(|l| l.0 == id).map(|l| (l.1.as_str(), l.2.as_str()));
+    assert_eq!(decided("own-folder"), Some(("allowed", "-")), "{lines:?}");
+    assert_eq!(decided("other-folder"), Some(("implicitDeny", "-")), "{lines:?}");
+    assert_eq!(decided("no-prefix"), Some(("implicitDeny", "-")), "{lines:?}");
+    assert_eq!(decided("with-boundary"), Some(("allowed", "-")), "{lines:?}");
+    assert_eq!(decided("without-boundary"), Some(("explicitDeny", "-")), "{lines:?}");
+    assert_eq!(decided("parameters-not-logged"), Some(("indeterminate", "unknown context: s3:prefix")), "{lines:?}");
     // Three certain breaks (two listings, the role without a boundary); the
     // listing whose parameters were not logged could still be allowed.
     let count = |class: &str| -> u64 {
@@ -1390,75 +1365,46 @@ fn listing_and_boundary_guardrails_are_decided_from_the_logged_parameters() {
 fn instance_type_is_decided_on_the_instance_alone() {
     let scratch = crate::scratch_dir();
     let dir = scratch.path();
-    let deny = write(
-        dir,
-        "deny.json",
-        r#"{"Version":"2012-10-17","Statement":[
-            {"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"},
-            {"Effect":"Deny","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:*:*:instance/*",
-             "Condition":{"StringNotLike":{"ec2:InstanceType":["t3.*"]}}}]}"#,
-    );
-    let allow = write(
-        dir,
-        "allow.json",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*",
-             "Condition":{"StringLike":{"ec2:InstanceType":["t3.*"]}}}]}"#,
-    );
-    let event = |id: &str, user: &str, instance_type: Option<&str>| {
+    let deny = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"},
+        {"Effect":"Deny","Action":"ec2:RunInstances","Resource":"arn:aws:ec2:*:*:instance/*",
+         "Condition":{"StringNotLike":{"ec2:InstanceType":["t3.*"]}}}]}"#;
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*",
+        "Condition":{"StringLike":{"ec2:InstanceType":["t3.*"]}}}]}"#;
+    // A launch of one instance, `i-<id>`, in `subnet-<id>`.
+    let launch = |id: &str, instance_type: Option<&str>| {
         let mut params = serde_json::json!({"instancesSet":{"items":[{"imageId":"ami-1","minCount":1,"maxCount":1}]},
-            "subnetId":"subnet-1"});
+            "subnetId":format!("subnet-{id}")});
         if let Some(t) = instance_type {
             params["instanceType"] = t.into();
         }
-        serde_json::json!({"eventVersion":"1.08","eventType":"AwsApiCall","eventSource":"ec2.amazonaws.com",
-            "eventName":"RunInstances","eventTime":"2024-01-01T00:00:00Z","awsRegion":"us-east-1","eventID":id,
-            "recipientAccountId":"111122223333",
-            "userIdentity":{"type":"IAMUser","arn":format!("arn:aws:iam::111122223333:user/{user}"),
-                "accountId":"111122223333","userName":user,"accessKeyId":"AKIAEXAMPLE"},
-            "requestParameters":params,
-            "responseElements":{"instancesSet":{"items":[{"instanceId":format!("i-{id}")}]}}})
-        .to_string()
+        let mut e: serde_json::Value =
+            serde_json::from_str(&dave_event(id, "ec2.amazonaws.com", "RunInstances", params, false)).unwrap();
+        e["responseElements"] = serde_json::json!({"instancesSet":{"items":[{"instanceId":format!("i-{id}")}]}});
+        format!("{e}\n")
     };
-    let lines = [
-        event("small", "alice", Some("t3.micro")),
-        event("large", "alice", Some("p2.xlarge")),
-        event("untyped", "alice", None),
-        event("allowed-type", "bob", Some("t3.micro")),
-    ]
-    .join("\n");
-    let events = write(dir, "events.jsonl", &lines);
-    let out = dir.join("decisions.jsonl");
-    let o = crate::iamsim_command()
-        .args(["replay", "--cloudtrail", &events, "--catalog", "corpus/catalog/service-reference", "--out"])
-        .arg(&out)
-        .arg("--policy")
-        .arg(format!("arn:aws:iam::111122223333:user/alice={deny}"))
-        .arg("--policy")
-        .arg(format!("arn:aws:iam::111122223333:user/bob={allow}"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // (event, resource type) -> (decision, unknown keys)
-    let decided: std::collections::BTreeMap<(String, String), (String, String)> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let d: serde_json::Value = serde_json::from_str(l).unwrap();
-            let kind = d["resource"].as_str().and_then(|r| r.rsplit(':').next()).and_then(|r| r.split('/').next());
-            (
-                (d["event_id"].as_str().unwrap().to_string(), kind.unwrap_or("unknown").to_string()),
-                (d["decision"].as_str().unwrap().to_string(), d["unknown_context_keys"].to_string()),
-            )
-        })
-        .collect();
-    let on = |id: &str, kind: &str| decided.get(&(id.to_string(), kind.to_string())).cloned();
-    let decision = |d: &str, keys: &str| Some((d.to_string(), keys.to_string()));
-    assert_eq!(on("small", "instance"), decision("allowed", "[]"), "{decided:?}");
-    assert_eq!(on("large", "instance"), decision("explicitDeny", "[]"), "{decided:?}");
-    assert_eq!(on("untyped", "instance"), decision("indeterminate", r#"["ec2:InstanceType"]"#), "{decided:?}");
-    assert_eq!(on("large", "subnet"), decision("allowed", "[]"), "{decided:?}");
-    assert_eq!(on("allowed-type", "instance"), decision("allowed", "[]"), "{decided:?}");
-    // The subnet's authorisation carries no instance type: bob's conditional
+    let catalog = ["--catalog", "corpus/catalog/service-reference"];
+    // (resource, decision, reason) of each check, under `policy`.
+    let replay = |policy: &str, events: &[String]| {
+        let details = dave_details(dir, policy, vec![]);
+        let events = write(dir, "events.jsonl", &events.concat());
+        replay_lines(dir, &events, &details, &catalog, ["resource", "decision", "reason"]).1
+    };
+    let arn = |r: &str| format!("arn:aws:ec2:us-east-1:111122223333:{r}");
+    let unknown_type = "unknown context: ec2:InstanceType";
+    let denied =
+        replay(deny, &[launch("small", Some("t3.micro")), launch("large", Some("p2.xlarge")), launch("untyped", None)]);
+    let on = |lines: &[(String, String, String)], r: &str| {
+        lines.iter().find(|l| l.0 == arn(r)).map(|l| (l.1.clone(), l.2.clone()))
+    };
+    let decision = |d: &str, reason: &str| Some((d.to_string(), reason.to_string()));
+    assert_eq!(on(&denied, "instance/i-small"), decision("allowed", "-"), "{denied:?}");
+    assert_eq!(on(&denied, "instance/i-large"), decision("explicitDeny", "-"), "{denied:?}");
+    assert_eq!(on(&denied, "instance/i-untyped"), decision("indeterminate", unknown_type), "{denied:?}");
+    assert_eq!(on(&denied, "subnet/subnet-large"), decision("allowed", "-"), "{denied:?}");
+    let allowed = replay(allow, &[launch("small", Some("t3.micro"))]);
+    assert_eq!(on(&allowed, "instance/i-small"), decision("allowed", "-"), "{allowed:?}");
+    // The subnet's authorisation carries no instance type: the conditional
     // allow cannot be said to cover it.
-    assert_eq!(on("allowed-type", "subnet"), decision("indeterminate", r#"["ec2:InstanceType"]"#), "{decided:?}");
+    assert_eq!(on(&allowed, "subnet/subnet-small"), decision("indeterminate", unknown_type), "{allowed:?}");
 }
