@@ -487,6 +487,7 @@ fn encryption_context(params: Option<&Json<'_>>, c: &mut Context) {
 /// case) absent. A key given twice in any case is refused by the context
 /// itself; then none of the map is kept, and its keys stay unknown.
 fn insert_whole_map(c: &mut Context, pairs: &[(&str, &str)], prefix: &str, keys_key: &str, closed: &'static str) {
+    debug_assert_eq!(closed, prefix.to_ascii_lowercase(), "a literal, so that closing it copies nothing");
     let before = c.mark();
     let mut name = String::new();
     for (k, v) in pairs {
@@ -1675,54 +1676,66 @@ mod tests {
             json!({"functionName":"f","layers":layers}),
         );
         assert_eq!(lookup(&update, "lambda:Layer"), format!("{:?}", Some(E::Multi(&layers))));
-        // A listing's prefix, delimiter and page size, an empty prefix included.
+        let absent = format!("{:?}", Some(E::Absent));
+        let single = |v: &str| format!("{:?}", Some(E::Single(v)));
         let list = event(
             "s3.amazonaws.com",
             "ListObjects",
             json!({"bucketName":"b","prefix":"","delimiter":"/","max-keys":"100"}),
         );
-        assert_eq!(lookup(&list, "s3:prefix"), format!("{:?}", Some(E::Single(""))));
-        assert_eq!(lookup(&list, "s3:delimiter"), format!("{:?}", Some(E::Single("/"))));
-        assert_eq!(lookup(&list, "s3:max-keys"), format!("{:?}", Some(E::Single("100"))));
-        // An upload's encryption and ACL headers; one the log lacks stays unknown.
         let put = event(
             "s3.amazonaws.com",
             "PutObject",
             json!({"bucketName":"b","key":"k","x-amz-server-side-encryption":"aws:kms","x-amz-acl":"private"}),
         );
-        assert_eq!(lookup(&put, "s3:x-amz-server-side-encryption"), format!("{:?}", Some(E::Single("aws:kms"))));
-        assert_eq!(lookup(&put, "s3:x-amz-acl"), format!("{:?}", Some(E::Single("private"))));
-        assert_eq!(lookup(&put, "s3:x-amz-server-side-encryption-aws-kms-key-id"), "None");
-        // An optional member the logged call did not send: the key is absent.
-        for (e, key) in [
-            (event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r"})), "iam:PermissionsBoundary"),
-            (event("iam.amazonaws.com", "CreateUser", json!({"userName":"u"})), "iam:PermissionsBoundary"),
-            (event("lambda.amazonaws.com", "CreateFunction20150331", json!({"functionName":"f"})), "lambda:Layer"),
-            (event("s3.amazonaws.com", "ListObjects", json!({"bucketName":"b"})), "s3:prefix"),
-            (event("s3.amazonaws.com", "ListObjectVersions", json!({"bucketName":"b","versions":""})), "s3:delimiter"),
-        ] {
-            assert_eq!(lookup(&e, key), format!("{:?}", Some(E::Absent)), "{e}");
-        }
-        // Unknown: a value that is not a string or strings, a required or
-        // ambiguous member missing, parameters that are not the logged call's
-        // (no bucket name), no parameters, another action's key.
-        for (e, key) in [
+        for (e, key, expected) in [
+            // A listing's prefix, delimiter and page size, an empty prefix included.
+            (list.clone(), "s3:prefix", &*single("")),
+            (list.clone(), "s3:delimiter", &single("/")),
+            (list, "s3:max-keys", &single("100")),
+            // An upload's encryption and ACL headers; one the log lacks stays unknown.
+            (put.clone(), "s3:x-amz-server-side-encryption", &single("aws:kms")),
+            (put.clone(), "s3:x-amz-acl", &single("private")),
+            (put, "s3:x-amz-server-side-encryption-aws-kms-key-id", "None"),
+            // An optional member the logged call did not send: the key is absent.
+            (event("iam.amazonaws.com", "CreateRole", json!({"roleName":"r"})), "iam:PermissionsBoundary", &absent),
+            (event("iam.amazonaws.com", "CreateUser", json!({"userName":"u"})), "iam:PermissionsBoundary", &absent),
+            (
+                event("lambda.amazonaws.com", "CreateFunction20150331", json!({"functionName":"f"})),
+                "lambda:Layer",
+                &absent,
+            ),
+            (event("s3.amazonaws.com", "ListObjects", json!({"bucketName":"b"})), "s3:prefix", &absent),
+            (
+                event("s3.amazonaws.com", "ListObjectVersions", json!({"bucketName":"b","versions":""})),
+                "s3:delimiter",
+                &absent,
+            ),
+            // Unknown: a value that is not a string or strings, a required or
+            // ambiguous member missing, parameters that are not the logged
+            // call's (no bucket name), no parameters, another action's key.
             (
                 event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"layers":["a", 1]})),
                 "lambda:Layer",
+                "None",
             ),
             (
                 event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"functionName":"f"})),
                 "lambda:Layer",
+                "None",
             ),
-            (event("iam.amazonaws.com", "AttachRolePolicy", json!({"roleName":"r"})), "iam:PolicyARN"),
-            (event("iam.amazonaws.com", "CreateRole", json!({"description":"d"})), "iam:PermissionsBoundary"),
-            (event("s3.amazonaws.com", "ListObjects", json!({"Host":"b.s3.amazonaws.com"})), "s3:prefix"),
-            (event("s3.amazonaws.com", "ListObjects", Value::Null), "s3:prefix"),
-            (event("s3.amazonaws.com", "GetObject", json!({"bucketName":"b","key":"k"})), "s3:prefix"),
-            (event("iam.amazonaws.com", "PutRolePolicy", json!({"roleName":"r","policyArn":admin})), "iam:PolicyARN"),
+            (event("iam.amazonaws.com", "AttachRolePolicy", json!({"roleName":"r"})), "iam:PolicyARN", "None"),
+            (event("iam.amazonaws.com", "CreateRole", json!({"description":"d"})), "iam:PermissionsBoundary", "None"),
+            (event("s3.amazonaws.com", "ListObjects", json!({"Host":"b.s3.amazonaws.com"})), "s3:prefix", "None"),
+            (event("s3.amazonaws.com", "ListObjects", Value::Null), "s3:prefix", "None"),
+            (event("s3.amazonaws.com", "GetObject", json!({"bucketName":"b","key":"k"})), "s3:prefix", "None"),
+            (
+                event("iam.amazonaws.com", "PutRolePolicy", json!({"roleName":"r","policyArn":admin})),
+                "iam:PolicyARN",
+                "None",
+            ),
         ] {
-            assert_eq!(lookup(&e, key), "None", "{e}");
+            assert_eq!(lookup(&e, key), expected, "{e}");
         }
     }
 

@@ -107,7 +107,7 @@ pub struct KeyReport {
     /// Unknown in the request.
     pub unknown: SmallVec<[KeyId; 4]>,
     /// The caller's credentials may be refused for the action.
-    pub credentials_unknown: bool,
+    pub unknown_credentials: bool,
 }
 
 /// Where an evaluator records the condition keys it reads: a [`KeyReport`]
@@ -118,7 +118,7 @@ pub(in crate::engine) trait KeyNotes: Default {
     /// Records a condition key's lookup result.
     fn note(&mut self, key: KeyId, value: Option<crate::engine::request::Value<'_>>);
     /// Records that the caller's credentials may be refused for the action.
-    fn note_credentials_unknown(&mut self);
+    fn note_unknown_credentials(&mut self);
     /// Called once, after the last note.
     fn finish(&mut self);
 }
@@ -128,7 +128,7 @@ impl KeyNotes for () {
     #[inline(always)]
     fn note(&mut self, _: KeyId, _: Option<crate::engine::request::Value<'_>>) {}
     #[inline(always)]
-    fn note_credentials_unknown(&mut self) {}
+    fn note_unknown_credentials(&mut self) {}
     #[inline(always)]
     fn finish(&mut self) {}
 }
@@ -138,8 +138,8 @@ impl KeyNotes for KeyReport {
     fn note(&mut self, key: KeyId, value: Option<crate::engine::request::Value<'_>>) {
         KeyReport::note(self, key, value);
     }
-    fn note_credentials_unknown(&mut self) {
-        self.credentials_unknown = true;
+    fn note_unknown_credentials(&mut self) {
+        self.unknown_credentials = true;
     }
     fn finish(&mut self) {
         KeyReport::finish(self);
@@ -221,7 +221,7 @@ impl KeyReport {
             missing_keys: self.missing,
             unknown_keys: self.unknown,
             // Only an undecided answer is waiting on them.
-            unknown_credentials: self.credentials_unknown && kind == DecisionKind::Indeterminate,
+            unknown_credentials: self.unknown_credentials && kind == DecisionKind::Indeterminate,
         }
     }
 

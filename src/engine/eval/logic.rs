@@ -588,7 +588,7 @@ pub(in crate::engine) fn combine<O: Outcome>(
     mut keys: O::Keys,
 ) -> O::Out {
     if at.refused == Tri::Unknown {
-        keys.note_credentials_unknown();
+        keys.note_unknown_credentials();
     }
     // `keys` moves into the decision on the path that decides: no copies.
     if let Some(kind) = refused_or_free(at.refused, facts) {
@@ -904,7 +904,7 @@ pub(in crate::engine) fn combine_identity_only<O: Outcome>(
 ) -> O::Out {
     debug_assert!(identity_only(shape));
     if refused == Tri::Unknown {
-        keys.note_credentials_unknown();
+        keys.note_unknown_credentials();
     }
     if let Some(kind) = refused_or_free(refused, facts) {
         return O::conclude(kind, keys, None, SmallVec::new);
